@@ -1,0 +1,1 @@
+//! callrec-check: see the workspace README.

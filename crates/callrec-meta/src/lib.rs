@@ -1,0 +1,1 @@
+//! callrec-meta: see the workspace README.

@@ -1,0 +1,1 @@
+//! callrec-stitch: see the workspace README.

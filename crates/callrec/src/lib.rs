@@ -1,0 +1,1 @@
+//! callrec: see the workspace README.
