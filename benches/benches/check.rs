@@ -1,0 +1,3 @@
+//! Criterion bench `check`: not built yet.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Criterion bench `parse`: not built yet.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Criterion bench `stitch`: not built yet.
+
+fn main() {}

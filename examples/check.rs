@@ -1,0 +1,6 @@
+//! `check`: not built yet.
+
+fn main() {
+    eprintln!("check: not built yet");
+    std::process::exit(2);
+}
