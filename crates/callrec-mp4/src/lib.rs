@@ -1,11 +1,28 @@
 //! ISO-BMFF (MP4) boxes over `&[u8]`: parse progressive and fragmented files, write the boxes
 //! callrec emits. No I/O, no policy.
+//!
+//! ```
+//! use callrec_mp4::boxes::{Mp4Box, Stts, SttsEntry};
+//! let stts = Stts { entries: vec![SttsEntry { sample_count: 3, sample_delta: 512 }] };
+//! let bytes = stts.to_bytes();
+//! assert_eq!(Stts::decode(&bytes).unwrap(), stts);
+//! ```
 
+pub mod boxes;
+pub mod codec;
+mod error;
 mod fourcc;
+pub mod fragment;
 mod movie;
+mod parse;
+pub mod reader;
+pub mod write;
 
+pub use boxes::Mp4Box;
+pub use error::{Error, Result};
 pub use fourcc::FourCc;
 pub use movie::{
     AacConfig, AvcConfig, Codec, Edit, Movie, ParseOptions, Sample, SampleEntry, Timescale, Track,
     TrackKind, TruncatedTail,
 };
+pub use reader::Reader;

@@ -200,7 +200,7 @@ pub struct TruncatedTail {
     pub fourcc: FourCc,
     /// Offset of the box header.
     pub offset: u64,
-    /// Size the header claims.
+    /// Size the header claims (0 when the file ends inside the header itself).
     pub declared: u64,
     /// Bytes from the header to the end of the file.
     pub available: u64,

@@ -1,0 +1,485 @@
+//! [`Movie::parse`]: top-level walk, sample tables (progressive) and fragments.
+
+use std::collections::HashMap;
+
+use crate::boxes::{Moov, Mp4Box, Stbl, Trak};
+use crate::codec::parse_sample_entry;
+use crate::fragment::{Moof, Trex, SAMPLE_IS_NON_SYNC};
+use crate::reader::Reader;
+use crate::{
+    Error, FourCc, Movie, ParseOptions, Result, Sample, Timescale, Track, TrackKind, TruncatedTail,
+};
+
+impl Movie {
+    /// Parses a whole file with default (strict) options.
+    pub fn parse(data: &[u8]) -> Result<Movie> {
+        Movie::parse_with(data, ParseOptions::default())
+    }
+
+    /// Parses a whole file.
+    pub fn parse_with(data: &[u8], opts: ParseOptions) -> Result<Movie> {
+        let mut r = Reader::new(data);
+        let mut major_brand = None;
+        let mut moov: Option<(Moov, std::ops::Range<u64>)> = None;
+        let mut moofs: Vec<(u64, Moof)> = Vec::new();
+        let mut mdats = Vec::new();
+        let mut truncated_tail = None;
+        while !r.is_empty() {
+            let offset = r.offset();
+            let rest = r.rest();
+            let next = match r.next_box() {
+                Ok(n) => n,
+                Err(Error::BoxPastEnd {
+                    path,
+                    offset,
+                    size,
+                    available,
+                }) if opts.allow_truncated_tail => {
+                    r.take_rest();
+                    let fourcc = rest
+                        .get(4..8)
+                        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+                        .map(FourCc)
+                        .unwrap_or(FourCc(*b"????"));
+                    if fourcc.0 == *b"mdat" {
+                        let hl = if rest.get(..4) == Some(&[0, 0, 0, 1]) {
+                            16
+                        } else {
+                            8
+                        };
+                        mdats.push(
+                            offset.saturating_add(hl).min(data.len() as u64)..data.len() as u64,
+                        );
+                    } else if fourcc.0 == *b"moov" {
+                        return Err(Error::BoxPastEnd {
+                            path,
+                            offset,
+                            size,
+                            available,
+                        });
+                    }
+                    truncated_tail = Some(TruncatedTail {
+                        fourcc,
+                        offset,
+                        declared: size,
+                        available,
+                    });
+                    break;
+                }
+                Err(Error::Truncated { .. }) if opts.allow_truncated_tail => {
+                    let available = rest.len() as u64;
+                    // The file ends inside the last box header.
+                    r.take_rest();
+                    let fourcc = rest
+                        .get(4..8)
+                        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+                        .map(FourCc)
+                        .unwrap_or(FourCc(*b"????"));
+                    truncated_tail = Some(TruncatedTail {
+                        fourcc,
+                        offset,
+                        declared: 0,
+                        available,
+                    });
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            let Some((h, mut c)) = next else { break };
+            match &h.fourcc.0 {
+                b"ftyp" => {
+                    major_brand = Some(c.fourcc()?);
+                }
+                b"moov" => {
+                    if moov.is_some() {
+                        return Err(Error::Invalid {
+                            path: "moov".into(),
+                            offset,
+                            reason: "more than one moov",
+                        });
+                    }
+                    moov = Some((Moov::parse(&mut c)?, offset..offset + h.size));
+                }
+                b"moof" => {
+                    moofs.push((offset, Moof::parse(&mut c)?));
+                }
+                b"mdat" => mdats.push(offset + h.header_len..offset + h.size),
+                _ => {}
+            }
+        }
+        let (moov, moov_range) = moov.ok_or(Error::MissingBox {
+            path: "(file)".into(),
+            fourcc: FourCc(*b"moov"),
+        })?;
+        let timescale =
+            Timescale::new(moov.mvhd.timescale).ok_or_else(|| Error::ZeroTimescale {
+                path: "moov/mvhd".into(),
+            })?;
+        let fragmented = moov.mvex.is_some() || !moofs.is_empty();
+        let mut tracks = Vec::with_capacity(moov.traks.len());
+        // Upper bound on samples over all tracks: no sample is smaller than... zero bytes, so
+        // bound by the file length (each sample needs at least one table byte or data byte).
+        let mut budget = data.len() as u64;
+        for (i, trak) in moov.traks.iter().enumerate() {
+            tracks.push(track_header(trak, i)?);
+            let path = format!("moov/trak[{i}]/mdia/minf/stbl");
+            let t = tracks.last_mut().ok_or(Error::Overflow {
+                path: path.clone(),
+                what: "track",
+            })?;
+            t.samples = progressive_samples(&trak.mdia.minf.stbl, &path, &mut budget, data.len())?;
+            if t.media_duration == 0 {
+                t.media_duration = sum_durations(&t.samples, &path)?;
+            }
+        }
+        if fragmented {
+            let trex: HashMap<u32, Trex> = moov
+                .mvex
+                .iter()
+                .flat_map(|m| m.trex.iter())
+                .map(|t| (t.track_id, *t))
+                .collect();
+            fragment_samples(&moofs, &mut tracks, &trex, &mut budget)?;
+            for (i, t) in tracks.iter_mut().enumerate() {
+                let path = format!("moov/trak[{i}]");
+                t.media_duration = sum_durations(&t.samples, &path)?;
+            }
+        }
+        let mut duration = moov.mvhd.duration;
+        if fragmented && duration == 0 {
+            if let Some(m) = moov.mvex.as_ref().and_then(|m| m.mehd) {
+                duration = m.fragment_duration;
+            } else {
+                for t in &tracks {
+                    let d = u128::from(t.media_duration) * u128::from(timescale.get())
+                        / u128::from(t.timescale.get());
+                    duration = duration.max(u64::try_from(d).unwrap_or(u64::MAX));
+                }
+            }
+        }
+        Ok(Movie {
+            timescale,
+            duration,
+            tracks,
+            fragmented,
+            major_brand,
+            moov: moov_range,
+            mdats,
+            truncated_tail,
+        })
+    }
+}
+
+fn sum_durations(samples: &[Sample], path: &str) -> Result<u64> {
+    samples.iter().try_fold(0u64, |acc, s| {
+        acc.checked_add(u64::from(s.duration))
+            .ok_or_else(|| Error::Overflow {
+                path: path.to_string(),
+                what: "track duration",
+            })
+    })
+}
+
+fn track_header(trak: &Trak, i: usize) -> Result<Track> {
+    let mdia = &trak.mdia;
+    let timescale = Timescale::new(mdia.mdhd.timescale).ok_or_else(|| Error::ZeroTimescale {
+        path: format!("moov/trak[{i}]/mdia/mdhd"),
+    })?;
+    let kind = match &mdia.hdlr.handler_type.0 {
+        b"vide" => TrackKind::Video,
+        b"soun" => TrackKind::Audio,
+        _ => TrackKind::Other(mdia.hdlr.handler_type),
+    };
+    let stsd_path = format!("moov/trak[{i}]/mdia/minf/stbl/stsd");
+    let mut entries = Vec::with_capacity(mdia.minf.stbl.stsd.entries.len());
+    for e in &mdia.minf.stbl.stsd.entries {
+        entries.push(parse_sample_entry(e, 0, &stsd_path)?);
+    }
+    Ok(Track {
+        id: trak.tkhd.track_id,
+        kind,
+        timescale,
+        media_duration: mdia.mdhd.duration,
+        language: mdia.mdhd.language,
+        edits: trak
+            .edts
+            .as_ref()
+            .and_then(|e| e.elst.as_ref())
+            .map(|e| e.entries.clone())
+            .unwrap_or_default(),
+        entries,
+        samples: Vec::new(),
+        tkhd_width: trak.tkhd.width,
+        tkhd_height: trak.tkhd.height,
+        volume: trak.tkhd.volume,
+    })
+}
+
+fn take_budget(budget: &mut u64, n: u64, path: &str) -> Result<usize> {
+    if n > *budget {
+        return Err(Error::CountTooLarge {
+            path: path.to_string(),
+            count: n,
+            remaining: *budget,
+        });
+    }
+    *budget -= n;
+    usize::try_from(n).map_err(|_| Error::CountTooLarge {
+        path: path.to_string(),
+        count: n,
+        remaining: *budget,
+    })
+}
+
+fn progressive_samples(
+    stbl: &Stbl,
+    path: &str,
+    budget: &mut u64,
+    file_len: usize,
+) -> Result<Vec<Sample>> {
+    let ovf = |what| Error::Overflow {
+        path: path.to_string(),
+        what,
+    };
+    let inv = |reason| Error::Invalid {
+        path: path.to_string(),
+        offset: 0,
+        reason,
+    };
+    // Sizes.
+    let (count, constant, sizes): (u64, u32, &[u32]) = match (&stbl.stsz, &stbl.stz2) {
+        (Some(z), _) => {
+            if z.sample_size == 0 {
+                (z.entries.len() as u64, 0, &z.entries)
+            } else {
+                let n = u64::from(z.sample_count);
+                // Constant-size samples must fit in the file.
+                if n.checked_mul(u64::from(z.sample_size))
+                    .is_none_or(|b| b > file_len as u64)
+                {
+                    return Err(Error::CountTooLarge {
+                        path: format!("{path}/stsz"),
+                        count: n,
+                        remaining: file_len as u64,
+                    });
+                }
+                (n, z.sample_size, &[])
+            }
+        }
+        (None, Some(z)) => (z.entries.len() as u64, 0, &z.entries),
+        (None, None) => {
+            if stbl.stts.entries.iter().all(|e| e.sample_count == 0) {
+                return Ok(Vec::new());
+            }
+            return Err(Error::MissingBox {
+                path: path.to_string(),
+                fourcc: FourCc(*b"stsz"),
+            });
+        }
+    };
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let n = take_budget(budget, count, &format!("{path}/stsz"))?;
+    let chunks: Vec<u64> = match (&stbl.stco, &stbl.co64) {
+        (Some(c), _) => c.entries.iter().map(|&o| u64::from(o)).collect(),
+        (None, Some(c)) => c.entries.clone(),
+        (None, None) => {
+            return Err(Error::MissingBox {
+                path: path.to_string(),
+                fourcc: FourCc(*b"stco"),
+            })
+        }
+    };
+    let mut samples = Vec::with_capacity(n);
+    // Offsets and description indexes via stsc.
+    let stsc = &stbl.stsc.entries;
+    let mut chunk_iter_entry = 0usize;
+    let mut chunk = 0usize; // 0-based
+    'outer: while samples.len() < n {
+        // find the stsc entry for this chunk
+        while chunk_iter_entry + 1 < stsc.len()
+            && (stsc[chunk_iter_entry + 1].first_chunk as usize) <= chunk + 1
+        {
+            chunk_iter_entry += 1;
+        }
+        let e = stsc.get(chunk_iter_entry).ok_or_else(|| Error::Invalid {
+            path: format!("{path}/stsc"),
+            offset: 0,
+            reason: "stsc has no entries but stsz has samples",
+        })?;
+        if e.first_chunk == 0 || e.first_chunk as usize > chunk + 1 {
+            return Err(Error::Invalid {
+                path: format!("{path}/stsc"),
+                offset: 0,
+                reason: "stsc first_chunk out of order",
+            });
+        }
+        let mut off = *chunks.get(chunk).ok_or_else(|| Error::Invalid {
+            path: format!("{path}/stco"),
+            offset: 0,
+            reason: "fewer chunks than the samples need",
+        })?;
+        for _ in 0..e.samples_per_chunk {
+            if samples.len() >= n {
+                break 'outer;
+            }
+            let size = if constant != 0 {
+                constant
+            } else {
+                sizes[samples.len()]
+            };
+            samples.push(Sample {
+                offset: off,
+                size,
+                dts: 0,
+                cts_offset: 0,
+                duration: 0,
+                sync: stbl.stss.is_none(),
+                description_index: e.sample_description_index,
+            });
+            off = off
+                .checked_add(u64::from(size))
+                .ok_or_else(|| ovf("sample offset"))?;
+        }
+        chunk += 1;
+    }
+    // Times.
+    let mut i = 0usize;
+    let mut dts = 0u64;
+    for e in &stbl.stts.entries {
+        for _ in 0..e.sample_count {
+            let Some(s) = samples.get_mut(i) else { break };
+            s.dts = dts;
+            s.duration = e.sample_delta;
+            dts = dts
+                .checked_add(u64::from(e.sample_delta))
+                .ok_or_else(|| ovf("decode time"))?;
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+    }
+    if i < n {
+        return Err(inv("stts covers fewer samples than stsz"));
+    }
+    if let Some(ctts) = &stbl.ctts {
+        let mut i = 0usize;
+        'c: for e in &ctts.entries {
+            for _ in 0..e.sample_count {
+                let Some(s) = samples.get_mut(i) else {
+                    break 'c;
+                };
+                s.cts_offset = e.sample_offset;
+                i += 1;
+            }
+        }
+    }
+    if let Some(stss) = &stbl.stss {
+        for &k in &stss.entries {
+            if let Some(s) = (k as usize).checked_sub(1).and_then(|k| samples.get_mut(k)) {
+                s.sync = true;
+            }
+        }
+    }
+    Ok(samples)
+}
+
+fn fragment_samples(
+    moofs: &[(u64, Moof)],
+    tracks: &mut [Track],
+    trex: &HashMap<u32, Trex>,
+    budget: &mut u64,
+) -> Result<()> {
+    let mut next_dts: HashMap<u32, u64> = HashMap::new();
+    for t in tracks.iter() {
+        let end = t
+            .samples
+            .last()
+            .map_or(0, |s| s.dts.saturating_add(u64::from(s.duration)));
+        next_dts.insert(t.id, end);
+    }
+    for (mi, (moof_offset, moof)) in moofs.iter().enumerate() {
+        let mut prev_traf_end: Option<u64> = None;
+        for (ti, traf) in moof.traf.iter().enumerate() {
+            let path = format!("moof[{mi}]/traf[{ti}]");
+            let ovf = |what| Error::Overflow {
+                path: path.clone(),
+                what,
+            };
+            let tfhd = &traf.tfhd;
+            let Some(track) = tracks.iter_mut().find(|t| t.id == tfhd.track_id) else {
+                return Err(Error::Invalid {
+                    path: format!("{path}/tfhd"),
+                    offset: *moof_offset,
+                    reason: "tfhd names a track that is not in moov",
+                });
+            };
+            let tx = trex.get(&tfhd.track_id).copied().unwrap_or_default();
+            let base = match (
+                tfhd.base_data_offset,
+                tfhd.default_base_is_moof,
+                prev_traf_end,
+            ) {
+                (Some(b), _, _) => b,
+                (None, true, _) | (None, false, None) => *moof_offset,
+                (None, false, Some(end)) => end,
+            };
+            let mut dts = match traf.tfdt {
+                Some(t) => t.base_media_decode_time,
+                None => next_dts.get(&tfhd.track_id).copied().unwrap_or(0),
+            };
+            let desc = tfhd
+                .sample_description_index
+                .unwrap_or(tx.default_sample_description_index);
+            let def_dur = tfhd
+                .default_sample_duration
+                .unwrap_or(tx.default_sample_duration);
+            let def_size = tfhd.default_sample_size.unwrap_or(tx.default_sample_size);
+            let def_flags = tfhd.default_sample_flags.unwrap_or(tx.default_sample_flags);
+            let mut pos = base;
+            for trun in &traf.trun {
+                if let Some(d) = trun.data_offset {
+                    pos = base
+                        .checked_add_signed(i64::from(d))
+                        .ok_or_else(|| ovf("data offset"))?;
+                }
+                let count = u64::from(trun.sample_count.max(trun.samples.len() as u32));
+                let n = take_budget(budget, count, &format!("{path}/trun"))?;
+                track
+                    .samples
+                    .try_reserve(n)
+                    .map_err(|_| ovf("sample list"))?;
+                for k in 0..n {
+                    let ts = trun.samples.get(k).copied().unwrap_or_default();
+                    let flags = match (ts.flags, k, trun.first_sample_flags) {
+                        (Some(f), _, _) => f,
+                        (None, 0, Some(f)) => f,
+                        _ => def_flags,
+                    };
+                    let size = ts.size.unwrap_or(def_size);
+                    let duration = ts.duration.unwrap_or(def_dur);
+                    track.samples.push(Sample {
+                        offset: pos,
+                        size,
+                        dts,
+                        cts_offset: ts.cts_offset.unwrap_or(0),
+                        duration,
+                        sync: flags & SAMPLE_IS_NON_SYNC == 0,
+                        description_index: desc,
+                    });
+                    pos = pos
+                        .checked_add(u64::from(size))
+                        .ok_or_else(|| ovf("sample offset"))?;
+                    dts = dts
+                        .checked_add(u64::from(duration))
+                        .ok_or_else(|| ovf("decode time"))?;
+                }
+            }
+            prev_traf_end = Some(pos);
+            next_dts.insert(tfhd.track_id, dts);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Helper for generate.sh: ids, metadata/event JSON, packet tables, corrupt files."""
+import datetime
+import hashlib
+import json
+import os
+import struct
+import sys
+import uuid
+
+DURS_MS = [5000, 4000, 6000]
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+TICKS_PER_MS = 10_000  # 100 ns ticks
+
+VARIANTS = {
+    # name: (start time, fractional digits of every timestamp)
+    "basic": ("2024-05-14T16:32:34.1115003", 7),
+    "bframes": ("2024-05-15T09:01:02.0000420", 7),
+    "paused": ("2024-05-16T10:20:30.125", 3),
+    "fragmented": ("2024-05-17T11:00:00", 0),
+    "faststart": ("2024-05-18T12:34:56.7890123", 7),
+    "mismatch": ("2024-05-19T13:00:00.5000000", 7),
+}
+
+# paused: per chunk, list of (wall offset from chunk start in ms, duration ms)
+PAUSES = {
+    "paused": [
+        [(2000, 7000)],
+        # 1500 ms at media +1000 (wall +1000); 3250 ms at media +3000 = wall +3000+1500
+        [(1000, 1500), (4500, 3250)],
+        [],
+    ]
+}
+
+
+def h(s):
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+def guid(s):
+    return str(uuid.UUID(h(s)))
+
+
+def doc_ids(name):
+    return ["0-eus-d3-" + h(f"{name}/chunk/{k}") for k in range(3)]
+
+
+def parse_ticks(s):
+    if "." in s:
+        base, frac = s.split(".")
+    else:
+        base, frac = s, ""
+    dt = datetime.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    secs = (dt - EPOCH) // datetime.timedelta(seconds=1)
+    return secs * 10_000_000 + int((frac + "0000000")[:7])
+
+
+def fmt(ticks, digits):
+    secs, rem = divmod(ticks, 10_000_000)
+    dt = EPOCH + datetime.timedelta(seconds=secs)
+    out = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{rem:07d}"
+    if digits == 0:
+        assert rem == 0, "timestamp not representable with 0 digits"
+    else:
+        assert frac[digits:] == "0" * (7 - digits), "timestamp not representable"
+        out += "." + frac[:digits]
+    return out + "Z"
+
+
+def meta(name, outdir):
+    start_s, digits = VARIANTS[name]
+    start = parse_ticks(start_s)
+    ids = doc_ids(name)
+    call_id = guid(f"{name}/call")
+    resource_id = guid("resource")
+    server_call = "aHR0cHM6Ly9jb252LWV1cy0wMS5jb252LnNreXBlLmNvbS9jb252LyR7bmFtZX0_i=" + name
+    participants = [{"participantId": f"8:acs:{guid('resource')}_{h(name + '/p' + str(i))[:24]}"}
+                    for i in range(2)]
+    pauses = PAUSES.get(name, [[], [], []])
+    t = start
+    for k, doc in enumerate(ids):
+        dur = DURS_MS[k]
+        intervals = [{"startTime": fmt(t + off * TICKS_PER_MS, digits), "duration": pd}
+                     for off, pd in pauses[k]]
+        vconf = {"longerSideLength": 1920, "shorterSideLength": 1080}
+        if name == "bframes":
+            vconf["frameRate"] = 8
+        else:
+            vconf["framerate"] = 8
+        vconf["bitRate"] = 60000
+        m = {
+            "resourceId": resource_id,
+            "callId": call_id,
+            "chunkDocumentId": doc,
+            "chunkIndex": k,
+            "chunkStartTime": fmt(t, digits),
+            "chunkDuration": float(dur) if name == "bframes" else dur,
+            "pauseResumeIntervals": intervals,
+            "recordingInfo": {
+                "contentType": "mixed",
+                "channelType": "audioVideo",
+                "format": "mp4",
+                "audioConfiguration": {
+                    "sampleRate": 16000 if name == "bframes" else "16000",
+                    "bitRate": 32000,
+                    "channels": 1,
+                },
+                "videoConfiguration": vconf,
+            },
+            "participants": participants,
+        }
+        if name == "bframes":
+            m["recordingId"] = guid(f"{name}/recording")
+            m["recordingInfo"]["unknownFutureField"] = {"nested": [1, 2, 3]}
+        with open(os.path.join(outdir, doc + ".json"), "w") as f:
+            json.dump(m, f, indent=2)
+            f.write("\n")
+        t += (dur + sum(pd for _, pd in pauses[k])) * TICKS_PER_MS
+    end = t
+    chunks = []
+    for k, doc in enumerate(ids):
+        c = {"documentId": doc, "index": k,
+             "endReason": "SessionEnded" if k == 2 else "ChunkMaximumSizeExceeded"}
+        if name == "bframes":
+            base = "https://storage.asm.skype.com/v1/objects/" + doc
+            c["contentLocation"] = base + "/content/video"
+            c["metadataLocation"] = base + "/content/acsmetadata"
+            c["deleteLocation"] = base
+        chunks.append(c)
+    data = {
+        "recordingStorageInfo": {"recordingChunks": chunks},
+        "recordingStartTime": fmt(start, digits),
+        "recordingDurationMs": sum(DURS_MS),
+        "sessionEndReason": "CallEnded",
+    }
+    if name == "bframes":
+        data["recordingId"] = guid(f"{name}/recording")
+        data["recordingContentType"] = "Mixed"
+        data["recordingChannelType"] = "AudioVideo"
+        data["recordingFormatType"] = "Mp4"
+    topic = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/callrec"
+             "/providers/Microsoft.Communication/communicationServices/callrec-test")
+    subject = f"/recording/call/{call_id}/serverCallId/{server_call}"
+    event_time = fmt(end + 90 * 10_000_000, digits)
+    etype = "Microsoft.Communication.RecordingFileStatusUpdated"
+    if name == "fragmented":
+        ev = {"id": guid(f"{name}/event"), "source": topic, "specversion": "1.0", "type": etype,
+              "subject": subject, "time": event_time, "datacontenttype": "application/json",
+              "data": data}
+    else:
+        ev = {"id": guid(f"{name}/event"), "topic": topic, "subject": subject, "data": data,
+              "eventType": etype, "dataVersion": "1.0", "metadataVersion": "1",
+              "eventTime": event_time}
+    doc_out = ev if name == "paused" else [ev]
+    with open(os.path.join(outdir, "event.json"), "w") as f:
+        json.dump(doc_out, f, indent=2)
+        f.write("\n")
+
+
+def packets(path):
+    with open(path) as f:
+        p = json.load(f)
+    streams = []
+    for s in p["streams"]:
+        o = {"index": s["index"], "codec_type": s["codec_type"], "time_base": s["time_base"],
+             "codec": s["codec_name"]}
+        if s["codec_type"] == "video":
+            o.update(width=s["width"], height=s["height"], profile=s.get("profile"),
+                     avg_frame_rate=s["avg_frame_rate"])
+        else:
+            o.update(sample_rate=int(s["sample_rate"]), channels=s["channels"],
+                     profile=s.get("profile"))
+        streams.append(o)
+    pk = []
+    for q in p["packets"]:
+        pk.append({"stream": q["stream_index"], "pts": int(q["pts"]), "dts": int(q["dts"]),
+                   "duration": int(q["duration"]), "size": int(q["size"]), "pos": int(q["pos"]),
+                   "keyframe": "K" in q["flags"]})
+    json.dump({"streams": streams, "packets": pk}, sys.stdout, separators=(",", ":"))
+    sys.stdout.write("\n")
+
+
+def uniq(name):
+    seen = {}
+    n = 0
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        md5 = line.split(",")[5].strip()
+        n += 1
+        if md5 in seen:
+            sys.exit(f"{name}: packet md5 {md5} repeats ({seen[md5]!r} / {line!r})")
+        seen[md5] = line
+    print(f"{name}: {n} packets, all distinct", file=sys.stderr)
+
+
+CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"udta"}
+
+
+def boxes(buf, start, end, path=(), extra=frozenset()):
+    """Yield (path, type, offset, size) depth-first."""
+    off = start
+    while off + 8 <= end:
+        size, typ = struct.unpack(">I4s", buf[off:off + 8])
+        if size == 1:
+            size = struct.unpack(">Q", buf[off + 8:off + 16])[0]
+        elif size == 0:
+            size = end - off
+        yield path + (typ,), typ, off, size
+        if typ in CONTAINERS or typ in extra:
+            yield from boxes(buf, off + 8, off + size, path + (typ,), extra)
+        off += size
+
+
+def find(buf, typ):
+    return [(o, s) for _, t, o, s in boxes(buf, 0, len(buf)) if t == typ]
+
+
+def corrupt(basic, faststart, outdir):
+    b = open(basic, "rb").read()
+    fs = open(faststart, "rb").read()
+    notes = []
+    expected = {}
+
+    def write(name, data, box, how):
+        with open(os.path.join(outdir, name), "wb") as f:
+            f.write(data)
+        expected[name] = box
+        notes.append(f"{name}: {how}")
+
+    (mo, ms), = find(fs, b"moov")
+    (do, ds), = find(fs, b"mdat")
+    assert mo < do, "faststart remux must have moov before mdat"
+    cut = do + ds // 2
+    write("truncated_mdat.mp4", fs[:cut], "mdat",
+          f"faststart remux of basic chunk 0 ({len(fs)} bytes, moov@{mo}, mdat@{do} size {ds}) "
+          f"cut to {cut} bytes (middle of mdat)")
+
+    (mo, ms), = find(b, b"moov")
+    (do, ds), = find(b, b"mdat")
+    assert do < mo and mo + ms == len(b), "basic chunk must have moov last"
+    cut = mo + ms // 2
+    write("truncated_moov.mp4", b[:cut], "moov",
+          f"basic chunk 0 ({len(b)} bytes, moov@{mo} size {ms}) cut to {cut} bytes (middle of moov)")
+
+    to, ts = find(b, b"trak")[0]
+    newsize = (mo + ms - to) + 4096
+    d = bytearray(b)
+    struct.pack_into(">I", d, to, newsize)
+    write("box_past_eof.mp4", bytes(d), "trak",
+          f"basic chunk 0: first trak@{to} size field {ts} -> {newsize} (runs 4096 bytes past "
+          f"the end of moov and of the file)")
+
+    ho, hs = find(b, b"mdhd")[0]
+    ver = b[ho + 8]
+    tso = ho + (20 if ver == 0 else 28)
+    old = struct.unpack(">I", b[tso:tso + 4])[0]
+    d = bytearray(b)
+    struct.pack_into(">I", d, tso, 0)
+    write("zero_timescale.mp4", bytes(d), "mdhd",
+          f"basic chunk 0: first mdhd@{ho} (version {ver}) timescale at byte {tso}: {old} -> 0")
+
+    so, ss = find(b, b"stsz")[0]
+    old = struct.unpack(">I", b[so + 16:so + 20])[0]
+    d = bytearray(b)
+    struct.pack_into(">I", d, so + 16, 0x7FFFFFFF)
+    write("stsz_count_huge.mp4", bytes(d), "stsz",
+          f"basic chunk 0: first stsz@{so} (size {ss}) sample_count at byte {so + 16}: "
+          f"{old} -> 0x7fffffff")
+
+    with open(os.path.join(outdir, "expected.json"), "w") as f:
+        json.dump(expected, f, indent=2, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(outdir, "README"), "w") as f:
+        f.write("Corrupt MP4 files made by testdata/gen_helper.py (corrupt) from basic chunk 0.\n"
+                "expected.json maps each file to the box name its parse error must mention.\n\n")
+        for n in notes:
+            f.write(n + "\n")
+
+
+def fragcheck(mp4, table):
+    """Assert each traf's tfdt equals ffprobe's dts of the fragment's first sample."""
+    b = open(mp4, "rb").read()
+    with open(table) as f:
+        pk = json.load(f)["packets"]
+    dts = {}
+    for q in pk:
+        dts.setdefault(q["stream"] + 1, []).append(q["dts"])
+    seen = {}
+    track = None
+    n = 0
+    for _, t, o, s in boxes(b, 0, len(b), extra={b"moof", b"traf"}):
+        if t == b"tfhd":
+            track = struct.unpack(">I", b[o + 12:o + 16])[0]
+        elif t == b"tfdt":
+            v = b[o + 8]
+            base = struct.unpack(">Q" if v == 1 else ">I", b[o + 12:o + (20 if v == 1 else 16)])[0]
+            i = seen.get(track, 0)
+            assert dts[track][i] == base, f"{mp4}: track {track} tfdt {base} != dts {dts[track][i]}"
+            n += 1
+        elif t == b"trun":
+            seen[track] = seen.get(track, 0) + struct.unpack(">I", b[o + 12:o + 16])[0]
+    assert n > 0, f"{mp4}: no tfdt"
+    print(f"{os.path.basename(mp4)}: {n} tfdt match ffprobe dts", file=sys.stderr)
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "ids":
+        print("\n".join(doc_ids(sys.argv[2])))
+    elif cmd == "meta":
+        meta(sys.argv[2], sys.argv[3])
+    elif cmd == "packets":
+        packets(sys.argv[2])
+    elif cmd == "fragcheck":
+        fragcheck(sys.argv[2], sys.argv[3])
+    elif cmd == "uniq":
+        uniq(sys.argv[2])
+    elif cmd == "corrupt":
+        corrupt(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        sys.exit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()
