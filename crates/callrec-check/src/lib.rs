@@ -1,1 +1,184 @@
-//! callrec-check: see the workspace README.
+//! callrec-check: prove that each chunk of an ACS call recording is what its metadata says,
+//! before the service deletes the source.
+//!
+//! [`check_chunk`] measures one chunk's MP4 (codec, picture size from the SPS, frame rate from
+//! the sample durations, sync first sample, bitrates, sample rate from the AudioSpecificConfig
+//! and the timescale, channels, presented duration, integrity) and decodes every AAC frame with
+//! symphonia. It returns every [`Finding`], each with a stable [`Code`], a [`Severity`], the chunk
+//! and the expected and actual values, never just the first error.
+//!
+//! ```
+//! use callrec_check::{check_chunk, ChunkRef, Code, Expected, ExpectedAudio, Options};
+//! let chunk = ChunkRef { index: 0, document_id: "doc".into() };
+//! // A download that came back as an error page:
+//! let (summary, findings) =
+//!     check_chunk(Some(b"<html><body>404</body></html>"), &Expected::default(), &Options::default(), &chunk);
+//! assert!(summary.media.is_none());
+//! assert_eq!(findings[0].code, Code::FileNotMp4);
+//! ```
+//!
+//! # Measurements and tolerances
+//! - Durations: the presented duration of the video track (the audio track when there is no
+//!   video): the sum of its edit list's segment durations. A file without an edit list (ffmpeg's
+//!   fragmented chunks) presents the AAC encoder priming (1024 samples), so its duration is the
+//!   sum of sample durations minus that priming ([`DurationMethod`]). Compared with
+//!   `chunkDuration` within one video frame.
+//! - Frame rate: the track timescale over the most common sample duration (ffmpeg stretches the
+//!   first sample of fragmented files), within [`Options::frame_rate_tolerance_pct`].
+//! - Bitrates: the sum of sample sizes over the sum of sample durations of the whole chunk.
+//!   A warning when outside `[bitRate / (1 + t), bitRate * (1 + t)]` with
+//!   `t =` [`Options::bitrate_tolerance_pct`] (default 40 %). The fixtures' x264 video, encoded
+//!   for 60 kbit/s, measures 71–80 kbit/s on 4–6 s chunks (up to +33 %: the keyframe at the
+//!   start weighs heavily on short chunks), audio 31.4–32.7 kbit/s for 32 kbit/s; a 2x mismatch
+//!   either way is outside the default band.
+//! - Decoded samples: the decoder yields 1024 samples per AAC frame; the track's duration
+//!   (rescaled to the sample rate) must lie within the last frame of that count.
+//! - Digital silence: decoded samples within one 16-bit step of zero on every channel
+//!   ([`SILENCE_THRESHOLD`]); a run of [`Options::silence_warn_ms`] or a chunk that is silent
+//!   from start to end is a warning.
+
+mod compare;
+mod decode;
+mod finding;
+mod media;
+
+use serde::Serialize;
+
+pub use compare::{Expected, ExpectedAudio, ExpectedVideo};
+pub use decode::{DecodeFacts, SILENCE_THRESHOLD};
+pub use finding::{ChunkRef, Code, Finding, Severity};
+pub use media::{AudioFacts, DurationMethod, MediaFacts, VideoFacts};
+
+/// What `check` tolerates and does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Average bitrates may lie within `[bitRate / (1 + t/100), bitRate * (1 + t/100)]`;
+    /// outside is a warning. Default 40.
+    pub bitrate_tolerance_pct: f64,
+    /// The measured frame rate may differ from `framerate` by this percentage. Default 1.
+    pub frame_rate_tolerance_pct: f64,
+    /// Decode every AAC frame (decode errors, decoded sample count, silence). Default true.
+    pub decode_audio: bool,
+    /// A run of digital silence at least this long is a warning. Default 30 000 ms.
+    pub silence_warn_ms: u64,
+    /// Wall-clock gaps and overlaps between chunks up to this size are ignored (timestamps
+    /// carry 100 ns digits that do not always add up). Default 1 ms.
+    pub continuity_tolerance_ms: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            bitrate_tolerance_pct: 40.0,
+            frame_rate_tolerance_pct: 1.0,
+            decode_audio: true,
+            silence_warn_ms: 30_000,
+            continuity_tolerance_ms: 1.0,
+        }
+    }
+}
+
+/// What was measured for one chunk.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChunkSummary {
+    /// The chunk index.
+    pub index: u32,
+    /// The chunk's documentId.
+    pub document_id: String,
+    /// The media facts, when the file exists and parses.
+    pub media: Option<MediaFacts>,
+}
+
+/// Everything `check` found about a recording.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Every finding, recording-wide ones first, then by chunk, in the order they were made.
+    pub findings: Vec<Finding>,
+    /// One summary per chunk, in index order.
+    pub chunks: Vec<ChunkSummary>,
+    /// Findings of error severity.
+    pub errors: usize,
+    /// Findings of warning severity.
+    pub warnings: usize,
+    /// Sum of the chunks' measured media durations, in milliseconds (chunks that could be
+    /// measured).
+    pub media_duration_ms: f64,
+}
+
+impl Report {
+    /// Builds a report and counts its severities.
+    pub fn new(findings: Vec<Finding>, chunks: Vec<ChunkSummary>) -> Self {
+        let media_duration_ms = chunks
+            .iter()
+            .filter_map(|c| c.media.as_ref().and_then(|m| m.duration_ms))
+            .sum();
+        let mut r = Report {
+            findings,
+            chunks,
+            errors: 0,
+            warnings: 0,
+            media_duration_ms,
+        };
+        r.errors = r.count(Severity::Error);
+        r.warnings = r.count(Severity::Warning);
+        r
+    }
+
+    /// True when any finding has error severity: do not sign off.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// Number of findings of `severity`.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+
+    /// The findings with `code`.
+    pub fn with_code(&self, code: Code) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.code == code)
+    }
+
+    /// The report as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// Checks one chunk: its file bytes (`None` when the file is absent) against `expected`.
+pub fn check_chunk(
+    data: Option<&[u8]>,
+    expected: &Expected,
+    opts: &Options,
+    chunk: &ChunkRef,
+) -> (ChunkSummary, Vec<Finding>) {
+    let mut summary = ChunkSummary {
+        index: chunk.index,
+        document_id: chunk.document_id.clone(),
+        media: None,
+    };
+    let Some(data) = data else {
+        let f = Finding::new(
+            Code::FileMissing,
+            Severity::Error,
+            Some(chunk.clone()),
+            format!("the media file of chunk {} is missing", chunk.index),
+        )
+        .values(
+            format!("{}.mp4", chunk.document_id),
+            serde_json::Value::Null,
+        );
+        return (summary, vec![f]);
+    };
+    match media::inspect(data, opts.decode_audio) {
+        Err(u) => (summary, vec![compare::unreadable(&u, chunk)]),
+        Ok(ins) => {
+            let findings = compare::compare(&ins, expected, opts, chunk);
+            summary.media = Some(ins.facts);
+            (summary, findings)
+        }
+    }
+}

@@ -1,1 +1,4 @@
-//! Integration tests.
+//! Integration tests: the fixtures in testdata/ and bad recordings built from them.
+
+mod media;
+mod util;

@@ -1,0 +1,431 @@
+//! One chunk: its media facts against what its metadata says.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::media::{Inspection, MediaFacts, Unreadable, AAC_FRAME};
+use crate::{ChunkRef, Code, Finding, Options, Severity};
+
+/// What a chunk's metadata says its media is. Built from `callrec_meta::ChunkMetadata` by
+/// [`crate::check`]; callers with other sources may fill it themselves. `None` fields are not
+/// checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Expected {
+    /// `recordingInfo.videoConfiguration`, when the metadata has one.
+    pub video: Option<ExpectedVideo>,
+    /// `recordingInfo.audioConfiguration`, when the metadata has one.
+    pub audio: Option<ExpectedAudio>,
+    /// `chunkDuration` in milliseconds.
+    pub duration_ms: Option<f64>,
+}
+
+/// The video the metadata describes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExpectedVideo {
+    /// `longerSideLength`.
+    pub longer_side: u32,
+    /// `shorterSideLength`.
+    pub shorter_side: u32,
+    /// `framerate` (frames per second).
+    pub frame_rate: f64,
+    /// `bitRate` in bits per second (0 or `None`: not checked).
+    pub bit_rate: Option<u64>,
+}
+
+/// The audio the metadata describes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExpectedAudio {
+    /// `sampleRate` in Hz.
+    pub sample_rate: u32,
+    /// `channels`.
+    pub channels: u32,
+    /// `bitRate` in bits per second (0 or `None`: not checked).
+    pub bit_rate: Option<u64>,
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Findings for a file that could not be inspected at all.
+pub(crate) fn unreadable(u: &Unreadable, chunk: &ChunkRef) -> Finding {
+    let c = Some(chunk.clone());
+    match u {
+        Unreadable::Empty => Finding::new(
+            Code::FileEmpty,
+            Severity::Error,
+            c,
+            "the media file is empty (0 bytes): the download failed",
+        )
+        .actual(0),
+        Unreadable::NotMp4 { prefix, html } => {
+            let what = if *html {
+                "an HTML page, not an MP4 (an error page saved as the download)"
+            } else {
+                "not an MP4: it does not start with an ISO-BMFF box"
+            };
+            Finding::new(
+                Code::FileNotMp4,
+                Severity::Error,
+                c,
+                format!("the media file is {what}; it starts with {prefix:?}"),
+            )
+            .values("ftyp box", prefix)
+        }
+        Unreadable::Parse(e) => Finding::new(
+            Code::Mp4Parse,
+            Severity::Error,
+            c,
+            format!("the mp4 does not parse: {e}"),
+        )
+        .actual(json!({ "box": e.path(), "error": e.to_string() })),
+    }
+}
+
+/// Tolerance of duration comparisons: one video frame (measured, else from the metadata's
+/// frame rate), else one AAC frame.
+fn frame_tolerance_ms(f: &MediaFacts, exp: &Expected) -> f64 {
+    f.video
+        .as_ref()
+        .and_then(|v| v.frame_duration_ms)
+        .or_else(|| {
+            exp.video
+                .as_ref()
+                .filter(|v| v.frame_rate > 0.0)
+                .map(|v| 1000.0 / v.frame_rate)
+        })
+        .or_else(|| {
+            f.audio
+                .as_ref()
+                .and_then(|a| a.sample_rate)
+                .filter(|&r| r > 0)
+                .map(|r| AAC_FRAME as f64 * 1000.0 / f64::from(r))
+        })
+        .unwrap_or(0.0)
+}
+
+/// `actual` lies outside `[expected / (1 + t), expected * (1 + t)]`.
+fn outside_ratio(actual: f64, expected: f64, tolerance_pct: f64) -> bool {
+    let k = 1.0 + tolerance_pct / 100.0;
+    actual > expected * k || actual < expected / k
+}
+
+/// Every finding about one readable chunk.
+pub(crate) fn compare(
+    ins: &Inspection,
+    exp: &Expected,
+    opts: &Options,
+    chunk: &ChunkRef,
+) -> Vec<Finding> {
+    let f = &ins.facts;
+    let c = || Some(chunk.clone());
+    let mut out = Vec::new();
+    let mut push = |code, sev, msg: String, e: serde_json::Value, a: serde_json::Value| {
+        out.push(Finding::new(code, sev, c(), msg).values(e, a));
+    };
+
+    // Integrity.
+    if ins.truncated_tail.is_some() || f.samples_past_eof > 0 {
+        let mut msg = String::from("the file is truncated");
+        let mut expected = json!(null);
+        let mut actual =
+            json!({ "file_size": f.file_size, "samples_past_eof": f.samples_past_eof });
+        if let Some(t) = &ins.truncated_tail {
+            msg = format!(
+                "the file is truncated: its {} box at offset {} declares {} bytes, {} are present",
+                t.fourcc, t.offset, t.declared, t.available
+            );
+            expected = json!({ "box": t.fourcc.to_string(), "size": t.declared });
+            actual["box_bytes_present"] = json!(t.available);
+        }
+        if f.samples_past_eof > 0 {
+            msg.push_str(&format!(
+                "; {} samples lie past the end of the file ({} bytes)",
+                f.samples_past_eof, f.file_size
+            ));
+        }
+        push(Code::Mp4Truncated, Severity::Error, msg, expected, actual);
+    }
+    if f.video.is_none() && f.audio.is_none() {
+        push(
+            Code::TrackMissing,
+            Severity::Error,
+            "the file has neither a video nor an audio track".into(),
+            json!(["video", "audio"]),
+            json!([]),
+        );
+    }
+
+    // Video.
+    match (&f.video, &exp.video) {
+        (None, Some(_)) => push(
+            Code::TrackMissing,
+            Severity::Error,
+            "the metadata describes video but the file has no video track".into(),
+            json!("video"),
+            json!(null),
+        ),
+        (Some(v), ev) => {
+            if v.codec != "avc1" && v.codec != "avc3" {
+                push(
+                    Code::VideoCodec,
+                    Severity::Error,
+                    format!("video codec is {}, not h.264 (avc1)", v.codec),
+                    json!("avc1"),
+                    json!(v.codec),
+                );
+            }
+            if !v.first_sample_sync && v.samples > 0 {
+                push(
+                    Code::VideoFirstSampleSync,
+                    Severity::Error,
+                    "the first video sample is not a sync sample (keyframe): the chunk cannot \
+                     start playing cleanly"
+                        .into(),
+                    json!(true),
+                    json!(false),
+                );
+            }
+            if let Some(ev) = ev {
+                if let (Some(w), Some(h)) = (v.width, v.height) {
+                    let (l, s) = (ev.longer_side, ev.shorter_side);
+                    if !((w == l && h == s) || (w == s && h == l)) {
+                        push(
+                            Code::VideoResolution,
+                            Severity::Error,
+                            format!("picture is {w}x{h}, metadata says {l}x{s}"),
+                            json!({ "longer_side": l, "shorter_side": s }),
+                            json!({ "width": w, "height": h }),
+                        );
+                    }
+                }
+                if let Some(fr) = v.frame_rate {
+                    if ev.frame_rate > 0.0
+                        && (fr - ev.frame_rate).abs()
+                            > ev.frame_rate * opts.frame_rate_tolerance_pct / 100.0
+                    {
+                        push(
+                            Code::VideoFrameRate,
+                            Severity::Error,
+                            format!(
+                                "frame rate from the sample durations is {} fps, metadata says {}",
+                                round3(fr),
+                                ev.frame_rate
+                            ),
+                            json!(ev.frame_rate),
+                            json!(round3(fr)),
+                        );
+                    }
+                }
+                if let (Some(br), Some(want)) = (v.bitrate, ev.bit_rate.filter(|&b| b > 0)) {
+                    if outside_ratio(br, want as f64, opts.bitrate_tolerance_pct) {
+                        push(
+                            Code::VideoBitrate,
+                            Severity::Warning,
+                            format!(
+                                "average video bitrate is {} bit/s, metadata says {want} (tolerance {}%)",
+                                br.round(),
+                                opts.bitrate_tolerance_pct
+                            ),
+                            json!(want),
+                            json!(br.round()),
+                        );
+                    }
+                }
+            }
+        }
+        (None, None) => {}
+    }
+
+    // Audio.
+    match (&f.audio, &exp.audio) {
+        (None, Some(_)) => push(
+            Code::TrackMissing,
+            Severity::Error,
+            "the metadata describes audio but the file has no audio track".into(),
+            json!("audio"),
+            json!(null),
+        ),
+        (Some(a), ea) => {
+            if a.codec != "mp4a" {
+                push(
+                    Code::AudioCodec,
+                    Severity::Error,
+                    format!("audio codec is {}, not aac (mp4a)", a.codec),
+                    json!("mp4a"),
+                    json!(a.codec),
+                );
+            }
+            if let Some(ot) = a.object_type.filter(|&o| o != 2) {
+                push(
+                    Code::AudioObjectType,
+                    Severity::Error,
+                    format!("aac object type is {ot}, not 2 (aac-lc)"),
+                    json!(2),
+                    json!(ot),
+                );
+            }
+            let rate = a.sample_rate.or(ea.as_ref().map(|e| e.sample_rate));
+            if let Some(ea) = ea {
+                if let Some(r) = a.sample_rate.filter(|&r| r != ea.sample_rate) {
+                    push(
+                        Code::AudioSampleRate,
+                        Severity::Error,
+                        format!(
+                            "audio sample rate is {r} Hz, metadata says {}",
+                            ea.sample_rate
+                        ),
+                        json!(ea.sample_rate),
+                        json!(r),
+                    );
+                }
+                if let Some(ch) = a.channels.filter(|&ch| ch != ea.channels) {
+                    push(
+                        Code::AudioChannels,
+                        Severity::Error,
+                        format!("audio has {ch} channels, metadata says {}", ea.channels),
+                        json!(ea.channels),
+                        json!(ch),
+                    );
+                }
+                if let (Some(br), Some(want)) = (a.bitrate, ea.bit_rate.filter(|&b| b > 0)) {
+                    if outside_ratio(br, want as f64, opts.bitrate_tolerance_pct) {
+                        push(
+                            Code::AudioBitrate,
+                            Severity::Warning,
+                            format!(
+                                "average audio bitrate is {} bit/s, metadata says {want} (tolerance {}%)",
+                                br.round(),
+                                opts.bitrate_tolerance_pct
+                            ),
+                            json!(want),
+                            json!(br.round()),
+                        );
+                    }
+                }
+            }
+            if let Some(r) = rate.filter(|&r| r != a.timescale) {
+                push(
+                    Code::AudioTimescale,
+                    Severity::Error,
+                    format!(
+                        "audio track timescale is {}, the sample rate is {r} Hz",
+                        a.timescale
+                    ),
+                    json!(r),
+                    json!(a.timescale),
+                );
+            }
+            if let Some(d) = &a.decode {
+                if let Some(why) = &d.unsupported {
+                    push(
+                        Code::AudioDecode,
+                        Severity::Error,
+                        format!("the audio cannot be decoded: {why}"),
+                        json!("aac-lc"),
+                        json!(why),
+                    );
+                } else if d.errors > 0 {
+                    let (first, msg) = d.first_errors.first().cloned().unwrap_or_default();
+                    push(
+                        Code::AudioDecode,
+                        Severity::Error,
+                        format!(
+                            "{} of {} aac frames fail to decode (first: sample {first}: {msg})",
+                            d.errors, d.packets
+                        ),
+                        json!(0),
+                        json!({ "errors": d.errors, "first": d.first_errors }),
+                    );
+                } else if d.packets > 0 && a.timescale > 0 {
+                    // The track's duration in decoded samples; the last frame may be cut short
+                    // (its stts duration < 1024), so the decoder may yield up to one frame more.
+                    let want = (u128::from(d.packets_duration) * u128::from(d.sample_rate)
+                        / u128::from(a.timescale)) as u64;
+                    let got = d.decoded_frames;
+                    if got < want || got - want >= AAC_FRAME {
+                        push(
+                            Code::AudioDecodedSamples,
+                            Severity::Error,
+                            format!(
+                                "decoding gave {got} samples, the track's duration is {want} samples"
+                            ),
+                            json!(want),
+                            json!(got),
+                        );
+                    }
+                }
+                if d.decoded_frames > 0 && d.errors == 0 {
+                    let rate = f64::from(d.sample_rate.max(1));
+                    let total_ms = d.decoded_frames as f64 * 1000.0 / rate;
+                    // The priming frame and a short last frame decode to (almost) nothing.
+                    let all_silent =
+                        d.longest_silence_ms >= total_ms - 2.0 * AAC_FRAME as f64 * 1000.0 / rate;
+                    if all_silent {
+                        push(
+                            Code::AudioSilence,
+                            Severity::Warning,
+                            format!(
+                                "the audio is digital silence from start to end ({} ms): no sound was recorded",
+                                d.longest_silence_ms.round()
+                            ),
+                            json!("sound"),
+                            json!({ "silent_ms": d.longest_silence_ms.round() }),
+                        );
+                    } else if d.longest_silence_ms >= opts.silence_warn_ms as f64 {
+                        push(
+                            Code::AudioSilence,
+                            Severity::Warning,
+                            format!(
+                                "{} ms of digital silence from {} ms into the audio",
+                                d.longest_silence_ms.round(),
+                                d.longest_silence_start_ms.round()
+                            ),
+                            json!({ "max_silence_ms": opts.silence_warn_ms }),
+                            json!({ "silence_ms": d.longest_silence_ms.round(), "start_ms": d.longest_silence_start_ms.round() }),
+                        );
+                    }
+                }
+            }
+        }
+        (None, None) => {}
+    }
+
+    // Durations.
+    let tol = frame_tolerance_ms(f, exp);
+    if let (Some(want), Some(got)) = (exp.duration_ms, f.duration_ms) {
+        if (got - want).abs() > tol + 1e-6 {
+            push(
+                Code::DurationChunk,
+                Severity::Error,
+                format!(
+                    "the media lasts {} ms, chunkDuration says {want} ms (tolerance one frame, {} ms)",
+                    round3(got),
+                    round3(tol)
+                ),
+                json!(want),
+                json!(round3(got)),
+            );
+        }
+    }
+    if let (Some(v), Some(a)) = (
+        f.video.as_ref().and_then(|v| v.duration_ms),
+        f.audio.as_ref().and_then(|a| a.duration_ms),
+    ) {
+        if (v - a).abs() > tol + 1e-6 {
+            push(
+                Code::DurationTracks,
+                Severity::Warning,
+                format!(
+                    "video lasts {} ms and audio {} ms: they differ by more than one frame ({} ms)",
+                    round3(v),
+                    round3(a),
+                    round3(tol)
+                ),
+                json!(round3(v)),
+                json!(round3(a)),
+            );
+        }
+    }
+    out
+}

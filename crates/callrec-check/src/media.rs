@@ -1,0 +1,321 @@
+//! What one chunk's file actually holds: codec parameters, frame rate, bitrates, durations,
+//! integrity, and (optionally) the result of decoding every AAC frame.
+
+use std::collections::HashMap;
+
+use callrec_mp4::{Codec, Movie, ParseOptions, Track, TrackKind};
+use serde::Serialize;
+
+use crate::decode::{decode_aac, DecodeFacts};
+
+/// Samples per AAC-LC frame, and the encoder priming ffmpeg's AAC encoder writes (one frame).
+pub(crate) const AAC_FRAME: u64 = 1024;
+
+/// How a chunk's presented media duration was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationMethod {
+    /// From the edit list (sum of `elst` segment durations, in the movie timescale).
+    EditList,
+    /// No edit list: the sum of sample durations minus the AAC encoder priming (1024 samples),
+    /// which files without an edit list present (ffmpeg's fragmented chunks).
+    SamplesMinusPriming,
+    /// No edit list and no AAC track: the sum of sample durations.
+    Samples,
+}
+
+/// Facts about the video track.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoFacts {
+    /// Sample entry four-character code (`avc1`).
+    pub codec: String,
+    /// H.264 `profile_idc`, when the entry is AVC.
+    pub profile: Option<u8>,
+    /// Picture width from the SPS (after cropping).
+    pub width: Option<u32>,
+    /// Picture height from the SPS (after cropping).
+    pub height: Option<u32>,
+    /// Number of sample descriptions (more than one when the avcC changes mid-track).
+    pub sample_descriptions: usize,
+    /// Track timescale.
+    pub timescale: u32,
+    /// Number of samples (frames).
+    pub samples: usize,
+    /// The most common sample duration, in milliseconds (one frame).
+    pub frame_duration_ms: Option<f64>,
+    /// Frame rate from the most common sample duration.
+    pub frame_rate: Option<f64>,
+    /// The first sample in decode order is a sync sample.
+    pub first_sample_sync: bool,
+    /// Sum of sample sizes.
+    pub bytes: u64,
+    /// Average bitrate over the whole track: bytes * 8 / (sum of sample durations).
+    pub bitrate: Option<f64>,
+    /// Presented duration in milliseconds (see [`MediaFacts::duration_method`]).
+    pub duration_ms: Option<f64>,
+}
+
+/// Facts about the audio track.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AudioFacts {
+    /// Sample entry four-character code (`mp4a`).
+    pub codec: String,
+    /// AAC audio object type from the AudioSpecificConfig (2 = AAC-LC).
+    pub object_type: Option<u8>,
+    /// Sample rate from the AudioSpecificConfig.
+    pub sample_rate: Option<u32>,
+    /// Track (`mdhd`) timescale.
+    pub timescale: u32,
+    /// Channel count from the AudioSpecificConfig (the `mp4a` entry's when the ASC says 0).
+    pub channels: Option<u32>,
+    /// Number of samples (AAC frames).
+    pub samples: usize,
+    /// Sum of sample durations, in the track timescale.
+    pub track_duration: u64,
+    /// Sum of sample sizes.
+    pub bytes: u64,
+    /// Average bitrate over the whole track: bytes * 8 / (sum of sample durations).
+    pub bitrate: Option<f64>,
+    /// Presented duration in milliseconds (see [`MediaFacts::duration_method`]).
+    pub duration_ms: Option<f64>,
+    /// What decoding every frame gave, when decoding was asked for and possible.
+    pub decode: Option<DecodeFacts>,
+}
+
+/// What one chunk's MP4 holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaFacts {
+    /// File size in bytes.
+    pub file_size: u64,
+    /// Samples come from `moof`/`trun` fragments.
+    pub fragmented: bool,
+    /// Major brand from `ftyp`.
+    pub major_brand: Option<String>,
+    /// The chunk's presented media duration in milliseconds: the video track's when there is
+    /// one, else the audio track's.
+    pub duration_ms: Option<f64>,
+    /// How [`MediaFacts::duration_ms`] was measured.
+    pub duration_method: DurationMethod,
+    /// Samples whose byte range runs past the end of the file (a truncated download).
+    pub samples_past_eof: usize,
+    /// The first video track, if any.
+    pub video: Option<VideoFacts>,
+    /// The first audio track, if any.
+    pub audio: Option<AudioFacts>,
+}
+
+/// Why a file could not be inspected at all.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Unreadable {
+    Empty,
+    NotMp4 { prefix: String, html: bool },
+    Parse(callrec_mp4::Error),
+}
+
+/// The result of inspecting one file: facts (when it parsed) and a truncation, if any.
+#[derive(Debug, Clone)]
+pub(crate) struct Inspection {
+    pub facts: MediaFacts,
+    pub truncated_tail: Option<callrec_mp4::TruncatedTail>,
+}
+
+const TOP_LEVEL: &[&[u8; 4]] = &[
+    b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"moof", b"sidx", b"uuid",
+    b"pdin", b"meta", b"mfra", b"emsg", b"prft",
+];
+
+/// Cheap signature check before parsing: 0 bytes, an HTML page, or something that does not
+/// start with a top-level ISO-BMFF box.
+pub(crate) fn sniff(data: &[u8]) -> Result<(), Unreadable> {
+    if data.is_empty() {
+        return Err(Unreadable::Empty);
+    }
+    let ok = data.len() >= 8 && TOP_LEVEL.iter().any(|t| &data[4..8] == *t);
+    if ok {
+        return Ok(());
+    }
+    let head = &data[..data.len().min(64)];
+    let prefix: String = String::from_utf8_lossy(head)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let lower = String::from_utf8_lossy(&data[..data.len().min(1024)]).to_ascii_lowercase();
+    let html = lower.contains("<html") || lower.contains("<!doctype") || lower.contains("<head");
+    Err(Unreadable::NotMp4 {
+        prefix: prefix.trim().to_string(),
+        html,
+    })
+}
+
+/// Parses and measures one file.
+pub(crate) fn inspect(data: &[u8], decode_audio: bool) -> Result<Inspection, Unreadable> {
+    sniff(data)?;
+    let movie = Movie::parse_with(
+        data,
+        ParseOptions {
+            allow_truncated_tail: true,
+        },
+    )
+    .map_err(Unreadable::Parse)?;
+    Ok(measure(&movie, data, decode_audio))
+}
+
+fn ms(ticks: f64, timescale: u32) -> f64 {
+    ticks * 1000.0 / f64::from(timescale)
+}
+
+fn sum_durations(t: &Track) -> u64 {
+    t.samples.iter().map(|s| u64::from(s.duration)).sum()
+}
+
+fn bitrate(bytes: u64, duration: u64, timescale: u32) -> Option<f64> {
+    (duration > 0).then(|| bytes as f64 * 8.0 * f64::from(timescale) / duration as f64)
+}
+
+/// Presented duration of a track from its edit list (movie timescale), if it has one.
+fn edit_duration_ms(movie: &Movie, t: &Track) -> Option<f64> {
+    if t.edits.is_empty() {
+        return None;
+    }
+    let total: u64 = t
+        .edits
+        .iter()
+        .fold(0u64, |a, e| a.saturating_add(e.segment_duration));
+    (total > 0).then(|| ms(total as f64, movie.timescale.get()))
+}
+
+/// A track's presented duration: from the edit list, else from the samples minus the AAC
+/// priming that a file without an edit list presents.
+fn presented_ms(
+    movie: &Movie,
+    t: &Track,
+    priming_ms: Option<f64>,
+) -> (Option<f64>, DurationMethod) {
+    if let Some(d) = edit_duration_ms(movie, t) {
+        return (Some(d), DurationMethod::EditList);
+    }
+    let raw = ms(sum_durations(t) as f64, t.timescale.get());
+    match priming_ms {
+        Some(p) => (
+            Some((raw - p).max(0.0)),
+            DurationMethod::SamplesMinusPriming,
+        ),
+        None => (Some(raw), DurationMethod::Samples),
+    }
+}
+
+fn mode_duration(t: &Track) -> Option<u32> {
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    for s in &t.samples {
+        *counts.entry(s.duration).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .filter(|&(d, _)| d > 0)
+        .max_by_key(|&(d, n)| (n, std::cmp::Reverse(d)))
+        .map(|(d, _)| d)
+}
+
+fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
+    let file_size = data.len() as u64;
+    let vt = movie.track(TrackKind::Video);
+    let at = movie.track(TrackKind::Audio);
+    let past_eof = |t: &Track| {
+        t.samples
+            .iter()
+            .filter(|s| s.range().end > file_size)
+            .count()
+    };
+    let samples_past_eof = vt.map_or(0, past_eof) + at.map_or(0, past_eof);
+
+    // The AAC priming presented by files without an edit list, in milliseconds.
+    let aac_rate = at.and_then(|t| match t.codec() {
+        Some(Codec::Aac(c)) if c.sample_rate > 0 => Some(c.sample_rate),
+        _ => None,
+    });
+    let priming_ms = aac_rate.map(|r| AAC_FRAME as f64 * 1000.0 / f64::from(r));
+    let presented = |t: &Track| presented_ms(movie, t, priming_ms);
+    let video = vt.map(|t| {
+        let (profile, width, height) = match t.codec() {
+            Some(Codec::Avc(c)) => (Some(c.profile), Some(c.width), Some(c.height)),
+            _ => (None, None, None),
+        };
+        let ts = t.timescale.get();
+        let dur = sum_durations(t);
+        let bytes: u64 = t.samples.iter().map(|s| u64::from(s.size)).sum();
+        let frame = mode_duration(t);
+        VideoFacts {
+            codec: t
+                .entries
+                .first()
+                .map_or_else(|| "none".to_string(), |e| e.fourcc.to_string()),
+            profile,
+            width,
+            height,
+            sample_descriptions: t.entries.len(),
+            timescale: ts,
+            samples: t.samples.len(),
+            frame_duration_ms: frame.map(|d| ms(f64::from(d), ts)),
+            frame_rate: frame.map(|d| f64::from(ts) / f64::from(d)),
+            first_sample_sync: t.samples.first().is_some_and(|s| s.sync),
+            bytes,
+            bitrate: bitrate(bytes, dur, ts),
+            duration_ms: presented(t).0,
+        }
+    });
+
+    let audio = at.map(|t| {
+        let (object_type, sample_rate, channels) = match t.codec() {
+            Some(Codec::Aac(c)) => {
+                let ch = if c.channels == 0 {
+                    u32::from(c.entry_channels)
+                } else {
+                    u32::from(c.channels)
+                };
+                (Some(c.object_type), Some(c.sample_rate), Some(ch))
+            }
+            _ => (None, None, None),
+        };
+        let ts = t.timescale.get();
+        let dur = sum_durations(t);
+        let bytes: u64 = t.samples.iter().map(|s| u64::from(s.size)).sum();
+        let decode = match (decode_audio, t.codec()) {
+            (true, Some(Codec::Aac(c))) => Some(decode_aac(c, t, data)),
+            _ => None,
+        };
+        AudioFacts {
+            codec: t
+                .entries
+                .first()
+                .map_or_else(|| "none".to_string(), |e| e.fourcc.to_string()),
+            object_type,
+            sample_rate,
+            timescale: ts,
+            channels,
+            samples: t.samples.len(),
+            track_duration: dur,
+            bytes,
+            bitrate: bitrate(bytes, dur, ts),
+            duration_ms: presented(t).0,
+            decode,
+        }
+    });
+
+    let (duration_ms, method) = match vt.or(at) {
+        Some(t) => presented(t),
+        None => (None, DurationMethod::Samples),
+    };
+    Inspection {
+        facts: MediaFacts {
+            file_size,
+            fragmented: movie.fragmented,
+            major_brand: movie.major_brand.map(|b| b.to_string()),
+            duration_ms,
+            duration_method: method,
+            samples_past_eof,
+            video,
+            audio,
+        },
+        truncated_tail: movie.truncated_tail,
+    }
+}
