@@ -1,1 +1,196 @@
-//! callrec-stitch: see the workspace README.
+//! Lossless stitching of recording chunks into one MP4.
+//!
+//! Two steps, as the house style asks:
+//! 1. [`Plan::new`] (sequential, deterministic, no I/O) checks that the chunks' tracks match,
+//!    merges their sample tables, builds one edit list per track that presents exactly what each
+//!    chunk presents, back to back, lays out every output byte and encodes the whole header
+//!    (`ftyp`, `moov`, `mdat` header: moov first).
+//! 2. [`write`] copies the sample bytes in large ranges (`std::io::copy` of a `Take<File>` into a
+//!    `File`, which Linux turns into `copy_file_range`) over a rayon pool, into a temporary file
+//!    beside the target, syncs it and renames it into place. The output is byte-identical for any
+//!    thread count.
+//!
+//! ```no_run
+//! use callrec_stitch::{ChunkInput, Plan, StitchOptions};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let path = std::path::PathBuf::from("chunk0.mp4");
+//! let bytes = std::fs::read(&path)?;
+//! let chunks = vec![ChunkInput {
+//!     index: 0,
+//!     name: "chunk0".into(),
+//!     movie: callrec_mp4::Movie::parse(&bytes)?,
+//!     path,
+//!     empty_edits: Vec::new(),
+//! }];
+//! let opts = StitchOptions::default();
+//! let plan = Plan::new(&chunks, &opts)?;
+//! let summary = callrec_stitch::write(&plan, "out.mp4".as_ref(), &opts, &|_done| {})?;
+//! println!("{} chunks, {} ms, {} bytes", summary.chunks, summary.duration_ms, summary.bytes);
+//! # Ok(()) }
+//! ```
+//!
+//! # What is presented
+//! - A chunk track with an edit list presents what its edit list says (segment durations in the
+//!   chunk's movie timescale, media times in its track timescale). Empty edits are kept.
+//!   Edits with a rate other than 1 are refused.
+//! - A chunk with no edit list on any track (ffmpeg's fragmented chunks) that has an AAC track is
+//!   assumed to start with the 1024 samples of priming ffmpeg's AAC encoder writes: every track of
+//!   the chunk skips that lead, `1024 / sample_rate` seconds converted to the track's timescale
+//!   (rounded to nearest; 1049 ticks at 16384 for 16 kHz audio: exactly the amount ffmpeg
+//!   stretched the first video frame by). Each track then presents up to the end of its media.
+//!   Without an AAC track, edit-less tracks present all their media from the first presentation
+//!   time.
+//! - Sample durations are taken from decode-time differences (the last sample keeps its own
+//!   duration), so every sample keeps its decode time relative to the chunk's first sample.
+//!
+//! # Timing of the output
+//! - Chunk k starts at the sum of the earlier chunks' spans. A chunk's span is the longest of its
+//!   tracks' presentations (pauses included in wall-clock mode); a shorter track is padded with an
+//!   empty edit so every track starts chunk k+1 at the same instant (never by presenting more
+//!   media, which would show the next chunk's priming).
+//! - The movie timescale is the least common multiple of 1000 and the denominators of every
+//!   presented duration (as an exact fraction of a second), so that every edit is exact (1000
+//!   for the fixtures). If that does not fit in 32 bits, it falls back to the least common
+//!   multiple of 1000 and the track timescales, or failing that the largest track timescale
+//!   (at least 1000), and each edit is rounded to the nearest tick (chunk starts stay equal
+//!   across tracks; see [`Plan::exact`]).
+//! - Consecutive edits that continue the same media exactly are merged (a chunk without
+//!   priming or B-frame delay joins its predecessor in one edit).
+//!
+//! # Track matching
+//! Tracks are matched by kind and order (the n-th video track of each chunk with the n-th of
+//! chunk 0). Refused with [`Error::Mismatch`]: a different number of tracks of a kind, another
+//! sample entry type (`avc1`, `mp4a`...), another AAC object type, sample rate or channel count,
+//! another track timescale (no rescaling: it would change packet timing). A different `avcC`
+//! (or any other difference in a sample entry's bytes) is accepted: the output track gets one more
+//! sample description and switches to it at that chunk.
+
+mod plan;
+mod rat;
+mod write;
+
+use std::path::PathBuf;
+
+pub use plan::{ChunkPlacement, CopyRange, Plan, TrackPlan};
+pub use write::{stitch, write, Summary};
+
+/// One chunk to stitch, already parsed.
+#[derive(Debug, Clone)]
+pub struct ChunkInput {
+    /// The chunk's index in the recording (for errors and placements).
+    pub index: u32,
+    /// The chunk's documentId or file name (for errors and placements).
+    pub name: String,
+    /// The chunk file: [`write`] copies the sample bytes from it (opened read-only).
+    pub path: PathBuf,
+    /// The chunk, parsed with [`callrec_mp4::Movie::parse`] from the bytes of `path`.
+    pub movie: callrec_mp4::Movie,
+    /// Wall-clock mode only (ignored unless [`StitchOptions::wall_clock`]): empty time to insert
+    /// into this chunk's presentation, on every track. See [`EmptyEdit`].
+    pub empty_edits: Vec<EmptyEdit>,
+}
+
+/// Empty time (a pause, or the gap before a chunk) inserted into a chunk's presentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EmptyEdit {
+    /// Where, in µs of the chunk's **media** presentation, counted from its first presented
+    /// instant: earlier empty edits of the chunk do not count. 0 = before the chunk's first
+    /// media (the gap before the chunk, or a pause at its start); at or past the chunk's
+    /// presented duration = after its last media.
+    pub at_us: u64,
+    /// How long, in µs.
+    pub duration_us: u64,
+}
+
+/// How to stitch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StitchOptions {
+    /// Wall-clock mode: insert each chunk's [`ChunkInput::empty_edits`] as empty edits, so the
+    /// playback position equals the time since the recording started. Off (compact): the
+    /// `empty_edits` are ignored and media runs on through pauses.
+    pub wall_clock: bool,
+    /// Copy threads for [`write`]: `Some(n)` builds a private rayon pool of `n` threads; `None`
+    /// runs on the caller's current rayon pool (the global one unless inside `install`). The
+    /// global pool is never configured.
+    pub threads: Option<usize>,
+}
+
+/// What can go wrong. Every chunk-level error names the chunk by index and name.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Nothing to stitch.
+    #[error("no chunks to stitch")]
+    NoChunks,
+    /// A chunk's tracks do not match the first chunk's.
+    #[error(
+        "chunk {index} ({name}): {parameter} {found} differs from chunk {first_index}'s {expected}"
+    )]
+    Mismatch {
+        /// The chunk's index.
+        index: u32,
+        /// The chunk's name.
+        name: String,
+        /// The first chunk's index (the reference).
+        first_index: u32,
+        /// What differs (`audio sample rate`, `video track count`...).
+        parameter: String,
+        /// This chunk's value, with its unit.
+        found: String,
+        /// The first chunk's value, with its unit.
+        expected: String,
+    },
+    /// A chunk uses something the stitcher does not handle.
+    #[error("chunk {index} ({name}): {what}")]
+    Unsupported {
+        /// The chunk's index.
+        index: u32,
+        /// The chunk's name.
+        name: String,
+        /// What, with the track.
+        what: String,
+    },
+    /// A time, offset or count does not fit.
+    #[error("overflow computing {what}")]
+    Overflow {
+        /// What was being computed.
+        what: &'static str,
+    },
+    /// A chunk file is shorter than its samples need (changed since it was parsed?).
+    #[error("chunk {index} ({name}): {path} holds {len} bytes but its samples need {needed}")]
+    SourceTruncated {
+        /// The chunk's index.
+        index: u32,
+        /// The chunk's name.
+        name: String,
+        /// The chunk file.
+        path: PathBuf,
+        /// Bytes the samples need (end of the last sample).
+        needed: u64,
+        /// Bytes the file holds.
+        len: u64,
+    },
+    /// The target path is one of the input chunk files.
+    #[error("output {path} is input chunk {index} ({name})")]
+    OutputIsInput {
+        /// The target.
+        path: PathBuf,
+        /// The chunk's index.
+        index: u32,
+        /// The chunk's name.
+        name: String,
+    },
+    /// An I/O operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done (`open`, `copy to`, `rename`...).
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// This crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

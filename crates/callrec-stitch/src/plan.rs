@@ -1,0 +1,1042 @@
+//! [`Plan::new`]: match tracks, build presentations and edit lists, merge sample tables, lay out
+//! every byte and encode the header. Sequential and deterministic; no I/O.
+
+use std::path::PathBuf;
+
+use callrec_mp4::boxes::{
+    chunk_offsets, Ctts, CttsEntry, Dinf, Edts, Elst, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mp4Box,
+    Mvhd, RawBox, Smhd, Stbl, Stsc, StscEntry, Stsd, Stss, Stsz, Stts, SttsEntry, Tkhd, Trak, Vmhd,
+    IDENTITY_MATRIX,
+};
+use callrec_mp4::write::mdat_header_len;
+use callrec_mp4::{Codec, Edit, FourCc, Track, TrackKind};
+
+use crate::rat::{lcm, Rat};
+use crate::{ChunkInput, EmptyEdit, Error, Result, StitchOptions};
+
+/// AAC priming ffmpeg's encoder writes, in samples, assumed for edit-less chunks.
+const AAC_PRIMING: u128 = 1024;
+
+/// One range of bytes to copy from a chunk file into the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CopyRange {
+    /// Position of the chunk in the slice given to [`Plan::new`].
+    pub chunk: usize,
+    /// Offset in the chunk file.
+    pub src_offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Absolute offset in the output file.
+    pub dst_offset: u64,
+}
+
+/// Where a chunk lands on the output's presentation timeline (movie timescale ticks, and the
+/// same in µs, rounded to nearest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkPlacement {
+    /// The chunk's index.
+    pub index: u32,
+    /// The chunk's name.
+    pub name: String,
+    /// Start of the chunk's span (its leading empty edits included, in wall-clock mode).
+    pub span_start: u64,
+    /// First instant at which any of its tracks presents media.
+    pub start: u64,
+    /// End of the chunk's span (= next chunk's `span_start`).
+    pub end: u64,
+    /// `span_start` in µs.
+    pub span_start_us: u64,
+    /// `start` in µs.
+    pub start_us: u64,
+    /// `end` in µs.
+    pub end_us: u64,
+}
+
+/// One output track, as planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackPlan {
+    /// Track ID in the output.
+    pub id: u32,
+    /// Video, audio...
+    pub kind: TrackKind,
+    /// Track (media) timescale.
+    pub timescale: u32,
+    /// Sample count.
+    pub samples: usize,
+    /// Sample descriptions (`stsd` entries) after sharing identical ones.
+    pub descriptions: usize,
+    /// Media duration in the track timescale (sum of sample durations).
+    pub media_duration: u64,
+    /// Presented duration in the movie timescale (sum of the edit list).
+    pub duration: u64,
+    /// The output edit list.
+    pub edits: Vec<Edit>,
+    /// Chunk offsets (`stco`/`co64` entries).
+    pub chunk_offsets: usize,
+    /// True when the chunk offsets needed `co64`.
+    pub co64: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Source {
+    path: PathBuf,
+    index: u32,
+    name: String,
+    needed: u64,
+}
+
+/// The whole output, decided: header bytes, copy ranges, timeline. Build with [`Plan::new`],
+/// execute with [`crate::write`].
+#[derive(Debug, Clone)]
+pub struct Plan {
+    header: Vec<u8>,
+    copies: Vec<CopyRange>,
+    sources: Vec<Source>,
+    output_len: u64,
+    timescale: u32,
+    duration: u64,
+    exact: bool,
+    mdat_64: bool,
+    chunks: Vec<ChunkPlacement>,
+    tracks: Vec<TrackPlan>,
+}
+
+/// A piece of a chunk's presentation on one track: `dur` seconds of media from `media` (track
+/// ticks relative to the chunk's first decode time), or empty time.
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    dur: Rat,
+    media: Option<i64>,
+}
+
+/// One sample of the merged output track.
+#[derive(Debug, Clone, Copy)]
+struct OutSample {
+    size: u32,
+    duration: u32,
+    cts: i32,
+    sync: bool,
+    desc: u32,
+    dst: u64,
+    chunk: usize,
+}
+
+struct OutTrack {
+    id: u32,
+    kind: TrackKind,
+    timescale: u32,
+    language: u16,
+    volume: i16,
+    width: u32,
+    height: u32,
+    entries: Vec<Vec<u8>>,
+    samples: Vec<OutSample>,
+    media_duration: u64,
+    edits: Vec<Edit>,
+    duration: u64,
+}
+
+fn kind_name(k: TrackKind) -> String {
+    match k {
+        TrackKind::Video => "video".into(),
+        TrackKind::Audio => "audio".into(),
+        TrackKind::Other(f) => format!("{f}"),
+    }
+}
+
+fn unsupported(c: &ChunkInput, what: String) -> Error {
+    Error::Unsupported {
+        index: c.index,
+        name: c.name.clone(),
+        what,
+    }
+}
+
+fn overflow(what: &'static str) -> Error {
+    Error::Overflow { what }
+}
+
+/// For each track of `first`, the index of the matching track in `c` (n-th of the same kind).
+fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usize>> {
+    let mismatch = |parameter: String, found: String, expected: String| Error::Mismatch {
+        index: c.index,
+        name: c.name.clone(),
+        first_index: first.index,
+        parameter,
+        found,
+        expected,
+    };
+    let (t0, tk) = (&first.movie.tracks, &c.movie.tracks);
+    if t0.len() != tk.len() {
+        return Err(mismatch(
+            "track count".into(),
+            tk.len().to_string(),
+            t0.len().to_string(),
+        ));
+    }
+    let mut map = Vec::with_capacity(t0.len());
+    for (i, t) in t0.iter().enumerate() {
+        let ordinal = t0[..i].iter().filter(|u| u.kind == t.kind).count();
+        let found = tk
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.kind == t.kind)
+            .nth(ordinal);
+        match found {
+            Some((j, _)) => map.push(j),
+            None => {
+                let n0 = t0.iter().filter(|u| u.kind == t.kind).count();
+                let nk = tk.iter().filter(|u| u.kind == t.kind).count();
+                return Err(mismatch(
+                    format!("{} track count", kind_name(t.kind)),
+                    nk.to_string(),
+                    n0.to_string(),
+                ));
+            }
+        }
+    }
+    // Codec parameters first (what a person recognises), then timescales.
+    for (i, t) in t0.iter().enumerate() {
+        let u = &tk[map[i]];
+        let kind = kind_name(t.kind);
+        let Some(e0) = t.entries.first() else {
+            return Err(unsupported(
+                first,
+                format!("{kind} track {} has no sample description", t.id),
+            ));
+        };
+        for e in &u.entries {
+            if e.fourcc != e0.fourcc {
+                return Err(mismatch(
+                    format!("{kind} codec"),
+                    e.fourcc.to_string(),
+                    e0.fourcc.to_string(),
+                ));
+            }
+            if let (Codec::Aac(a), Codec::Aac(a0)) = (&e.codec, &e0.codec) {
+                if a.object_type != a0.object_type {
+                    return Err(mismatch(
+                        format!("{kind} AAC object type"),
+                        a.object_type.to_string(),
+                        a0.object_type.to_string(),
+                    ));
+                }
+                if a.sample_rate != a0.sample_rate {
+                    return Err(mismatch(
+                        format!("{kind} sample rate"),
+                        format!("{} Hz", a.sample_rate),
+                        format!("{} Hz", a0.sample_rate),
+                    ));
+                }
+                if a.channels != a0.channels {
+                    return Err(mismatch(
+                        format!("{kind} channel count"),
+                        a.channels.to_string(),
+                        a0.channels.to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    for (i, t) in t0.iter().enumerate() {
+        let u = &tk[map[i]];
+        if u.timescale != t.timescale {
+            return Err(mismatch(
+                format!("{} timescale", kind_name(t.kind)),
+                u.timescale.get().to_string(),
+                t.timescale.get().to_string(),
+            ));
+        }
+    }
+    Ok(map)
+}
+
+/// Chunk-relative facts about a track's samples: first dts, presentation start and end.
+struct Extent {
+    d0: u64,
+    min_pts: i64,
+    end_pts: i64,
+}
+
+fn extent(t: &Track) -> Option<Extent> {
+    let d0 = t.samples.first()?.dts;
+    let mut min_pts = i64::MAX;
+    let mut end_pts = i64::MIN;
+    for s in &t.samples {
+        let pts = (s.dts as i128 - d0 as i128) + i128::from(s.cts_offset);
+        let pts = i64::try_from(pts).ok()?;
+        min_pts = min_pts.min(pts);
+        end_pts = end_pts.max(pts.checked_add(i64::from(s.duration))?);
+    }
+    Some(Extent {
+        d0,
+        min_pts,
+        end_pts,
+    })
+}
+
+/// What a chunk's track presents, before empty edits are inserted.
+fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<Vec<Seg>> {
+    let Some(x) = extent(t) else {
+        return Ok(Vec::new());
+    };
+    let ts = u128::from(t.timescale.get());
+    let mut segs = Vec::new();
+    if !t.edits.is_empty() {
+        let movie_ts = u128::from(c.movie.timescale.get());
+        let d0 = i64::try_from(x.d0).map_err(|_| overflow("decode time"))?;
+        let n = t.edits.len();
+        for (j, e) in t.edits.iter().enumerate() {
+            if (e.media_rate_integer, e.media_rate_fraction) != (1, 0) {
+                return Err(unsupported(
+                    c,
+                    format!(
+                        "{} track {}: edit {j} has media rate {}+{}/65536 (only 1 is supported)",
+                        kind_name(t.kind),
+                        t.id,
+                        e.media_rate_integer,
+                        e.media_rate_fraction
+                    ),
+                ));
+            }
+            let media = match e.media_time {
+                Some(m) => Some(m.checked_sub(d0).ok_or_else(|| overflow("media time"))?),
+                None => None,
+            };
+            let dur = if e.segment_duration == 0 {
+                // Zero duration on the last media edit: "to the end of the media" (fragmented
+                // files); otherwise nothing.
+                match media {
+                    Some(m) if j + 1 == n && x.end_pts > m => Rat::new((x.end_pts - m) as u128, ts),
+                    _ => continue,
+                }
+            } else {
+                Rat::new(u128::from(e.segment_duration), movie_ts)
+            };
+            segs.push(Seg { dur, media });
+        }
+    } else {
+        let skip = match lead_rate {
+            Some(rate) => Rat::new(AAC_PRIMING, u128::from(rate.max(1)))
+                .ticks_round(ts)
+                .and_then(|v| i64::try_from(v).ok())
+                .ok_or_else(|| overflow("priming"))?,
+            None => 0,
+        };
+        let start = x.min_pts.max(0).saturating_add(skip);
+        if x.end_pts > start {
+            segs.push(Seg {
+                dur: Rat::new((x.end_pts - start) as u128, ts),
+                media: Some(start),
+            });
+        }
+    }
+    Ok(segs)
+}
+
+/// Inserts empty time at chunk-relative media presentation positions (see [`EmptyEdit`]).
+fn insert_empties(segs: Vec<Seg>, empties: &[EmptyEdit], ts: u128) -> Result<Vec<Seg>> {
+    let mut empties: Vec<EmptyEdit> = empties
+        .iter()
+        .copied()
+        .filter(|e| e.duration_us > 0)
+        .collect();
+    empties.sort_by_key(|e| e.at_us);
+    let mut it = empties.into_iter().peekable();
+    let mut out = Vec::with_capacity(segs.len() + it.len() * 2);
+    let mut pos = Rat::ZERO;
+    let of = || overflow("empty edit position");
+    for mut seg in segs {
+        loop {
+            let Some(e) = it.peek().copied() else { break };
+            let at = Rat::new(u128::from(e.at_us), 1_000_000);
+            let seg_end = pos.checked_add(seg.dur).ok_or_else(of)?;
+            if at >= seg_end {
+                break;
+            }
+            let head = at.checked_sub(pos).unwrap_or(Rat::ZERO);
+            if !head.is_zero() {
+                out.push(Seg {
+                    dur: head,
+                    media: seg.media,
+                });
+                let adv = head
+                    .ticks_round(ts)
+                    .and_then(|v| i64::try_from(v).ok())
+                    .ok_or_else(of)?;
+                seg.media = match seg.media {
+                    Some(m) => Some(m.checked_add(adv).ok_or_else(of)?),
+                    None => None,
+                };
+                seg.dur = seg.dur.checked_sub(head).ok_or_else(of)?;
+                pos = at;
+            }
+            out.push(Seg {
+                dur: Rat::new(u128::from(e.duration_us), 1_000_000),
+                media: None,
+            });
+            it.next();
+        }
+        pos = pos.checked_add(seg.dur).ok_or_else(of)?;
+        out.push(seg);
+    }
+    for e in it {
+        out.push(Seg {
+            dur: Rat::new(u128::from(e.duration_us), 1_000_000),
+            media: None,
+        });
+    }
+    Ok(out)
+}
+
+/// Appends an edit, merging it into the previous one when it continues it exactly.
+fn push_edit(edits: &mut Vec<Edit>, dur: u64, media: Option<i64>, ts: u64, movie_ts: u64) {
+    if dur == 0 {
+        return;
+    }
+    if let Some(last) = edits.last_mut() {
+        match (last.media_time, media) {
+            (None, None) => {
+                last.segment_duration += dur;
+                return;
+            }
+            (Some(a), Some(b)) => {
+                let p = u128::from(last.segment_duration) * u128::from(ts);
+                if p % u128::from(movie_ts) == 0
+                    && i128::from(a) + (p / u128::from(movie_ts)) as i128 == i128::from(b)
+                {
+                    last.segment_duration += dur;
+                    return;
+                }
+            }
+            _ => {}
+        }
+    }
+    edits.push(Edit {
+        segment_duration: dur,
+        media_time: media,
+        media_rate_integer: 1,
+        media_rate_fraction: 0,
+    });
+}
+
+fn ticks_to_us(ticks: u64, movie_ts: u64) -> u64 {
+    let v = (u128::from(ticks) * 1_000_000 + u128::from(movie_ts) / 2) / u128::from(movie_ts);
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+impl Plan {
+    /// Plans the stitch of `chunks`, in the order given (the caller orders by index).
+    ///
+    /// Errors: [`Error::NoChunks`]; [`Error::Mismatch`] naming the chunk and parameter when its
+    /// tracks do not match the first chunk's; [`Error::Unsupported`] for edit rates other than 1,
+    /// decode times that go backwards, bad sample description indexes; [`Error::Overflow`].
+    pub fn new(chunks: &[ChunkInput], opts: &StitchOptions) -> Result<Plan> {
+        let first = chunks.first().ok_or(Error::NoChunks)?;
+        let maps: Vec<Vec<usize>> = chunks
+            .iter()
+            .map(|c| match_tracks(first, c))
+            .collect::<Result<_>>()?;
+        let ntracks = first.movie.tracks.len();
+
+        // 1. What each chunk presents on each track, as exact fractions of a second.
+        let mut pres: Vec<Vec<Vec<Seg>>> = Vec::with_capacity(chunks.len());
+        for (c, map) in chunks.iter().zip(&maps) {
+            let edit_less = c.movie.tracks.iter().all(|t| t.edits.is_empty());
+            let lead_rate = if edit_less {
+                c.movie.tracks.iter().find_map(|t| match t.codec() {
+                    Some(Codec::Aac(a)) if t.kind == TrackKind::Audio => Some(a.sample_rate),
+                    _ => None,
+                })
+            } else {
+                None
+            };
+            let mut per_track = Vec::with_capacity(ntracks);
+            for &j in map {
+                let t = &c.movie.tracks[j];
+                let mut segs = presentation(c, t, lead_rate)?;
+                if opts.wall_clock && !c.empty_edits.is_empty() {
+                    segs = insert_empties(segs, &c.empty_edits, u128::from(t.timescale.get()))?;
+                }
+                per_track.push(segs);
+            }
+            pres.push(per_track);
+        }
+
+        // 2. The movie timescale.
+        let mut m: u128 = 1000;
+        let mut exact = true;
+        'outer: for segs in pres.iter().flatten() {
+            for s in segs {
+                match lcm(m, s.dur.den) {
+                    Some(v) if v <= u128::from(u32::MAX) => m = v,
+                    _ => {
+                        exact = false;
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        if !exact {
+            let mut l: Option<u128> = Some(1000);
+            for t in &first.movie.tracks {
+                l = l
+                    .and_then(|l| lcm(l, u128::from(t.timescale.get())))
+                    .filter(|v| *v <= u128::from(u32::MAX));
+            }
+            m = l.unwrap_or_else(|| {
+                first
+                    .movie
+                    .tracks
+                    .iter()
+                    .map(|t| u128::from(t.timescale.get()))
+                    .max()
+                    .unwrap_or(1000)
+                    .max(1000)
+            });
+        }
+        let movie_ts = m as u64;
+
+        // 3. Durations in movie ticks; chunk spans and placements.
+        let mut ticks: Vec<Vec<Vec<(u64, Option<i64>)>>> = Vec::with_capacity(chunks.len());
+        for per_track in &pres {
+            let mut v = Vec::with_capacity(ntracks);
+            for segs in per_track {
+                let mut w = Vec::with_capacity(segs.len());
+                for s in segs {
+                    let d = if exact {
+                        s.dur.ticks_exact(m)
+                    } else {
+                        s.dur.ticks_round(m)
+                    };
+                    let d = d
+                        .and_then(|d| u64::try_from(d).ok())
+                        .ok_or_else(|| overflow("edit duration"))?;
+                    w.push((d, s.media));
+                }
+                v.push(w);
+            }
+            ticks.push(v);
+        }
+        let mut placements = Vec::with_capacity(chunks.len());
+        let mut spans = Vec::with_capacity(chunks.len());
+        let mut at = 0u64;
+        for (c, per_track) in chunks.iter().zip(&ticks) {
+            let mut span = 0u64;
+            let mut lead = u64::MAX;
+            for w in per_track {
+                let total = w
+                    .iter()
+                    .try_fold(0u64, |a, (d, _)| a.checked_add(*d))
+                    .ok_or_else(|| overflow("chunk span"))?;
+                span = span.max(total);
+                let mut l = 0u64;
+                for (d, media) in w {
+                    if media.is_some() {
+                        lead = lead.min(l);
+                        break;
+                    }
+                    l += d;
+                }
+            }
+            let lead = if lead == u64::MAX { span } else { lead };
+            let end = at.checked_add(span).ok_or_else(|| overflow("timeline"))?;
+            placements.push(ChunkPlacement {
+                index: c.index,
+                name: c.name.clone(),
+                span_start: at,
+                start: at + lead,
+                end,
+                span_start_us: ticks_to_us(at, movie_ts),
+                start_us: ticks_to_us(at + lead, movie_ts),
+                end_us: ticks_to_us(end, movie_ts),
+            });
+            spans.push(span);
+            at = end;
+        }
+
+        // 4. Byte layout: each chunk's sample bytes, in file order, merged into ranges.
+        let mut copies: Vec<CopyRange> = Vec::new();
+        let mut chunk_ranges: Vec<(usize, usize)> = Vec::with_capacity(chunks.len());
+        let mut sources = Vec::with_capacity(chunks.len());
+        let mut dst = 0u64;
+        for (ci, (c, map)) in chunks.iter().zip(&maps).enumerate() {
+            let mut spans_b: Vec<(u64, u64)> = map
+                .iter()
+                .flat_map(|&j| c.movie.tracks[j].samples.iter())
+                .filter(|s| s.size > 0)
+                .map(|s| (s.offset, s.offset.saturating_add(u64::from(s.size))))
+                .collect();
+            spans_b.sort_unstable();
+            let first_copy = copies.len();
+            let mut needed = 0u64;
+            for (a, b) in spans_b {
+                needed = needed.max(b);
+                if let Some(last) = copies[first_copy..].last_mut() {
+                    let last_end = last.src_offset + last.len;
+                    if a <= last_end {
+                        if b > last_end {
+                            last.len += b - last_end;
+                            dst += b - last_end;
+                        }
+                        continue;
+                    }
+                }
+                copies.push(CopyRange {
+                    chunk: ci,
+                    src_offset: a,
+                    len: b - a,
+                    dst_offset: dst,
+                });
+                dst = dst
+                    .checked_add(b - a)
+                    .ok_or_else(|| overflow("mdat size"))?;
+            }
+            chunk_ranges.push((first_copy, copies.len()));
+            sources.push(Source {
+                path: c.path.clone(),
+                index: c.index,
+                name: c.name.clone(),
+                needed,
+            });
+        }
+        let payload_len = dst;
+        let dst_of = |ci: usize, off: u64| -> u64 {
+            let (lo, hi) = chunk_ranges[ci];
+            let rs = &copies[lo..hi];
+            let k = rs.partition_point(|r| r.src_offset <= off);
+            match k.checked_sub(1).and_then(|k| rs.get(k)) {
+                Some(r) if off <= r.src_offset + r.len => r.dst_offset + (off - r.src_offset),
+                _ => 0,
+            }
+        };
+
+        // 5. Merged tracks: samples, descriptions, edit lists.
+        let mut ids: Vec<u32> = first.movie.tracks.iter().map(|t| t.id).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != ids.len() || sorted.first() == Some(&0) {
+            ids = (1..=ntracks as u32).collect();
+        }
+        let mut out_tracks = Vec::with_capacity(ntracks);
+        for (i, t0) in first.movie.tracks.iter().enumerate() {
+            let ts = u64::from(t0.timescale.get());
+            let mut entries: Vec<Vec<u8>> = Vec::new();
+            let mut samples: Vec<OutSample> = Vec::new();
+            let mut edits: Vec<Edit> = Vec::new();
+            let mut base = 0u64;
+            let last_chunk = chunks.len() - 1;
+            for (ci, c) in chunks.iter().enumerate() {
+                let t = &c.movie.tracks[maps[ci][i]];
+                let desc_map: Vec<u32> = t
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        let k = match entries.iter().position(|x| *x == e.raw) {
+                            Some(k) => k,
+                            None => {
+                                entries.push(e.raw.clone());
+                                entries.len() - 1
+                            }
+                        };
+                        k as u32 + 1
+                    })
+                    .collect();
+                let d0 = t.samples.first().map_or(0, |s| s.dts);
+                samples.reserve(t.samples.len());
+                for (k, s) in t.samples.iter().enumerate() {
+                    let duration = match t.samples.get(k + 1) {
+                        Some(n) => n
+                            .dts
+                            .checked_sub(s.dts)
+                            .and_then(|d| u32::try_from(d).ok())
+                            .ok_or_else(|| {
+                                unsupported(
+                                    c,
+                                    format!(
+                                        "{} track {}: decode time of sample {} goes backwards \
+                                         or jumps by more than 32 bits",
+                                        kind_name(t.kind),
+                                        t.id,
+                                        k + 1
+                                    ),
+                                )
+                            })?,
+                        None => s.duration,
+                    };
+                    let desc = s
+                        .description_index
+                        .checked_sub(1)
+                        .and_then(|d| desc_map.get(d as usize))
+                        .copied()
+                        .ok_or_else(|| {
+                            unsupported(
+                                c,
+                                format!(
+                                    "{} track {}: sample {k} uses sample description {}, which \
+                                     does not exist",
+                                    kind_name(t.kind),
+                                    t.id,
+                                    s.description_index
+                                ),
+                            )
+                        })?;
+                    samples.push(OutSample {
+                        size: s.size,
+                        duration,
+                        cts: s.cts_offset,
+                        sync: s.sync,
+                        desc,
+                        dst: if s.size > 0 { dst_of(ci, s.offset) } else { 0 },
+                        chunk: ci,
+                    });
+                }
+                // Edits of this chunk, shifted by where its media starts in the merged track.
+                let mut total = 0u64;
+                for &(d, media) in &ticks[ci][i] {
+                    let media = match media {
+                        Some(mt) => {
+                            let v = i128::from(base) + i128::from(mt);
+                            Some(i64::try_from(v).ok().filter(|v| *v >= 0).ok_or_else(|| {
+                                unsupported(
+                                    c,
+                                    format!(
+                                        "{} track {}: an edit starts before the track's media",
+                                        kind_name(t.kind),
+                                        t.id
+                                    ),
+                                )
+                            })?)
+                        }
+                        None => None,
+                    };
+                    push_edit(&mut edits, d, media, ts, movie_ts);
+                    total += d;
+                }
+                if ci != last_chunk && total < spans[ci] {
+                    push_edit(&mut edits, spans[ci] - total, None, ts, movie_ts);
+                }
+                let media_len = t
+                    .samples
+                    .last()
+                    .map_or(0, |s| s.dts - d0 + u64::from(s.duration));
+                base = base
+                    .checked_add(media_len)
+                    .ok_or_else(|| overflow("media duration"))?;
+            }
+            let duration = edits.iter().map(|e| e.segment_duration).sum();
+            out_tracks.push(OutTrack {
+                id: ids[i],
+                kind: t0.kind,
+                timescale: t0.timescale.get(),
+                language: t0.language,
+                volume: t0.volume,
+                width: t0.tkhd_width,
+                height: t0.tkhd_height,
+                entries,
+                samples,
+                media_duration: base,
+                edits,
+                duration,
+            });
+        }
+
+        // 6. Header: ftyp, moov (offsets depend on its own size: iterate), mdat header.
+        let ftyp = Ftyp {
+            major_brand: FourCc(*b"isom"),
+            minor_version: 512,
+            compatible_brands: [b"isom", b"iso2", b"avc1", b"mp41"]
+                .iter()
+                .map(|b| FourCc(**b))
+                .collect(),
+        }
+        .to_bytes();
+        let mdat_hdr = mdat_header_len(payload_len) as u64;
+        let duration = out_tracks.iter().map(|t| t.duration).max().unwrap_or(0);
+        let next_track_id = ids.iter().max().copied().unwrap_or(0).saturating_add(1);
+        let mut moov_len = 0u64;
+        let mut built = None;
+        for _ in 0..8 {
+            let base = ftyp.len() as u64 + moov_len + mdat_hdr;
+            let (moov, tp) = build_moov(&out_tracks, base, movie_ts, duration, next_track_id);
+            let len = moov.len() as u64;
+            let done = len == moov_len;
+            moov_len = len;
+            built = Some((moov, tp));
+            if done {
+                break;
+            }
+        }
+        let (moov, track_plans) = built.ok_or_else(|| overflow("moov size"))?;
+        let payload_start = ftyp.len() as u64 + moov.len() as u64 + mdat_hdr;
+        let mut header = ftyp;
+        header.extend_from_slice(&moov);
+        callrec_mp4::write::write_mdat_header(&mut header, payload_len);
+        if header.len() as u64 != payload_start {
+            return Err(overflow("moov size"));
+        }
+        for r in &mut copies {
+            r.dst_offset += payload_start;
+        }
+        Ok(Plan {
+            header,
+            copies,
+            sources,
+            output_len: payload_start + payload_len,
+            timescale: movie_ts as u32,
+            duration,
+            exact,
+            mdat_64: mdat_hdr == 16,
+            chunks: placements,
+            tracks: track_plans,
+        })
+    }
+
+    /// Size of the output file in bytes.
+    pub fn output_len(&self) -> u64 {
+        self.output_len
+    }
+
+    /// The output's movie timescale (ticks per second of edits and placements).
+    pub fn timescale(&self) -> u32 {
+        self.timescale
+    }
+
+    /// Presented duration (the longest track) in the movie timescale.
+    pub fn duration(&self) -> u64 {
+        self.duration
+    }
+
+    /// Presented duration in milliseconds, rounded to nearest.
+    pub fn duration_ms(&self) -> u64 {
+        (self.duration_us() + 500) / 1000
+    }
+
+    /// Presented duration in µs, rounded to nearest.
+    pub fn duration_us(&self) -> u64 {
+        ticks_to_us(self.duration, u64::from(self.timescale))
+    }
+
+    /// True when every edit is exact in the movie timescale (false only in the fallback where
+    /// no 32-bit timescale makes them exact; each edit is then rounded to the nearest tick).
+    pub fn exact(&self) -> bool {
+        self.exact
+    }
+
+    /// True when the `mdat` needs the 64-bit size form.
+    pub fn mdat_64(&self) -> bool {
+        self.mdat_64
+    }
+
+    /// Where each chunk lands on the output timeline, in input order.
+    pub fn chunks(&self) -> &[ChunkPlacement] {
+        &self.chunks
+    }
+
+    /// The output tracks.
+    pub fn tracks(&self) -> &[TrackPlan] {
+        &self.tracks
+    }
+
+    /// The bytes before the sample data: `ftyp`, `moov`, `mdat` header.
+    pub fn header(&self) -> &[u8] {
+        &self.header
+    }
+
+    /// The copies that fill the `mdat` payload, in output order, covering it exactly.
+    pub fn copies(&self) -> &[CopyRange] {
+        &self.copies
+    }
+
+    /// The file of a chunk (by position in the input slice).
+    pub fn source_path(&self, chunk: usize) -> Option<&std::path::Path> {
+        self.sources.get(chunk).map(|s| s.path.as_path())
+    }
+
+    pub(crate) fn source_checks(&self) -> impl Iterator<Item = (&PathBuf, u32, &str, u64)> {
+        self.sources
+            .iter()
+            .map(|s| (&s.path, s.index, s.name.as_str(), s.needed))
+    }
+}
+
+/// Encodes the `moov` with chunk offsets based at `base` (absolute offset of the mdat payload).
+fn build_moov(
+    tracks: &[OutTrack],
+    base: u64,
+    movie_ts: u64,
+    duration: u64,
+    next_track_id: u32,
+) -> (Vec<u8>, Vec<TrackPlan>) {
+    let mut traks = Vec::with_capacity(tracks.len());
+    let mut plans = Vec::with_capacity(tracks.len());
+    for t in tracks {
+        // stts / ctts / stss / stsz
+        let mut stts: Vec<SttsEntry> = Vec::new();
+        let mut ctts: Vec<CttsEntry> = Vec::new();
+        let mut stss = Vec::new();
+        let mut sizes = Vec::with_capacity(t.samples.len());
+        for (k, s) in t.samples.iter().enumerate() {
+            match stts.last_mut() {
+                Some(e) if e.sample_delta == s.duration => e.sample_count += 1,
+                _ => stts.push(SttsEntry {
+                    sample_count: 1,
+                    sample_delta: s.duration,
+                }),
+            }
+            match ctts.last_mut() {
+                Some(e) if e.sample_offset == s.cts => e.sample_count += 1,
+                _ => ctts.push(CttsEntry {
+                    sample_count: 1,
+                    sample_offset: s.cts,
+                }),
+            }
+            if s.sync {
+                stss.push(k as u32 + 1);
+            }
+            sizes.push(s.size);
+        }
+        let has_ctts = t.samples.iter().any(|s| s.cts != 0);
+        let all_sync = stss.len() == t.samples.len();
+        // Chunks: a run of samples contiguous in the output, one description, one input chunk.
+        let mut offsets: Vec<u64> = Vec::new();
+        let mut stsc: Vec<StscEntry> = Vec::new();
+        let mut run: Option<(u64, u32, u32, usize)> = None; // (end, count, desc, input chunk)
+        let flush = |run: (u64, u32, u32, usize), stsc: &mut Vec<StscEntry>, n: u32| {
+            let (_, count, desc, _) = run;
+            match stsc.last() {
+                Some(e) if e.samples_per_chunk == count && e.sample_description_index == desc => {}
+                _ => stsc.push(StscEntry {
+                    first_chunk: n,
+                    samples_per_chunk: count,
+                    sample_description_index: desc,
+                }),
+            }
+        };
+        for s in &t.samples {
+            let abs = base + s.dst;
+            match &mut run {
+                Some((end, count, desc, ch))
+                    if *end == abs && *desc == s.desc && *ch == s.chunk =>
+                {
+                    *end += u64::from(s.size);
+                    *count += 1;
+                }
+                _ => {
+                    if let Some(r) = run {
+                        flush(r, &mut stsc, offsets.len() as u32);
+                    }
+                    offsets.push(abs);
+                    run = Some((abs + u64::from(s.size), 1, s.desc, s.chunk));
+                }
+            }
+        }
+        if let Some(r) = run {
+            flush(r, &mut stsc, offsets.len() as u32);
+        }
+        let (stco, co64) = chunk_offsets(&offsets);
+        plans.push(TrackPlan {
+            id: t.id,
+            kind: t.kind,
+            timescale: t.timescale,
+            samples: t.samples.len(),
+            descriptions: t.entries.len(),
+            media_duration: t.media_duration,
+            duration: t.duration,
+            edits: t.edits.clone(),
+            chunk_offsets: offsets.len(),
+            co64: co64.is_some(),
+        });
+        let stbl = Stbl {
+            stsd: Stsd {
+                entries: t.entries.clone(),
+            },
+            stts: Stts { entries: stts },
+            stss: (!all_sync).then_some(Stss { entries: stss }),
+            sdtp: None,
+            ctts: has_ctts.then_some(Ctts { entries: ctts }),
+            stsc: Stsc { entries: stsc },
+            stsz: Some(Stsz::from_sizes(sizes)),
+            stz2: None,
+            stco,
+            co64,
+            other: Vec::new(),
+        };
+        let (hdlr, vmhd, smhd, other) = match t.kind {
+            TrackKind::Video => (
+                Hdlr::new(FourCc(*b"vide"), "VideoHandler"),
+                Some(Vmhd::default()),
+                None,
+                Vec::new(),
+            ),
+            TrackKind::Audio => (
+                Hdlr::new(FourCc(*b"soun"), "SoundHandler"),
+                None,
+                Some(Smhd::default()),
+                Vec::new(),
+            ),
+            TrackKind::Other(f) => (
+                Hdlr::new(f, "Handler"),
+                None,
+                None,
+                vec![RawBox {
+                    fourcc: FourCc(*b"nmhd"),
+                    payload: vec![0; 4],
+                }],
+            ),
+        };
+        traks.push(Trak {
+            tkhd: Tkhd {
+                flags: 3,
+                creation_time: 0,
+                modification_time: 0,
+                track_id: t.id,
+                duration: t.duration,
+                layer: 0,
+                alternate_group: 0,
+                volume: t.volume,
+                matrix: IDENTITY_MATRIX,
+                width: t.width,
+                height: t.height,
+            },
+            edts: Some(Edts {
+                elst: Some(Elst {
+                    entries: t.edits.clone(),
+                }),
+                other: Vec::new(),
+            }),
+            mdia: Mdia {
+                mdhd: Mdhd {
+                    creation_time: 0,
+                    modification_time: 0,
+                    timescale: t.timescale,
+                    duration: t.media_duration,
+                    language: t.language,
+                },
+                hdlr,
+                minf: Minf {
+                    vmhd,
+                    smhd,
+                    dinf: Some(Dinf::default()),
+                    stbl,
+                    other,
+                },
+                other: Vec::new(),
+            },
+            other: Vec::new(),
+        });
+    }
+    let moov = Moov {
+        mvhd: Mvhd {
+            timescale: movie_ts as u32,
+            duration,
+            next_track_id,
+            ..Mvhd::default()
+        },
+        traks,
+        mvex: None,
+        other: Vec::new(),
+    };
+    (moov.to_bytes(), plans)
+}

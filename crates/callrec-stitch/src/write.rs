@@ -1,0 +1,234 @@
+//! [`write`]: execute a [`Plan`] into a temporary file beside the target, sync, rename.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use crate::{ChunkInput, ChunkPlacement, Error, Plan, Result, StitchOptions};
+
+/// Largest single copy handed to one worker: big ranges are split so that threads share the
+/// work and progress moves.
+const PIECE: u64 = 16 << 20;
+
+/// What [`write`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Chunks stitched.
+    pub chunks: usize,
+    /// Presented duration, ms (rounded to nearest).
+    pub duration_ms: u64,
+    /// Presented duration, µs (rounded to nearest).
+    pub duration_us: u64,
+    /// Bytes written (the output file's size).
+    pub bytes: u64,
+    /// Where each chunk landed on the output timeline.
+    pub placements: Vec<ChunkPlacement>,
+    /// The output file.
+    pub path: PathBuf,
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Removes the temporary file unless disarmed.
+struct TempGuard {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn temp_path(out: &Path) -> Result<(PathBuf, PathBuf)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = out.file_name().ok_or_else(|| Error::Io {
+        op: "create",
+        path: out.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file"),
+    })?;
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}-{n}.part", std::process::id()));
+    Ok((dir.join(tmp_name), dir))
+}
+
+/// Plans and writes in one call: [`Plan::new`] then [`write`].
+pub fn stitch(
+    chunks: &[ChunkInput],
+    out: &Path,
+    opts: &StitchOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Summary> {
+    let plan = Plan::new(chunks, opts)?;
+    write(&plan, out, opts, progress)
+}
+
+/// Writes the planned output to `out`.
+///
+/// The file is built as `.<name>.<pid>-<n>.part` in `out`'s directory, synced, then renamed over
+/// `out` (and the directory synced): `out` never holds a partial file, and on any error the
+/// temporary file is removed. Chunk files are only opened for reading; a target that is one of
+/// them is refused ([`Error::OutputIsInput`]), as is a chunk file shorter than its samples need
+/// ([`Error::SourceTruncated`], checked before anything is created).
+///
+/// The copies run on a private pool of `opts.threads` threads, or on the current rayon pool when
+/// `None`. `progress` is called with the bytes written so far (header included; increasing;
+/// the last call passes [`Plan::output_len`]), from the copying threads.
+pub fn write(
+    plan: &Plan,
+    out: &Path,
+    opts: &StitchOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Summary> {
+    let out_canon = std::fs::canonicalize(out).ok();
+    for (path, index, name, needed) in plan.source_checks() {
+        let len = std::fs::metadata(path)
+            .map_err(io_err("read metadata of", path))?
+            .len();
+        if len < needed {
+            return Err(Error::SourceTruncated {
+                index,
+                name: name.to_string(),
+                path: path.clone(),
+                needed,
+                len,
+            });
+        }
+        if out_canon.is_some() && std::fs::canonicalize(path).ok() == out_canon {
+            return Err(Error::OutputIsInput {
+                path: out.to_path_buf(),
+                index,
+                name: name.to_string(),
+            });
+        }
+    }
+    let (tmp, dir) = temp_path(out)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io_err("create", &tmp))?;
+    let mut guard = TempGuard {
+        path: tmp.clone(),
+        armed: true,
+    };
+    f.set_len(plan.output_len())
+        .map_err(io_err("set the length of", &tmp))?;
+    f.write_all(plan.header())
+        .map_err(io_err("write the header to", &tmp))?;
+    let done = Mutex::new(plan.header().len() as u64);
+    progress(plan.header().len() as u64);
+
+    let mut pieces = Vec::with_capacity(plan.copies().len());
+    for r in plan.copies() {
+        let mut off = 0;
+        while off < r.len {
+            let len = PIECE.min(r.len - off);
+            pieces.push((r.chunk, r.src_offset + off, len, r.dst_offset + off));
+            off += len;
+        }
+    }
+    let run = || copy_pieces(plan, &pieces, &tmp, &done, progress);
+    match opts.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| Error::Io {
+                op: "start copy threads for",
+                path: out.to_path_buf(),
+                source: io::Error::other(e.to_string()),
+            })?
+            .install(run)?,
+        None => run()?,
+    }
+
+    f.sync_all().map_err(io_err("sync", &tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, out).map_err(io_err("rename the temporary file to", out))?;
+    guard.armed = false;
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(Summary {
+        chunks: plan.chunks().len(),
+        duration_ms: plan.duration_ms(),
+        duration_us: plan.duration_us(),
+        bytes: plan.output_len(),
+        placements: plan.chunks().to_vec(),
+        path: out.to_path_buf(),
+    })
+}
+
+type Piece = (usize, u64, u64, u64);
+
+/// Copies every piece, each worker with its own file handles.
+fn copy_pieces(
+    plan: &Plan,
+    pieces: &[Piece],
+    tmp: &Path,
+    done: &Mutex<u64>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    pieces.par_iter().try_for_each_init(
+        || (Vec::<Option<File>>::new(), None::<File>),
+        |(srcs, dst), &(chunk, src_off, len, dst_off)| {
+            let src_path = plan.source_path(chunk).unwrap_or(Path::new(""));
+            if srcs.len() <= chunk {
+                srcs.resize_with(chunk + 1, || None);
+            }
+            let src = match &mut srcs[chunk] {
+                Some(f) => f,
+                slot => slot.insert(File::open(src_path).map_err(io_err("open", src_path))?),
+            };
+            let dst = match dst {
+                Some(f) => f,
+                slot => slot.insert(
+                    OpenOptions::new()
+                        .write(true)
+                        .open(tmp)
+                        .map_err(io_err("open", tmp))?,
+                ),
+            };
+            src.seek(SeekFrom::Start(src_off))
+                .map_err(io_err("seek in", src_path))?;
+            dst.seek(SeekFrom::Start(dst_off))
+                .map_err(io_err("seek in", tmp))?;
+            // std turns a copy from a `Take<&File>` into a `File` into copy_file_range on Linux.
+            let n = io::copy(&mut Read::by_ref(src).take(len), dst)
+                .map_err(io_err("copy into", tmp))?;
+            if n != len {
+                return Err(Error::Io {
+                    op: "copy from",
+                    path: src_path.to_path_buf(),
+                    source: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the file ended {} bytes early", len - n),
+                    ),
+                });
+            }
+            let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
+            *d += len;
+            progress(*d);
+            Ok(())
+        },
+    )
+}
