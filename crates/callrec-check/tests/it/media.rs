@@ -1,35 +1,490 @@
-//! Per-chunk media checks against metadata read directly from the fixture JSON.
+//! Per-chunk media checks (`check_chunk`) against metadata read directly from the fixture JSON,
+//! on the fixtures and on copies edited byte by byte.
 
-use callrec_check::{check_chunk, ChunkRef, Options};
+use callrec_check::{
+    check_chunk, ChunkRef, Code, DurationMethod, Expected, Finding, Options, Severity,
+};
+use callrec_mp4::{Codec, Movie, TrackKind};
 
-use crate::util::{chunks, expected_from_json, recording};
+use crate::util::{chunks, expected_from_json, recording, testdata};
+
+const CLEAN: [&str; 5] = ["basic", "bframes", "paused", "fragmented", "faststart"];
+
+fn chunk_ref(idx: u32, doc: &str) -> ChunkRef {
+    ChunkRef {
+        index: idx,
+        document_id: doc.to_string(),
+    }
+}
+
+/// Checks `data` against the metadata of `name`'s chunk `idx`.
+fn run(name: &str, idx: u32, data: &[u8], edit: impl FnOnce(&mut Expected)) -> Vec<Finding> {
+    let (_, doc, _, meta) = chunks(&recording(name))
+        .into_iter()
+        .find(|c| c.0 == idx)
+        .unwrap();
+    let mut exp = expected_from_json(&meta);
+    edit(&mut exp);
+    check_chunk(Some(data), &exp, &Options::default(), &chunk_ref(idx, &doc)).1
+}
+
+fn read_chunk(name: &str, idx: u32) -> Vec<u8> {
+    let (_, _, mp4, _) = chunks(&recording(name))
+        .into_iter()
+        .find(|c| c.0 == idx)
+        .unwrap();
+    std::fs::read(mp4).unwrap()
+}
+
+fn codes(f: &[Finding]) -> Vec<&'static str> {
+    f.iter().map(|f| f.code.as_str()).collect()
+}
+
+fn find(bytes: &[u8], pat: &[u8], from: usize) -> usize {
+    from + bytes[from..]
+        .windows(pat.len())
+        .position(|w| w == pat)
+        .unwrap_or_else(|| panic!("{pat:?} not found"))
+}
 
 #[test]
-fn dump_facts() {
-    for name in [
-        "basic",
-        "bframes",
-        "paused",
-        "fragmented",
-        "faststart",
-        "mismatch",
-    ] {
-        for (idx, doc, mp4, meta) in chunks(&recording(name)) {
+fn clean_fixture_chunks_give_no_findings() {
+    for name in CLEAN {
+        let cs = chunks(&recording(name));
+        assert_eq!(cs.len(), 3, "{name}");
+        for (idx, doc, mp4, meta) in cs {
             let data = std::fs::read(&mp4).unwrap();
-            let chunk = ChunkRef {
-                index: idx,
-                document_id: doc,
-            };
-            let (s, f) = check_chunk(
+            let (summary, findings) = check_chunk(
                 Some(&data),
                 &expected_from_json(&meta),
                 &Options::default(),
-                &chunk,
+                &chunk_ref(idx, &doc),
             );
-            println!("{name} {idx} {}", serde_json::to_string(&s.media).unwrap());
-            for x in f {
-                println!("   {x}");
+            assert!(findings.is_empty(), "{name} chunk {idx}: {findings:#?}");
+            let m = summary.media.expect("facts");
+            let v = m.video.as_ref().unwrap();
+            let a = m.audio.as_ref().unwrap();
+            assert_eq!((v.width, v.height), (Some(1920), Some(1080)));
+            assert_eq!(v.frame_rate, Some(8.0));
+            assert_eq!(
+                (a.sample_rate, a.channels, a.object_type),
+                (Some(16000), Some(1), Some(2))
+            );
+            // Presented duration: chunkDuration exactly from the edit list; fragmented chunks
+            // (no edit list) within a fraction of a millisecond once the priming is taken off.
+            let want = meta["chunkDuration"].as_f64().unwrap();
+            if name == "fragmented" {
+                assert_eq!(m.duration_method, DurationMethod::SamplesMinusPriming);
+                assert!((m.duration_ms.unwrap() - want).abs() < 0.1, "{m:?}");
+            } else {
+                assert_eq!(m.duration_method, DurationMethod::EditList);
+                assert_eq!(m.duration_ms, Some(want));
+            }
+            // Every AAC frame decodes to 1024 samples.
+            let d = a.decode.as_ref().unwrap();
+            assert_eq!(d.errors, 0);
+            assert_eq!(d.packets as usize, a.samples);
+            assert_eq!(d.decoded_frames, 1024 * a.samples as u64);
+        }
+    }
+}
+
+#[test]
+fn facts_agree_with_ffprobe_packet_tables() {
+    // Sample counts and byte totals per stream, from the ffprobe tables committed beside each chunk.
+    for name in CLEAN.iter().chain(&["mismatch"]) {
+        for (idx, doc, mp4, _) in chunks(&recording(name)) {
+            let packets: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(mp4.with_file_name(format!("{doc}.packets.json"))).unwrap(),
+            )
+            .unwrap();
+            let data = std::fs::read(&mp4).unwrap();
+            let (s, _) = check_chunk(
+                Some(&data),
+                &Expected::default(),
+                &Options::default(),
+                &chunk_ref(idx, &doc),
+            );
+            let m = s.media.unwrap();
+            for st in packets["streams"].as_array().unwrap() {
+                let i = st["index"].as_u64().unwrap();
+                let pk: Vec<_> = packets["packets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p["stream"].as_u64() == Some(i))
+                    .collect();
+                let bytes: u64 = pk.iter().map(|p| p["size"].as_u64().unwrap()).sum();
+                if st["codec_type"] == "video" {
+                    let v = m.video.as_ref().unwrap();
+                    assert_eq!((v.samples, v.bytes), (pk.len(), bytes), "{name} {idx}");
+                    assert_eq!(v.width, st["width"].as_u64().map(|x| x as u32));
+                    let fr = st["avg_frame_rate"].as_str().unwrap();
+                    let (n, d) = fr.split_once('/').unwrap();
+                    let fr = n.parse::<f64>().unwrap() / d.parse::<f64>().unwrap();
+                    if m.fragmented {
+                        // ffprobe averages over the first sample, which ffmpeg stretched by
+                        // the AAC priming (see testdata/README.md); we take the usual frame.
+                        assert!(fr < 8.0 && (fr - 8.0).abs() < 0.2, "{fr}");
+                        assert_eq!(v.frame_rate, Some(8.0));
+                    } else {
+                        assert_eq!(v.frame_rate, Some(fr), "{name} {idx}");
+                    }
+                } else {
+                    let a = m.audio.as_ref().unwrap();
+                    assert_eq!((a.samples, a.bytes), (pk.len(), bytes), "{name} {idx}");
+                    assert_eq!(a.sample_rate, st["sample_rate"].as_u64().map(|x| x as u32));
+                    assert_eq!(a.channels, st["channels"].as_u64().map(|x| x as u32));
+                }
             }
         }
     }
+}
+
+#[test]
+fn mismatch_chunk_gives_exactly_the_expected_findings() {
+    for (idx, doc, mp4, meta) in chunks(&recording("mismatch")) {
+        let data = std::fs::read(&mp4).unwrap();
+        let (_, f) = check_chunk(
+            Some(&data),
+            &expected_from_json(&meta),
+            &Options::default(),
+            &chunk_ref(idx, &doc),
+        );
+        if idx != 1 {
+            assert!(f.is_empty(), "chunk {idx}: {f:#?}");
+            continue;
+        }
+        assert_eq!(
+            codes(&f),
+            [
+                "video.resolution",
+                "video.frame_rate",
+                "audio.sample_rate",
+                "audio.channels"
+            ]
+        );
+        assert!(f.iter().all(|f| f.severity == Severity::Error));
+        assert!(f.iter().all(|f| f.chunk == Some(chunk_ref(1, &doc))));
+        assert_eq!(
+            f[0].actual,
+            Some(serde_json::json!({"width": 1280, "height": 720}))
+        );
+        assert_eq!(
+            f[0].expected,
+            Some(serde_json::json!({"longer_side": 1920, "shorter_side": 1080}))
+        );
+        assert_eq!(f[1].actual, Some(serde_json::json!(15.0)));
+        assert_eq!(f[1].expected, Some(serde_json::json!(8.0)));
+        assert_eq!(f[2].actual, Some(serde_json::json!(48000)));
+        assert_eq!(f[2].expected, Some(serde_json::json!(16000)));
+        assert_eq!(f[3].actual, Some(serde_json::json!(2)));
+        assert_eq!(f[3].expected, Some(serde_json::json!(1)));
+    }
+}
+
+#[test]
+fn portrait_orientation_is_accepted() {
+    let data = read_chunk("basic", 0);
+    let f = run("basic", 0, &data, |e| {
+        let v = e.video.as_mut().unwrap();
+        std::mem::swap(&mut v.longer_side, &mut v.shorter_side);
+    });
+    assert!(f.is_empty(), "{f:#?}");
+    let f = run("basic", 0, &data, |e| {
+        e.video.as_mut().unwrap().shorter_side = 720
+    });
+    assert_eq!(codes(&f), ["video.resolution"]);
+}
+
+#[test]
+fn a_16_fps_metadata_is_a_frame_rate_finding() {
+    let data = read_chunk("basic", 1);
+    let f = run("basic", 1, &data, |e| {
+        e.video.as_mut().unwrap().frame_rate = 16.0
+    });
+    assert_eq!(codes(&f), ["video.frame_rate"]);
+    assert_eq!(f[0].actual, Some(serde_json::json!(8.0)));
+}
+
+#[test]
+fn wrong_chunk_duration_is_caught_beyond_one_frame() {
+    for name in ["basic", "fragmented"] {
+        let data = read_chunk(name, 0);
+        // One frame (125 ms) off is tolerated, more is not.
+        let f = run(name, 0, &data, |e| e.duration_ms = Some(5125.0));
+        assert!(f.is_empty(), "{name}: {f:#?}");
+        let f = run(name, 0, &data, |e| e.duration_ms = Some(5200.0));
+        assert_eq!(codes(&f), ["duration.chunk"], "{name}");
+        assert_eq!(f[0].expected, Some(serde_json::json!(5200.0)));
+        let f = run(name, 0, &data, |e| e.duration_ms = Some(4000.0));
+        assert_eq!(codes(&f), ["duration.chunk"], "{name}");
+    }
+}
+
+#[test]
+fn bitrate_twice_or_half_the_metadata_is_a_warning() {
+    for name in CLEAN {
+        for idx in 0..3 {
+            let data = read_chunk(name, idx);
+            for k in [2.0, 0.5] {
+                let f = run(name, idx, &data, |e| {
+                    let v = e.video.as_mut().unwrap();
+                    v.bit_rate = Some((60000.0 * k) as u64);
+                    let a = e.audio.as_mut().unwrap();
+                    a.bit_rate = Some((32000.0 * k) as u64);
+                });
+                assert_eq!(
+                    codes(&f),
+                    ["video.bitrate", "audio.bitrate"],
+                    "{name} {idx} x{k}"
+                );
+                assert!(f.iter().all(|f| f.severity == Severity::Warning));
+            }
+        }
+    }
+    // The user's tolerance applies: at 10 % the fixtures' x264 overshoot (about +20-33 %) shows.
+    let data = read_chunk("basic", 0);
+    let (_, doc, _, meta) = chunks(&recording("basic")).into_iter().next().unwrap();
+    let opts = Options {
+        bitrate_tolerance_pct: 10.0,
+        ..Options::default()
+    };
+    let (_, f) = check_chunk(
+        Some(&data),
+        &expected_from_json(&meta),
+        &opts,
+        &chunk_ref(0, &doc),
+    );
+    assert_eq!(codes(&f), ["video.bitrate"]);
+}
+
+#[test]
+fn missing_empty_and_html_downloads_are_reported() {
+    let c = chunk_ref(0, "doc");
+    let opts = Options::default();
+    let exp = Expected::default();
+    let (s, f) = check_chunk(None, &exp, &opts, &c);
+    assert!(s.media.is_none());
+    assert_eq!(codes(&f), ["file.missing"]);
+    let (_, f) = check_chunk(Some(&[]), &exp, &opts, &c);
+    assert_eq!(codes(&f), ["file.empty"]);
+    let page = b"<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head></html>";
+    let (_, f) = check_chunk(Some(page), &exp, &opts, &c);
+    assert_eq!(codes(&f), ["file.not_mp4"]);
+    assert!(f[0].message.contains("HTML"), "{}", f[0].message);
+    let (_, f) = check_chunk(Some(br#"{"error":{"code":"NotFound"}}"#), &exp, &opts, &c);
+    assert_eq!(codes(&f), ["file.not_mp4"]);
+    assert!(!f[0].message.contains("HTML"));
+}
+
+#[test]
+fn corrupt_files_are_findings_naming_the_box() {
+    let dir = testdata().join("corrupt");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    for (file, boxname) in expected.as_object().unwrap() {
+        let data = std::fs::read(dir.join(file)).unwrap();
+        let (_, f) = check_chunk(
+            Some(&data),
+            &Expected::default(),
+            &Options::default(),
+            &chunk_ref(0, file),
+        );
+        assert!(!f.is_empty(), "{file}");
+        let first = &f[0];
+        assert_eq!(first.severity, Severity::Error, "{file}");
+        let boxname = boxname.as_str().unwrap();
+        if file == "truncated_mdat.mp4" {
+            // Inspected despite the cut: the moov is whole.
+            assert_eq!(codes(&f), ["mp4.truncated"], "{file}: {f:#?}");
+        } else {
+            assert!(
+                ["mp4.parse", "mp4.truncated"].contains(&first.code.as_str()),
+                "{file}: {f:#?}"
+            );
+        }
+        assert!(first.message.contains(boxname), "{file}: {}", first.message);
+    }
+}
+
+#[test]
+fn truncated_download_is_reported_and_the_rest_still_measured() {
+    // faststart: moov first, so a cut in mdat leaves the sample tables whole.
+    let data = read_chunk("faststart", 2);
+    let cut = &data[..data.len() * 2 / 3];
+    let (_, doc, _, meta) = chunks(&recording("faststart")).into_iter().nth(2).unwrap();
+    let (s, f) = check_chunk(
+        Some(cut),
+        &expected_from_json(&meta),
+        &Options::default(),
+        &chunk_ref(2, &doc),
+    );
+    assert_eq!(codes(&f), ["mp4.truncated"], "{f:#?}");
+    assert!(f[0].message.contains("mdat"), "{}", f[0].message);
+    let m = s.media.unwrap();
+    assert!(m.samples_past_eof > 0);
+    // Only the frames present were decoded, without error.
+    let d = m.audio.unwrap().decode.unwrap();
+    assert_eq!(d.errors, 0);
+    assert!(d.packets > 0 && d.packets < 95, "{d:?}");
+    // A moov-last file cut anywhere in mdat loses its moov: a parse or truncation finding.
+    let data = read_chunk("basic", 2);
+    let (_, f) = check_chunk(
+        Some(&data[..data.len() / 2]),
+        &Expected::default(),
+        &Options::default(),
+        &chunk_ref(2, "x"),
+    );
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(["mp4.parse", "mp4.truncated"].contains(&f[0].code.as_str()));
+}
+
+/// The whole `stsd` entry of the first track of `kind`, as its offset in the file.
+fn entry_offset(data: &[u8], fourcc: &[u8; 4]) -> usize {
+    let movie = Movie::parse(data).unwrap();
+    find(data, fourcc, movie.moov.start as usize)
+}
+
+#[test]
+fn other_codecs_are_findings() {
+    let mut data = read_chunk("basic", 0);
+    let at = entry_offset(&data, b"avc1");
+    data[at..at + 4].copy_from_slice(b"hvc1");
+    let f = run("basic", 0, &data, |_| {});
+    assert_eq!(codes(&f), ["video.codec"], "{f:#?}");
+    assert_eq!(f[0].actual, Some(serde_json::json!("hvc1")));
+
+    let mut data = read_chunk("basic", 0);
+    let at = entry_offset(&data, b"mp4a");
+    data[at..at + 4].copy_from_slice(b"Opus");
+    let f = run("basic", 0, &data, |_| {});
+    assert_eq!(codes(&f), ["audio.codec"], "{f:#?}");
+}
+
+#[test]
+fn he_aac_object_type_is_a_finding_and_is_not_decoded() {
+    let mut data = read_chunk("basic", 0);
+    let movie = Movie::parse(&data).unwrap();
+    let Some(Codec::Aac(cfg)) = movie.track(TrackKind::Audio).unwrap().codec().cloned() else {
+        panic!("no aac");
+    };
+    assert_eq!(cfg.asc[0] >> 3, 2);
+    let at = find(
+        &data,
+        &cfg.asc,
+        find(&data, b"esds", movie.moov.start as usize),
+    );
+    // audioObjectType is the top 5 bits: 2 (LC) -> 5 (SBR).
+    data[at] = (data[at] & 0x07) | (5 << 3);
+    let f = run("basic", 0, &data, |_| {});
+    assert_eq!(codes(&f), ["audio.object_type", "audio.decode"], "{f:#?}");
+    assert_eq!(f[0].actual, Some(serde_json::json!(5)));
+}
+
+#[test]
+fn first_sample_not_sync_is_a_finding() {
+    let mut data = read_chunk("basic", 0);
+    let movie = Movie::parse(&data).unwrap();
+    // stss: size, 'stss', version+flags, entry_count, then 1-based sample numbers.
+    let at = find(&data, b"stss", movie.moov.start as usize);
+    let first = at + 12;
+    assert_eq!(&data[first..first + 4], &1u32.to_be_bytes());
+    data[first..first + 4].copy_from_slice(&2u32.to_be_bytes());
+    let f = run("basic", 0, &data, |_| {});
+    assert_eq!(codes(&f), ["video.first_sample_sync"], "{f:#?}");
+}
+
+/// Calls `edit(sample number, bytes)` on every audio sample of `data`.
+fn rewrite_audio(data: &mut [u8], edit: impl Fn(usize, &mut [u8])) {
+    let movie = Movie::parse(data).unwrap();
+    let t = movie.track(TrackKind::Audio).unwrap();
+    for (i, s) in t.samples.iter().enumerate() {
+        let r = s.offset as usize..(s.offset + u64::from(s.size)) as usize;
+        edit(i, &mut data[r]);
+    }
+}
+
+/// A silent AAC-LC mono raw data block (SCE with zero spectra, then END), padded with zeros
+/// that the decoder never reads.
+fn silence(bytes: &mut [u8]) {
+    const SILENT: [u8; 6] = [0x00, 0xc8, 0x00, 0x80, 0x23, 0x80];
+    bytes.fill(0);
+    let k = bytes.len().min(SILENT.len());
+    bytes[..k].copy_from_slice(&SILENT[..k]);
+}
+
+#[test]
+fn digital_silence_is_a_warning() {
+    let mut data = read_chunk("basic", 1);
+    rewrite_audio(&mut data, |_, b| silence(b));
+    let (_, doc, _, meta) = chunks(&recording("basic")).into_iter().nth(1).unwrap();
+    let exp = expected_from_json(&meta);
+    let (s, f) = check_chunk(Some(&data), &exp, &Options::default(), &chunk_ref(1, &doc));
+    // Frame sizes are unchanged, so is the bitrate: silence is the only finding.
+    assert_eq!(codes(&f), ["audio.silence"], "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(f[0].message.contains("start to end"), "{}", f[0].message);
+    let d = s.media.unwrap().audio.unwrap().decode.unwrap();
+    assert_eq!(d.errors, 0);
+    assert_eq!(d.silent_ms, 65536.0 / 16.0);
+
+    // Silence from frame 30 of 64 on (about 2 s): a warning only past the user's limit.
+    let mut data = read_chunk("basic", 1);
+    rewrite_audio(&mut data, |i, b| {
+        if i >= 30 {
+            silence(b)
+        }
+    });
+    let (_, f) = check_chunk(Some(&data), &exp, &Options::default(), &chunk_ref(1, &doc));
+    assert!(f.is_empty(), "{f:#?}");
+    let opts = Options {
+        silence_warn_ms: 1500,
+        ..Options::default()
+    };
+    let (s, f) = check_chunk(Some(&data), &exp, &opts, &chunk_ref(1, &doc));
+    assert_eq!(codes(&f), ["audio.silence"], "{f:#?}");
+    let d = s.media.unwrap().audio.unwrap().decode.unwrap();
+    // 34 silent frames; the first of them still carries the overlap of frame 29.
+    let frames = d.longest_silence_ms * 16.0 / 1024.0;
+    assert!((32.0..=34.0).contains(&frames), "{d:?}");
+    let start = d.longest_silence_start_ms * 16.0 / 1024.0;
+    assert!((30.0..=31.5).contains(&start), "{d:?}");
+}
+
+#[test]
+fn garbage_audio_frames_are_decode_errors() {
+    let mut data = read_chunk("basic", 0);
+    // A deterministic byte pattern that is not an AAC raw data block.
+    rewrite_audio(&mut data, |i, b| {
+        if i % 10 == 5 {
+            for (k, x) in b.iter_mut().enumerate() {
+                *x = (k as u8).wrapping_mul(37).wrapping_add(i as u8) | 0x40;
+            }
+        }
+    });
+    let (s, f) = check_chunk(
+        Some(&data),
+        &Expected::default(),
+        &Options::default(),
+        &chunk_ref(0, "x"),
+    );
+    let d = s.media.unwrap().audio.unwrap().decode.unwrap();
+    assert!(d.errors > 0, "{d:?}");
+    assert!(f.iter().any(|f| f.code == Code::AudioDecode), "{f:#?}");
+}
+
+#[test]
+fn timescale_that_disagrees_with_the_sample_rate_is_a_finding() {
+    let mut data = read_chunk("basic", 0);
+    let movie = Movie::parse(&data).unwrap();
+    // The second mdhd (audio), version 0: timescale at +20 from the box start.
+    let first = find(&data, b"mdhd", movie.moov.start as usize);
+    let at = find(&data, b"mdhd", first + 4) - 4;
+    assert_eq!(&data[at + 20..at + 24], &16000u32.to_be_bytes());
+    data[at + 20..at + 24].copy_from_slice(&48000u32.to_be_bytes());
+    let f = run("basic", 0, &data, |_| {});
+    let c = codes(&f);
+    assert!(c.contains(&"audio.timescale"), "{f:#?}");
+    assert!(!c.contains(&"audio.sample_rate"), "{f:#?}");
 }
