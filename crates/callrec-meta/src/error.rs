@@ -1,0 +1,76 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything that can stop callrec-meta from reading an event, a metadata file or a recording.
+///
+/// Per-chunk trouble in a recording is not an error: it is a [`crate::Problem`] in
+/// [`crate::Recording::problems`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or directory could not be read.
+    #[error("{}: cannot read: {error}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        error: Arc<std::io::Error>,
+    },
+    /// The bytes are not JSON at all.
+    #[error("{}: not valid JSON: {message}", file.display())]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// serde_json's message, with line and column.
+        message: String,
+    },
+    /// A field is missing or has the wrong type or value.
+    #[error("{}: {path}: {message}", file.display())]
+    Field {
+        /// The file.
+        file: PathBuf,
+        /// The JSON path of the field (`recordingInfo.videoConfiguration.framerate`,
+        /// `[0].data.recordingStartTime`; `.` for the document itself).
+        path: String,
+        /// What is wrong (`expected a number, found "eight"`).
+        message: String,
+    },
+    /// An event file holds no event of the expected type.
+    #[error("{}: no {expected} event (found: {})", file.display(), if found.is_empty() { "none".to_string() } else { found.join(", ") })]
+    NoEvent {
+        /// The file.
+        file: PathBuf,
+        /// The event type looked for.
+        expected: &'static str,
+        /// The event types the file holds.
+        found: Vec<String>,
+    },
+    /// A directory holds neither `event.json` nor any chunk metadata.
+    #[error("{}: not a recording: neither event.json nor any chunk metadata", dir.display())]
+    NotARecording {
+        /// The directory.
+        dir: PathBuf,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, e: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            error: Arc::new(e),
+        }
+    }
+
+    /// The JSON path of the offending field, for [`Error::Field`].
+    pub fn json_path(&self) -> Option<&str> {
+        match self {
+            Error::Field { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

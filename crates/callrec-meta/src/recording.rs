@@ -1,0 +1,650 @@
+//! A recording: the event, its chunks and their metadata, matched up, with every inconsistency
+//! collected as a [`Problem`].
+
+use crate::error::Error;
+use crate::event::RecordingEvent;
+use crate::metadata::ChunkMetadata;
+use crate::time::Nanos;
+use crate::timeline::{Timeline, TimelineChunk};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The file name of the notification inside a recording directory.
+pub const EVENT_FILE: &str = "event.json";
+
+/// One chunk of a recording, as far as the event, the directory and the metadata tell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// The chunk's index: the event's `index`, or the metadata's `chunkIndex` when the event
+    /// does not list the chunk (or there is no event).
+    pub index: u32,
+    /// The `documentId` (the event's, else the metadata's `chunkDocumentId`).
+    pub document_id: String,
+    /// `true` when the event lists this chunk.
+    pub listed: bool,
+    /// The event's `endReason` for this chunk.
+    pub end_reason: Option<String>,
+    /// `DIR/<documentId>.mp4` when that file exists; `None` when it is absent or the recording
+    /// was built from values ([`Recording::from_parts`]; see [`Chunk::media_absent`]).
+    pub media_path: Option<PathBuf>,
+    /// `true` when the media is known to be absent (a directory without `<documentId>.mp4`).
+    pub media_absent: bool,
+    /// `DIR/<documentId>.json` when it exists.
+    pub metadata_path: Option<PathBuf>,
+    /// The parsed metadata, if present and valid.
+    pub metadata: Option<ChunkMetadata>,
+}
+
+impl Chunk {
+    /// `true` unless the media is known to be absent.
+    pub fn has_media(&self) -> bool {
+        !self.media_absent
+    }
+}
+
+/// Where the expected `callId` of a [`Problem::CallIdMismatch`] comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallIdSource {
+    /// The event's subject (`/recording/call/{callId}/...`).
+    EventSubject,
+    /// The callId most chunks' metadata carries.
+    Majority,
+}
+
+impl fmt::Display for CallIdSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CallIdSource::EventSubject => "the event's subject",
+            CallIdSource::Majority => "the other chunks",
+        })
+    }
+}
+
+/// Something wrong with a recording that does not stop it from being read. Each names the chunk
+/// (index and documentId) or the field concerned, and has a stable [`Problem::code`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// No chunk has these indices (between 0 and the highest index present).
+    #[error("{}", if first == last { format!("chunk index {first} is missing") } else { format!("chunk indices {first} to {last} are missing") })]
+    MissingIndex {
+        /// First missing index.
+        first: u32,
+        /// Last missing index (inclusive).
+        last: u32,
+    },
+    /// More than one chunk has this index.
+    #[error("chunk index {index} is used by {} chunks: {}", document_ids.len(), document_ids.join(", "))]
+    DuplicateIndex {
+        /// The index.
+        index: u32,
+        /// The chunks' documentIds.
+        document_ids: Vec<String>,
+    },
+    /// The event lists the chunk but its media file is absent.
+    #[error("chunk {index} ({document_id}): media file {} is absent", expected.display())]
+    MediaAbsent {
+        /// The chunk's index.
+        index: u32,
+        /// Its documentId.
+        document_id: String,
+        /// Where the file should be.
+        expected: PathBuf,
+    },
+    /// The chunk has no metadata file.
+    #[error("chunk {index} ({document_id}): metadata is absent{}", expected.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default())]
+    MetadataAbsent {
+        /// The chunk's index.
+        index: u32,
+        /// Its documentId.
+        document_id: String,
+        /// Where the file should be (directories only).
+        expected: Option<PathBuf>,
+    },
+    /// A metadata file (or value) that the event does not list.
+    #[error("chunk {index} ({document_id}): metadata is not listed by the event")]
+    MetadataNotListed {
+        /// The metadata's `chunkIndex`.
+        index: u32,
+        /// Its `chunkDocumentId`.
+        document_id: String,
+        /// The file, if read from a directory.
+        path: Option<PathBuf>,
+    },
+    /// The event's `index` and the metadata's `chunkIndex` disagree.
+    #[error("chunk {document_id}: the event gives index {event_index}, its metadata chunkIndex {metadata_index}")]
+    IndexMismatch {
+        /// The chunk's documentId.
+        document_id: String,
+        /// The event's `index`.
+        event_index: u32,
+        /// The metadata's `chunkIndex`.
+        metadata_index: u32,
+    },
+    /// A chunk's `callId` differs from the recording's.
+    #[error("chunk {index} ({document_id}): callId {actual} differs from {expected} given by {source_of_expected}")]
+    CallIdMismatch {
+        /// The chunk's index.
+        index: u32,
+        /// Its documentId.
+        document_id: String,
+        /// The recording's callId.
+        expected: String,
+        /// Where `expected` comes from.
+        source_of_expected: CallIdSource,
+        /// The chunk's `callId`.
+        actual: String,
+    },
+    /// A metadata file that cannot be read or parsed (the error names the file and JSON path).
+    #[error("{}metadata is invalid: {error}", index.map(|i| format!("chunk {i} ({document_id}): ")).unwrap_or_else(|| format!("chunk {document_id}: ")))]
+    MetadataInvalid {
+        /// The chunk's index, if the event lists it.
+        index: Option<u32>,
+        /// The documentId (the file stem).
+        document_id: String,
+        /// What is wrong.
+        error: Error,
+    },
+    /// A metadata file whose `chunkDocumentId` differs from its file name.
+    #[error("chunk {index} ({file_document_id}): chunkDocumentId is {chunk_document_id}, not the file name's")]
+    DocumentIdMismatch {
+        /// The chunk's index.
+        index: u32,
+        /// The documentId the file name gives.
+        file_document_id: String,
+        /// The documentId inside.
+        chunk_document_id: String,
+    },
+    /// A media file that neither the event nor any metadata lists.
+    #[error("media file {} is listed by neither the event nor any metadata", path.display())]
+    MediaNotListed {
+        /// The file stem.
+        document_id: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// There is no event: chunks are ordered by their metadata's `chunkIndex`.
+    #[error("no event.json: chunks are ordered by their metadata's chunkIndex")]
+    EventAbsent,
+    /// The event lists no chunk.
+    #[error("the event lists no chunk (data.recordingStorageInfo.recordingChunks is empty)")]
+    NoChunks,
+    /// The event's `recordingDurationMs` differs from the sum of the chunks' `chunkDuration` by
+    /// a millisecond or more.
+    #[error("recordingDurationMs is {event_ms} but the chunks' chunkDuration add up to {metadata_total}")]
+    DurationMismatch {
+        /// The event's `recordingDurationMs`.
+        event_ms: u64,
+        /// The sum of `chunkDuration`.
+        metadata_total: Nanos,
+    },
+}
+
+impl Problem {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::MissingIndex { .. } => "missing_index",
+            Problem::DuplicateIndex { .. } => "duplicate_index",
+            Problem::MediaAbsent { .. } => "media_absent",
+            Problem::MetadataAbsent { .. } => "metadata_absent",
+            Problem::MetadataNotListed { .. } => "metadata_not_listed",
+            Problem::IndexMismatch { .. } => "index_mismatch",
+            Problem::CallIdMismatch { .. } => "call_id_mismatch",
+            Problem::MetadataInvalid { .. } => "metadata_invalid",
+            Problem::DocumentIdMismatch { .. } => "document_id_mismatch",
+            Problem::MediaNotListed { .. } => "media_not_listed",
+            Problem::EventAbsent => "event_absent",
+            Problem::NoChunks => "no_chunks",
+            Problem::DurationMismatch { .. } => "duration_mismatch",
+        }
+    }
+
+    /// The chunk index concerned, when there is one.
+    pub fn chunk(&self) -> Option<u32> {
+        match self {
+            Problem::MissingIndex { first, .. } => Some(*first),
+            Problem::DuplicateIndex { index, .. }
+            | Problem::MediaAbsent { index, .. }
+            | Problem::MetadataAbsent { index, .. }
+            | Problem::MetadataNotListed { index, .. }
+            | Problem::CallIdMismatch { index, .. }
+            | Problem::DocumentIdMismatch { index, .. } => Some(*index),
+            Problem::IndexMismatch { event_index, .. } => Some(*event_index),
+            Problem::MetadataInvalid { index, .. } => *index,
+            _ => None,
+        }
+    }
+
+    /// The documentId concerned, when there is one.
+    pub fn document_id(&self) -> Option<&str> {
+        match self {
+            Problem::MediaAbsent { document_id, .. }
+            | Problem::MetadataAbsent { document_id, .. }
+            | Problem::MetadataNotListed { document_id, .. }
+            | Problem::IndexMismatch { document_id, .. }
+            | Problem::CallIdMismatch { document_id, .. }
+            | Problem::MetadataInvalid { document_id, .. }
+            | Problem::MediaNotListed { document_id, .. } => Some(document_id),
+            Problem::DocumentIdMismatch {
+                file_document_id, ..
+            } => Some(file_document_id),
+            _ => None,
+        }
+    }
+}
+
+/// A recording: the notification, the chunks in index order, and what is wrong.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The directory it was loaded from (`None` when built from values).
+    pub dir: Option<PathBuf>,
+    /// The notification, if there is one.
+    pub event: Option<RecordingEvent>,
+    /// The chunks, sorted by index (then documentId).
+    pub chunks: Vec<Chunk>,
+    /// Everything inconsistent, in a stable order.
+    pub problems: Vec<Problem>,
+}
+
+/// A metadata candidate: its file stem, path, and parse result.
+struct MetaEntry {
+    stem: Option<String>,
+    path: Option<PathBuf>,
+    result: Result<ChunkMetadata, Error>,
+}
+
+impl Recording {
+    /// Load a recording directory (our convention: `event.json`, and per chunk
+    /// `<documentId>.mp4` with `<documentId>.json`; `*.packets.json` and other files are
+    /// ignored).
+    ///
+    /// Fails only when the directory cannot be read, holds neither `event.json` nor any chunk
+    /// metadata, or `event.json` cannot be read or parsed. Everything else is a [`Problem`].
+    pub fn load(dir: &Path) -> Result<Recording, Error> {
+        let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let mut names = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            if let Ok(name) = entry.file_name().into_string() {
+                if entry.path().is_file() {
+                    names.push(name);
+                }
+            }
+        }
+        names.sort();
+        let event = if names.iter().any(|n| n == EVENT_FILE) {
+            let p = dir.join(EVENT_FILE);
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            Some(RecordingEvent::from_json(&bytes, &p)?)
+        } else {
+            None
+        };
+        let media: BTreeSet<String> = names
+            .iter()
+            .filter_map(|n| n.strip_suffix(".mp4"))
+            .map(str::to_string)
+            .collect();
+        let listed: BTreeSet<&str> = event
+            .iter()
+            .flat_map(|e| e.data.chunks.iter().map(|c| c.document_id.as_str()))
+            .collect();
+        let mut metas = Vec::new();
+        for name in &names {
+            let Some(stem) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if name == EVENT_FILE || stem.ends_with(".packets") {
+                continue;
+            }
+            let path = dir.join(name);
+            let result = std::fs::read(&path)
+                .map_err(|e| Error::io(&path, e))
+                .and_then(|b| ChunkMetadata::from_json(&b, &path));
+            // A JSON file that is not metadata is ignored unless it belongs to a chunk.
+            if result.is_err() && !listed.contains(stem) && !media.contains(stem) {
+                continue;
+            }
+            metas.push(MetaEntry {
+                stem: Some(stem.to_string()),
+                path: Some(path),
+                result,
+            });
+        }
+        if event.is_none() && metas.is_empty() {
+            return Err(Error::NotARecording {
+                dir: dir.to_path_buf(),
+            });
+        }
+        Ok(assemble(Some(dir), event, metas, Some(&media)))
+    }
+
+    /// Build a recording from values (the media is assumed present). The same matching and
+    /// problems as [`Recording::load`], matching metadata to the event by `chunkDocumentId`.
+    pub fn from_parts(event: Option<RecordingEvent>, metadata: Vec<ChunkMetadata>) -> Recording {
+        let metas = metadata
+            .into_iter()
+            .map(|m| MetaEntry {
+                stem: None,
+                path: None,
+                result: Ok(m),
+            })
+            .collect();
+        assemble(None, event, metas, None)
+    }
+
+    /// The call id: the first chunk metadata's `callId`, else the one the event's subject
+    /// names.
+    pub fn call_id(&self) -> Option<&str> {
+        self.chunks
+            .iter()
+            .find_map(|c| c.metadata.as_ref().map(|m| m.call_id.as_str()))
+            .or_else(|| self.event.as_ref().and_then(|e| e.call_id()))
+    }
+
+    /// The chunk with this documentId.
+    pub fn chunk_by_document_id(&self, document_id: &str) -> Option<&Chunk> {
+        self.chunks.iter().find(|c| c.document_id == document_id)
+    }
+
+    /// The wall-clock timeline. Always succeeds: a recording with problems gets `Missing`
+    /// segments and validation [`crate::TimelineIssue`]s.
+    pub fn timeline(&self) -> Timeline {
+        let chunks: Vec<TimelineChunk<'_>> = self
+            .chunks
+            .iter()
+            .map(|c| TimelineChunk {
+                index: c.index,
+                document_id: &c.document_id,
+                metadata: c.metadata.as_ref(),
+                media_present: c.has_media(),
+            })
+            .collect();
+        Timeline::build(
+            self.event.as_ref().map(|e| e.data.recording_start_time),
+            &chunks,
+        )
+    }
+}
+
+fn assemble(
+    dir: Option<&Path>,
+    event: Option<RecordingEvent>,
+    metas: Vec<MetaEntry>,
+    media: Option<&BTreeSet<String>>,
+) -> Recording {
+    let mut problems = Vec::new();
+    let mut chunks = Vec::new();
+    let media_of = |doc: &str| -> (Option<PathBuf>, bool) {
+        match (dir, media) {
+            (Some(d), Some(set)) => {
+                if set.contains(doc) {
+                    (Some(d.join(format!("{doc}.mp4"))), false)
+                } else {
+                    (None, true)
+                }
+            }
+            _ => (None, false),
+        }
+    };
+    let mut used = vec![false; metas.len()];
+    let mut media_claimed: BTreeSet<String> = BTreeSet::new();
+
+    if let Some(ev) = &event {
+        if ev.data.chunks.is_empty() {
+            problems.push(Problem::NoChunks);
+        }
+        for ec in &ev.data.chunks {
+            let doc = ec.document_id.as_str();
+            // Prefer the metadata whose chunkDocumentId matches, else the file named after it.
+            let pos = metas
+                .iter()
+                .enumerate()
+                .position(|(i, m)| {
+                    !used[i] && matches!(&m.result, Ok(md) if md.chunk_document_id == doc)
+                })
+                .or_else(|| {
+                    metas
+                        .iter()
+                        .enumerate()
+                        .position(|(i, m)| !used[i] && m.stem.as_deref() == Some(doc))
+                });
+            let (media_path, media_absent) = media_of(doc);
+            media_claimed.insert(doc.to_string());
+            if media_absent {
+                problems.push(Problem::MediaAbsent {
+                    index: ec.index,
+                    document_id: doc.to_string(),
+                    expected: dir
+                        .map(|d| d.join(format!("{doc}.mp4")))
+                        .unwrap_or_default(),
+                });
+            }
+            let mut chunk = Chunk {
+                index: ec.index,
+                document_id: doc.to_string(),
+                listed: true,
+                end_reason: Some(ec.end_reason.clone()),
+                media_path,
+                media_absent,
+                metadata_path: None,
+                metadata: None,
+            };
+            match pos {
+                None => problems.push(Problem::MetadataAbsent {
+                    index: ec.index,
+                    document_id: doc.to_string(),
+                    expected: dir.map(|d| d.join(format!("{doc}.json"))),
+                }),
+                Some(i) => {
+                    used[i] = true;
+                    let m = &metas[i];
+                    chunk.metadata_path = m.path.clone();
+                    match &m.result {
+                        Err(e) => problems.push(Problem::MetadataInvalid {
+                            index: Some(ec.index),
+                            document_id: doc.to_string(),
+                            error: e.clone(),
+                        }),
+                        Ok(md) => {
+                            if md.chunk_index != ec.index {
+                                problems.push(Problem::IndexMismatch {
+                                    document_id: doc.to_string(),
+                                    event_index: ec.index,
+                                    metadata_index: md.chunk_index,
+                                });
+                            }
+                            if let Some(stem) = &m.stem {
+                                if *stem != md.chunk_document_id {
+                                    problems.push(Problem::DocumentIdMismatch {
+                                        index: ec.index,
+                                        file_document_id: stem.clone(),
+                                        chunk_document_id: md.chunk_document_id.clone(),
+                                    });
+                                }
+                            }
+                            chunk.metadata = Some(md.clone());
+                        }
+                    }
+                }
+            }
+            chunks.push(chunk);
+        }
+        for (i, m) in metas.iter().enumerate() {
+            if used[i] {
+                continue;
+            }
+            let stem = m.stem.clone();
+            if let Some(s) = &stem {
+                media_claimed.insert(s.clone());
+            }
+            match &m.result {
+                Ok(md) => problems.push(Problem::MetadataNotListed {
+                    index: md.chunk_index,
+                    document_id: md.chunk_document_id.clone(),
+                    path: m.path.clone(),
+                }),
+                Err(e) => problems.push(Problem::MetadataInvalid {
+                    index: None,
+                    document_id: stem.unwrap_or_default(),
+                    error: e.clone(),
+                }),
+            }
+        }
+    } else {
+        problems.push(Problem::EventAbsent);
+        for m in &metas {
+            let stem = m.stem.clone();
+            match &m.result {
+                Err(e) => {
+                    if let Some(s) = &stem {
+                        media_claimed.insert(s.clone());
+                    }
+                    problems.push(Problem::MetadataInvalid {
+                        index: None,
+                        document_id: stem.unwrap_or_default(),
+                        error: e.clone(),
+                    });
+                }
+                Ok(md) => {
+                    let file_doc = stem.clone().unwrap_or_else(|| md.chunk_document_id.clone());
+                    if file_doc != md.chunk_document_id {
+                        problems.push(Problem::DocumentIdMismatch {
+                            index: md.chunk_index,
+                            file_document_id: file_doc.clone(),
+                            chunk_document_id: md.chunk_document_id.clone(),
+                        });
+                    }
+                    let (media_path, media_absent) = media_of(&file_doc);
+                    if media_absent {
+                        problems.push(Problem::MediaAbsent {
+                            index: md.chunk_index,
+                            document_id: file_doc.clone(),
+                            expected: dir
+                                .map(|d| d.join(format!("{file_doc}.mp4")))
+                                .unwrap_or_default(),
+                        });
+                    }
+                    media_claimed.insert(file_doc.clone());
+                    chunks.push(Chunk {
+                        index: md.chunk_index,
+                        document_id: file_doc,
+                        listed: false,
+                        end_reason: None,
+                        media_path,
+                        media_absent,
+                        metadata_path: m.path.clone(),
+                        metadata: Some(md.clone()),
+                    });
+                }
+            }
+        }
+    }
+
+    if let (Some(d), Some(set)) = (dir, media) {
+        for doc in set {
+            if !media_claimed.contains(doc) {
+                problems.push(Problem::MediaNotListed {
+                    document_id: doc.clone(),
+                    path: d.join(format!("{doc}.mp4")),
+                });
+            }
+        }
+    }
+
+    chunks.sort_by(|a, b| {
+        a.index
+            .cmp(&b.index)
+            .then_with(|| a.document_id.cmp(&b.document_id))
+    });
+
+    // Indices: duplicates and holes.
+    let mut by_index: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for c in &chunks {
+        by_index
+            .entry(c.index)
+            .or_default()
+            .push(c.document_id.clone());
+    }
+    let mut expected_next: u32 = 0;
+    for (&index, docs) in &by_index {
+        if index > expected_next {
+            problems.push(Problem::MissingIndex {
+                first: expected_next,
+                last: index - 1,
+            });
+        }
+        if docs.len() > 1 {
+            problems.push(Problem::DuplicateIndex {
+                index,
+                document_ids: docs.clone(),
+            });
+        }
+        expected_next = index.saturating_add(1);
+    }
+
+    // callId: the event's subject, else the majority of the metadata.
+    let expected_call = event
+        .as_ref()
+        .and_then(|e| e.call_id())
+        .map(|c| (c.to_string(), CallIdSource::EventSubject))
+        .or_else(|| {
+            let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            for (order, c) in chunks.iter().enumerate() {
+                if let Some(m) = &c.metadata {
+                    let e = counts.entry(m.call_id.as_str()).or_insert((0, order));
+                    e.0 += 1;
+                }
+            }
+            counts
+                .into_iter()
+                .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
+                .map(|(c, _)| (c.to_string(), CallIdSource::Majority))
+        });
+    if let Some((expected, source)) = expected_call {
+        for c in &chunks {
+            if let Some(m) = &c.metadata {
+                if m.call_id != expected {
+                    problems.push(Problem::CallIdMismatch {
+                        index: c.index,
+                        document_id: c.document_id.clone(),
+                        expected: expected.clone(),
+                        source_of_expected: source.clone(),
+                        actual: m.call_id.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    // recordingDurationMs against the metadata, when every listed chunk has metadata.
+    if let Some(ev) = &event {
+        let listed: Vec<&Chunk> = chunks.iter().filter(|c| c.listed).collect();
+        if !listed.is_empty() && listed.iter().all(|c| c.metadata.is_some()) {
+            let total: Nanos = listed
+                .iter()
+                .filter_map(|c| c.metadata.as_ref())
+                .map(|m| m.chunk_duration)
+                .sum();
+            let event_ns = i64::try_from(ev.data.recording_duration_ms)
+                .ok()
+                .and_then(|ms| ms.checked_mul(1_000_000))
+                .map(Nanos::from_nanos)
+                .unwrap_or(Nanos::MAX);
+            if (event_ns - total).as_nanos().unsigned_abs() >= 1_000_000 {
+                problems.push(Problem::DurationMismatch {
+                    event_ms: ev.data.recording_duration_ms,
+                    metadata_total: total,
+                });
+            }
+        }
+    }
+
+    Recording {
+        dir: dir.map(Path::to_path_buf),
+        event,
+        chunks,
+        problems,
+    }
+}
