@@ -63,7 +63,8 @@
 //! sample entry type (`avc1`, `mp4a`...), another AAC object type, sample rate or channel count,
 //! another track timescale (no rescaling: it would change packet timing). A different `avcC`
 //! (or any other difference in a sample entry's bytes) is accepted: the output track gets one more
-//! sample description and switches to it at that chunk.
+//! sample description and switches to it at that chunk. Entries that differ only in bit rate
+//! hints (a `btrt` child, the bit rate fields of an AAC `esds`) share the first chunk's entry.
 
 mod plan;
 mod rat;

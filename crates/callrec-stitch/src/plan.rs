@@ -9,7 +9,7 @@ use callrec_mp4::boxes::{
     IDENTITY_MATRIX,
 };
 use callrec_mp4::write::mdat_header_len;
-use callrec_mp4::{Codec, Edit, FourCc, Track, TrackKind};
+use callrec_mp4::{Codec, Edit, FourCc, SampleEntry, Track, TrackKind};
 
 use crate::rat::{lcm, Rat};
 use crate::{ChunkInput, EmptyEdit, Error, Result, StitchOptions};
@@ -108,6 +108,9 @@ struct Seg {
     dur: Rat,
     media: Option<i64>,
 }
+
+/// A [`Seg`] in movie ticks: (duration, media time relative to the chunk's first decode time).
+type TickSeg = (u64, Option<i64>);
 
 /// One sample of the merged output track.
 #[derive(Debug, Clone, Copy)]
@@ -347,8 +350,7 @@ fn insert_empties(segs: Vec<Seg>, empties: &[EmptyEdit], ts: u128) -> Result<Vec
     let mut pos = Rat::ZERO;
     let of = || overflow("empty edit position");
     for mut seg in segs {
-        loop {
-            let Some(e) = it.peek().copied() else { break };
+        while let Some(e) = it.peek().copied() {
             let at = Rat::new(u128::from(e.at_us), 1_000_000);
             let seg_end = pos.checked_add(seg.dur).ok_or_else(of)?;
             if at >= seg_end {
@@ -498,7 +500,7 @@ impl Plan {
         let movie_ts = m as u64;
 
         // 3. Durations in movie ticks; chunk spans and placements.
-        let mut ticks: Vec<Vec<Vec<(u64, Option<i64>)>>> = Vec::with_capacity(chunks.len());
+        let mut ticks: Vec<Vec<Vec<TickSeg>>> = Vec::with_capacity(chunks.len());
         for per_track in &pres {
             let mut v = Vec::with_capacity(ntracks);
             for segs in per_track {
@@ -623,6 +625,7 @@ impl Plan {
         for (i, t0) in first.movie.tracks.iter().enumerate() {
             let ts = u64::from(t0.timescale.get());
             let mut entries: Vec<Vec<u8>> = Vec::new();
+            let mut keys: Vec<Vec<u8>> = Vec::new();
             let mut samples: Vec<OutSample> = Vec::new();
             let mut edits: Vec<Edit> = Vec::new();
             let mut base = 0u64;
@@ -633,10 +636,12 @@ impl Plan {
                     .entries
                     .iter()
                     .map(|e| {
-                        let k = match entries.iter().position(|x| *x == e.raw) {
+                        let key = share_key(e, t.kind);
+                        let k = match keys.iter().position(|x| *x == key) {
                             Some(k) => k,
                             None => {
                                 entries.push(e.raw.clone());
+                                keys.push(key);
                                 entries.len() - 1
                             }
                         };
@@ -859,6 +864,50 @@ impl Plan {
             .iter()
             .map(|s| (&s.path, s.index, s.name.as_str(), s.needed))
     }
+}
+
+/// What makes two sample entries the same description: their bytes without `btrt` children
+/// (bit rate hints, which differ between chunks encoded alike) and, for AAC, with the `esds`
+/// reduced to its AudioSpecificConfig (its bit rate fields differ the same way). Entries that
+/// differ only there share the first one.
+fn share_key(e: &SampleEntry, kind: TrackKind) -> Vec<u8> {
+    let raw = &e.raw;
+    // Children start after the fixed fields: 8 (box) + 78 (VisualSampleEntry), or 8 + 28
+    // (AudioSampleEntry v0; QuickTime v1 adds 16, v2 adds 36).
+    let start = match kind {
+        TrackKind::Video => 86,
+        TrackKind::Audio => match raw.get(16..18) {
+            Some([0, 0]) => 36,
+            Some([0, 1]) => 52,
+            Some([0, 2]) => 72,
+            _ => return raw.to_vec(),
+        },
+        TrackKind::Other(_) => return raw.to_vec(),
+    };
+    let Some(mut rest) = raw.get(start..) else {
+        return raw.to_vec();
+    };
+    let mut key = raw[..start].to_vec();
+    while !rest.is_empty() {
+        let size = match rest.get(..4) {
+            Some(b) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
+            None => return raw.to_vec(),
+        };
+        let Some(child) = rest.get(..size).filter(|_| size >= 8) else {
+            return raw.to_vec();
+        };
+        match (&child[4..8], &e.codec) {
+            (b"btrt", _) => {}
+            (b"esds", Codec::Aac(a)) => {
+                key.extend_from_slice(b"esds/asc");
+                key.push(a.object_type);
+                key.extend_from_slice(&a.asc);
+            }
+            _ => key.extend_from_slice(child),
+        }
+        rest = &rest[size..];
+    }
+    key
 }
 
 /// Encodes the `moov` with chunk offsets based at `base` (absolute offset of the mdat payload).
