@@ -65,6 +65,8 @@ codes! {
     FileEmpty => "file.empty",
     /// The file does not start like an MP4 (an HTML error page, JSON, garbage).
     FileNotMp4 => "file.not_mp4",
+    /// An MP4 file in the directory that neither the event nor any metadata lists.
+    FileUnlisted => "file.unlisted",
     /// A box does not parse; the message names the box path.
     Mp4Parse => "mp4.parse",
     /// The file ends before its last box does, or sample ranges run past the end of the file.
@@ -105,6 +107,8 @@ codes! {
     DurationTracks => "duration.tracks",
     /// The chunks' media durations do not add up to the event's `recordingDurationMs`.
     DurationTotal => "duration.total",
+    /// The chunks' `chunkDuration` values do not add up to the event's `recordingDurationMs`.
+    DurationMetadataTotal => "duration.metadata_total",
     /// A metadata duration (chunk or pause) is negative.
     DurationNegative => "duration.negative",
     /// A wall-clock gap between the end of chunk k and the start of chunk k+1.

@@ -41,6 +41,7 @@ mod compare;
 mod decode;
 mod finding;
 mod media;
+mod recording;
 
 use serde::Serialize;
 
@@ -48,6 +49,7 @@ pub use compare::{Expected, ExpectedAudio, ExpectedVideo};
 pub use decode::{DecodeFacts, SILENCE_THRESHOLD};
 pub use finding::{ChunkRef, Code, Finding, Severity};
 pub use media::{AudioFacts, DurationMethod, MediaFacts, VideoFacts};
+pub use recording::{check, expected_of};
 
 /// What `check` tolerates and does.
 #[derive(Debug, Clone, PartialEq)]

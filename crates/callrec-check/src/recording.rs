@@ -1,0 +1,299 @@
+//! The whole recording: every chunk's media against its metadata, the metadata layer's problems
+//! and timeline issues, and the durations against the event.
+
+use std::collections::HashSet;
+
+use callrec_meta::{Chunk, ChunkMetadata, Problem, Recording, TimelineIssue};
+use serde_json::json;
+
+use crate::compare::{Expected, ExpectedAudio, ExpectedVideo};
+use crate::{check_chunk, ChunkRef, Code, Finding, Options, Report, Severity};
+
+/// What a chunk's metadata says its media is.
+pub fn expected_of(m: &ChunkMetadata) -> Expected {
+    let a = &m.recording_info.audio;
+    Expected {
+        video: m.recording_info.video.as_ref().map(|v| ExpectedVideo {
+            longer_side: v.longer_side_length,
+            shorter_side: v.shorter_side_length,
+            frame_rate: v.framerate,
+            bit_rate: Some(v.bit_rate),
+        }),
+        audio: Some(ExpectedAudio {
+            sample_rate: a.sample_rate,
+            channels: a.channels,
+            bit_rate: Some(a.bit_rate),
+        }),
+        duration_ms: Some(m.chunk_duration.as_millis_f64()),
+    }
+}
+
+/// Checks a whole recording. `media` runs parallel to `recording.chunks`: each chunk's file
+/// bytes, or `None` when the file is absent (a shorter slice counts as `None` for the rest).
+///
+/// Returns every finding: the metadata layer's [`Problem`]s and [`TimelineIssue`]s, then per
+/// chunk the media against its metadata, then the recording's total duration against the
+/// event's `recordingDurationMs`.
+pub fn check(recording: &Recording, media: &[Option<&[u8]>], opts: &Options) -> Report {
+    let mut findings = Vec::new();
+    let chunk_ref = |index: u32| -> Option<ChunkRef> {
+        recording
+            .chunks
+            .iter()
+            .find(|c| c.index == index)
+            .map(|c| ChunkRef {
+                index,
+                document_id: c.document_id.clone(),
+            })
+    };
+
+    // Chunks the event lists with neither media nor metadata present.
+    let absent: HashSet<&str> = recording
+        .chunks
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| chunk_absent(c, media.get(*i).copied().flatten()))
+        .map(|(_, c)| c.document_id.as_str())
+        .collect();
+    for p in &recording.problems {
+        if let Some(f) = problem_finding(p, recording, &absent, &chunk_ref) {
+            findings.push(f);
+        }
+    }
+    let timeline = recording.timeline();
+    for issue in timeline.issues() {
+        if let Some(f) = issue_finding(issue, opts, recording, chunk_ref(issue.chunk())) {
+            findings.push(f);
+        }
+    }
+
+    let mut summaries = Vec::with_capacity(recording.chunks.len());
+    let mut tolerance_ms = 0.0;
+    let mut total_ms = 0.0;
+    let mut all_measured = !recording.chunks.is_empty();
+    for (i, c) in recording.chunks.iter().enumerate() {
+        let r = ChunkRef {
+            index: c.index,
+            document_id: c.document_id.clone(),
+        };
+        let data = media.get(i).copied().flatten();
+        if chunk_absent(c, data) {
+            // Listed by the event, but neither file is here.
+            findings.push(
+                Finding::new(
+                    Code::ChunkAbsent,
+                    Severity::Error,
+                    Some(r.clone()),
+                    format!(
+                        "the event lists chunk {} ({}) but neither its media nor its metadata is present",
+                        c.index, c.document_id
+                    ),
+                )
+                .values(
+                    json!([format!("{}.mp4", c.document_id), format!("{}.json", c.document_id)]),
+                    json!([]),
+                ),
+            );
+            summaries.push(crate::ChunkSummary {
+                index: c.index,
+                document_id: c.document_id.clone(),
+                media: None,
+            });
+            all_measured = false;
+            continue;
+        }
+        let exp = c.metadata.as_ref().map(expected_of).unwrap_or_default();
+        let (summary, mut fs) = check_chunk(data, &exp, opts, &r);
+        match summary.media.as_ref().and_then(|m| m.duration_ms) {
+            Some(d) => {
+                total_ms += d;
+                tolerance_ms += summary
+                    .media
+                    .as_ref()
+                    .and_then(|m| m.video.as_ref())
+                    .and_then(|v| v.frame_duration_ms)
+                    .unwrap_or(0.0);
+            }
+            None => all_measured = false,
+        }
+        findings.append(&mut fs);
+        summaries.push(summary);
+    }
+
+    if let Some(ev) = &recording.event {
+        let want = ev.data.recording_duration_ms as f64;
+        if all_measured && (total_ms - want).abs() > tolerance_ms + 1e-6 {
+            findings.push(
+                Finding::new(
+                    Code::DurationTotal,
+                    Severity::Error,
+                    None,
+                    format!(
+                        "the chunks hold {:.3} ms of media, recordingDurationMs says {want} ms \
+                         (tolerance one frame per chunk, {:.3} ms)",
+                        total_ms, tolerance_ms
+                    ),
+                )
+                .values(want, (total_ms * 1000.0).round() / 1000.0),
+            );
+        }
+    }
+    Report::new(findings, summaries)
+}
+
+fn chunk_absent(c: &Chunk, data: Option<&[u8]>) -> bool {
+    data.is_none() && c.metadata.is_none() && c.metadata_path.is_none()
+}
+
+fn problem_finding(
+    p: &Problem,
+    recording: &Recording,
+    absent: &HashSet<&str>,
+    chunk_ref: &dyn Fn(u32) -> Option<ChunkRef>,
+) -> Option<Finding> {
+    use Severity::*;
+    let direct = match (p.chunk(), p.document_id()) {
+        (Some(index), Some(d)) => Some(ChunkRef {
+            index,
+            document_id: d.to_string(),
+        }),
+        _ => None,
+    };
+    let chunk = direct
+        .or_else(|| p.chunk().and_then(chunk_ref))
+        .or_else(|| {
+            // Chunks not placed by index (metadata that the event does not list...).
+            p.document_id().and_then(|d| {
+                recording.chunk_by_document_id(d).map(|c| ChunkRef {
+                    index: c.index,
+                    document_id: c.document_id.clone(),
+                })
+            })
+        });
+    let msg = p.to_string();
+    let f = |code, sev| Finding::new(code, sev, chunk.clone(), msg.clone());
+    Some(match p {
+        // Reported per chunk from the media slice (file.missing) or as chunk.absent.
+        Problem::MediaAbsent { .. } => return None,
+        Problem::MetadataAbsent {
+            index, document_id, ..
+        } => {
+            // A chunk with neither file is one chunk.absent finding.
+            if absent.contains(document_id.as_str()) {
+                return None;
+            }
+            Finding::new(
+                Code::MetadataMissing,
+                Error,
+                Some(ChunkRef {
+                    index: *index,
+                    document_id: document_id.clone(),
+                }),
+                msg.clone(),
+            )
+            .values(format!("{document_id}.json"), json!(null))
+        }
+        Problem::MissingIndex { first, last } => {
+            Finding::new(Code::ChunkIndexMissing, Error, None, msg.clone())
+                .actual((*first..=*last).collect::<Vec<u32>>())
+        }
+        Problem::DuplicateIndex {
+            index,
+            document_ids,
+        } => Finding::new(Code::ChunkIndexDuplicate, Error, None, msg.clone()).values(
+            json!({ "index": index, "chunks": 1 }),
+            json!({ "index": index, "document_ids": document_ids }),
+        ),
+        Problem::MetadataNotListed { document_id, .. } => {
+            f(Code::MetadataUnlisted, Error).values(json!(null), json!(document_id))
+        }
+        Problem::IndexMismatch {
+            event_index,
+            metadata_index,
+            ..
+        } => f(Code::MetadataIndex, Error).values(event_index, metadata_index),
+        Problem::CallIdMismatch {
+            expected, actual, ..
+        } => f(Code::MetadataCallId, Error).values(expected, actual),
+        Problem::MetadataInvalid { error, .. } => {
+            f(Code::MetadataInvalid, Error).actual(error.to_string())
+        }
+        Problem::DocumentIdMismatch {
+            file_document_id,
+            chunk_document_id,
+            ..
+        } => f(Code::MetadataDocumentId, Error).values(file_document_id, chunk_document_id),
+        Problem::MediaNotListed { document_id, .. } => {
+            f(Code::FileUnlisted, Warning).actual(format!("{document_id}.mp4"))
+        }
+        Problem::EventAbsent => f(Code::EventMissing, Warning),
+        Problem::NoChunks => f(Code::EventChunkCount, Error).values("at least 1", 0),
+        Problem::DurationMismatch {
+            event_ms,
+            metadata_total,
+        } => f(Code::DurationMetadataTotal, Error).values(event_ms, metadata_total.as_millis_f64()),
+        other => Finding::new(Code::MetadataOther, Error, chunk.clone(), msg.clone())
+            .actual(other.code()),
+    })
+}
+
+fn issue_finding(
+    i: &TimelineIssue,
+    opts: &Options,
+    recording: &Recording,
+    chunk: Option<ChunkRef>,
+) -> Option<Finding> {
+    use Severity::*;
+    let msg = i.to_string();
+    let size_ms = i.size().map(|n| n.as_millis_f64());
+    let f = |code, sev| {
+        let f = Finding::new(code, sev, chunk.clone(), msg.clone());
+        match size_ms {
+            Some(s) => f.actual(json!({ "ms": s })),
+            None => f,
+        }
+    };
+    Some(match i {
+        // The chunk's metadata is missing or invalid: already a metadata finding.
+        TimelineIssue::ChunkNotPlaced { .. } => return None,
+        TimelineIssue::NegativeChunkDuration { .. }
+        | TimelineIssue::NegativePauseDuration { .. } => f(Code::DurationNegative, Error),
+        TimelineIssue::PausesOutOfOrder { .. } | TimelineIssue::PausesOverlap { .. } => {
+            f(Code::TimelinePauseOverlap, Error)
+        }
+        // A recording can start paused (since 2024): a pause reaching back before its chunk's
+        // start is suspicious, not wrong.
+        TimelineIssue::PauseBeforeChunkStart { .. } => f(Code::TimelinePauseOutside, Warning),
+        TimelineIssue::PauseAfterChunkEnd { .. } => f(Code::TimelinePauseOutside, Error),
+        TimelineIssue::ChunkGap {
+            chunk: this,
+            previous,
+            ..
+        } => {
+            if size_ms.is_some_and(|s| s.abs() <= opts.continuity_tolerance_ms) {
+                return None;
+            }
+            // Where a chunk without metadata (absent, unreadable) belongs, the gap is its
+            // place on the wall clock: that chunk is the finding, the gap only information.
+            let unplaced_between = recording.chunks.iter().any(|c| {
+                c.metadata.is_none() && c.index < *this && previous.is_none_or(|p| c.index > p)
+            });
+            let mut g = f(
+                Code::TimelineGap,
+                if unplaced_between { Info } else { Warning },
+            );
+            if unplaced_between {
+                g.message
+                    .push_str(" (where a chunk without metadata belongs)");
+            }
+            g
+        }
+        TimelineIssue::ChunkOverlap { .. } => {
+            if size_ms.is_some_and(|s| s.abs() <= opts.continuity_tolerance_ms) {
+                return None;
+            }
+            f(Code::TimelineOverlap, Error)
+        }
+        other => f(Code::TimelineInvalid, Error).values(json!(null), other.code()),
+    })
+}

@@ -1,0 +1,391 @@
+//! Whole recordings through `check`: the fixtures, and bad recordings built from them in a
+//! temporary directory (edited metadata and event, truncated or replaced media).
+
+use std::path::{Path, PathBuf};
+
+use callrec_check::{check, Code, Finding, Options, Report, Severity};
+use callrec_meta::Recording;
+use serde_json::{json, Value};
+
+use crate::util::{chunks, recording, testdata};
+
+/// Loads `dir` and checks it as the example does (files read whole).
+pub fn check_dir(dir: &Path) -> Report {
+    let rec = Recording::load(dir).unwrap();
+    let files: Vec<Option<Vec<u8>>> = rec
+        .chunks
+        .iter()
+        .map(|c| c.media_path.as_ref().map(|p| std::fs::read(p).unwrap()))
+        .collect();
+    let media: Vec<Option<&[u8]>> = files.iter().map(|f| f.as_deref()).collect();
+    check(&rec, &media, &Options::default())
+}
+
+fn codes(r: &Report) -> Vec<(&'static str, Option<u32>)> {
+    r.findings
+        .iter()
+        .map(|f| (f.code.as_str(), f.chunk.as_ref().map(|c| c.index)))
+        .collect()
+}
+
+fn only(r: &Report, code: Code) -> &Finding {
+    let v: Vec<_> = r.with_code(code).collect();
+    assert_eq!(v.len(), 1, "{code}: {:#?}", r.findings);
+    v[0]
+}
+
+/// A copy of a fixture recording in a temporary directory.
+struct Copy {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+fn copy(name: &str) -> Copy {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(name);
+    std::fs::create_dir(&dir).unwrap();
+    for e in std::fs::read_dir(recording(name)).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    Copy { _tmp: tmp, dir }
+}
+
+impl Copy {
+    /// The documentId of chunk `idx`.
+    fn doc(&self, idx: u32) -> String {
+        chunks(&self.dir)
+            .into_iter()
+            .find(|c| c.0 == idx)
+            .unwrap()
+            .1
+    }
+
+    fn edit_json(&self, file: &str, f: impl FnOnce(&mut Value)) {
+        let p = self.dir.join(file);
+        let mut v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+
+    fn edit_meta(&self, idx: u32, f: impl FnOnce(&mut Value)) {
+        self.edit_json(&format!("{}.json", self.doc(idx)), f);
+    }
+
+    /// Edits the event's `data` (Event Grid array, single event or CloudEvents alike).
+    fn edit_event(&self, f: impl FnOnce(&mut Value)) {
+        self.edit_json("event.json", |v| {
+            let ev = if v.is_array() { &mut v[0] } else { v };
+            f(&mut ev["data"]);
+        });
+    }
+
+    fn mp4(&self, idx: u32) -> PathBuf {
+        self.dir.join(format!("{}.mp4", self.doc(idx)))
+    }
+
+    fn check(&self) -> Report {
+        check_dir(&self.dir)
+    }
+}
+
+/// Adds `ms` to an ISO 8601 UTC timestamp (as the fixtures write them).
+fn shift(ts: &Value, ms: i64) -> Value {
+    let t = chrono::DateTime::parse_from_rfc3339(ts.as_str().unwrap()).unwrap();
+    let t = t + chrono::TimeDelta::milliseconds(ms);
+    json!(t
+        .to_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+#[test]
+fn clean_fixtures_give_no_error_and_no_warning() {
+    for name in ["basic", "bframes", "paused", "fragmented", "faststart"] {
+        let r = check_dir(&recording(name));
+        assert!(r.findings.is_empty(), "{name}: {:#?}", r.findings);
+        assert!(!r.has_errors());
+        assert_eq!(r.chunks.len(), 3);
+        assert!(
+            (r.media_duration_ms - 15000.0).abs() < 0.1,
+            "{name}: {}",
+            r.media_duration_ms
+        );
+        // The JSON report carries the chunk facts.
+        let v: Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["errors"], 0);
+        assert_eq!(v["chunks"][1]["media"]["video"]["width"], 1920);
+    }
+}
+
+#[test]
+fn mismatch_gives_exactly_its_four_findings_on_chunk_1() {
+    let r = check_dir(&recording("mismatch"));
+    assert_eq!(
+        codes(&r),
+        [
+            ("video.resolution", Some(1)),
+            ("video.frame_rate", Some(1)),
+            ("audio.sample_rate", Some(1)),
+            ("audio.channels", Some(1)),
+        ]
+    );
+    let doc = &chunks(&recording("mismatch"))[1].1;
+    assert!(r
+        .findings
+        .iter()
+        .all(|f| &f.chunk.as_ref().unwrap().document_id == doc));
+    assert_eq!(r.errors, 4);
+    let v: Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(v["findings"][0]["code"], "video.resolution");
+    assert_eq!(v["findings"][0]["severity"], "error");
+    assert_eq!(v["findings"][2]["expected"], 16000);
+    assert_eq!(v["findings"][2]["actual"], 48000);
+}
+
+#[test]
+fn missing_chunk_is_reported_and_the_others_still_checked() {
+    let dir = testdata().join("recordings-bad/missing_chunk");
+    let r = check_dir(&dir);
+    assert_eq!(
+        codes(&r),
+        [("timeline.gap", Some(2)), ("chunk.absent", Some(1))],
+        "{:#?}",
+        r.findings
+    );
+    // The wall-clock hole the absent chunk leaves is information, not another warning.
+    assert_eq!(r.findings[0].severity, Severity::Info);
+    assert_eq!(r.findings[0].actual, Some(json!({ "ms": 4000.0 })));
+    assert_eq!((r.errors, r.warnings), (1, 0));
+    assert_eq!(r.chunks.len(), 3);
+    assert!(r.chunks[1].media.is_none());
+    for k in [0, 2] {
+        let m = r.chunks[k].media.as_ref().expect("measured");
+        assert_eq!(m.video.as_ref().unwrap().width, Some(1920));
+        assert!(m.audio.as_ref().unwrap().decode.is_some());
+    }
+}
+
+#[test]
+fn media_file_absent_but_metadata_present_is_file_missing() {
+    let c = copy("basic");
+    std::fs::remove_file(c.mp4(2)).unwrap();
+    let r = c.check();
+    assert_eq!(codes(&r), [("file.missing", Some(2))], "{:#?}", r.findings);
+}
+
+#[test]
+fn truncated_chunk_is_reported_and_the_others_still_checked() {
+    for name in ["faststart", "basic"] {
+        let c = copy(name);
+        let p = c.mp4(1);
+        let data = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &data[..data.len() * 3 / 4]).unwrap();
+        let r = c.check();
+        let f = &r.findings;
+        assert_eq!(f.len(), 1, "{name}: {f:#?}");
+        assert!(
+            ["mp4.truncated", "mp4.parse"].contains(&f[0].code.as_str()),
+            "{name}: {f:#?}"
+        );
+        assert_eq!(f[0].chunk.as_ref().unwrap().index, 1);
+        assert!(r.chunks[0].media.is_some() && r.chunks[2].media.is_some());
+    }
+}
+
+#[test]
+fn empty_and_html_downloads_are_reported_per_chunk() {
+    let c = copy("paused");
+    std::fs::write(c.mp4(0), b"").unwrap();
+    std::fs::write(
+        c.mp4(2),
+        b"<!DOCTYPE html><html><body><h1>Service Unavailable</h1></body></html>",
+    )
+    .unwrap();
+    let r = c.check();
+    assert_eq!(
+        codes(&r),
+        [("file.empty", Some(0)), ("file.not_mp4", Some(2))],
+        "{:#?}",
+        r.findings
+    );
+    assert!(r.chunks[1].media.is_some());
+}
+
+#[test]
+fn wrong_chunk_duration_is_caught() {
+    let c = copy("basic");
+    // Chunk 2 (the last, so the wall clock stays continuous) says 6500 ms; the media has 6000.
+    c.edit_meta(2, |m| m["chunkDuration"] = json!(6500));
+    let r = c.check();
+    let f = only(&r, Code::DurationChunk);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 2);
+    assert_eq!(f.expected, Some(json!(6500.0)));
+    assert_eq!(f.actual, Some(json!(6000.0)));
+    // The metadata no longer adds up to recordingDurationMs either; the media still does.
+    only(&r, Code::DurationMetadataTotal);
+    assert_eq!(r.with_code(Code::DurationTotal).count(), 0);
+    assert_eq!(r.errors, 2, "{:#?}", r.findings);
+}
+
+#[test]
+fn wrong_recording_duration_is_caught() {
+    let c = copy("fragmented");
+    c.edit_event(|d| d["recordingDurationMs"] = json!(16000));
+    let r = c.check();
+    let f = only(&r, Code::DurationTotal);
+    assert_eq!(f.expected, Some(json!(16000.0)));
+    assert!(f.chunk.is_none());
+}
+
+#[test]
+fn overlapping_chunk_times_are_caught_with_their_size() {
+    let c = copy("basic");
+    c.edit_meta(2, |m| {
+        m["chunkStartTime"] = shift(&m["chunkStartTime"], -1500)
+    });
+    let r = c.check();
+    let f = only(&r, Code::TimelineOverlap);
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 2);
+    assert_eq!(f.actual, Some(json!({ "ms": 1500.0 })));
+    assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+}
+
+#[test]
+fn gap_between_chunks_is_a_warning_with_its_size() {
+    let c = copy("paused");
+    c.edit_meta(1, |m| {
+        m["chunkStartTime"] = shift(&m["chunkStartTime"], 2000);
+        for p in m["pauseResumeIntervals"].as_array_mut().unwrap() {
+            p["startTime"] = shift(&p["startTime"], 2000);
+        }
+    });
+    c.edit_meta(2, |m| {
+        m["chunkStartTime"] = shift(&m["chunkStartTime"], 2000)
+    });
+    let r = c.check();
+    let f = only(&r, Code::TimelineGap);
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 1);
+    assert_eq!(f.actual, Some(json!({ "ms": 2000.0 })));
+    assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+}
+
+#[test]
+fn pause_outside_its_chunk_is_caught() {
+    let c = copy("paused");
+    // Chunk 2 has no pause; add one that starts 3 s after its 6 s of media end.
+    c.edit_meta(2, |m| {
+        let start = shift(&m["chunkStartTime"], 9000);
+        m["pauseResumeIntervals"] = json!([{ "startTime": start, "duration": 1000 }]);
+    });
+    let r = c.check();
+    let f = only(&r, Code::TimelinePauseOutside);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 2);
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.message.contains("pauseResumeIntervals[0]"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn overlapping_pauses_are_caught() {
+    let c = copy("paused");
+    // Chunk 1's second pause moved to start inside its first.
+    c.edit_meta(1, |m| {
+        let first = m["pauseResumeIntervals"][0]["startTime"].clone();
+        m["pauseResumeIntervals"][1]["startTime"] = shift(&first, 500);
+    });
+    let r = c.check();
+    assert!(
+        r.with_code(Code::TimelinePauseOverlap).count() >= 1,
+        "{:#?}",
+        r.findings
+    );
+    assert!(r
+        .with_code(Code::TimelinePauseOverlap)
+        .all(|f| f.chunk.as_ref().unwrap().index == 1));
+}
+
+#[test]
+fn wrong_call_id_is_caught() {
+    let c = copy("bframes");
+    c.edit_meta(1, |m| {
+        m["callId"] = json!("00000000-0000-0000-0000-000000000000")
+    });
+    let r = c.check();
+    let f = only(&r, Code::MetadataCallId);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 1);
+    assert_eq!(
+        f.actual,
+        Some(json!("00000000-0000-0000-0000-000000000000"))
+    );
+    assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+}
+
+#[test]
+fn event_listing_an_absent_chunk_is_caught() {
+    let c = copy("faststart");
+    c.edit_event(|d| {
+        let chunks = d["recordingStorageInfo"]["recordingChunks"].as_array_mut().unwrap();
+        chunks.push(json!({ "documentId": "0-eus-d3-ffffffffffffffffffffffffffffffff", "index": 3, "endReason": "SessionEnded" }));
+    });
+    let r = c.check();
+    let f = only(&r, Code::ChunkAbsent);
+    assert_eq!(
+        f.chunk.as_ref().unwrap().document_id,
+        "0-eus-d3-ffffffffffffffffffffffffffffffff"
+    );
+    assert_eq!(f.chunk.as_ref().unwrap().index, 3);
+    // The three real chunks are still measured.
+    assert_eq!(r.chunks.iter().filter(|c| c.media.is_some()).count(), 3);
+}
+
+#[test]
+fn metadata_the_event_does_not_list_is_caught() {
+    let c = copy("basic");
+    c.edit_event(|d| {
+        d["recordingStorageInfo"]["recordingChunks"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
+    });
+    let r = c.check();
+    let f = only(&r, Code::MetadataUnlisted);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 2);
+    assert_eq!(f.chunk.as_ref().unwrap().document_id, c.doc(2));
+}
+
+#[test]
+fn index_disagreement_between_event_and_metadata_is_caught() {
+    let c = copy("basic");
+    c.edit_meta(1, |m| m["chunkIndex"] = json!(7));
+    let r = c.check();
+    let f = only(&r, Code::MetadataIndex);
+    assert_eq!(f.expected, Some(json!(1)));
+    assert_eq!(f.actual, Some(json!(7)));
+}
+
+#[test]
+fn invalid_metadata_is_caught_and_the_media_still_checked() {
+    let c = copy("basic");
+    c.edit_meta(0, |m| {
+        m["recordingInfo"]["videoConfiguration"]["framerate"] = json!("eight")
+    });
+    let r = c.check();
+    let f = only(&r, Code::MetadataInvalid);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 0);
+    assert!(
+        f.actual
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .contains("framerate"),
+        "{f:?}"
+    );
+    // Without metadata there is nothing to compare with, but the file is still inspected.
+    assert!(r.chunks[0].media.is_some());
+}
