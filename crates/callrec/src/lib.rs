@@ -1,1 +1,407 @@
-//! callrec: see the workspace README.
+//! Turn downloaded ACS call-recording chunks into one archival-quality MP4.
+//!
+//! The facade over the callrec crates, for archival workers: open a recording directory (our
+//! convention: `event.json`, and per chunk `<documentId>.mp4` with its metadata
+//! `<documentId>.json`), prove the media matches the metadata, map it to the wall clock, and
+//! stitch it losslessly.
+//!
+//! ```
+//! use callrec::{Recording, StitchOptions};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/recordings/paused");
+//! # let out_dir = tempfile::tempdir()?;
+//! let recording = Recording::open(&dir)?;
+//! let report = recording.check()?;
+//! assert!(!report.has_errors(), "{}", report.to_json());
+//! let timeline = recording.timeline();
+//! println!("{} of media over {} of wall clock", timeline.media_total(), timeline.wall_total());
+//! let stitched = recording.stitch(&StitchOptions::new(out_dir.path().join("call.mp4")))?;
+//! assert_eq!(stitched.duration_ms, 15_000);
+//! # Ok(()) }
+//! ```
+//!
+//! This is the one crate of the workspace that memory-maps files (see [`Recording::open`]).
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use memmap2::Mmap;
+
+pub use callrec_check::{Finding, Options as CheckOptions, Report, Severity};
+pub use callrec_meta::{Chunk, Problem, Timeline};
+pub use callrec_stitch::ChunkPlacement;
+
+/// The crates behind the facade, for what it does not wrap.
+pub mod crates {
+    pub use callrec_check as check;
+    pub use callrec_meta as meta;
+    pub use callrec_mp4 as mp4;
+    pub use callrec_stitch as stitch;
+}
+
+/// What can go wrong opening, checking or stitching a recording.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The directory is not a readable recording, or its `event.json` does not parse.
+    #[error(transparent)]
+    Meta(#[from] callrec_meta::Error),
+    /// A chunk file could not be opened or mapped.
+    #[error("chunk {index} ({document_id}): cannot read {path}: {source}")]
+    Open {
+        /// The chunk's index.
+        index: u32,
+        /// The chunk's documentId.
+        document_id: String,
+        /// The chunk file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The recording cannot be stitched as it is: a chunk is missing, duplicated, or its event
+    /// and metadata disagree. `check` reports every such problem.
+    #[error("cannot stitch {dir}: {problem}")]
+    NotStitchable {
+        /// The recording directory.
+        dir: PathBuf,
+        /// The first problem found.
+        problem: Box<Problem>,
+    },
+    /// A chunk's MP4 does not parse.
+    #[error("chunk {index} ({document_id}): {path}: {source}")]
+    Parse {
+        /// The chunk's index.
+        index: u32,
+        /// The chunk's documentId.
+        document_id: String,
+        /// The chunk file.
+        path: PathBuf,
+        /// What the parser said (names the box).
+        source: callrec_mp4::Error,
+    },
+    /// Planning or writing the stitched file failed (names the chunk and parameter).
+    #[error(transparent)]
+    Stitch(#[from] callrec_stitch::Error),
+    /// Writing an output file failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// This crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A recording directory, opened: its metadata matched up and every present chunk file mapped.
+pub struct Recording {
+    meta: callrec_meta::Recording,
+    dir: PathBuf,
+    /// Parallel to `meta.chunks`: the mapped file, `None` when absent.
+    maps: Vec<Option<Mmap>>,
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording")
+            .field("dir", &self.dir)
+            .field("chunks", &self.meta.chunks.len())
+            .field("problems", &self.meta.problems.len())
+            .finish()
+    }
+}
+
+/// Maps a chunk file read-only.
+///
+/// # Safety
+/// A mapping is only sound while no one truncates or rewrites the file: a truncated file raises
+/// SIGBUS on access. callrec never writes its inputs, and the chunk files of a recording
+/// directory are downloads that nothing else modifies while a worker processes them; the
+/// stitcher copies sample bytes with file I/O, not through this mapping.
+#[allow(unsafe_code)]
+fn map(file: &File) -> io::Result<Mmap> {
+    // SAFETY: see the function's doc: inputs are read-only and not modified while mapped.
+    unsafe { Mmap::map(file) }
+}
+
+impl Recording {
+    /// Opens a recording directory: reads `event.json` and the chunk metadata (see
+    /// [`callrec_meta::Recording::load`]) and maps every chunk file that is present.
+    ///
+    /// Fails when the directory is not a recording, `event.json` does not parse, or a present
+    /// chunk file cannot be read. Everything else (missing chunks, disagreeing metadata) is a
+    /// [`Problem`] in [`Recording::problems`], reported by [`Recording::check`].
+    pub fn open(dir: impl AsRef<Path>) -> Result<Recording> {
+        let dir = dir.as_ref();
+        let meta = callrec_meta::Recording::load(dir)?;
+        let maps = meta
+            .chunks
+            .iter()
+            .map(|c| {
+                let Some(path) = &c.media_path else {
+                    return Ok(None);
+                };
+                let open_err = |source| Error::Open {
+                    index: c.index,
+                    document_id: c.document_id.clone(),
+                    path: path.clone(),
+                    source,
+                };
+                let file = File::open(path).map_err(open_err)?;
+                map(&file).map(Some).map_err(open_err)
+            })
+            .collect::<Result<_>>()?;
+        Ok(Recording {
+            meta,
+            dir: dir.to_path_buf(),
+            maps,
+        })
+    }
+
+    /// The directory the recording was opened from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The event, chunks and problems as [`callrec_meta`] matched them up.
+    pub fn meta(&self) -> &callrec_meta::Recording {
+        &self.meta
+    }
+
+    /// The chunks in index order.
+    pub fn chunks(&self) -> &[Chunk] {
+        &self.meta.chunks
+    }
+
+    /// What is inconsistent between the event, the metadata and the directory.
+    pub fn problems(&self) -> &[Problem] {
+        &self.meta.problems
+    }
+
+    /// The call id (from the metadata, else the event's subject).
+    pub fn call_id(&self) -> Option<&str> {
+        self.meta.call_id()
+    }
+
+    /// The bytes of chunk `i` (position in [`Recording::chunks`]), `None` when absent.
+    pub fn media(&self, i: usize) -> Option<&[u8]> {
+        self.maps.get(i).and_then(|m| m.as_deref())
+    }
+
+    /// Checks the media against the metadata with the default [`CheckOptions`] (every AAC frame
+    /// decoded). The report holds every finding; see [`Report::has_errors`].
+    pub fn check(&self) -> Result<Report> {
+        self.check_with(&CheckOptions::default())
+    }
+
+    /// Checks with the given options.
+    pub fn check_with(&self, opts: &CheckOptions) -> Result<Report> {
+        let media: Vec<Option<&[u8]>> = (0..self.maps.len()).map(|i| self.media(i)).collect();
+        Ok(callrec_check::check(&self.meta, &media, opts))
+    }
+
+    /// The wall-clock timeline built from the chunk start times and pause intervals.
+    pub fn timeline(&self) -> Timeline {
+        self.meta.timeline()
+    }
+
+    /// Parses every chunk and builds the stitch plan (no output is written).
+    ///
+    /// Refused with [`Error::NotStitchable`] while the recording has any [`Problem`]: a chunk
+    /// that is missing, duplicated or ambiguous would make a silently broken archive.
+    pub fn plan(
+        &self,
+        opts: &StitchOptions,
+    ) -> Result<(Vec<callrec_stitch::ChunkInput>, callrec_stitch::Plan)> {
+        if let Some(problem) = self.meta.problems.first() {
+            return Err(Error::NotStitchable {
+                dir: self.dir.clone(),
+                problem: Box::new(problem.clone()),
+            });
+        }
+        let timeline = opts.wall_clock.then(|| self.timeline());
+        let mut inputs = Vec::with_capacity(self.meta.chunks.len());
+        for (i, chunk) in self.meta.chunks.iter().enumerate() {
+            let (Some(path), Some(bytes)) = (&chunk.media_path, self.media(i)) else {
+                return Err(Error::NotStitchable {
+                    dir: self.dir.clone(),
+                    problem: Box::new(Problem::MediaAbsent {
+                        index: chunk.index,
+                        document_id: chunk.document_id.clone(),
+                        expected: self.dir.join(format!("{}.mp4", chunk.document_id)),
+                    }),
+                });
+            };
+            let movie = callrec_mp4::Movie::parse(bytes).map_err(|source| Error::Parse {
+                index: chunk.index,
+                document_id: chunk.document_id.clone(),
+                path: path.clone(),
+                source,
+            })?;
+            let empty_edits = timeline
+                .as_ref()
+                .map(|t| empty_edits(t, chunk.index))
+                .unwrap_or_default();
+            inputs.push(callrec_stitch::ChunkInput {
+                index: chunk.index,
+                name: chunk.document_id.clone(),
+                path: path.clone(),
+                movie,
+                empty_edits,
+            });
+        }
+        let plan = callrec_stitch::Plan::new(&inputs, &opts.stitch_options())?;
+        Ok((inputs, plan))
+    }
+
+    /// Stitches the chunks into one MP4 at [`StitchOptions::output`] (atomically: the path holds
+    /// the complete file or nothing), and writes the timeline JSON when asked.
+    pub fn stitch(&self, opts: &StitchOptions) -> Result<Stitched> {
+        self.stitch_with_progress(opts, &|_, _| {})
+    }
+
+    /// [`Recording::stitch`], calling `progress(bytes_done, bytes_total)` as the copy goes.
+    pub fn stitch_with_progress(
+        &self,
+        opts: &StitchOptions,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<Stitched> {
+        let started = Instant::now();
+        let (_inputs, plan) = self.plan(opts)?;
+        let total = plan.output_len();
+        let summary =
+            callrec_stitch::write(&plan, &opts.output, &opts.stitch_options(), &|done| {
+                progress(done, total)
+            })?;
+        if let Some(path) = &opts.timeline {
+            write_atomic(path, self.timeline().to_json().as_bytes())?;
+        }
+        Ok(Stitched {
+            path: summary.path,
+            chunks: summary.chunks,
+            duration_ms: summary.duration_ms,
+            bytes: summary.bytes,
+            seconds: started.elapsed().as_secs_f64(),
+            placements: summary.placements,
+        })
+    }
+}
+
+/// A chunk's pauses (and the gap before it) as empty edits for a wall-clock stitch.
+fn empty_edits(timeline: &Timeline, chunk: u32) -> Vec<callrec_stitch::EmptyEdit> {
+    let micros = |n: callrec_meta::Nanos| u64::try_from(n.as_micros_floor()).unwrap_or(0);
+    let Some(layout) = timeline.chunk_layout().iter().find(|l| l.chunk == chunk) else {
+        return Vec::new();
+    };
+    let gap = (micros(layout.gap_before) > 0).then(|| callrec_stitch::EmptyEdit {
+        at_us: 0,
+        duration_us: micros(layout.gap_before),
+    });
+    gap.into_iter()
+        .chain(layout.pauses.iter().map(|p| callrec_stitch::EmptyEdit {
+            at_us: micros(p.media_offset),
+            duration_us: micros(p.duration),
+        }))
+        .collect()
+}
+
+/// How to stitch a recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StitchOptions {
+    /// The output MP4.
+    pub output: PathBuf,
+    /// Pauses and gaps between chunks become empty edits, so the playback position equals the
+    /// time since `recordingStartTime`. Off (compact): media runs on through pauses.
+    pub wall_clock: bool,
+    /// Copy threads; `None` uses the caller's rayon pool.
+    pub threads: Option<usize>,
+    /// Also write the wall-clock timeline as JSON here.
+    pub timeline: Option<PathBuf>,
+}
+
+impl StitchOptions {
+    /// Compact stitch to `output`, on the caller's rayon pool, no timeline file.
+    pub fn new(output: impl Into<PathBuf>) -> StitchOptions {
+        StitchOptions {
+            output: output.into(),
+            wall_clock: false,
+            threads: None,
+            timeline: None,
+        }
+    }
+
+    /// Sets [`StitchOptions::wall_clock`].
+    pub fn wall_clock(mut self, on: bool) -> StitchOptions {
+        self.wall_clock = on;
+        self
+    }
+
+    /// Sets [`StitchOptions::threads`].
+    pub fn threads(mut self, n: usize) -> StitchOptions {
+        self.threads = Some(n);
+        self
+    }
+
+    /// Sets [`StitchOptions::timeline`].
+    pub fn timeline(mut self, path: impl Into<PathBuf>) -> StitchOptions {
+        self.timeline = Some(path.into());
+        self
+    }
+
+    fn stitch_options(&self) -> callrec_stitch::StitchOptions {
+        callrec_stitch::StitchOptions {
+            wall_clock: self.wall_clock,
+            threads: self.threads,
+        }
+    }
+}
+
+/// What a stitch produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stitched {
+    /// The output file.
+    pub path: PathBuf,
+    /// Chunks stitched.
+    pub chunks: usize,
+    /// Presented duration in milliseconds.
+    pub duration_ms: u64,
+    /// Size of the output file.
+    pub bytes: u64,
+    /// Wall time the stitch took, in seconds.
+    pub seconds: f64,
+    /// Where each chunk starts in the output.
+    pub placements: Vec<ChunkPlacement>,
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed, so
+/// `path` holds either its old content or all of `bytes`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io_err = |op| {
+        move |source| Error::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".callrec-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(io_err("create a temporary file for"))?;
+    tmp.write_all(bytes).map_err(io_err("write"))?;
+    tmp.as_file().sync_all().map_err(io_err("sync"))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .map_err(io_err("rename into"))?;
+    Ok(())
+}

@@ -1,1 +1,205 @@
-//! Integration tests.
+//! Integration tests of the facade on the fixture recordings.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use callrec::{Error, Recording, StitchOptions};
+use callrec_mp4::{Movie, TrackKind};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+const CLEAN: [&str; 5] = ["basic", "bframes", "paused", "fragmented", "faststart"];
+
+/// Every file of a directory with its bytes, to show inputs are never modified.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+/// The presented duration of a track in ms, from its edit list (movie timescale).
+fn presented_ms(movie: &Movie, kind: TrackKind) -> f64 {
+    let track = movie.track(kind).unwrap();
+    let ticks: u64 = track.edits.iter().map(|e| e.segment_duration).sum();
+    ticks as f64 * 1000.0 / f64::from(movie.timescale.get())
+}
+
+#[test]
+fn clean_recordings_check_clean_and_stitch_to_their_media_duration() {
+    let out = tempfile::tempdir().unwrap();
+    for name in CLEAN {
+        let dir = testdata().join("recordings").join(name);
+        let before = snapshot(&dir);
+        let rec = Recording::open(&dir).unwrap();
+        assert!(rec.problems().is_empty(), "{name}: {:?}", rec.problems());
+        let report = rec.check().unwrap();
+        assert!(!report.has_errors(), "{name}: {}", report.to_json());
+
+        let media_ms = rec.timeline().media_total().as_millis_f64();
+        let target = out.path().join(format!("{name}.mp4"));
+        let timeline_json = out.path().join(format!("{name}.timeline.json"));
+        let stitched = rec
+            .stitch(&StitchOptions::new(&target).timeline(&timeline_json))
+            .unwrap();
+        assert_eq!(stitched.chunks, rec.chunks().len());
+        assert_eq!(stitched.bytes, fs::metadata(&target).unwrap().len());
+        let data = fs::read(&target).unwrap();
+        let movie = Movie::parse(&data).unwrap();
+        for kind in [TrackKind::Video, TrackKind::Audio] {
+            let ms = presented_ms(&movie, kind);
+            assert!(
+                (ms - media_ms).abs() <= 1.0,
+                "{name} {kind:?}: {ms} ms vs metadata {media_ms} ms"
+            );
+        }
+        // The chunk starts are the sums of the metadata's chunk durations.
+        let mut expected_start = 0.0;
+        for (placement, chunk) in stitched.placements.iter().zip(rec.chunks()) {
+            assert_eq!(placement.index, chunk.index);
+            let start_ms = placement.start_us as f64 / 1000.0;
+            assert!(
+                (start_ms - expected_start).abs() <= 1.0,
+                "{name} chunk {}: starts at {start_ms} ms, not {expected_start}",
+                chunk.index
+            );
+            expected_start += chunk
+                .metadata
+                .as_ref()
+                .unwrap()
+                .chunk_duration
+                .as_millis_f64();
+        }
+        let timeline: serde_json::Value =
+            serde_json::from_slice(&fs::read(&timeline_json).unwrap()).unwrap();
+        assert_eq!(
+            timeline["media_ms"].as_f64().unwrap().round(),
+            media_ms.round()
+        );
+        assert_eq!(snapshot(&dir), before, "{name}: an input changed");
+    }
+}
+
+#[test]
+fn wall_clock_stitch_of_the_paused_recording_spans_the_wall_clock() {
+    let dir = testdata().join("recordings/paused");
+    let rec = Recording::open(&dir).unwrap();
+    let timeline = rec.timeline();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("wall.mp4");
+    let stitched = rec
+        .stitch(&StitchOptions::new(&target).wall_clock(true))
+        .unwrap();
+    let wall_ms = timeline.wall_total().as_millis_f64();
+    // One video frame at 8 fps.
+    assert!(
+        (stitched.duration_ms as f64 - wall_ms).abs() <= 125.0,
+        "{} vs {wall_ms}",
+        stitched.duration_ms
+    );
+    assert!(
+        stitched.duration_ms > 15_000 + 11_000,
+        "pauses are present: {}",
+        stitched.duration_ms
+    );
+    let movie = Movie::parse(&fs::read(&target).unwrap()).unwrap();
+    for kind in [TrackKind::Video, TrackKind::Audio] {
+        let track = movie.track(kind).unwrap();
+        let empty = track
+            .edits
+            .iter()
+            .filter(|e| e.media_time.is_none())
+            .count();
+        assert!(
+            empty >= 3,
+            "{kind:?}: the three pauses are empty edits: {:?}",
+            track.edits
+        );
+        assert!((presented_ms(&movie, kind) - wall_ms).abs() <= 125.0);
+    }
+    // Each chunk starts where the wall clock says, counted from recordingStartTime.
+    let start = rec.meta().event.as_ref().unwrap().data.recording_start_time;
+    for (placement, chunk) in stitched.placements.iter().zip(rec.chunks()) {
+        let meta = chunk.metadata.as_ref().unwrap();
+        let wall_ms = (meta.chunk_start_time - start).num_microseconds().unwrap() as f64 / 1000.0;
+        let at_ms = placement.start_us as f64 / 1000.0;
+        assert!(
+            (at_ms - wall_ms).abs() <= 125.0,
+            "chunk {}: at {at_ms} ms, wall clock {wall_ms} ms",
+            chunk.index
+        );
+    }
+}
+
+#[test]
+fn a_recording_with_a_missing_chunk_is_refused_and_nothing_is_written() {
+    let dir = testdata().join("recordings-bad/missing_chunk");
+    let rec = Recording::open(&dir).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("out.mp4");
+    let err = rec.stitch(&StitchOptions::new(&target)).unwrap_err();
+    assert!(matches!(err, Error::NotStitchable { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("chunk 1"), "{msg}");
+    assert!(!target.exists());
+    assert_eq!(
+        fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "no temporary file left"
+    );
+    // The check still reports on the chunks that are there.
+    let report = rec.check().unwrap();
+    assert!(report.has_errors());
+}
+
+#[test]
+fn the_mismatch_recording_is_refused_naming_chunk_and_parameter() {
+    let dir = testdata().join("recordings/mismatch");
+    let rec = Recording::open(&dir).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("out.mp4");
+    let err = rec.stitch(&StitchOptions::new(&target)).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Stitch(_)), "{msg}");
+    assert!(msg.contains("chunk 1"), "{msg}");
+    assert!(
+        msg.contains("sample rate") || msg.contains("channel") || msg.contains("timescale"),
+        "{msg}"
+    );
+    assert!(!target.exists());
+    assert_eq!(
+        fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn a_directory_that_is_not_a_recording_is_an_error_naming_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let err = Recording::open(empty.path()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&empty.path().display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn write_atomic_replaces_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.json");
+    callrec::write_atomic(&path, b"first, longer content").unwrap();
+    callrec::write_atomic(&path, b"second").unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"second");
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    let err = callrec::write_atomic(&dir.path().join("no/such/dir/x"), b"x").unwrap_err();
+    assert!(err.to_string().contains("no/such/dir"), "{err}");
+}
