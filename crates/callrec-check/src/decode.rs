@@ -1,6 +1,8 @@
 //! Decode every AAC frame of a track with symphonia's AAC-LC decoder, count the PCM samples and
 //! measure digital silence.
 
+use std::panic::AssertUnwindSafe;
+
 use callrec_mp4::{AacConfig, Track};
 use serde::Serialize;
 use symphonia::core::codecs::audio::well_known::CODEC_ID_AAC;
@@ -91,11 +93,25 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, data: &[u8]) -> DecodeF
             Duration::new(u64::from(s.duration)),
             bytes,
         );
-        match decoder.decode_ref(&pkt) {
-            Ok(buf) => {
-                let channels = buf.num_planes().max(1);
-                let frames = buf.frames() as u64;
+        // A decoder bug must not take the whole check down: a panic ends this track's decode
+        // and is reported as a decode error.
+        let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            decoder.decode_ref(&pkt).map(|buf| {
                 buf.copy_to_vec_interleaved(&mut pcm);
+                (buf.num_planes().max(1), buf.frames() as u64)
+            })
+        }));
+        match decoded {
+            Err(_) => {
+                facts.errors += 1;
+                if facts.first_errors.len() < KEEP_ERRORS {
+                    facts
+                        .first_errors
+                        .push((i, "the decoder panicked".to_string()));
+                }
+                break;
+            }
+            Ok(Ok((channels, frames))) => {
                 for (k, frame) in pcm.chunks(channels).enumerate() {
                     let quiet = frame.iter().all(|x| x.abs() <= SILENCE_THRESHOLD);
                     if quiet {
@@ -114,7 +130,7 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, data: &[u8]) -> DecodeF
                 }
                 facts.decoded_frames += frames;
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 facts.errors += 1;
                 if facts.first_errors.len() < KEEP_ERRORS {
                     facts.first_errors.push((i, e.to_string()));

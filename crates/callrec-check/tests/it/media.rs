@@ -488,3 +488,62 @@ fn timescale_that_disagrees_with_the_sample_rate_is_a_finding() {
     assert!(c.contains(&"audio.timescale"), "{f:#?}");
     assert!(!c.contains(&"audio.sample_rate"), "{f:#?}");
 }
+
+/// A small deterministic generator (xorshift64*), so the sweep is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+#[test]
+fn robustness_prefixes_and_byte_flips_never_panic() {
+    let opts = Options::default();
+    for (name, idx) in [("faststart", 1), ("fragmented", 1)] {
+        let data = read_chunk(name, idx);
+        let (_, doc, _, meta) = chunks(&recording(name))
+            .into_iter()
+            .nth(idx as usize)
+            .unwrap();
+        let exp = expected_from_json(&meta);
+        let c = chunk_ref(idx, &doc);
+        // Prefixes: every 211th length, and each length around the moov.
+        let movie = Movie::parse(&data).unwrap();
+        let around = (movie.moov.start as usize).saturating_sub(16)
+            ..(movie.moov.end as usize + 16).min(data.len());
+        for len in (0..data.len()).step_by(401).chain(around.step_by(7)) {
+            let (_, f) = check_chunk(Some(&data[..len]), &exp, &opts, &c);
+            assert!(
+                f.iter().any(|f| f.severity == Severity::Error),
+                "{name} prefix {len}"
+            );
+        }
+        // Byte flips anywhere, and flips confined to the audio frames (the decoder's input).
+        let audio: Vec<_> = movie
+            .track(TrackKind::Audio)
+            .unwrap()
+            .samples
+            .iter()
+            .map(|s| s.range())
+            .collect();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ u64::from(idx));
+        for round in 0..150 {
+            let mut d = data.clone();
+            for _ in 0..1 + rng.next() % 8 {
+                let at = if round % 2 == 0 {
+                    (rng.next() % d.len() as u64) as usize
+                } else {
+                    let r = &audio[(rng.next() % audio.len() as u64) as usize];
+                    (r.start + rng.next() % (r.end - r.start)) as usize
+                };
+                d[at] ^= 1 << (rng.next() % 8);
+            }
+            let _ = check_chunk(Some(&d), &exp, &opts, &c);
+        }
+    }
+}
