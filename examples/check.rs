@@ -49,9 +49,9 @@ fn run(args: &Args) -> anyhow::Result<Report> {
     let mut files = Vec::with_capacity(recording.chunks.len());
     for c in &recording.chunks {
         let data = match &c.media_path {
-            Some(p) => Some(
-                std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
-            ),
+            Some(p) => {
+                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
+            }
             None => None,
         };
         files.push(data);
