@@ -1089,3 +1089,331 @@ fn build_moov(
     };
     (moov.to_bytes(), plans)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callrec_mp4::{Movie, ParseOptions, Sample, Timescale};
+
+    fn entry(kind: TrackKind) -> SampleEntry {
+        // A code the parser keeps as unknown (a real avc1/mp4a needs its whole configuration).
+        let fourcc = FourCc(if kind == TrackKind::Video {
+            *b"vtst"
+        } else {
+            *b"atst"
+        });
+        let mut raw = vec![0, 0, 0, 36];
+        raw.extend_from_slice(&fourcc.0);
+        raw.resize(36, 0);
+        SampleEntry {
+            fourcc,
+            raw,
+            codec: Codec::Unknown(fourcc),
+        }
+    }
+
+    /// A track of `n` samples of `size` bytes and `dur` ticks, laid out from `offset`.
+    fn track(
+        id: u32,
+        kind: TrackKind,
+        ts: u32,
+        n: usize,
+        size: u32,
+        dur: u32,
+        offset: u64,
+    ) -> Track {
+        Track {
+            id,
+            kind,
+            timescale: Timescale::new(ts).unwrap(),
+            media_duration: n as u64 * u64::from(dur),
+            language: 0,
+            edits: Vec::new(),
+            entries: vec![entry(kind)],
+            samples: (0..n)
+                .map(|k| Sample {
+                    offset: offset + k as u64 * u64::from(size),
+                    size,
+                    dts: k as u64 * u64::from(dur),
+                    cts_offset: 0,
+                    duration: dur,
+                    sync: k == 0,
+                    description_index: 1,
+                })
+                .collect(),
+            tkhd_width: 0,
+            tkhd_height: 0,
+            volume: 0,
+        }
+    }
+
+    fn chunk(index: u32, tracks: Vec<Track>) -> ChunkInput {
+        ChunkInput {
+            index,
+            name: format!("c{index}"),
+            path: PathBuf::from(format!("/nonexistent/c{index}.mp4")),
+            movie: Movie {
+                timescale: Timescale::new(1000).unwrap(),
+                duration: 0,
+                tracks,
+                fragmented: false,
+                major_brand: None,
+                moov: 0..0,
+                mdats: Vec::new(),
+                truncated_tail: None,
+            },
+            empty_edits: Vec::new(),
+        }
+    }
+
+    fn parse_header(plan: &Plan) -> Movie {
+        Movie::parse_with(
+            plan.header(),
+            ParseOptions {
+                allow_truncated_tail: true,
+            },
+        )
+        .unwrap()
+    }
+
+    /// Past 4 GiB the chunk offsets go to co64 and the mdat header to its 64-bit form, and every
+    /// sample's offset in the header matches where the copy plan puts it.
+    #[test]
+    fn co64_and_64_bit_mdat_once_the_output_passes_4_gib() {
+        const BIG: u32 = 3 << 29; // 1.5 GiB
+        let mk = |n: u32| -> Vec<ChunkInput> {
+            (0..n)
+                .map(|i| chunk(i, vec![track(1, TrackKind::Video, 16384, 1, BIG, 2048, 48)]))
+                .collect()
+        };
+        // 2 chunks: 3 GiB of samples: 32-bit everything.
+        let plan = Plan::new(&mk(2), &StitchOptions::default()).unwrap();
+        assert!(!plan.mdat_64());
+        assert!(!plan.tracks()[0].co64);
+        let h = plan.header();
+        assert_eq!(&h[h.len() - 4..], b"mdat");
+        assert_eq!(
+            u32::from_be_bytes(h[h.len() - 8..h.len() - 4].try_into().unwrap()) as u64,
+            8 + 2 * u64::from(BIG)
+        );
+        // 4 chunks: 6 GiB, the last sample starts past 4 GiB.
+        let plan = Plan::new(&mk(4), &StitchOptions::default()).unwrap();
+        assert!(plan.mdat_64());
+        assert!(plan.tracks()[0].co64);
+        let h = plan.header();
+        assert_eq!(
+            &h[h.len() - 16..h.len() - 8],
+            &[0, 0, 0, 1, b'm', b'd', b'a', b't']
+        );
+        let large = u64::from_be_bytes(h[h.len() - 8..].try_into().unwrap());
+        assert_eq!(large, 16 + 4 * u64::from(BIG));
+        assert_eq!(plan.output_len(), h.len() as u64 + 4 * u64::from(BIG));
+        let m = parse_header(&plan);
+        let offsets: Vec<u64> = m.tracks[0].samples.iter().map(|s| s.offset).collect();
+        let copies: Vec<u64> = plan.copies().iter().map(|c| c.dst_offset).collect();
+        assert_eq!(offsets, copies);
+        assert_eq!(offsets[0], h.len() as u64);
+        assert!(offsets[3] > u64::from(u32::MAX));
+        assert!(plan
+            .copies()
+            .iter()
+            .all(|c| c.src_offset == 48 && c.len == u64::from(BIG)));
+    }
+
+    /// Adjacent samples of one file become one copy and one output chunk per run; a gap in the
+    /// source (a moof between fragments) starts a new copy range.
+    #[test]
+    fn copies_merge_adjacent_ranges() {
+        let mut v = track(1, TrackKind::Video, 16384, 4, 100, 2048, 1000);
+        v.samples[2].offset = 2000; // gap after sample 1
+        v.samples[3].offset = 2100;
+        let a = track(2, TrackKind::Audio, 16000, 2, 50, 1024, 1200); // right after video 0..1
+        let c = chunk(0, vec![v, a]);
+        let plan = Plan::new(&[c], &StitchOptions::default()).unwrap();
+        let cs: Vec<(u64, u64)> = plan
+            .copies()
+            .iter()
+            .map(|c| (c.src_offset, c.len))
+            .collect();
+        assert_eq!(cs, vec![(1000, 300), (2000, 200)]);
+        let m = parse_header(&plan);
+        let base = plan.header().len() as u64;
+        let vo: Vec<u64> = m.tracks[0]
+            .samples
+            .iter()
+            .map(|s| s.offset - base)
+            .collect();
+        let ao: Vec<u64> = m.tracks[1]
+            .samples
+            .iter()
+            .map(|s| s.offset - base)
+            .collect();
+        assert_eq!(vo, vec![0, 100, 300, 400]);
+        assert_eq!(ao, vec![200, 250]);
+        assert_eq!(plan.tracks()[0].chunk_offsets, 2);
+        assert_eq!(plan.tracks()[1].chunk_offsets, 1);
+    }
+
+    /// A chunk whose audio is shorter than its video: the audio gets an empty edit so both
+    /// tracks start the next chunk together.
+    #[test]
+    fn shorter_track_is_padded_to_the_chunk_span() {
+        let c0 = chunk(
+            0,
+            vec![
+                track(1, TrackKind::Video, 16384, 8, 10, 2048, 0), // 1 s
+                track(2, TrackKind::Audio, 16000, 15, 10, 1024, 80), // 0.96 s
+            ],
+        );
+        let c1 = chunk(
+            1,
+            vec![
+                track(1, TrackKind::Video, 16384, 8, 10, 2048, 0),
+                track(2, TrackKind::Audio, 16000, 15, 10, 1024, 80),
+            ],
+        );
+        let plan = Plan::new(&[c0, c1], &StitchOptions::default()).unwrap();
+        assert_eq!(plan.timescale(), 1000);
+        let a = &plan.tracks()[1];
+        let e: Vec<(u64, Option<i64>)> = a
+            .edits
+            .iter()
+            .map(|e| (e.segment_duration, e.media_time))
+            .collect();
+        assert_eq!(e, vec![(960, Some(0)), (40, None), (960, Some(15360))]);
+        let v = &plan.tracks()[0];
+        assert_eq!(v.edits.len(), 1);
+        assert_eq!(v.edits[0].segment_duration, 2000);
+        assert_eq!(plan.chunks()[1].span_start, 1000);
+        assert_eq!(plan.chunks()[1].start_us, 1_000_000);
+        assert_eq!(plan.duration(), 2000);
+    }
+
+    #[test]
+    fn empty_edits_split_media_at_the_pause() {
+        let mut c = chunk(0, vec![track(1, TrackKind::Audio, 16000, 10, 10, 1600, 0)]); // 1 s
+        c.empty_edits = vec![
+            EmptyEdit {
+                at_us: 250_000,
+                duration_us: 2_000_000,
+            },
+            EmptyEdit {
+                at_us: 0,
+                duration_us: 500_000,
+            },
+            EmptyEdit {
+                at_us: 5_000_000,
+                duration_us: 1_000,
+            },
+        ];
+        let wall = StitchOptions {
+            wall_clock: true,
+            threads: None,
+        };
+        let plan = Plan::new(std::slice::from_ref(&c), &wall).unwrap();
+        let e: Vec<(u64, Option<i64>)> = plan.tracks()[0]
+            .edits
+            .iter()
+            .map(|e| (e.segment_duration, e.media_time))
+            .collect();
+        assert_eq!(
+            e,
+            vec![
+                (500, None),
+                (250, Some(0)),
+                (2000, None),
+                (750, Some(4000)),
+                (1, None)
+            ]
+        );
+        assert_eq!(plan.chunks()[0].span_start, 0);
+        assert_eq!(plan.chunks()[0].start, 500);
+        // Compact mode ignores them.
+        let plan = Plan::new(&[c], &StitchOptions::default()).unwrap();
+        assert_eq!(plan.tracks()[0].edits.len(), 1);
+    }
+
+    /// 29.97 fps video at 30000 and 44.1 kHz audio: the movie timescale makes every edit exact.
+    #[test]
+    fn movie_timescale_makes_edits_exact() {
+        let c = chunk(
+            0,
+            vec![
+                track(1, TrackKind::Video, 30000, 7, 10, 1001, 0),
+                track(2, TrackKind::Audio, 44100, 5, 10, 1024, 70),
+            ],
+        );
+        let plan = Plan::new(&[c.clone(), c], &StitchOptions::default()).unwrap();
+        assert!(plan.exact());
+        let ts = u64::from(plan.timescale());
+        // 7007/30000 s and 5120/44100 s both whole in the movie timescale; the video's two
+        // chunks continue each other: one edit.
+        assert_eq!(plan.tracks()[0].edits.len(), 1);
+        assert_eq!(
+            plan.tracks()[0].edits[0].segment_duration * 30000,
+            2 * 7007 * ts
+        );
+        assert_eq!(plan.chunks()[1].span_start * 30000, 7007 * ts);
+        let a = &plan.tracks()[1].edits;
+        assert_eq!(a[0].segment_duration * 44100, 5120 * ts);
+        assert_eq!(
+            a[1].media_time, None,
+            "audio padded to the video's longer span"
+        );
+    }
+
+    /// Timescales with no common 32-bit multiple: edits are rounded (documented), chunk starts
+    /// still agree across tracks.
+    #[test]
+    fn timescale_fallback_rounds() {
+        let c = chunk(
+            0,
+            vec![
+                track(1, TrackKind::Video, 65521, 3, 10, 1001, 0),
+                track(2, TrackKind::Audio, 65519, 3, 10, 999, 30),
+            ],
+        );
+        let plan = Plan::new(&[c.clone(), c], &StitchOptions::default()).unwrap();
+        assert!(!plan.exact());
+        assert_eq!(plan.timescale(), 65521);
+        let v = &plan.tracks()[0];
+        assert_eq!(v.edits[0].segment_duration, 6006);
+        assert_eq!(plan.chunks()[1].span_start, 3003);
+        // Audio: 2997/65519 s rounds to 2997 ticks of 65521, padded to the chunk's 3003.
+        let a: Vec<(u64, Option<i64>)> = plan.tracks()[1]
+            .edits
+            .iter()
+            .map(|e| (e.segment_duration, e.media_time))
+            .collect();
+        assert_eq!(a, vec![(2997, Some(0)), (6, None), (2997, Some(2997))]);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors_not_panics() {
+        let mut t = track(1, TrackKind::Video, 1000, 3, 10, 10, 0);
+        t.samples[2].dts = 5; // goes backwards
+        let e = Plan::new(&[chunk(0, vec![t])], &StitchOptions::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("chunk 0 (c0): video track 1: decode time"),
+            "{e}"
+        );
+        let mut t = track(1, TrackKind::Video, 1000, 3, 10, 10, 0);
+        t.samples[1].description_index = 7;
+        let e = Plan::new(&[chunk(0, vec![t])], &StitchOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("sample description 7"), "{e}");
+        let mut t = track(1, TrackKind::Video, 1000, 3, 10, 10, 0);
+        t.edits = vec![Edit {
+            segment_duration: 10,
+            media_time: Some(0),
+            media_rate_integer: 2,
+            media_rate_fraction: 0,
+        }];
+        let e = Plan::new(&[chunk(0, vec![t])], &StitchOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("media rate"), "{e}");
+        let mut t = track(1, TrackKind::Video, 1000, 3, 10, 10, 0);
+        t.entries.clear();
+        let e = Plan::new(&[chunk(0, vec![t])], &StitchOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("no sample description"), "{e}");
+    }
+}
