@@ -389,3 +389,39 @@ fn invalid_metadata_is_caught_and_the_media_still_checked() {
     // Without metadata there is nothing to compare with, but the file is still inspected.
     assert!(r.chunks[0].media.is_some());
 }
+
+#[test]
+fn document_id_disagreement_is_caught() {
+    let c = copy("basic");
+    c.edit_meta(1, |m| {
+        m["chunkDocumentId"] = json!("0-eus-d3-not-this-chunk")
+    });
+    let r = c.check();
+    let f = only(&r, Code::MetadataDocumentId);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 1);
+    assert_eq!(f.actual, Some(json!("0-eus-d3-not-this-chunk")));
+}
+
+#[test]
+fn duplicate_and_missing_indices_are_caught() {
+    let c = copy("basic");
+    // The event gives chunk 2 the index 1: index 1 twice, index 2 never.
+    c.edit_event(|d| d["recordingStorageInfo"]["recordingChunks"][2]["index"] = json!(1));
+    let r = c.check();
+    let f = only(&r, Code::ChunkIndexDuplicate);
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("index 1"), "{}", f.message);
+    // Every chunk's media is still checked.
+    assert_eq!(r.chunks.iter().filter(|c| c.media.is_some()).count(), 3);
+}
+
+#[test]
+fn recording_without_event_is_a_warning_and_still_checked() {
+    let c = copy("basic");
+    std::fs::remove_file(c.dir.join("event.json")).unwrap();
+    let r = c.check();
+    let f = only(&r, Code::EventMissing);
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!((r.errors, r.warnings), (0, 1), "{:#?}", r.findings);
+    assert_eq!(r.chunks.len(), 3);
+}
