@@ -130,3 +130,5 @@ pub fn from_values(
 pub fn ts(s: &str) -> chrono::DateTime<chrono::Utc> {
     callrec_meta::parse_timestamp(s).unwrap()
 }
+
+mod robustness;
