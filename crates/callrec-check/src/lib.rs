@@ -1,18 +1,47 @@
 //! callrec-check: prove that each chunk of an ACS call recording is what its metadata says,
 //! before the service deletes the source.
 //!
-//! [`check_chunk`] measures one chunk's MP4 (codec, picture size from the SPS, frame rate from
-//! the sample durations, sync first sample, bitrates, sample rate from the AudioSpecificConfig
-//! and the timescale, channels, presented duration, integrity) and decodes every AAC frame with
-//! symphonia. It returns every [`Finding`], each with a stable [`Code`], a [`Severity`], the chunk
-//! and the expected and actual values, never just the first error.
+//! [`check`] takes a [`callrec_meta::Recording`] and each chunk's file bytes and returns a
+//! [`Report`] of every [`Finding`], each with a stable [`Code`], a [`Severity`], the chunk and
+//! the expected and actual values, never just the first error:
+//! - per chunk ([`check_chunk`]): codec, picture size from the SPS, frame rate from the sample
+//!   durations, sync first sample, bitrates, AAC object type, sample rate from the
+//!   AudioSpecificConfig and the timescale, channels, presented duration, integrity (0-byte or
+//!   HTML downloads, boxes that do not parse, samples past the end of the file), and a decode of
+//!   every AAC frame with symphonia (errors, decoded sample count, digital silence);
+//! - per recording: the metadata layer's [`callrec_meta::Problem`]s (indices, documentIds,
+//!   callIds, absent files) and [`callrec_meta::TimelineIssue`]s (gaps, overlaps, pauses outside
+//!   their chunk), and the media's total duration against `recordingDurationMs`.
 //!
 //! ```
-//! use callrec_check::{check_chunk, ChunkRef, Code, Expected, ExpectedAudio, Options};
+//! use callrec_check::{check, Code, Options};
+//! use callrec_meta::Recording;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/recordings/mismatch");
+//! let recording = Recording::load(&dir)?;
+//! let files = recording
+//!     .chunks
+//!     .iter()
+//!     .map(|c| c.media_path.as_ref().map(std::fs::read).transpose())
+//!     .collect::<Result<Vec<_>, _>>()?;
+//! let media: Vec<Option<&[u8]>> = files.iter().map(|f| f.as_deref()).collect();
+//! let report = check(&recording, &media, &Options::default());
+//! assert!(report.has_errors());
+//! let f = report.with_code(Code::VideoResolution).next().unwrap();
+//! assert_eq!(f.chunk.as_ref().unwrap().index, 1);
+//! println!("{}", report.to_json());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A single file can be checked against values from elsewhere:
+//!
+//! ```
+//! use callrec_check::{check_chunk, ChunkRef, Code, Expected, Options};
 //! let chunk = ChunkRef { index: 0, document_id: "doc".into() };
 //! // A download that came back as an error page:
-//! let (summary, findings) =
-//!     check_chunk(Some(b"<html><body>404</body></html>"), &Expected::default(), &Options::default(), &chunk);
+//! let page: &[u8] = b"<html><body>404</body></html>";
+//! let (summary, findings) = check_chunk(Some(page), &Expected::default(), &Options::default(), &chunk);
 //! assert!(summary.media.is_none());
 //! assert_eq!(findings[0].code, Code::FileNotMp4);
 //! ```
