@@ -378,3 +378,64 @@ impl RecordingInfo {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UNMIXED: &str = r#"{
+      "callId": "c", "chunkDocumentId": "d", "chunkIndex": "0",
+      "chunkStartTime": "2021-04-14T16:32:34Z", "chunkDuration": "15000.0",
+      "pauseResumeIntervals": null,
+      "recordingInfo": {
+        "contentType": "Unmixed", "channelType": "Audio", "format": "Wav", "bitDepth": 16,
+        "audioConfiguration": {"sampleRate": 16000, "bitRate": 256000, "channels": 5, "codec": "pcm"},
+        "videoConfiguration": null
+      },
+      "participants": [
+        {"participantId": "p1", "channel": 1},
+        {"participantId": "p2", "channel": "2", "displayName": "B"}
+      ]
+    }"#;
+
+    #[test]
+    fn unmixed_audio_with_channels_nulls_and_extras() {
+        let m = ChunkMetadata::from_json(UNMIXED.as_bytes(), Path::new("u.json")).unwrap();
+        assert_eq!(m.chunk_duration, Nanos::from_millis(15000));
+        assert!(m.pause_resume_intervals.is_empty());
+        assert!(m.recording_info.video.is_none());
+        assert_eq!(m.recording_info.audio.channels, 5);
+        assert_eq!(m.recording_info.audio.extra["codec"], "pcm");
+        assert_eq!(m.recording_info.extra["bitDepth"], 16);
+        assert_eq!(m.participants[0].channel, Some(1));
+        assert_eq!(m.participants[1].channel, Some(2));
+        assert_eq!(m.participants[1].extra["displayName"], "B");
+        assert!(m.participants[0].extra.is_empty());
+        let c = m.recording_info.classify();
+        assert_eq!(c.content, Some(ContentKind::Unmixed));
+        assert_eq!(c.channel, Some(ChannelKind::Audio));
+        assert_eq!(c.format, Some(FormatKind::Wav));
+    }
+
+    #[test]
+    fn classification_ignores_case_and_punctuation_and_keeps_unknowns() {
+        let c = Classification::of(["Audio - Video", "MIXED", "mp4", "hologram"]);
+        assert_eq!(c.channel, Some(ChannelKind::AudioVideo));
+        assert_eq!(c.content, Some(ContentKind::Mixed));
+        assert_eq!(c.format, Some(FormatKind::Mp4));
+        assert_eq!(c.unknown, vec!["hologram".to_string()]);
+        assert_eq!(normalize_enum("Audio - Video"), "audiovideo");
+    }
+
+    #[test]
+    fn pause_extras_are_kept() {
+        let json = UNMIXED.replace(
+            r#""pauseResumeIntervals": null"#,
+            r#""pauseResumeIntervals": [{"startTime": "2021-04-14T16:32:35Z", "duration": 250.5, "reason": "user"}]"#,
+        );
+        let m = ChunkMetadata::from_json(json.as_bytes(), Path::new("u.json")).unwrap();
+        let p = &m.pause_resume_intervals[0];
+        assert_eq!(p.duration, Nanos::from_micros(250_500));
+        assert_eq!(p.extra["reason"], "user");
+    }
+}
