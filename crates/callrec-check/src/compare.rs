@@ -146,6 +146,18 @@ pub(crate) fn compare(
         }
         push(Code::Mp4Truncated, Severity::Error, msg, expected, actual);
     }
+    if f.samples_outside_mdat > 0 {
+        push(
+            Code::Mp4SampleRange,
+            Severity::Error,
+            format!(
+                "{} samples do not lie inside any mdat box: the chunk offset tables are corrupt",
+                f.samples_outside_mdat
+            ),
+            json!(0),
+            json!(f.samples_outside_mdat),
+        );
+    }
     if f.video.is_none() && f.audio.is_none() {
         push(
             Code::TrackMissing,
@@ -187,8 +199,13 @@ pub(crate) fn compare(
                 );
             }
             if let Some(ev) = ev {
-                if let (Some(w), Some(h)) = (v.width, v.height) {
-                    let (l, s) = (ev.longer_side, ev.shorter_side);
+                let sizes = v
+                    .width
+                    .zip(v.height)
+                    .into_iter()
+                    .chain(v.other_sizes.iter().copied());
+                let (l, s) = (ev.longer_side, ev.shorter_side);
+                for (w, h) in sizes {
                     if !((w == l && h == s) || (w == s && h == l)) {
                         push(
                             Code::VideoResolution,

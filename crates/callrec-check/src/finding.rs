@@ -71,6 +71,8 @@ codes! {
     Mp4Parse => "mp4.parse",
     /// The file ends before its last box does, or sample ranges run past the end of the file.
     Mp4Truncated => "mp4.truncated",
+    /// Sample byte ranges that lie inside the file but outside every `mdat` payload.
+    Mp4SampleRange => "mp4.sample_range",
     /// The metadata describes a track kind (video or audio) that the file lacks.
     TrackMissing => "track.missing",
     /// The video codec is not H.264.

@@ -37,6 +37,8 @@ pub struct VideoFacts {
     pub height: Option<u32>,
     /// Number of sample descriptions (more than one when the avcC changes mid-track).
     pub sample_descriptions: usize,
+    /// Picture sizes of the later AVC sample descriptions that differ from the first.
+    pub other_sizes: Vec<(u32, u32)>,
     /// Track timescale.
     pub timescale: u32,
     /// Number of samples (frames).
@@ -98,6 +100,9 @@ pub struct MediaFacts {
     pub duration_method: DurationMethod,
     /// Samples whose byte range runs past the end of the file (a truncated download).
     pub samples_past_eof: usize,
+    /// Samples (within the file) whose byte range does not lie inside any `mdat` payload: a
+    /// corrupt chunk offset table.
+    pub samples_outside_mdat: usize,
     /// The first video track, if any.
     pub video: Option<VideoFacts>,
     /// The first audio track, if any.
@@ -227,6 +232,23 @@ fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
             .count()
     };
     let samples_past_eof = vt.map_or(0, past_eof) + at.map_or(0, past_eof);
+    let mut mdats = movie.mdats.clone();
+    mdats.sort_by_key(|r| r.start);
+    let outside = |t: &Track| {
+        t.samples
+            .iter()
+            .filter(|s| {
+                let r = s.range();
+                if r.end > file_size {
+                    return false;
+                }
+                // The last mdat starting at or before the sample must contain it.
+                let k = mdats.partition_point(|m| m.start <= r.start);
+                k == 0 || mdats[k - 1].end < r.end
+            })
+            .count()
+    };
+    let samples_outside_mdat = vt.map_or(0, outside) + at.map_or(0, outside);
 
     // The AAC priming presented by files without an edit list, in milliseconds.
     let aac_rate = at.and_then(|t| match t.codec() {
@@ -253,6 +275,21 @@ fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
             width,
             height,
             sample_descriptions: t.entries.len(),
+            other_sizes: t
+                .entries
+                .iter()
+                .skip(1)
+                .filter_map(|e| match &e.codec {
+                    Codec::Avc(c) => Some((c.width, c.height)),
+                    _ => None,
+                })
+                .filter(|&wh| Some(wh) != width.zip(height))
+                .fold(Vec::new(), |mut v, wh| {
+                    if !v.contains(&wh) {
+                        v.push(wh);
+                    }
+                    v
+                }),
             timescale: ts,
             samples: t.samples.len(),
             frame_duration_ms: frame.map(|d| ms(f64::from(d), ts)),
@@ -313,6 +350,7 @@ fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
             duration_ms,
             duration_method: method,
             samples_past_eof,
+            samples_outside_mdat,
             video,
             audio,
         },

@@ -547,3 +547,35 @@ fn robustness_prefixes_and_byte_flips_never_panic() {
         }
     }
 }
+
+#[test]
+fn chunk_offsets_outside_mdat_are_a_finding() {
+    let mut data = read_chunk("basic", 0);
+    let movie = Movie::parse(&data).unwrap();
+    let first_chunk_video_samples = {
+        let v = movie.track(TrackKind::Video).unwrap();
+        let first = v.samples[0].offset;
+        // Samples of the first chunk run contiguously from its offset.
+        let mut end = first;
+        v.samples
+            .iter()
+            .take_while(|s| {
+                let ok = s.offset == end;
+                end += u64::from(s.size);
+                ok
+            })
+            .count()
+    };
+    // The first stco (the video track's): size, 'stco', version+flags, count, offsets.
+    let at = find(&data, b"stco", movie.moov.start as usize) + 12;
+    data[at..at + 4].copy_from_slice(&8u32.to_be_bytes());
+    let (s, f) = check_chunk(
+        Some(&data),
+        &Expected::default(),
+        &Options::default(),
+        &chunk_ref(0, "x"),
+    );
+    let m = s.media.unwrap();
+    assert_eq!(m.samples_outside_mdat, first_chunk_video_samples);
+    assert_eq!(codes(&f), ["mp4.sample_range"], "{f:#?}");
+}
