@@ -36,12 +36,20 @@
 //! - A chunk with no edit list on any track (ffmpeg's fragmented chunks) that has an AAC track is
 //!   assumed to start with the 1024 samples of priming ffmpeg's AAC encoder writes: every track of
 //!   the chunk skips that lead, `1024 / sample_rate` seconds converted to the track's timescale
-//!   (rounded to nearest; 1049 ticks at 16384 for 16 kHz audio: exactly the amount ffmpeg
-//!   stretched the first video frame by). Each track then presents up to the end of its media.
+//!   (rounded to nearest; 1049 ticks at 16384 for 16 kHz audio). Each track then presents up to
+//!   the end of its media. ffmpeg writes that lead into the first video frame instead: it lasts
+//!   3097 ticks (2048 + 1049) and every later frame comes 1049 ticks late. Where a track's first
+//!   sample lasts at least the lead longer than the next one, the output gives it back its own
+//!   length (the lead is taken off its duration, every later sample moves 1049 ticks earlier)
+//!   and presents the track from its first sample: the same presentation as an edit starting
+//!   1049 ticks into the first frame, but ffmpeg drops a frame that starts before its edit, so
+//!   this way every frame shows in ffmpeg too. Audio (first frame 1024 = the lead) is cut by the
+//!   edit list: its priming is not presented.
 //!   Without an AAC track, edit-less tracks present all their media from the first presentation
 //!   time.
 //! - Sample durations are taken from decode-time differences (the last sample keeps its own
-//!   duration), so every sample keeps its decode time relative to the chunk's first sample.
+//!   duration), so every sample keeps its decode time relative to the chunk's first sample
+//!   (except for the stretched first frame above).
 //!
 //! # Timing of the output
 //! - Chunk k starts at the sum of the earlier chunks' spans. A chunk's span is the longest of its

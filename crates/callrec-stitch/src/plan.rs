@@ -278,10 +278,12 @@ fn extent(t: &Track) -> Option<Extent> {
     })
 }
 
-/// What a chunk's track presents, before empty edits are inserted.
-fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<Vec<Seg>> {
+/// What a chunk's track presents, before empty edits are inserted; and how many ticks to take
+/// off its first sample's duration (ffmpeg's stretch of the first video frame in edit-less
+/// chunks, see the crate docs), shifting every later sample earlier by as much.
+fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<(Vec<Seg>, u32)> {
     let Some(x) = extent(t) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     };
     let ts = u128::from(t.timescale.get());
     let mut segs = Vec::new();
@@ -326,15 +328,36 @@ fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<Vec
                 .ok_or_else(|| overflow("priming"))?,
             None => 0,
         };
-        let start = x.min_pts.max(0).saturating_add(skip);
-        if x.end_pts > start {
+        // ffmpeg's stretch: the first sample lasts at least the lead longer than the next one
+        // (3097 = 2048 + 1049 ticks). Give it its own duration back instead of cutting the lead
+        // with the edit list, so the first frame is presented from its own start (players that
+        // discard frames starting before an edit would drop it otherwise).
+        let stretched = match (t.samples.first(), t.samples.get(1)) {
+            (Some(a), Some(b)) if skip > 0 && a.cts_offset == 0 && x.min_pts == 0 => {
+                let first = b.dts.saturating_sub(a.dts);
+                let next = match t.samples.get(2) {
+                    Some(n) => n.dts.saturating_sub(b.dts),
+                    None => u64::from(b.duration),
+                };
+                next > 0 && first >= next.saturating_add(skip as u64)
+            }
+            _ => false,
+        };
+        let (start, end, trim) = if stretched {
+            (0, x.end_pts - skip, skip)
+        } else {
+            (x.min_pts.max(0).saturating_add(skip), x.end_pts, 0)
+        };
+        if end > start {
             segs.push(Seg {
-                dur: Rat::new((x.end_pts - start) as u128, ts),
+                dur: Rat::new((end - start) as u128, ts),
                 media: Some(start),
             });
         }
+        let trim = u32::try_from(trim).map_err(|_| overflow("priming"))?;
+        return Ok((segs, trim));
     }
-    Ok(segs)
+    Ok((segs, 0))
 }
 
 /// Inserts empty time at chunk-relative media presentation positions (see [`EmptyEdit`]).
@@ -443,6 +466,7 @@ impl Plan {
 
         // 1. What each chunk presents on each track, as exact fractions of a second.
         let mut pres: Vec<Vec<Vec<Seg>>> = Vec::with_capacity(chunks.len());
+        let mut trims: Vec<Vec<u32>> = Vec::with_capacity(chunks.len());
         for (c, map) in chunks.iter().zip(&maps) {
             let edit_less = c.movie.tracks.iter().all(|t| t.edits.is_empty());
             let lead_rate = if edit_less {
@@ -454,15 +478,18 @@ impl Plan {
                 None
             };
             let mut per_track = Vec::with_capacity(ntracks);
+            let mut trim = Vec::with_capacity(ntracks);
             for &j in map {
                 let t = &c.movie.tracks[j];
-                let mut segs = presentation(c, t, lead_rate)?;
+                let (mut segs, tr) = presentation(c, t, lead_rate)?;
+                trim.push(tr);
                 if opts.wall_clock && !c.empty_edits.is_empty() {
                     segs = insert_empties(segs, &c.empty_edits, u128::from(t.timescale.get()))?;
                 }
                 per_track.push(segs);
             }
             pres.push(per_track);
+            trims.push(trim);
         }
 
         // 2. The movie timescale.
@@ -649,6 +676,7 @@ impl Plan {
                     })
                     .collect();
                 let d0 = t.samples.first().map_or(0, |s| s.dts);
+                let trim = trims[ci][i];
                 samples.reserve(t.samples.len());
                 for (k, s) in t.samples.iter().enumerate() {
                     let duration = match t.samples.get(k + 1) {
@@ -670,6 +698,7 @@ impl Plan {
                             })?,
                         None => s.duration,
                     };
+                    let duration = if k == 0 { duration - trim } else { duration };
                     let desc = s
                         .description_index
                         .checked_sub(1)
@@ -725,7 +754,8 @@ impl Plan {
                 let media_len = t
                     .samples
                     .last()
-                    .map_or(0, |s| s.dts - d0 + u64::from(s.duration));
+                    .map_or(0, |s| s.dts - d0 + u64::from(s.duration))
+                    - u64::from(trim);
                 base = base
                     .checked_add(media_len)
                     .ok_or_else(|| overflow("media duration"))?;

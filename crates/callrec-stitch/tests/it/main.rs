@@ -234,6 +234,47 @@ fn edit_lists_skip_every_chunks_priming() {
     assert_eq!(video.edits[0].media_time, Some(4096));
 }
 
+/// Fragmented (edit-less) chunks: audio skips its first frame (priming) at every chunk; the
+/// first video frame, which ffmpeg stretched by the same lead (1049 ticks), gets its own 2048
+/// back, so the video runs at a steady 2048 and needs a single edit from media time 0.
+#[test]
+fn fragmented_chunks_lose_priming_and_the_stretch() {
+    let f = load("fragmented");
+    for c in &f.chunks {
+        let v = c.movie.track(TrackKind::Video).unwrap();
+        assert_eq!(
+            v.samples[1].dts - v.samples[0].dts,
+            3097,
+            "fixture: stretched first frame"
+        );
+    }
+    let plan = Plan::new(&f.chunks, &opts(1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, data) = stitch_to(&f.chunks, &opts(1), &dir.path().join("out.mp4"));
+    let m = Movie::parse(&data).unwrap();
+    let v = m.track(TrackKind::Video).unwrap();
+    assert!(v.samples.iter().all(|s| s.duration == 2048));
+    assert_eq!(v.edits.len(), 1);
+    assert_eq!(v.edits[0].media_time, Some(0));
+    assert_eq!(v.edits[0].segment_duration, 15000);
+    let a = m.track(TrackKind::Audio).unwrap();
+    assert_eq!(a.edits.len(), 3);
+    let mut base = 0;
+    for (k, e) in a.edits.iter().enumerate() {
+        assert_eq!(e.media_time, Some(base + 1024), "chunk {k}");
+        let ca = f.chunks[k].movie.track(TrackKind::Audio).unwrap();
+        base += ca
+            .samples
+            .iter()
+            .map(|s| i64::from(s.duration))
+            .sum::<i64>();
+        assert_eq!(
+            e.segment_duration,
+            plan.chunks()[k].end - plan.chunks()[k].span_start
+        );
+    }
+}
+
 #[test]
 fn changed_avcc_gets_its_own_sample_description() {
     let f = load("faststart");

@@ -61,8 +61,8 @@ pub struct Presented {
 }
 
 /// A sample is presented by a media edit when its `[pts, pts + duration)` overlaps the edit's
-/// media interval; its presentation time is the edit's start plus `pts - media_time` (negative
-/// when the edit starts inside it).
+/// media interval; it is first shown at the edit's start plus `pts - media_time`, or at the edit's
+/// start when the edit starts inside it.
 pub fn presented(movie_ts: u64, t: &Track, edits: &[Edit]) -> Presented {
     let ts = i128::from(t.timescale.get());
     let mts = i128::from(movie_ts);
@@ -79,7 +79,8 @@ pub fn presented(movie_ts: u64, t: &Track, edits: &[Edit]) -> Presented {
                 let pend = Q::new(i128::from(s.pts()) + i128::from(s.duration), ts);
                 if !seen[k] && p < hi && pend > lo {
                     seen[k] = true;
-                    samples.push((*s, at.add(p.sub(lo))));
+                    // First shown at the edit's start when the edit starts inside it.
+                    samples.push((*s, at.add(p.sub(lo).max(Q::ZERO))));
                 }
             }
         }
