@@ -17,6 +17,9 @@ pub struct Expected {
     pub audio: Option<ExpectedAudio>,
     /// `chunkDuration` in milliseconds.
     pub duration_ms: Option<f64>,
+    /// The metadata says the recording is audio only (`channelType`/`contentType` `audio`):
+    /// a video track is unexpected.
+    pub audio_only: bool,
 }
 
 /// The video the metadata describes.
@@ -169,6 +172,15 @@ pub(crate) fn compare(
     }
 
     // Video.
+    if exp.audio_only && f.video.is_some() {
+        push(
+            Code::TrackUnexpected,
+            Severity::Warning,
+            "the metadata says audio only, but the file has a video track".into(),
+            json!("audio"),
+            json!("audioVideo"),
+        );
+    }
     match (&f.video, &exp.video) {
         (None, Some(_)) => push(
             Code::TrackMissing,

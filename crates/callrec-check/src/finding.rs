@@ -75,6 +75,10 @@ codes! {
     Mp4SampleRange => "mp4.sample_range",
     /// The metadata describes a track kind (video or audio) that the file lacks.
     TrackMissing => "track.missing",
+    /// The metadata says audio only (`channelType`), but the file has a video track.
+    TrackUnexpected => "track.unexpected",
+    /// The metadata names a format callrec does not check (`wav`, `mp3`): the media is skipped.
+    FormatUnsupported => "format.unsupported",
     /// The video codec is not H.264.
     VideoCodec => "video.codec",
     /// The SPS picture size differs from `longerSideLength` x `shorterSideLength`.

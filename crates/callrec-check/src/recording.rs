@@ -3,22 +3,34 @@
 
 use std::collections::HashSet;
 
-use callrec_meta::{Chunk, ChunkMetadata, Problem, Recording, TimelineIssue};
+use callrec_meta::{
+    ChannelKind, Chunk, ChunkMetadata, FormatKind, Problem, Recording, TimelineIssue,
+};
 use serde_json::json;
 
 use crate::compare::{Expected, ExpectedAudio, ExpectedVideo};
 use crate::{check_chunk, ChunkRef, Code, Finding, Options, Report, Severity};
 
 /// What a chunk's metadata says its media is.
+///
+/// A `channelType` of `audio` (by value, whichever key holds it) means no video is expected,
+/// even when a `videoConfiguration` is present.
 pub fn expected_of(m: &ChunkMetadata) -> Expected {
     let a = &m.recording_info.audio;
+    let audio_only = m.recording_info.classify().channel == Some(ChannelKind::Audio);
     Expected {
-        video: m.recording_info.video.as_ref().map(|v| ExpectedVideo {
-            longer_side: v.longer_side_length,
-            shorter_side: v.shorter_side_length,
-            frame_rate: v.framerate,
-            bit_rate: Some(v.bit_rate),
-        }),
+        audio_only,
+        video: m
+            .recording_info
+            .video
+            .as_ref()
+            .filter(|_| !audio_only)
+            .map(|v| ExpectedVideo {
+                longer_side: v.longer_side_length,
+                shorter_side: v.shorter_side_length,
+                frame_rate: v.framerate,
+                bit_rate: Some(v.bit_rate),
+            }),
         audio: Some(ExpectedAudio {
             sample_rate: a.sample_rate,
             channels: a.channels,
@@ -93,6 +105,29 @@ pub fn check(recording: &Recording, media: &[Option<&[u8]>], opts: &Options) -> 
                     json!([format!("{}.mp4", c.document_id), format!("{}.json", c.document_id)]),
                     json!([]),
                 ),
+            );
+            summaries.push(crate::ChunkSummary {
+                index: c.index,
+                document_id: c.document_id.clone(),
+                media: None,
+            });
+            all_measured = false;
+            continue;
+        }
+        let format = c
+            .metadata
+            .as_ref()
+            .and_then(|m| m.recording_info.classify().format);
+        if let Some(fmt @ (FormatKind::Wav | FormatKind::Mp3)) = format {
+            let name = if fmt == FormatKind::Wav { "wav" } else { "mp3" };
+            findings.push(
+                Finding::new(
+                    Code::FormatUnsupported,
+                    Severity::Warning,
+                    Some(r.clone()),
+                    format!("the metadata says the chunk is {name}; only mp4 chunks are checked"),
+                )
+                .values("mp4", name),
             );
             summaries.push(crate::ChunkSummary {
                 index: c.index,

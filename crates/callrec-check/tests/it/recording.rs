@@ -425,3 +425,36 @@ fn recording_without_event_is_a_warning_and_still_checked() {
     assert_eq!((r.errors, r.warnings), (0, 1), "{:#?}", r.findings);
     assert_eq!(r.chunks.len(), 3);
 }
+
+#[test]
+fn audio_only_metadata_expects_no_video() {
+    let c = copy("mismatch");
+    c.edit_meta(1, |m| m["recordingInfo"]["channelType"] = json!("Audio"));
+    let r = c.check();
+    assert_eq!(
+        codes(&r),
+        [
+            ("track.unexpected", Some(1)),
+            ("audio.sample_rate", Some(1)),
+            ("audio.channels", Some(1)),
+        ],
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(r.findings[0].severity, Severity::Warning);
+}
+
+#[test]
+fn wav_chunks_are_skipped_with_a_warning() {
+    let c = copy("basic");
+    c.edit_meta(0, |m| m["recordingInfo"]["format"] = json!("wav"));
+    let r = c.check();
+    assert_eq!(
+        codes(&r),
+        [("format.unsupported", Some(0))],
+        "{:#?}",
+        r.findings
+    );
+    assert!(r.chunks[0].media.is_none());
+    assert!(r.chunks[1].media.is_some() && r.chunks[2].media.is_some());
+}

@@ -59,5 +59,6 @@ pub fn expected_from_json(v: &Value) -> Expected {
             bit_rate: Some(num(&a["bitRate"]) as u64),
         }),
         duration_ms: Some(num(&v["chunkDuration"])),
+        audio_only: false,
     }
 }
