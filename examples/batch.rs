@@ -1,6 +1,129 @@
-//! `batch`: not built yet.
+//! Archive every recording under a directory: check, stitch and export the timeline of each,
+//! several at once, with a manifest that makes a rerun finish what a killed run left.
+//!
+//! ```text
+//! cargo run --release --example batch -- ROOT -o OUTDIR [-j N] [--wall-clock] [--force]
+//! ```
+//!
+//! Writes `OUTDIR/<callId>/recording.mp4`, `timeline.json`, `check.json` and one line per
+//! recording in `OUTDIR/manifest.jsonl`; see [`callrec_examples::batch`] for what counts as
+//! failed and what a rerun redoes. Exits 0 when every recording is ok, 1 when any failed, 2 when
+//! the batch could not run.
 
-fn main() {
-    eprintln!("batch: not built yet");
-    std::process::exit(2);
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use callrec_examples::batch::{self, Entry, Event, Options};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Check, stitch and export every recording under ROOT.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Directory searched for recording directories (only read).
+    root: PathBuf,
+    /// Output directory: one folder per recording and manifest.jsonl.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Recordings processed at once (threads of the batch's pool; default: CPUs).
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Stitch on the wall clock: pauses and gaps between chunks become empty edits.
+    #[arg(long)]
+    wall_clock: bool,
+    /// Redo recordings the manifest says are done.
+    #[arg(long)]
+    force: bool,
+}
+
+fn log_line(e: &Entry) -> String {
+    let mut line = format!("{:<8} {}  ({})", e.status.as_str(), e.key, e.dir);
+    if let Some(ms) = e.media_ms {
+        line += &format!("  {:.3} s", ms as f64 / 1e3);
+    }
+    if let Some(mp4) = e.outputs.get(batch::RECORDING_MP4) {
+        line += &format!("  {} bytes", mp4.bytes);
+    }
+    line += &format!("  {:.2} s", e.seconds);
+    if let Some(r) = &e.reason {
+        line += &format!(": {r}");
+    }
+    line
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut opts = Options::new(&args.root, &args.out);
+    if let Some(j) = args.jobs {
+        opts.jobs = j.max(1);
+    }
+    opts.wall_clock = args.wall_clock;
+    opts.force = args.force;
+
+    let started = Instant::now();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let log = |line: String| match &bar {
+        Some(bar) => bar.println(line),
+        None => eprintln!("{line}"),
+    };
+    let on_event = |event: Event<'_>| match event {
+        Event::Start { found, todo } => {
+            if let Some(bar) = &bar {
+                bar.set_length(todo as u64);
+            }
+            log(format!(
+                "{found} recording(s) under {}: {todo} to do, {} done earlier",
+                args.root.display(),
+                found - todo
+            ));
+        }
+        Event::Skipped(e) => {
+            if bar.is_none() {
+                log(format!("skipped  {}  ({}): done earlier", e.key, e.dir));
+            }
+        }
+        Event::Begin { dir, .. } => {
+            if let Some(bar) = &bar {
+                bar.set_message(dir.to_string());
+            }
+        }
+        Event::Done(e) => {
+            log(log_line(e));
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+        }
+    };
+
+    let result = batch::run(&opts, &on_event);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(summary) => {
+            print!("{}", summary.table());
+            println!(
+                "manifest: {} ({:.2} s)",
+                args.out.join(batch::MANIFEST).display(),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::from(summary.exit_code())
+        }
+        Err(e) => {
+            eprintln!("batch: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -1,0 +1,3 @@
+//! Integration tests of the example package.
+
+mod batch;
