@@ -74,6 +74,20 @@
 //! sample description and switches to it at that chunk. Entries that differ only in bit rate
 //! hints (a `btrt` child, the bit rate fields of an AAC `esds`) share the first chunk's entry.
 
+//! # Interop notes (ffmpeg 5.1, checked by hand on the fixtures)
+//! - Compact outputs of every fixture decode with `ffmpeg -v error -i OUT -f null -` silently.
+//!   At each audio join ffmpeg re-reads about a second of earlier packets and the chunk's
+//!   priming frame flagged discard (`D` in `ffprobe -show_packets`) as decoder pre-roll: the
+//!   packets it presents (no `D`) are exactly the chunks' presented packets, in order, and the
+//!   first one of chunk k is at the sum of the earlier chunks' durations.
+//! - ffmpeg's mov demuxer honours only *leading* empty edits. An empty edit after a media edit
+//!   (a pause in wall-clock mode) is read as a media edit at time -1: it replays the track's media
+//!   from the start for the pause's duration. Wall-clock outputs with pauses are valid ISO files
+//!   (our parser and the tests read them as intended) but ffmpeg-based players show them wrong;
+//!   a gap before the first chunk is fine.
+//! - symphonia 0.6 refuses a file in which any track has more than one sample entry (a chunk
+//!   with another `avcC`).
+
 mod plan;
 mod rat;
 mod write;
