@@ -5,7 +5,7 @@
 //!    merges their sample tables, builds one edit list per track that presents exactly what each
 //!    chunk presents, back to back, lays out every output byte and encodes the whole header
 //!    (`ftyp`, `moov`, `mdat` header: moov first).
-//! 2. [`write`] copies the sample bytes in large ranges (`std::io::copy` of a `Take<File>` into a
+//! 2. [`write()`] copies the sample bytes in large ranges (`std::io::copy` of a `Take<File>` into a
 //!    `File`, which Linux turns into `copy_file_range`) over a rayon pool, into a temporary file
 //!    beside the target, syncs it and renames it into place. The output is byte-identical for any
 //!    thread count.
@@ -104,7 +104,7 @@ pub struct ChunkInput {
     pub index: u32,
     /// The chunk's documentId or file name (for errors and placements).
     pub name: String,
-    /// The chunk file: [`write`] copies the sample bytes from it (opened read-only).
+    /// The chunk file: [`write()`] copies the sample bytes from it (opened read-only).
     pub path: PathBuf,
     /// The chunk, parsed with [`callrec_mp4::Movie::parse`] from the bytes of `path`.
     pub movie: callrec_mp4::Movie,
@@ -132,7 +132,7 @@ pub struct StitchOptions {
     /// playback position equals the time since the recording started. Off (compact): the
     /// `empty_edits` are ignored and media runs on through pauses.
     pub wall_clock: bool,
-    /// Copy threads for [`write`]: `Some(n)` builds a private rayon pool of `n` threads; `None`
+    /// Copy threads for [`write()`]: `Some(n)` builds a private rayon pool of `n` threads; `None`
     /// runs on the caller's current rayon pool (the global one unless inside `install`). The
     /// global pool is never configured.
     pub threads: Option<usize>,

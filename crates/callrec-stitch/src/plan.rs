@@ -86,7 +86,7 @@ struct Source {
 }
 
 /// The whole output, decided: header bytes, copy ranges, timeline. Build with [`Plan::new`],
-/// execute with [`crate::write`].
+/// execute with [`crate::write()`].
 #[derive(Debug, Clone)]
 pub struct Plan {
     header: Vec<u8>,

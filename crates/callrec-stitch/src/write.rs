@@ -1,4 +1,4 @@
-//! [`write`]: execute a [`Plan`] into a temporary file beside the target, sync, rename.
+//! [`write()`]: execute a [`Plan`] into a temporary file beside the target, sync, rename.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -14,7 +14,7 @@ use crate::{ChunkInput, ChunkPlacement, Error, Plan, Result, StitchOptions};
 /// work and progress moves.
 const PIECE: u64 = 16 << 20;
 
-/// What [`write`] produced.
+/// What [`write()`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     /// Chunks stitched.
@@ -71,7 +71,7 @@ fn temp_path(out: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((dir.join(tmp_name), dir))
 }
 
-/// Plans and writes in one call: [`Plan::new`] then [`write`].
+/// Plans and writes in one call: [`Plan::new`] then [`write()`].
 pub fn stitch(
     chunks: &[ChunkInput],
     out: &Path,
