@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use callrec_check::{check, Options, Report, Severity};
+use callrec_check::{check, Options, Report};
 use callrec_meta::Recording;
 use clap::Parser;
 
@@ -60,32 +60,6 @@ fn run(args: &Args) -> anyhow::Result<Report> {
     Ok(check(&recording, &media, &opts))
 }
 
-fn print_table(dir: &std::path::Path, report: &Report) {
-    for f in &report.findings {
-        let chunk = f
-            .chunk
-            .as_ref()
-            .map_or_else(|| "-".to_string(), |c| c.index.to_string());
-        println!(
-            "{:<8} {:<24} {:>5}  {}",
-            f.severity.as_str(),
-            f.code.as_str(),
-            chunk,
-            f.message
-        );
-    }
-    println!(
-        "{}: {} chunks, {:.3} s of media: {} errors, {} warnings, {} info{}",
-        dir.display(),
-        report.chunks.len(),
-        report.media_duration_ms / 1000.0,
-        report.count(Severity::Error),
-        report.count(Severity::Warning),
-        report.count(Severity::Info),
-        if report.has_errors() { "" } else { ": ok" }
-    );
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
@@ -93,7 +67,14 @@ fn main() -> ExitCode {
             if args.json {
                 println!("{}", report.to_json());
             } else {
-                print_table(&args.dir, &report);
+                // The table, its summary line prefixed with the directory.
+                let table = report.to_string();
+                let (findings, summary) = table.rsplit_once('\n').unwrap_or(("", &table));
+                if !findings.is_empty() {
+                    println!("{findings}");
+                }
+                let verdict = if report.has_errors() { "" } else { ": ok" };
+                println!("{}: {summary}{verdict}", args.dir.display());
             }
             if report.has_errors() {
                 ExitCode::from(1)

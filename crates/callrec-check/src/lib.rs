@@ -173,9 +173,44 @@ impl Report {
         self.findings.iter().filter(move |f| f.code == code)
     }
 
+    /// One line: chunks, media duration, and the count of each severity
+    /// (`3 chunks, 15.000 s of media: 4 errors, 0 warnings, 0 info`).
+    pub fn summary(&self) -> String {
+        format!(
+            "{} chunks, {:.3} s of media: {} errors, {} warnings, {} info",
+            self.chunks.len(),
+            self.media_duration_ms / 1000.0,
+            self.count(Severity::Error),
+            self.count(Severity::Warning),
+            self.count(Severity::Info)
+        )
+    }
+
     /// The report as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// A table a person reads: one line per finding (severity, code, chunk index, message), then
+/// [`Report::summary`].
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for x in &self.findings {
+            let chunk = x
+                .chunk
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |c| c.index.to_string());
+            writeln!(
+                f,
+                "{:<8} {:<24} {:>5}  {}",
+                x.severity.as_str(),
+                x.code.as_str(),
+                chunk,
+                x.message
+            )?;
+        }
+        write!(f, "{}", self.summary())
     }
 }
 

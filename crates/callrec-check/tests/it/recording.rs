@@ -135,6 +135,15 @@ fn mismatch_gives_exactly_its_four_findings_on_chunk_1() {
         .iter()
         .all(|f| &f.chunk.as_ref().unwrap().document_id == doc));
     assert_eq!(r.errors, 4);
+    let table = r.to_string();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 5, "{table}");
+    assert!(lines[0].starts_with("error    video.resolution"), "{table}");
+    assert!(lines[0].contains(" 1  picture is 1280x720"), "{table}");
+    assert_eq!(
+        lines[4],
+        "3 chunks, 15.000 s of media: 4 errors, 0 warnings, 0 info"
+    );
     let v: Value = serde_json::from_str(&r.to_json()).unwrap();
     assert_eq!(v["findings"][0]["code"], "video.resolution");
     assert_eq!(v["findings"][0]["severity"], "error");
