@@ -123,7 +123,8 @@ pub struct ChunkSummary {
 /// Everything `check` found about a recording.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    /// Every finding, recording-wide ones first, then by chunk, in the order they were made.
+    /// Every finding: the metadata layer's problems and timeline issues first, then each chunk's
+    /// media findings in index order, then the recording's total duration.
     pub findings: Vec<Finding>,
     /// One summary per chunk, in index order.
     pub chunks: Vec<ChunkSummary>,
