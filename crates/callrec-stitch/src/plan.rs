@@ -283,7 +283,10 @@ fn extent(t: &Track) -> Option<Extent> {
 /// chunks, see the crate docs), shifting every later sample earlier by as much.
 fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<(Vec<Seg>, u32)> {
     let Some(x) = extent(t) else {
-        return Ok((Vec::new(), 0));
+        if t.samples.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        return Err(overflow("presentation time"));
     };
     let ts = u128::from(t.timescale.get());
     let mut segs = Vec::new();
@@ -1416,6 +1419,50 @@ mod tests {
             .map(|e| (e.segment_duration, e.media_time))
             .collect();
         assert_eq!(a, vec![(2997, Some(0)), (6, None), (2997, Some(2997))]);
+    }
+
+    /// A chunk's own empty edit (a delayed track) is kept at every join.
+    #[test]
+    fn chunk_empty_edits_are_kept() {
+        let mut v = track(1, TrackKind::Video, 1000, 10, 10, 100, 0); // 1 s of media
+        v.edits = vec![
+            Edit {
+                segment_duration: 1000,
+                media_time: None,
+                media_rate_integer: 1,
+                media_rate_fraction: 0,
+            },
+            Edit {
+                segment_duration: 1000,
+                media_time: Some(0),
+                media_rate_integer: 1,
+                media_rate_fraction: 0,
+            },
+        ];
+        let a = track(2, TrackKind::Audio, 1000, 20, 10, 100, 100); // 2 s
+        let c = chunk(0, vec![v, a]);
+        let plan = Plan::new(&[c.clone(), c], &StitchOptions::default()).unwrap();
+        let e: Vec<(u64, Option<i64>)> = plan.tracks()[0]
+            .edits
+            .iter()
+            .map(|e| (e.segment_duration, e.media_time))
+            .collect();
+        assert_eq!(
+            e,
+            vec![
+                (1000, None),
+                (1000, Some(0)),
+                (1000, None),
+                (1000, Some(1000))
+            ]
+        );
+        assert_eq!(plan.chunks()[1].span_start, 2000);
+        assert_eq!(
+            plan.chunks()[1].start,
+            2000,
+            "audio presents from the chunk's start"
+        );
+        assert_eq!(plan.tracks()[1].edits.len(), 1, "audio continues: one edit");
     }
 
     #[test]
