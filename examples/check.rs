@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use callrec_check::{check, Options, Report};
-use callrec_meta::Recording;
+use callrec::{CheckOptions as Options, Recording, Report};
 use clap::Parser;
 
 /// Check a recording directory (event.json, <documentId>.mp4 and <documentId>.json per chunk).
@@ -44,20 +43,9 @@ fn run(args: &Args) -> anyhow::Result<Report> {
         opts.silence_warn_ms = ms;
     }
     opts.decode_audio = !args.no_decode;
-    let recording = Recording::load(&args.dir)
+    let recording = Recording::open(&args.dir)
         .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
-    let mut files = Vec::with_capacity(recording.chunks.len());
-    for c in &recording.chunks {
-        let data = match &c.media_path {
-            Some(p) => {
-                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
-            }
-            None => None,
-        };
-        files.push(data);
-    }
-    let media: Vec<Option<&[u8]>> = files.iter().map(|f| f.as_deref()).collect();
-    Ok(check(&recording, &media, &opts))
+    Ok(recording.check_with(&opts)?)
 }
 
 fn main() -> ExitCode {
