@@ -1,8 +1,31 @@
 #!/usr/bin/env bash
-# Interop checks against ffmpeg's tools. Each check is a function `check_<name> FILE` that
+# Interop checks against ffmpeg's tools. Each check is a function `check_<name> TARGET` that
 # prints "FAIL ..." lines and returns non-zero on disagreement; `run_check` counts failures.
-# To add a check: write a function and add its name to CHECKS. Exit status is non-zero when any
-# check failed on any file.
+# To add a check: write a function and add its name to CHECKS (run on every fixture chunk file)
+# or REC_CHECKS (run on every fixture recording directory). Exit status is non-zero when any
+# check failed.
+#
+# Chunk files: `inspect --json` agrees with ffprobe.
+# Recordings: `stitch` (compact and --wall-clock) and, with ffprobe/ffmpeg:
+#   - the packets the output presents (per its edit lists, ISO/IEC 14496-12 8.6.6, over
+#     ffprobe's packet table and MD5s) are the packets the chunks present, in order; a chunk
+#     presents what its edit list says, and a chunk without edit lists (ffmpeg's fragmented
+#     files) everything after its first 1024/sample_rate s of AAC priming, on every track (the
+#     stitcher's documented rule);
+#   - each stream lasts the sum of the chunks' presented durations (wall clock: up to the end of
+#     the last chunk's wall span) within 1 ms;
+#   - every presented packet, so the start of chunk k at every join, is within 1 ms of where it
+#     belongs (compact: the sum of the earlier chunks' durations; wall clock: chunkStartTime
+#     minus recordingStartTime, plus the chunk's pauses before it), and the audio-video offset at
+#     every join differs from the chunk's own by at most 1 ms;
+#   - ffmpeg's own edit-list handling (packets not flagged discard in ffprobe -show_packets)
+#     presents the same packets at the same times, where it applies: ffmpeg 5.1 honours only
+#     leading empty edits, so a wall-clock output with pauses is checked by the rule above only;
+#   - wall clock: the output lasts the timeline's wall_ms; `ffmpeg -v error -i OUT -f null -`
+#     prints nothing;
+#   - a recording whose chunks' tracks differ from chunk 0's (codec, sample rate, channels,
+#     timescale, track count; found with ffprobe) is refused: non-zero exit, a message naming
+#     the chunk and the parameter, and no output or temporary file left.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,12 +33,16 @@ command -v ffprobe >/dev/null || (apt-get update && apt-get install -y ffmpeg)
 command -v python3 >/dev/null || { echo "interop: python3 is required" >&2; exit 2; }
 
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet -p callrec-examples --example inspect || exit 2
+cargo build --release --quiet -p callrec-examples --example inspect --example stitch || exit 2
 INSPECT="$TARGET_DIR/release/examples/inspect"
+STITCH="$TARGET_DIR/release/examples/stitch"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
 
 FAILURES=0
 CHECKED=0
 CHECKS=(inspect_matches_ffprobe)
+REC_CHECKS=(stitch_compact stitch_wall_clock)
 
 # inspect --json agrees with ffprobe: track count, kinds, codec, timescale, sample count,
 # width/height, sample rate, channels.
@@ -54,6 +81,343 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# The stitch checks (see the top of this file), in Python: ARGS = stitch binary, recording
+# directory, mode (compact | wall-clock), scratch directory.
+read -r -d '' STITCH_PY <<'PY' || true
+"""Checks one stitch of one recording with ffprobe/ffmpeg (see scripts/interop.sh)."""
+import datetime, glob, json, os, re, subprocess, sys
+from fractions import Fraction as F
+
+STITCH, REC, MODE, WORK = sys.argv[1:5]
+WALL = MODE == "wall-clock"
+NAME = os.path.basename(REC.rstrip("/"))
+MS = F(1, 1000)
+fails = []
+
+
+def fail(msg):
+    fails.append(msg)
+
+
+def ms(x):
+    return f"{float(x) * 1000:.3f} ms"
+
+
+def ffprobe(path, *args):
+    r = subprocess.run(["ffprobe", "-v", "error", *args, "-of", "json", path],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"FAIL {NAME} {MODE}: ffprobe {path}: {r.stderr.strip()}")
+    return json.loads(r.stdout)
+
+
+# --- the few boxes ffprobe does not show: mvhd/mdhd timescales and the edit lists ---------------
+def boxes(buf, start, end):
+    pos = start
+    while pos + 8 <= end:
+        size, typ, hdr = int.from_bytes(buf[pos:pos + 4], "big"), buf[pos + 4:pos + 8], 8
+        if size == 1:
+            size, hdr = int.from_bytes(buf[pos + 8:pos + 16], "big"), 16
+        elif size == 0:
+            size = end - pos
+        if size < hdr or pos + size > end:
+            raise SystemExit(f"FAIL {NAME} {MODE}: bad {typ!r} box at {pos}")
+        yield typ, pos + hdr, pos + size
+        pos += size
+
+
+def child(buf, span, typ):
+    return next(((s, e) for t, s, e in boxes(buf, *span) if t == typ), None)
+
+
+def u(buf, at, n, signed=False):
+    return int.from_bytes(buf[at:at + n], "big", signed=signed)
+
+
+def movie_info(path):
+    """(movie timescale, [{handler, timescale, edits: [(segment seconds, media_time|None)]|None}])"""
+    buf = open(path, "rb").read()
+    moov = child(buf, (0, len(buf)), b"moov")
+    mvhd = child(buf, moov, b"mvhd")
+    movie_ts = u(buf, mvhd[0] + (20 if buf[mvhd[0]] == 1 else 12), 4)
+    tracks = []
+    for typ, s, e in boxes(buf, *moov):
+        if typ != b"trak":
+            continue
+        mdia = child(buf, (s, e), b"mdia")
+        mdhd = child(buf, mdia, b"mdhd")
+        ts = u(buf, mdhd[0] + (20 if buf[mdhd[0]] == 1 else 12), 4)
+        handler = bytes(buf[child(buf, mdia, b"hdlr")[0] + 8:][:4])
+        edits = None
+        edts = child(buf, (s, e), b"edts")
+        elst = edts and child(buf, edts, b"elst")
+        if elst:
+            p, v = elst[0], buf[elst[0]]
+            n, p, edits = u(buf, p + 4, 4), p + 8, []
+            for _ in range(n):
+                w = 8 if v == 1 else 4
+                seg, mt = u(buf, p, w), u(buf, p + w, w, signed=True)
+                rate = u(buf, p + 2 * w, 4)
+                if rate != 0x10000:
+                    fail(f"{path}: edit with media rate {rate / 65536}")
+                edits.append((F(seg, movie_ts), None if mt == -1 else mt))
+                p += 2 * w + 4
+        if handler in (b"vide", b"soun"):
+            tracks.append({"handler": handler, "timescale": ts, "edits": edits})
+    return movie_ts, tracks
+
+
+# --- packets (sample tables) from ffprobe, presentation per ISO/IEC 14496-12 edit lists ----------
+def analyze(path, lead_rule):
+    """Per audio/video stream: packets in decode order with their presentation (chunk-relative
+    seconds) per the file's edit lists; for a file without any edit list (ffmpeg's fragmented
+    chunks) with `lead_rule`, the stitcher's rule: every track skips 1024 / sample_rate s of AAC
+    priming and presents the rest of its media."""
+    movie_ts, tracks = movie_info(path)
+    d = ffprobe(path, "-ignore_editlist", "1", "-show_streams", "-show_packets",
+                "-show_data_hash", "MD5")
+    streams = [s for s in d["streams"] if s["codec_type"] in ("video", "audio")]
+    if len(streams) != len(tracks):
+        raise SystemExit(f"FAIL {NAME} {MODE}: {path}: {len(streams)} streams, {len(tracks)} traks")
+    lead = F(0)
+    if lead_rule and all(t["edits"] is None for t in tracks):
+        aac = [s for s in streams if s["codec_type"] == "audio" and s["codec_name"] == "aac"]
+        if aac:
+            lead = F(1024, int(aac[0]["sample_rate"]))
+    out = []
+    for s, t in zip(streams, tracks):
+        ts = t["timescale"]
+        pk = [p for p in d["packets"] if p["stream_index"] == s["index"]]
+        pkts = []
+        for i, p in enumerate(pk):
+            if i + 1 < len(pk):
+                dur = int(pk[i + 1]["dts"]) - int(p["dts"])
+            else:  # the last sample's own duration: the stream's media duration says it
+                dur = int(pk[0]["dts"]) + int(s["duration_ts"]) - int(p["dts"])
+            pkts.append({"pts": int(p["pts"]), "dur": dur, "md5": p["data_hash"],
+                         "pos": int(p["pos"])})
+        edits = t["edits"]
+        if edits is None:
+            first = min(p["pts"] for p in pkts)
+            end = max(p["pts"] + p["dur"] for p in pkts)
+            start = first + round(lead * ts)
+            edits = [(F(end - start, ts), start)]
+        when, clipped, now, empty_after_media = {}, set(), F(0), False
+        for seg, mt in edits:
+            if mt is None:
+                empty_after_media |= now > 0 and bool(when)
+            else:
+                m0 = F(mt, ts)
+                for i, p in enumerate(pkts):
+                    a, b = F(p["pts"], ts), F(p["pts"] + p["dur"], ts)
+                    if b > m0 and a < m0 + seg and i not in when:
+                        when[i] = now + max(a, m0) - m0
+                        if a < m0:
+                            clipped.add(i)
+            now += seg
+        out.append({"kind": s["codec_type"], "codec": s["codec_name"],
+                    "sample_rate": s.get("sample_rate"), "channels": s.get("channels"),
+                    "time_base": s["time_base"], "pkts": pkts, "when": when,
+                    "clipped": clipped, "duration": now, "ffprobe_duration": s.get("duration"),
+                    "empty_after_media": empty_after_media})
+    return out
+
+
+def ffmpeg_view(path, streams):
+    """What ffmpeg's edit-list handling presents: packets not flagged discard, by (stream, pos)."""
+    d = ffprobe(path, "-show_packets", "-show_streams")
+    dur = {s["index"]: s.get("duration") for s in d["streams"]}
+    view = {}
+    for p in d["packets"]:
+        if "D" not in p["flags"]:
+            view[(p["stream_index"], int(p["pos"]))] = F(p["pts_time"])
+    return view, dur
+
+
+def wall(ts):
+    """RFC 3339 time with 0 to 9 fractional digits -> exact seconds since the epoch."""
+    m = re.fullmatch(r"(.+T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", ts)
+    if not m:
+        raise SystemExit(f"FAIL {NAME}: bad time {ts!r}")
+    base = datetime.datetime.fromisoformat(m[1] + ("+00:00" if m[3] == "Z" else m[3]))
+    return int(base.timestamp()) + (F(m[2][1:]) / 10 ** (len(m[2]) - 1) if m[2] else 0)
+
+
+# --- the recording, from its files (not from our crates) ----------------------------------------
+metas = []
+for f in glob.glob(os.path.join(REC, "*.json")):
+    if f.endswith(".packets.json") or os.path.basename(f) == "event.json":
+        continue
+    m = json.load(open(f))
+    metas.append((int(m["chunkIndex"]), os.path.basename(f)[:-len(".json")], m))
+metas.sort(key=lambda x: x[0])
+event = json.load(open(os.path.join(REC, "event.json")))
+rec_start = next((e["data"]["recordingStartTime"] for e in (event if isinstance(event, list)
+                  else [event]) if "recordingStartTime" in e.get("data", {})),
+                 metas[0][2]["chunkStartTime"])
+rec_start = wall(rec_start)
+chunks = [analyze(os.path.join(REC, doc + ".mp4"), True) for _, doc, _ in metas]
+
+# Chunks whose tracks differ from chunk 0's must be refused, naming the chunk and the parameter.
+words = {"codec": "codec", "sample_rate": "sample rate", "channels": "channel",
+         "time_base": "timescale"}
+refuse = None
+for (index, doc, _), c in zip(metas[1:], chunks[1:]):
+    kinds = lambda x: [s["kind"] for s in x]
+    if kinds(c) != kinds(chunks[0]):
+        refuse = (index, ["track count", "track"])
+    else:
+        diff = [words[k] for a, b in zip(chunks[0], c) for k in words if a[k] != b[k]]
+        refuse = (index, diff) if diff else None
+    if refuse:
+        break
+
+out = os.path.join(WORK, f"{NAME}.{MODE}.mp4")
+timeline = os.path.join(WORK, f"{NAME}.{MODE}.json")
+cmd = [STITCH, REC, "-o", out, "--timeline", timeline] + (["--wall-clock"] if WALL else [])
+r = subprocess.run(cmd, capture_output=True, text=True)
+left = sorted(os.listdir(WORK))
+if refuse:
+    index, params = refuse
+    err = r.stderr.strip()
+    if r.returncode == 0:
+        fail(f"stitched although chunk {index} differs ({', '.join(params)})")
+    elif not re.search(rf"\bchunk {index}\b", err):
+        fail(f"the error does not name chunk {index}: {err!r}")
+    elif not any(w in err for w in params):
+        fail(f"the error names none of {params}: {err!r}")
+    if os.path.exists(out) or any(n.startswith(f".{NAME}.{MODE}") for n in left):
+        fail(f"refused, but something was written: {left}")
+    for f in fails:
+        print(f"FAIL {NAME} {MODE}: {f}")
+    if not fails:
+        print(f"   {NAME} {MODE}: refused: {err}")
+    sys.exit(1 if fails else 0)
+if r.returncode != 0:
+    raise SystemExit(f"FAIL {NAME} {MODE}: stitch exited {r.returncode}: {r.stderr.strip()}")
+res = analyze(out, False)
+
+# Where chunk k starts (compact: the sum of the earlier chunks' presented durations; wall clock:
+# its chunkStartTime), and per chunk the pauses as (media offset, duration) for the wall clock.
+starts, pauses, t = [], [], F(0)
+for (index, doc, m), c in zip(metas, chunks):
+    start = wall(m["chunkStartTime"])
+    starts.append(start - rec_start if WALL else t)
+    t += max(s["duration"] for s in c)
+    ps, before = [], F(0)
+    for p in sorted(m.get("pauseResumeIntervals") or [], key=lambda p: wall(p["startTime"])):
+        d = F(p["duration"]) / 1000
+        ps.append((wall(p["startTime"]) - start - before, d))
+        before += d
+    pauses.append(ps if WALL else [])
+
+
+def expected(k, rel):
+    return starts[k] + rel + sum(d for at, d in pauses[k] if at <= rel)
+
+
+ok_notes = []
+for si, o in enumerate(res):
+    kind = o["kind"]
+    # 1. Presented packets: MD5s in decode order equal the chunks' presented packets, in order.
+    want = [(k, i) for k, c in enumerate(chunks) for i in sorted(c[si]["when"])]
+    got = sorted(o["when"])
+    wmd5 = [chunks[k][si]["pkts"][i]["md5"] for k, i in want]
+    gmd5 = [o["pkts"][i]["md5"] for i in got]
+    if wmd5 != gmd5:
+        j = next((j for j, (a, b) in enumerate(zip(wmd5, gmd5)) if a != b), min(len(wmd5), len(gmd5)))
+        fail(f"{kind}: presented packets differ from the chunks' at #{j} "
+             f"({len(gmd5)} presented, chunks present {len(wmd5)})")
+        continue
+    # 2. Duration: the sum of the chunks' presented durations (wall clock: up to the end of the
+    #    last chunk's wall span).
+    last = len(chunks) - 1
+    want_dur = (expected(last, chunks[last][si]["duration"]) if WALL
+                else sum(c[si]["duration"] for c in chunks))
+    if abs(o["duration"] - want_dur) > MS:
+        fail(f"{kind}: duration {ms(o['duration'])}, chunks sum to {ms(want_dur)}")
+    # 3. Every presented packet where it belongs (chunk start + its time in the chunk).
+    bad = [(k, i, g, expected(k, chunks[k][si]["when"][i]))
+           for (k, i), g in zip(want, got)
+           if abs(o["when"][g] - expected(k, chunks[k][si]["when"][i])) > MS]
+    for k, i, g, e in bad[:3]:
+        fail(f"{kind}: chunk {k} packet {i} at {ms(o['when'][g])}, belongs at {ms(e)}")
+    if len(bad) > 3:
+        fail(f"{kind}: {len(bad) - 3} more packets misplaced")
+    o["first"] = {}
+    for (k, i), g in zip(want, got):
+        o["first"].setdefault(k, (o["when"][g], chunks[k][si]["when"][i]))
+
+# 4. At every join: chunk k starts where it belongs and the A/V offset is the chunk's own.
+kinds = [o["kind"] for o in res]
+if not fails and "video" in kinds and "audio" in kinds:
+    v, a = res[kinds.index("video")], res[kinds.index("audio")]
+    for k in range(1, len(chunks)):
+        (vo, vr), (ao, ar) = v["first"][k], a["first"][k]
+        for what, got_, rel in (("video", vo, vr), ("audio", ao, ar)):
+            if abs(got_ - expected(k, rel)) > MS:
+                fail(f"join {k}: {what} starts at {ms(got_)}, belongs at {ms(expected(k, rel))}")
+        if abs((vo - ao) - (vr - ar)) > MS:
+            fail(f"join {k}: A/V offset {ms(vo - ao)}, chunk's own {ms(vr - ar)}")
+
+# 5. ffmpeg's own view where it applies (it honours only leading empty edits): the packets it
+#    presents are ours (less frames it drops for starting before an edit) at the same times,
+#    and its stream durations agree.
+if any(o["empty_after_media"] for o in res):
+    ok_notes.append("ffmpeg timing view skipped (mid-track empty edits)")
+else:
+    view, durs = ffmpeg_view(out, res)
+    for si, o in enumerate(res):
+        ours = {(si, o["pkts"][i]["pos"]): w for i, w in o["when"].items()}
+        clipped = {(si, o["pkts"][i]["pos"]) for i in o["clipped"]}
+        theirs = {k: w for k, w in view.items() if k[0] == si}
+        extra = set(theirs) - set(ours)
+        missing = set(ours) - set(theirs) - clipped
+        if extra or missing:
+            fail(f"{o['kind']}: ffmpeg presents {len(extra)} packets we do not and misses "
+                 f"{len(missing)} of ours")
+        off = [k for k in set(theirs) & set(ours) if abs(theirs[k] - ours[k]) > MS]
+        if off:
+            fail(f"{o['kind']}: ffmpeg presents {len(off)} packets at other times")
+        if durs.get(si) is not None and abs(F(durs[si]) - o["duration"]) > MS:
+            fail(f"{o['kind']}: ffprobe duration {durs[si]} s, ours {ms(o['duration'])}")
+        if set(ours) - set(theirs):
+            ok_notes.append(f"ffmpeg drops {len(set(ours) - set(theirs))} clipped {o['kind']} frames")
+
+# 6. Wall clock: the output lasts as long as the timeline says.
+if WALL:
+    tl = json.load(open(timeline))
+    span = max(o["duration"] for o in res)
+    if abs(span - F(tl["wall_ms"]) / 1000) > MS:
+        fail(f"lasts {ms(span)}, timeline wall_ms {tl['wall_ms']}")
+
+# 7. ffmpeg decodes it without a word.
+r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", out, "-f", "null", "-"],
+                   capture_output=True, text=True)
+if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
+    fail(f"ffmpeg -v error -f null: exit {r.returncode}: {(r.stdout + r.stderr).strip()[:300]}")
+
+for f in fails:
+    print(f"FAIL {NAME} {MODE}: {f}")
+if not fails:
+    n = [f"{len(o['when'])} {o['kind']}" for o in res]
+    print(f"   {NAME} {MODE}: {', '.join(n)} packets presented as the chunks present them; "
+          f"{len(chunks) - 1} joins in place; {float(max(o['duration'] for o in res)):.3f} s"
+          + "".join(f"; {x}" for x in ok_notes))
+os.remove(out)
+sys.exit(1 if fails else 0)
+PY
+
+check_stitch_compact() {
+    local dir="$WORK/compact"
+    mkdir -p "$dir" && python3 -c "$STITCH_PY" "$STITCH" "$1" compact "$dir"
+}
+
+check_stitch_wall_clock() {
+    local dir="$WORK/wall-clock"
+    mkdir -p "$dir" && python3 -c "$STITCH_PY" "$STITCH" "$1" wall-clock "$dir"
+}
+
 run_check() {
     local name="$1" file="$2"
     CHECKED=$((CHECKED + 1))
@@ -74,6 +438,13 @@ fi
 for file in "${FILES[@]}"; do
     for check in "${CHECKS[@]}"; do
         run_check "$check" "$file"
+    done
+done
+
+RECS=(testdata/recordings/*/)
+for rec in "${RECS[@]}"; do
+    for check in "${REC_CHECKS[@]}"; do
+        run_check "$check" "${rec%/}"
     done
 done
 
