@@ -99,6 +99,7 @@ fn main() -> ExitCode {
                 bar.set_message(dir.to_string());
             }
         }
+        Event::Stitching { .. } => {}
         Event::Done(e) => {
             log(log_line(e));
             if let Some(bar) = &bar {

@@ -288,6 +288,15 @@ pub enum Event<'a> {
         /// Its output folder.
         key: &'a str,
     },
+    /// Bytes of a recording's MP4 written so far (called from the copying threads).
+    Stitching {
+        /// Its directory, relative to the root.
+        dir: &'a str,
+        /// Bytes written so far.
+        done: u64,
+        /// Size of the finished file.
+        total: u64,
+    },
     /// A recording is finished and its manifest line written.
     Done(&'a Entry),
 }
@@ -579,7 +588,7 @@ pub fn run(opts: &Options, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<Summ
                     dir: &job.rel,
                     key: &job.key,
                 });
-                let entry = process(opts, job);
+                let entry = process(opts, job, on_event);
                 let mut line = serde_json::to_string(&entry)?;
                 line.push('\n');
                 let mut file = manifest.lock().unwrap_or_else(|p| p.into_inner());
@@ -678,7 +687,7 @@ impl From<callrec::Error> for Failure {
     }
 }
 
-fn process(opts: &Options, job: &Job) -> Entry {
+fn process(opts: &Options, job: &Job, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Entry {
     let started = Instant::now();
     let mut entry = Entry {
         dir: job.rel.clone(),
@@ -698,7 +707,7 @@ fn process(opts: &Options, job: &Job) -> Entry {
         seconds: 0.0,
     };
     let out_dir = opts.out.join(&job.key);
-    if let Err(f) = process_inner(opts, job, &out_dir, &mut entry) {
+    if let Err(f) = process_inner(opts, job, &out_dir, &mut entry, on_event) {
         entry.status = f.status;
         entry.reason = Some(f.reason);
     }
@@ -731,6 +740,7 @@ fn process_inner(
     job: &Job,
     out_dir: &Path,
     entry: &mut Entry,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<(), Failure> {
     fs::create_dir_all(out_dir).map_err(|e| Failure::io("cannot create", out_dir, e))?;
     remove_temporaries(out_dir).map_err(|e| Failure::io("cannot clean", out_dir, e))?;
@@ -762,8 +772,16 @@ fn process_inner(
     }
 
     let mp4 = out_dir.join(RECORDING_MP4);
-    let stitched =
-        recording.stitch(&callrec::StitchOptions::new(&mp4).wall_clock(opts.wall_clock))?;
+    let stitched = recording.stitch_with_progress(
+        &callrec::StitchOptions::new(&mp4).wall_clock(opts.wall_clock),
+        &|done, total| {
+            on_event(Event::Stitching {
+                dir: &job.rel,
+                done,
+                total,
+            })
+        },
+    )?;
     entry.media_ms = Some(stitched.duration_ms);
     let output = describe(&mp4).map_err(|e| Failure::io("cannot read back", &mp4, e))?;
     entry.outputs.insert(RECORDING_MP4.into(), output);

@@ -547,26 +547,50 @@ fn keys_are_unique_and_keep_what_the_manifest_assigned() {
 const CHILD_ENV: &str = "CALLREC_BATCH_CHILD";
 
 /// Not a test on its own: the child process of `killed_batch_resumes_to_identical_outputs`.
-/// Runs the batch named by `CALLREC_BATCH_CHILD` (`ROOT\nOUT\nSLEEP_MS`) on one thread,
-/// sleeping after each recording so the parent can kill it between two.
+/// Runs the batch named by `CALLREC_BATCH_CHILD` (`ROOT\nOUT\nMODE`) on one thread, and stops
+/// to be killed: with MODE `done`, after its first recording; with MODE `stitch`, once a
+/// recording is done, in the middle of writing the next one's MP4.
 #[test]
 #[ignore = "run by killed_batch_resumes_to_identical_outputs"]
 fn child_batch_run() {
     let spec = std::env::var(CHILD_ENV).expect("run by the parent test");
     let mut parts = spec.split('\n');
     let (root, out) = (parts.next().unwrap(), parts.next().unwrap());
-    let sleep = Duration::from_millis(parts.next().unwrap().parse().unwrap());
-    let on_event = |e: Event<'_>| {
-        if let Event::Done(_) = e {
-            std::thread::sleep(sleep);
+    let mode = parts.next().unwrap().to_string();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let on_event = |e: Event<'_>| match (e, mode.as_str()) {
+        (Event::Done(_), "done") => std::thread::sleep(Duration::from_secs(60)),
+        (Event::Done(_), _) => {
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
+        (Event::Stitching { .. }, "stitch")
+            if done.load(std::sync::atomic::Ordering::SeqCst) > 0 =>
+        {
+            std::thread::sleep(Duration::from_secs(60))
+        }
+        _ => {}
     };
     batch::run(&options(Path::new(root), Path::new(out), 1), &on_event).unwrap();
 }
 
-/// Starts the child batch and kills it once the manifest holds `lines` lines; returns how many
-/// it held when the child was dead.
-fn run_and_kill(root: &Path, out: &Path, sleep_ms: u64, lines: usize) -> usize {
+/// Temporary files under `dir` (`key/name`), tolerating files that vanish while it looks.
+fn temporaries(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        for file in fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".part") {
+                found.push(format!("{}/{name}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+/// Starts the child batch in `mode` and kills it once it has stopped there: the manifest holds
+/// one more recording and, in mode `stitch`, a temporary MP4 exists. Returns the recordings in
+/// the manifest.
+fn run_and_kill(root: &Path, out: &Path, mode: &str) -> usize {
     let count = || {
         batch::read_manifest(&out.join(batch::MANIFEST))
             .unwrap()
@@ -582,19 +606,24 @@ fn run_and_kill(root: &Path, out: &Path, sleep_ms: u64, lines: usize) -> usize {
         ])
         .env(
             CHILD_ENV,
-            format!("{}\n{}\n{sleep_ms}", root.display(), out.display()),
+            format!("{}\n{}\n{mode}", root.display(), out.display()),
         )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while count() < start + lines {
+    let stitching = || {
+        temporaries(out)
+            .iter()
+            .any(|t| t.contains("/.recording.mp4."))
+    };
+    while count() <= start || (mode == "stitch" && !stitching()) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the child ended before it was killed: {status}");
         }
         assert!(Instant::now() < deadline, "the child made no progress");
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap();
     child.wait().unwrap();
@@ -608,16 +637,25 @@ fn killed_batch_resumes_to_identical_outputs() {
     batch::run(&options(root.path(), reference.path(), 2), &quiet).unwrap();
 
     let out = tempfile::tempdir().unwrap();
-    // Killed while sleeping after its first recording.
-    let n = run_and_kill(root.path(), out.path(), 5_000, 1);
-    assert_eq!(n, 1, "killed after one recording");
+    // Killed between two recordings.
+    assert_eq!(run_and_kill(root.path(), out.path(), "done"), 1);
     assert_consistent(out.path());
-    // Rerun, killed as soon as two more are done: no sleep, so the kill lands wherever the
-    // child is, usually inside the next recording.
-    let n = run_and_kill(root.path(), out.path(), 0, 2);
-    assert!((3..=7).contains(&n), "{n} lines");
+    // Rerun, killed in the middle of writing an MP4: its check.json and timeline.json are in
+    // place, the MP4 is only a temporary file, and the manifest does not list the recording.
+    let n = run_and_kill(root.path(), out.path(), "stitch");
+    assert_eq!(n, 2);
     assert_consistent(out.path());
     let done = manifest(out.path());
+    let part = temporaries(out.path());
+    assert_eq!(part.len(), 1, "{part:?}");
+    assert!(part[0].contains("/.recording.mp4."), "{part:?}");
+    let key = part[0].split('/').next().unwrap();
+    assert!(
+        !done.values().any(|e| e.key == key),
+        "{key} is in the manifest"
+    );
+    assert!(!out.path().join(key).join(batch::RECORDING_MP4).exists());
+    assert!(out.path().join(key).join(batch::CHECK_JSON).is_file());
     let lines = fs::read_to_string(out.path().join(batch::MANIFEST)).unwrap();
     assert_eq!(
         lines.lines().count(),
@@ -625,21 +663,7 @@ fn killed_batch_resumes_to_identical_outputs() {
         "each recording once in the manifest"
     );
 
-    // What a kill in the middle of a write leaves: a temporary file and half a manifest line.
-    let pending = reference
-        .path()
-        .read_dir()
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .find(|k| k != batch::MANIFEST && !done.values().any(|e| &e.key == k));
-    if let Some(key) = &pending {
-        fs::create_dir_all(out.path().join(key)).unwrap();
-        fs::write(
-            out.path().join(key).join(".recording.mp4.1-0.part"),
-            b"partial",
-        )
-        .unwrap();
-    }
+    // A kill in the middle of appending to the manifest leaves half a line.
     let mut manifest_file = fs::OpenOptions::new()
         .append(true)
         .open(out.path().join(batch::MANIFEST))
@@ -657,6 +681,7 @@ fn killed_batch_resumes_to_identical_outputs() {
     assert_eq!(summary.exit_code(), 1);
     assert_eq!(contents(out.path()), contents(reference.path()));
     assert_eq!(manifest(out.path()), manifest(reference.path()));
+    assert!(temporaries(out.path()).is_empty());
     assert_consistent(out.path());
 }
 
