@@ -92,10 +92,14 @@ fn snapshot(dir: &Path) -> BTreeMap<String, (SystemTime, Vec<u8>)> {
 }
 
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    snapshot(dir)
-        .into_iter()
+    contents_of(&snapshot(dir))
+}
+
+fn contents_of(snapshot: &BTreeMap<String, (SystemTime, Vec<u8>)>) -> BTreeMap<String, Vec<u8>> {
+    snapshot
+        .iter()
+        .map(|(k, (_, bytes))| (k.clone(), bytes.clone()))
         .filter(|(k, _)| k != batch::MANIFEST)
-        .map(|(k, (_, bytes))| (k, bytes))
         .collect()
 }
 
@@ -377,6 +381,24 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
     assert!(again.table().contains("skipped (earlier run): check found"));
     assert_eq!(snapshot(out.path()), before, "the second run changed files");
 
+    // An output deleted since: that recording is redone, to the same bytes.
+    let faststart = out
+        .path()
+        .join(&outcome(&summary, "recordings/faststart").key);
+    fs::remove_file(faststart.join("recording.mp4")).unwrap();
+    let redo = batch::run(&opts, &quiet).unwrap();
+    assert_eq!(redo.skipped(), 6);
+    assert!(
+        !redo
+            .outcomes
+            .iter()
+            .find(|o| o.entry.dir == "recordings/faststart")
+            .unwrap()
+            .skipped
+    );
+    assert_eq!(contents(out.path()), contents_of(&before));
+    let before = snapshot(out.path());
+
     // The missing chunk arrives: only that recording is redone, and it now stitches to the same
     // bytes as basic, of which it is a copy.
     for ext in ["mp4", "json"] {
@@ -418,7 +440,11 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
     assert_eq!(forced.outcomes.len(), 7);
     assert_eq!(contents(out.path()), before);
     let lines = fs::read_to_string(out.path().join(batch::MANIFEST)).unwrap();
-    assert_eq!(lines.lines().count(), 7 + 1 + 7);
+    assert_eq!(
+        lines.lines().count(),
+        7 + 1 + 1 + 7,
+        "first run, redo, chunk arrival, force"
+    );
     assert_consistent(out.path());
 }
 
