@@ -169,7 +169,7 @@ pub struct Outcome {
     pub skipped: bool,
 }
 
-/// What a run did, in directory order.
+/// What a run did, in the order of [`discover`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     /// One outcome per recording directory found.
@@ -615,7 +615,7 @@ pub fn run(opts: &Options, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<Summ
             skipped: false,
         });
     }
-    outcomes.sort_by(|a, b| a.entry.dir.cmp(&b.entry.dir));
+    outcomes.sort_by(|a, b| Path::new(&a.entry.dir).cmp(Path::new(&b.entry.dir)));
     Ok(Summary { outcomes })
 }
 
