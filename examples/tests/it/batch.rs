@@ -766,3 +766,44 @@ fn batch_binary_exit_status_and_table() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("batch: cannot read"));
 }
+
+#[test]
+fn errors_are_retried_and_rejections_wait_for_new_inputs() {
+    let root = tempfile::tempdir().unwrap();
+    let broken = root.path().join("broken");
+    fs::create_dir_all(&broken).unwrap();
+    fs::write(broken.join("event.json"), b"{\"data\": 42}").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // Without a call id the key is the directory's name; a file in its way makes writing fail.
+    fs::write(out.path().join("dir-broken"), b"in the way").unwrap();
+    let opts = options(root.path(), out.path(), 1);
+
+    let first = batch::run(&opts, &quiet).unwrap();
+    let e = outcome(&first, "broken");
+    assert_eq!((e.status, e.key.as_str()), (Status::Error, "dir-broken"));
+    assert!(e.reason.as_deref().unwrap().contains("dir-broken"), "{e:?}");
+    assert_eq!(first.exit_code(), 1);
+
+    // An error is retried on the next run; this time the recording itself is rejected.
+    fs::remove_file(out.path().join("dir-broken")).unwrap();
+    let second = batch::run(&opts, &quiet).unwrap();
+    assert_eq!(second.skipped(), 0);
+    let e = outcome(&second, "broken");
+    assert_eq!(e.status, Status::Rejected);
+    assert!(e.reason.as_deref().unwrap().contains("event.json"), "{e:?}");
+    assert!(e.outputs.is_empty());
+
+    // A rejection stands while the inputs are unchanged, and is redone when they change.
+    let third = batch::run(&opts, &quiet).unwrap();
+    assert_eq!((third.skipped(), third.exit_code()), (1, 1));
+    fs::remove_file(broken.join("event.json")).unwrap();
+    copy_dir(&testdata().join("recordings/paused"), &broken);
+    let fourth = batch::run(&opts, &quiet).unwrap();
+    let e = outcome(&fourth, "broken");
+    assert_eq!(
+        (fourth.skipped(), e.status, e.key.as_str()),
+        (0, Status::Ok, "dir-broken")
+    );
+    assert_eq!(fourth.exit_code(), 0);
+    assert_consistent(out.path());
+}
