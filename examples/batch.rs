@@ -91,7 +91,12 @@ fn main() -> ExitCode {
         }
         Event::Skipped(e) => {
             if bar.is_none() {
-                log(format!("skipped  {}  ({}): done earlier", e.key, e.dir));
+                log(format!(
+                    "skipped  {}  ({}): {} in an earlier run, inputs unchanged",
+                    e.key,
+                    e.dir,
+                    e.status.as_str()
+                ));
             }
         }
         Event::Begin { dir, .. } => {
