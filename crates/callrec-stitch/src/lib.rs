@@ -53,9 +53,10 @@
 //!
 //! # Timing of the output
 //! - Chunk k starts at the sum of the earlier chunks' spans. A chunk's span is the longest of its
-//!   tracks' presentations (pauses included in wall-clock mode); a shorter track is padded with an
-//!   empty edit so every track starts chunk k+1 at the same instant (never by presenting more
-//!   media, which would show the next chunk's priming).
+//!   tracks' presentations (pauses and the gap before it included in wall-clock mode); a shorter
+//!   track is padded so every track starts chunk k+1 at the same instant (never by presenting
+//!   more media, which would show the next chunk's priming): with an empty edit in compact mode,
+//!   with a timestamp gap in wall-clock mode (below).
 //! - The movie timescale is the least common multiple of 1000 and the denominators of every
 //!   presented duration (as an exact fraction of a second), so that every edit is exact (1000
 //!   for the fixtures). If that does not fit in 32 bits, it falls back to the least common
@@ -64,6 +65,39 @@
 //!   across tracks; see [`Plan::exact`]).
 //! - Consecutive edits that continue the same media exactly are merged (a chunk without
 //!   priming or B-frame delay joins its predecessor in one edit).
+//!
+//! # Wall-clock mode
+//! [`StitchOptions::wall_clock`] realizes each chunk's [`ChunkInput::empty_edits`] (its pauses,
+//! and the gap before it) as **timestamp gaps in the sample tables**, not as empty edits in the
+//! middle of a track (which ffmpeg's mov demuxer, and every player built on it, ignores):
+//! - A pause of duration D at media offset P of chunk k: every sample of the track from the
+//!   split on is decoded (and so presented) D later, by lengthening the `stts` delta of the
+//!   sample before the split. The frame shown before the pause is held on screen through it;
+//!   audio has a gap, which players render as silence. Sample bytes, order and composition
+//!   offsets (`ctts`) do not change.
+//! - The split, per track: P is a point of the chunk's presentation (after its edit list's
+//!   media time: AAC priming, B-frame delay), mapped to the media time M it presents. The gap
+//!   goes before the first sample **in decode order** whose presentation starts at or after M.
+//!   Without B-frames that sample's predecessor is the last one presented before P (an audio
+//!   frame that straddles P plays whole, then the gap). With B-frames, B-frames presented just
+//!   before P but decoded after that sample move with it (they show after the pause): decode
+//!   order and presentation order both stay intact, and at a GOP boundary the cut is exact.
+//! - A pause at P = 0 of chunk k > 0, the gap before chunk k > 0, and the padding of a track
+//!   shorter than its chunk lengthen the last sample of the chunk before (or of the earlier
+//!   chunk that last had media on that track). For chunk 0, a pause at P = 0 and the gap before
+//!   it stay a **leading** empty edit, which ffmpeg honours. Where no sample of the chunk comes
+//!   before the point (a point inside a chunk's own empty edit, or before its first sample)
+//!   the time stays an empty edit there.
+//! - Each track converts D into its timescale exactly when it can; otherwise the running total
+//!   of its gaps is rounded to nearest and each gap takes the difference (the remainder is
+//!   carried), so every chunk start is within half a track tick (31 µs at 16384) of its
+//!   wall-clock position on every track, and tracks stay in sync at every join.
+//! - The edit list is then (at most) one leading empty edit plus the per-chunk edits of compact
+//!   mode, each lengthened by the gaps it now covers, merged where they continue exactly (the
+//!   paused fixture's video is one edit of 26.75 s). [`Plan::chunks`] gives the exact
+//!   wall-clock placements: chunk k's `span_start` includes the gap before it, `start` is where
+//!   its media starts.
+//! - Compact mode ignores `empty_edits`: its output is byte-identical with or without them.
 //!
 //! # Track matching
 //! Tracks are matched by kind and order (the n-th video track of each chunk with the n-th of
@@ -80,11 +114,13 @@
 //!   priming frame flagged discard (`D` in `ffprobe -show_packets`) as decoder pre-roll: the
 //!   packets it presents (no `D`) are exactly the chunks' presented packets, in order, and the
 //!   first one of chunk k is at the sum of the earlier chunks' durations.
-//! - ffmpeg's mov demuxer honours only *leading* empty edits. An empty edit after a media edit
-//!   (a pause in wall-clock mode) is read as a media edit at time -1: it replays the track's media
-//!   from the start for the pause's duration. Wall-clock outputs with pauses are valid ISO files
-//!   (our parser and the tests read them as intended) but ffmpeg-based players show them wrong;
-//!   a gap before the first chunk is fine.
+//! - ffmpeg's mov demuxer honours only *leading* empty edits: an empty edit after a media edit
+//!   is dropped (the pause is lost: the media plays on). Hence wall-clock mode's timestamp gaps.
+//!   On the paused fixture's wall-clock output, `ffprobe -show_entries packet=pts_time` shows the
+//!   video jump from 1.875 s (the frame held) to 9.000 s, 12.875 s to 14.5 s and 16.375 s to
+//!   19.75 s; audio from 1.984 s to 9.048 s and so on; both streams last 26.75 s and
+//!   `ffmpeg -v error -i OUT -f null -` prints nothing. A compact-mode padding empty edit (a track
+//!   shorter than its chunk) is still mid-track, and ignored by ffmpeg the same way.
 //! - symphonia 0.6 refuses a file in which any track has more than one sample entry (a chunk
 //!   with another `avcC`).
 
@@ -108,18 +144,24 @@ pub struct ChunkInput {
     pub path: PathBuf,
     /// The chunk, parsed with [`callrec_mp4::Movie::parse`] from the bytes of `path`.
     pub movie: callrec_mp4::Movie,
-    /// Wall-clock mode only (ignored unless [`StitchOptions::wall_clock`]): empty time to insert
-    /// into this chunk's presentation, on every track. See [`EmptyEdit`].
+    /// Wall-clock mode only (ignored unless [`StitchOptions::wall_clock`]): time to insert into
+    /// this chunk's presentation, on every track. See [`EmptyEdit`].
     pub empty_edits: Vec<EmptyEdit>,
 }
 
-/// Empty time (a pause, or the gap before a chunk) inserted into a chunk's presentation.
+/// Time in which nothing new is presented (a pause, or the gap before a chunk), inserted into a
+/// chunk's presentation in wall-clock mode.
+///
+/// Despite the name (kept for compatibility), it becomes an empty edit only before the first
+/// chunk's media (or where no sample of the chunk precedes the point); elsewhere it is a gap in
+/// the sample timing: the sample presented before it is held for its duration (see the crate
+/// docs, *Wall-clock mode*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EmptyEdit {
     /// Where, in µs of the chunk's **media** presentation, counted from its first presented
     /// instant: earlier empty edits of the chunk do not count. 0 = before the chunk's first
-    /// media (the gap before the chunk, or a pause at its start); at or past the chunk's
-    /// presented duration = after its last media.
+    /// media (the gap before the chunk, or a pause at its start: it extends the previous
+    /// chunk's last sample); at or past the chunk's presented duration = after its last media.
     pub at_us: u64,
     /// How long, in µs.
     pub duration_us: u64,
@@ -128,8 +170,9 @@ pub struct EmptyEdit {
 /// How to stitch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StitchOptions {
-    /// Wall-clock mode: insert each chunk's [`ChunkInput::empty_edits`] as empty edits, so the
-    /// playback position equals the time since the recording started. Off (compact): the
+    /// Wall-clock mode: insert each chunk's [`ChunkInput::empty_edits`] as gaps in the sample
+    /// timing (a leading empty edit before the first chunk), so the playback position equals
+    /// the time since the recording started, in ffmpeg-based players too. Off (compact): the
     /// `empty_edits` are ignored and media runs on through pauses.
     pub wall_clock: bool,
     /// Copy threads for [`write()`]: `Some(n)` builds a private rayon pool of `n` threads; `None`

@@ -12,7 +12,7 @@ use callrec_mp4::write::mdat_header_len;
 use callrec_mp4::{Codec, Edit, FourCc, SampleEntry, Track, TrackKind};
 
 use crate::rat::{lcm, Rat};
-use crate::{ChunkInput, EmptyEdit, Error, Result, StitchOptions};
+use crate::{ChunkInput, Error, Result, StitchOptions};
 
 /// AAC priming ffmpeg's encoder writes, in samples, assumed for edit-less chunks.
 const AAC_PRIMING: u128 = 1024;
@@ -38,7 +38,7 @@ pub struct ChunkPlacement {
     pub index: u32,
     /// The chunk's name.
     pub name: String,
-    /// Start of the chunk's span (its leading empty edits included, in wall-clock mode).
+    /// Start of the chunk's span (the gap before it included, in wall-clock mode).
     pub span_start: u64,
     /// First instant at which any of its tracks presents media.
     pub start: u64,
@@ -278,7 +278,7 @@ fn extent(t: &Track) -> Option<Extent> {
     })
 }
 
-/// What a chunk's track presents, before empty edits are inserted; and how many ticks to take
+/// What a chunk's track presents, before wall-clock gaps are inserted; and how many ticks to take
 /// off its first sample's duration (ffmpeg's stretch of the first video frame in edit-less
 /// chunks, see the crate docs), shifting every later sample earlier by as much.
 fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<(Vec<Seg>, u32)> {
@@ -363,58 +363,314 @@ fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<(Ve
     Ok((segs, 0))
 }
 
-/// Inserts empty time at chunk-relative media presentation positions (see [`EmptyEdit`]).
-fn insert_empties(segs: Vec<Seg>, empties: &[EmptyEdit], ts: u128) -> Result<Vec<Seg>> {
-    let mut empties: Vec<EmptyEdit> = empties
+/// Wall-clock mode, realized on the sample tables (see the crate docs): per chunk and track,
+/// the samples whose duration grows (chunk-local index, ticks), and per chunk its exact
+/// placement (span start, first media, end) in seconds.
+struct Wall {
+    stretch: Vec<Vec<Vec<Stretch>>>,
+    places: Vec<(Rat, Rat, Rat)>,
+}
+
+/// A sample to lengthen by a wall-clock gap: (chunk-local sample index, ticks).
+type Stretch = (usize, u64);
+
+/// Where an inserted duration goes in a chunk's presentation on one track.
+#[derive(Debug, Clone, Copy)]
+enum Gap {
+    /// A timestamp gap of `ticks` before chunk-local sample `split` (`split >= 1`: sample
+    /// `split - 1` is held): the segment's duration grows by as much.
+    Media { ticks: u64, split: usize },
+    /// Empty time (an empty edit): inside the chunk's own empty edit, or where no sample of the
+    /// chunk comes before the point.
+    Empty(Rat),
+}
+
+/// A [`Gap`] at `off` into segment `seg` of a chunk's (compact) presentation.
+#[derive(Debug, Clone, Copy)]
+struct Attach {
+    seg: usize,
+    off: Rat,
+    gap: Gap,
+}
+
+/// A chunk's pauses as (media presentation offset, duration), positive durations only, sorted by
+/// offset (stable).
+fn pauses(c: &ChunkInput) -> Vec<(Rat, Rat)> {
+    let mut v: Vec<(Rat, Rat)> = c
+        .empty_edits
         .iter()
-        .copied()
         .filter(|e| e.duration_us > 0)
+        .map(|e| {
+            (
+                Rat::new(u128::from(e.at_us), 1_000_000),
+                Rat::new(u128::from(e.duration_us), 1_000_000),
+            )
+        })
         .collect();
-    empties.sort_by_key(|e| e.at_us);
-    let mut it = empties.into_iter().peekable();
-    let mut out = Vec::with_capacity(segs.len() + it.len() * 2);
-    let mut pos = Rat::ZERO;
-    let of = || overflow("empty edit position");
-    for mut seg in segs {
-        while let Some(e) = it.peek().copied() {
-            let at = Rat::new(u128::from(e.at_us), 1_000_000);
-            let seg_end = pos.checked_add(seg.dur).ok_or_else(of)?;
-            if at >= seg_end {
-                break;
+    v.sort_by_key(|a| a.0);
+    v
+}
+
+fn sum(segs: &[Seg]) -> Option<Rat> {
+    segs.iter().try_fold(Rat::ZERO, |a, s| a.checked_add(s.dur))
+}
+
+/// Wall-clock mode: turns each chunk's pauses, the gap before each chunk and the padding of a
+/// track shorter than its chunk's span into timestamp gaps in the sample tables (the sample
+/// before the point lasts longer; every later sample of the track is decoded later), so the
+/// edit lists keep no empty edit but a leading one. Rewrites `pres` (segment durations include
+/// the gaps they now hold; media times after a gap move later; a leading empty segment on
+/// chunk 0 for a pause at its start or the gap before it).
+///
+/// Each track converts the gaps into its timescale through the exact running total (rounded
+/// to nearest, the remainder carried), so no chunk start drifts by more than half a tick.
+fn realize_pauses(
+    chunks: &[ChunkInput],
+    maps: &[Vec<usize>],
+    pres: &mut [Vec<Vec<Seg>>],
+    trims: &[Vec<u32>],
+) -> Result<Wall> {
+    let of = || overflow("wall-clock gap");
+    let n = chunks.len();
+    let ntracks = maps.first().map_or(0, Vec::len);
+    let all: Vec<Vec<(Rat, Rat)>> = chunks.iter().map(pauses).collect();
+    // Compact presented durations, and each chunk's span (its longest track).
+    let totals: Vec<Vec<Rat>> = pres
+        .iter()
+        .map(|per| per.iter().map(|s| sum(s).ok_or_else(of)).collect())
+        .collect::<Result<_>>()?;
+    let spans: Vec<Rat> = totals
+        .iter()
+        .map(|t| t.iter().copied().max().unwrap_or(Rat::ZERO))
+        .collect();
+    let mut stretch = vec![vec![Vec::new(); ntracks]; n];
+    let mut leads = Vec::with_capacity(ntracks);
+    for i in 0..ntracks {
+        let ts = u128::from(chunks[0].movie.tracks[maps[0][i]].timescale.get());
+        let mut atts: Vec<Vec<Attach>> = vec![Vec::new(); n];
+        let mut lead = Rat::ZERO;
+        let mut exact = Rat::ZERO; // media gaps so far, in seconds
+        let mut done: u128 = 0; // the same, in ticks as inserted
+
+        // The insertions of the track in timeline order: (chunk, offset or None for the
+        // chunk's end, duration). A pause at 0 belongs before the chunk.
+        let mut ins: Vec<(usize, Option<Rat>, Rat)> = Vec::new();
+        for k in 0..n {
+            for &(p, d) in &all[k] {
+                ins.push((k, Some(p), d));
             }
-            let head = at.checked_sub(pos).unwrap_or(Rat::ZERO);
-            if !head.is_zero() {
-                out.push(Seg {
-                    dur: head,
-                    media: seg.media,
-                });
-                let adv = head
-                    .ticks_round(ts)
-                    .and_then(|v| i64::try_from(v).ok())
-                    .ok_or_else(of)?;
-                seg.media = match seg.media {
-                    Some(m) => Some(m.checked_add(adv).ok_or_else(of)?),
-                    None => None,
-                };
-                seg.dur = seg.dur.checked_sub(head).ok_or_else(of)?;
-                pos = at;
+            if k + 1 < n {
+                let pad = spans[k].checked_sub(totals[k][i]).ok_or_else(of)?;
+                if !pad.is_zero() {
+                    ins.push((k, None, pad));
+                }
             }
-            out.push(Seg {
-                dur: Rat::new(u128::from(e.duration_us), 1_000_000),
-                media: None,
-            });
-            it.next();
         }
-        pos = pos.checked_add(seg.dur).ok_or_else(of)?;
-        out.push(seg);
+        for (k, p, d) in ins {
+            let segs = &pres[k][i];
+            let at = p.unwrap_or(totals[k][i]);
+            // The segment holding the point: the last one that starts before it (the point may
+            // be its end); a point at the chunk's start goes to the end of an earlier chunk.
+            let mut target = None;
+            if !at.is_zero() {
+                let mut pos = Rat::ZERO;
+                for (j, s) in segs.iter().enumerate() {
+                    if pos >= at {
+                        break;
+                    }
+                    let off = at.checked_sub(pos).ok_or_else(of)?.min(s.dur);
+                    target = Some((k, j, off));
+                    pos = pos.checked_add(s.dur).ok_or_else(of)?;
+                }
+            }
+            if target.is_none() {
+                target = (0..k)
+                    .rev()
+                    .find(|&c| !pres[c][i].is_empty())
+                    .and_then(|c| pres[c][i].last().map(|s| (c, pres[c][i].len() - 1, s.dur)));
+            }
+            let Some((c, j, off)) = target else {
+                lead = lead.checked_add(d).ok_or_else(of)?;
+                continue;
+            };
+            let seg = pres[c][i][j];
+            let gap = match seg.media {
+                None => Gap::Empty(d),
+                Some(m) => {
+                    let t = &chunks[c].movie.tracks[maps[c][i]];
+                    let at_media = off
+                        .ticks_round(ts)
+                        .and_then(|v| i64::try_from(v).ok())
+                        .and_then(|v| v.checked_add(m))
+                        .ok_or_else(of)?;
+                    match split_at(t, trims[c][i], at_media) {
+                        Some(split) => {
+                            exact = exact.checked_add(d).ok_or_else(of)?;
+                            let want = exact.ticks_round(ts).ok_or_else(of)?;
+                            let ticks =
+                                u64::try_from(want.saturating_sub(done)).map_err(|_| of())?;
+                            done = want.max(done);
+                            Gap::Media { ticks, split }
+                        }
+                        None => Gap::Empty(d),
+                    }
+                }
+            };
+            atts[c].push(Attach { seg: j, off, gap });
+        }
+        for (k, a) in atts.into_iter().enumerate() {
+            if a.is_empty() {
+                continue;
+            }
+            let (segs, st) = apply(&pres[k][i], a, ts)?;
+            pres[k][i] = segs;
+            stretch[k][i] = st;
+        }
+        leads.push(!lead.is_zero());
+        if !lead.is_zero() {
+            pres[0][i].insert(
+                0,
+                Seg {
+                    dur: lead,
+                    media: None,
+                },
+            );
+        }
     }
-    for e in it {
-        out.push(Seg {
-            dur: Rat::new(u128::from(e.duration_us), 1_000_000),
-            media: None,
-        });
+    // Placements, exact: chunk k's span is the gap before it, its longest track, its pauses.
+    let mut places = Vec::with_capacity(n);
+    let mut at = Rat::ZERO;
+    for k in 0..n {
+        let before = all[k]
+            .iter()
+            .filter(|(p, _)| p.is_zero())
+            .try_fold(Rat::ZERO, |a, (_, d)| a.checked_add(*d))
+            .ok_or_else(of)?;
+        let inner = all[k]
+            .iter()
+            .filter(|(p, _)| !p.is_zero())
+            .try_fold(Rat::ZERO, |a, (_, d)| a.checked_add(*d))
+            .ok_or_else(of)?;
+        // First media of the chunk on any track, after the leading segment chunk 0 got above.
+        let mut first: Option<Rat> = None;
+        for (i, per) in pres[k].iter().enumerate() {
+            let skip = usize::from(k == 0 && leads[i]);
+            let mut pos = Rat::ZERO;
+            for s in per.iter().skip(skip) {
+                if s.media.is_some() {
+                    first = Some(first.map_or(pos, |f| f.min(pos)));
+                    break;
+                }
+                pos = pos.checked_add(s.dur).ok_or_else(of)?;
+            }
+        }
+        let span = before
+            .checked_add(spans[k])
+            .and_then(|v| v.checked_add(inner))
+            .ok_or_else(of)?;
+        let start = at
+            .checked_add(before)
+            .and_then(|v| v.checked_add(first.unwrap_or(spans[k])))
+            .ok_or_else(of)?;
+        let end = at.checked_add(span).ok_or_else(of)?;
+        places.push((at, start.min(end), end));
+        at = end;
     }
-    Ok(out)
+    Ok(Wall { stretch, places })
+}
+
+/// The first sample, in decode order, presented at or after `at` (track ticks relative to the
+/// chunk's first decode time, after the stretched first frame is trimmed): the gap goes before
+/// it. `None` when that is the chunk's first sample (no sample of the chunk to hold).
+fn split_at(t: &Track, trim: u32, at: i64) -> Option<usize> {
+    let d0 = t.samples.first()?.dts;
+    let split = t
+        .samples
+        .iter()
+        .enumerate()
+        .position(|(k, s)| {
+            let rel = i128::from(s.dts) - i128::from(d0);
+            let rel = if k == 0 { rel } else { rel - i128::from(trim) };
+            rel + i128::from(s.cts_offset) >= i128::from(at)
+        })
+        .unwrap_or(t.samples.len());
+    (split > 0).then_some(split)
+}
+
+/// Rebuilds a chunk's segments with its gaps: a media gap lengthens its segment and moves the
+/// media of every later piece; an empty gap splits a media segment around an empty one (or
+/// lengthens an empty segment). Returns the segments and the samples to lengthen.
+fn apply(segs: &[Seg], mut atts: Vec<Attach>, ts: u128) -> Result<(Vec<Seg>, Vec<Stretch>)> {
+    let of = || overflow("wall-clock gap");
+    atts.sort_by(|a, b| a.seg.cmp(&b.seg).then(a.off.cmp(&b.off)));
+    let mut out = Vec::with_capacity(segs.len() + atts.len() * 2);
+    let mut stretch = Vec::new();
+    let mut shift = 0i64; // media ticks inserted so far in this chunk
+    let mut it = atts.into_iter().peekable();
+    for (j, s) in segs.iter().enumerate() {
+        let Some(m) = s.media else {
+            let mut dur = s.dur;
+            while let Some(a) = it.next_if(|a| a.seg == j) {
+                if let Gap::Empty(d) = a.gap {
+                    dur = dur.checked_add(d).ok_or_else(of)?;
+                }
+            }
+            out.push(Seg { dur, media: None });
+            continue;
+        };
+        let mut start = Rat::ZERO; // offset of the current piece in the segment
+        let mut media = m.checked_add(shift).ok_or_else(of)?;
+        let mut extra = Rat::ZERO; // media gaps in the current piece
+        while let Some(a) = it.next_if(|a| a.seg == j) {
+            match a.gap {
+                Gap::Media { ticks, split } => {
+                    extra = extra
+                        .checked_add(Rat::new(u128::from(ticks), ts))
+                        .ok_or_else(of)?;
+                    shift = i64::try_from(ticks)
+                        .ok()
+                        .and_then(|t| shift.checked_add(t))
+                        .ok_or_else(of)?;
+                    stretch.push((split - 1, ticks));
+                }
+                Gap::Empty(d) => {
+                    let head = a.off.checked_sub(start).ok_or_else(of)?;
+                    let dur = head.checked_add(extra).ok_or_else(of)?;
+                    if !dur.is_zero() {
+                        out.push(Seg {
+                            dur,
+                            media: Some(media),
+                        });
+                    }
+                    out.push(Seg {
+                        dur: d,
+                        media: None,
+                    });
+                    start = a.off;
+                    extra = Rat::ZERO;
+                    media = a
+                        .off
+                        .ticks_round(ts)
+                        .and_then(|v| i64::try_from(v).ok())
+                        .and_then(|v| v.checked_add(m))
+                        .and_then(|v| v.checked_add(shift))
+                        .ok_or_else(of)?;
+                }
+            }
+        }
+        let dur = s
+            .dur
+            .checked_sub(start)
+            .and_then(|v| v.checked_add(extra))
+            .ok_or_else(of)?;
+        if !dur.is_zero() {
+            out.push(Seg {
+                dur,
+                media: Some(media),
+            });
+        }
+    }
+    Ok((out, stretch))
 }
 
 /// Appends an edit, merging it into the previous one when it continues it exactly.
@@ -484,16 +740,18 @@ impl Plan {
             let mut trim = Vec::with_capacity(ntracks);
             for &j in map {
                 let t = &c.movie.tracks[j];
-                let (mut segs, tr) = presentation(c, t, lead_rate)?;
+                let (segs, tr) = presentation(c, t, lead_rate)?;
                 trim.push(tr);
-                if opts.wall_clock && !c.empty_edits.is_empty() {
-                    segs = insert_empties(segs, &c.empty_edits, u128::from(t.timescale.get()))?;
-                }
                 per_track.push(segs);
             }
             pres.push(per_track);
             trims.push(trim);
         }
+        let wall = if opts.wall_clock {
+            Some(realize_pauses(chunks, &maps, &mut pres, &trims)?)
+        } else {
+            None
+        };
 
         // 2. The movie timescale.
         let mut m: u128 = 1000;
@@ -572,6 +830,28 @@ impl Plan {
                 }
             }
             let lead = if lead == u64::MAX { span } else { lead };
+            if let Some(w) = &wall {
+                // Wall-clock mode: the exact placement (tracks realize it to half a tick).
+                let (a, b, e) = w.places[placements.len()];
+                let t = |r: Rat| {
+                    r.ticks_round(m)
+                        .and_then(|v| u64::try_from(v).ok())
+                        .ok_or_else(|| overflow("timeline"))
+                };
+                let (a, b, e) = (t(a)?, t(b)?, t(e)?);
+                placements.push(ChunkPlacement {
+                    index: c.index,
+                    name: c.name.clone(),
+                    span_start: a,
+                    start: b,
+                    end: e,
+                    span_start_us: ticks_to_us(a, movie_ts),
+                    start_us: ticks_to_us(b, movie_ts),
+                    end_us: ticks_to_us(e, movie_ts),
+                });
+                spans.push(e - a);
+                continue;
+            }
             let end = at.checked_add(span).ok_or_else(|| overflow("timeline"))?;
             placements.push(ChunkPlacement {
                 index: c.index,
@@ -751,14 +1031,28 @@ impl Plan {
                     push_edit(&mut edits, d, media, ts, movie_ts);
                     total += d;
                 }
-                if ci != last_chunk && total < spans[ci] {
+                if wall.is_none() && ci != last_chunk && total < spans[ci] {
                     push_edit(&mut edits, spans[ci] - total, None, ts, movie_ts);
                 }
-                let media_len = t
+                let mut media_len = t
                     .samples
                     .last()
                     .map_or(0, |s| s.dts - d0 + u64::from(s.duration))
                     - u64::from(trim);
+                if let Some(w) = &wall {
+                    // Wall-clock gaps: the sample before each lasts longer.
+                    let first_out = samples.len() - t.samples.len();
+                    for &(k, g) in &w.stretch[ci][i] {
+                        let s = &mut samples[first_out + k];
+                        s.duration = u32::try_from(g)
+                            .ok()
+                            .and_then(|g| s.duration.checked_add(g))
+                            .ok_or_else(|| overflow("sample duration with a wall-clock gap"))?;
+                        media_len = media_len
+                            .checked_add(g)
+                            .ok_or_else(|| overflow("media duration"))?;
+                    }
+                }
                 base = base
                     .checked_add(media_len)
                     .ok_or_else(|| overflow("media duration"))?;
@@ -1126,6 +1420,7 @@ fn build_moov(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EmptyEdit;
     use callrec_mp4::{Movie, ParseOptions, Sample, Timescale};
 
     fn entry(kind: TrackKind) -> SampleEntry {
@@ -1322,12 +1617,33 @@ mod tests {
         assert_eq!(plan.duration(), 2000);
     }
 
+    fn wall() -> StitchOptions {
+        StitchOptions {
+            wall_clock: true,
+            threads: None,
+        }
+    }
+
+    fn edits(plan: &Plan, i: usize) -> Vec<(u64, Option<i64>)> {
+        plan.tracks()[i]
+            .edits
+            .iter()
+            .map(|e| (e.segment_duration, e.media_time))
+            .collect()
+    }
+
+    fn durations(m: &Movie, i: usize) -> Vec<u32> {
+        m.tracks[i].samples.iter().map(|s| s.duration).collect()
+    }
+
+    /// Pauses become timestamp gaps: the sample presented before the pause lasts longer, the
+    /// edit covers the gap; a pause at the first chunk's start stays a leading empty edit.
     #[test]
-    fn empty_edits_split_media_at_the_pause() {
+    fn pauses_lengthen_the_sample_before_them() {
         let mut c = chunk(0, vec![track(1, TrackKind::Audio, 16000, 10, 10, 1600, 0)]); // 1 s
         c.empty_edits = vec![
             EmptyEdit {
-                at_us: 250_000,
+                at_us: 250_000, // inside sample 2 (200..300 ms): it is held, sample 3 moves
                 duration_us: 2_000_000,
             },
             EmptyEdit {
@@ -1335,35 +1651,132 @@ mod tests {
                 duration_us: 500_000,
             },
             EmptyEdit {
-                at_us: 5_000_000,
+                at_us: 5_000_000, // past the end: after the last sample
                 duration_us: 1_000,
             },
         ];
-        let wall = StitchOptions {
-            wall_clock: true,
-            threads: None,
-        };
-        let plan = Plan::new(std::slice::from_ref(&c), &wall).unwrap();
-        let e: Vec<(u64, Option<i64>)> = plan.tracks()[0]
-            .edits
-            .iter()
-            .map(|e| (e.segment_duration, e.media_time))
-            .collect();
-        assert_eq!(
-            e,
-            vec![
-                (500, None),
-                (250, Some(0)),
-                (2000, None),
-                (750, Some(4000)),
-                (1, None)
-            ]
-        );
+        let plan = Plan::new(std::slice::from_ref(&c), &wall()).unwrap();
+        assert_eq!(edits(&plan, 0), vec![(500, None), (3001, Some(0))]);
+        let m = parse_header(&plan);
+        let mut want = vec![1600; 10];
+        want[2] += 32000;
+        want[9] += 16;
+        assert_eq!(durations(&m, 0), want);
+        let dts: Vec<u64> = m.tracks[0].samples.iter().map(|s| s.dts).collect();
+        assert_eq!(dts[3], 3 * 1600 + 32000);
         assert_eq!(plan.chunks()[0].span_start, 0);
         assert_eq!(plan.chunks()[0].start, 500);
-        // Compact mode ignores them.
-        let plan = Plan::new(&[c], &StitchOptions::default()).unwrap();
-        assert_eq!(plan.tracks()[0].edits.len(), 1);
+        assert_eq!(plan.duration(), 3501);
+        // Compact mode ignores them: same bytes as without any.
+        let compact = Plan::new(std::slice::from_ref(&c), &StitchOptions::default()).unwrap();
+        c.empty_edits.clear();
+        let plain = Plan::new(&[c], &StitchOptions::default()).unwrap();
+        assert_eq!(compact.header(), plain.header());
+    }
+
+    /// The gap before chunk 1, and a pause at its start, lengthen chunk 0's last sample; a
+    /// track shorter than its chunk is padded the same way. No empty edit in the middle.
+    #[test]
+    fn gaps_between_chunks_lengthen_the_previous_chunks_last_sample() {
+        let mk = |index: u32| {
+            chunk(
+                index,
+                vec![
+                    track(1, TrackKind::Video, 16384, 8, 10, 2048, 0), // 1 s
+                    track(2, TrackKind::Audio, 16000, 15, 10, 1024, 80), // 0.96 s
+                ],
+            )
+        };
+        let mut c1 = mk(1);
+        c1.empty_edits = vec![
+            EmptyEdit {
+                at_us: 0,
+                duration_us: 250_000,
+            },
+            EmptyEdit {
+                at_us: 0,
+                duration_us: 125_000,
+            },
+        ];
+        let plan = Plan::new(&[mk(0), c1], &wall()).unwrap();
+        assert_eq!(edits(&plan, 0), vec![(2375, Some(0))]);
+        // Audio: chunk 0 padded by 40 ms plus the 375 ms gap, all in its last sample, so
+        // chunk 1's media continues the edit exactly: one edit.
+        assert_eq!(edits(&plan, 1), vec![(2335, Some(0))]);
+        let m = parse_header(&plan);
+        let v = durations(&m, 0);
+        assert_eq!(v[7], 2048 + 6144);
+        assert!(v.iter().enumerate().all(|(k, d)| k == 7 || *d == 2048));
+        let a = durations(&m, 1);
+        assert_eq!(a[14], 1024 + 640 + 6000);
+        let p = &plan.chunks()[1];
+        assert_eq!((p.span_start, p.start, p.end), (1000, 1375, 2375));
+    }
+
+    /// Gaps that are not whole ticks: each is rounded so that the running total stays the
+    /// rounded exact total (no drift), on every track.
+    #[test]
+    fn gaps_round_with_a_carried_remainder() {
+        let mut c = chunk(
+            0,
+            vec![
+                track(1, TrackKind::Video, 16384, 8, 10, 2048, 0),
+                track(2, TrackKind::Audio, 44100, 10, 10, 4410, 80),
+            ],
+        );
+        // Three pauses of 1.001 ms at 100, 300, 500 ms.
+        c.empty_edits = [100_000, 300_000, 500_000]
+            .iter()
+            .map(|&at_us| EmptyEdit {
+                at_us,
+                duration_us: 1_001,
+            })
+            .collect();
+        let plan = Plan::new(std::slice::from_ref(&c), &wall()).unwrap();
+        let m = parse_header(&plan);
+        // Video: 1.001 ms = 16.400384 ticks; running totals 16.4, 32.8, 49.2 round to 16, 33, 49.
+        let v = durations(&m, 0);
+        let extra: Vec<u32> = v.iter().map(|d| d - 2048).filter(|d| *d > 0).collect();
+        assert_eq!(extra, vec![16, 17, 16]);
+        // Audio: 44.1441 ticks; totals 44.1, 88.3, 132.4 round to 44, 88, 132.
+        let a = durations(&m, 1);
+        let extra: Vec<u32> = a.iter().map(|d| d - 4410).filter(|d| *d > 0).collect();
+        assert_eq!(extra, vec![44, 44, 44]);
+    }
+
+    /// With B-frames the gap goes before the first sample in decode order that is presented at
+    /// or after the pause, so decode order and presentation order are both kept.
+    #[test]
+    fn bframe_pause_splits_in_decode_order() {
+        // Decode order I0 P3 B1 B2 P6 B4 B5 (frames of 100 ticks), presented two frames late.
+        let mut v = track(1, TrackKind::Video, 1000, 7, 10, 100, 0);
+        for (s, pts) in v.samples.iter_mut().zip([2, 5, 3, 4, 8, 6, 7]) {
+            s.cts_offset = pts * 100 - s.dts as i32;
+        }
+        v.edits = vec![Edit {
+            segment_duration: 700,
+            media_time: Some(200),
+            media_rate_integer: 1,
+            media_rate_fraction: 0,
+        }];
+        let mut c = chunk(0, vec![v]);
+        // At 250 ms of presentation = media 450, inside B2 (400..500): the first sample in decode
+        // order presented at or after 450 is P3 (500), decoded second: I0 is held.
+        c.empty_edits = vec![EmptyEdit {
+            at_us: 250_000,
+            duration_us: 1_000_000,
+        }];
+        let plan = Plan::new(std::slice::from_ref(&c), &wall()).unwrap();
+        let m = parse_header(&plan);
+        assert_eq!(durations(&m, 0), vec![1100, 100, 100, 100, 100, 100, 100]);
+        let cts: Vec<i32> = m.tracks[0].samples.iter().map(|s| s.cts_offset).collect();
+        let orig: Vec<i32> = c.movie.tracks[0]
+            .samples
+            .iter()
+            .map(|s| s.cts_offset)
+            .collect();
+        assert_eq!(cts, orig, "composition offsets unchanged");
+        assert_eq!(edits(&plan, 0), vec![(1700, Some(200))]);
     }
 
     /// 29.97 fps video at 30000 and 44.1 kHz audio: the movie timescale makes every edit exact.

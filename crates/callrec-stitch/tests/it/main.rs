@@ -405,7 +405,9 @@ fn parse_us(s: &str) -> i64 {
 }
 
 /// The paused recording in wall-clock mode: every presented sample sits at its wall-clock time
-/// since recordingStartTime.
+/// since recordingStartTime, with its bytes unchanged; the pauses are gaps in the sample
+/// timing, not empty edits (ffmpeg ignores empty edits after the first), and the `mp4` crate
+/// reads the same timing.
 #[test]
 fn wall_clock_mode_places_media_at_wall_time() {
     let mut f = load("paused");
@@ -450,11 +452,23 @@ fn wall_clock_mode_places_media_at_wall_time() {
     let (plan, data) = stitch_to(&f.chunks, &o, &out);
     assert_eq!(plan.duration_ms(), 15000 + 7000 + 1500 + 3250);
     let movie = Movie::parse(&data).unwrap();
+    // (track id, expected presentation time in µs) of every presented sample, for the mp4 crate.
+    let mut expected_us = Vec::new();
+    let one_ms = Q::new(1, 1000);
     for t in &movie.tracks {
+        assert!(
+            t.edits.iter().skip(1).all(|e| e.media_time.is_some()),
+            "{:?}: no empty edit but a leading one: {:?}",
+            t.kind,
+            t.edits
+        );
+        let total: u64 = t.edits.iter().map(|e| e.segment_duration).sum();
+        assert_eq!(total * 1000 / u64::from(movie.timescale.get()), 26_750);
         let o = presented(u64::from(movie.timescale.get()), t, &t.edits);
         let mut j = 0;
         for (k, (cs, pauses)) in chunk_wall.iter().enumerate() {
             let p = chunk_presented(&f, k, t.kind, 0);
+            let src = &f.bytes[k];
             for (s, time) in &p.samples {
                 // Media time within the chunk -> wall time since the recording started.
                 let mut wall = Q::new(*cs as i128, 1_000_000).add(*time);
@@ -464,16 +478,76 @@ fn wall_clock_mode_places_media_at_wall_time() {
                     }
                 }
                 let (os, otime) = &o.samples[j];
-                assert_eq!(os.size, s.size);
+                assert_eq!(
+                    &data[os.range().start as usize..os.range().end as usize],
+                    &src[s.range().start as usize..s.range().end as usize],
+                    "{:?}: packet {j} (chunk {k}) bytes",
+                    t.kind
+                );
+                assert_eq!(os.cts_offset, s.cts_offset);
+                assert!(
+                    otime.sub(wall) <= one_ms && wall.sub(*otime) <= one_ms,
+                    "{:?}: chunk {k} sample at {time:?}: presented at {otime:?}, wall {wall:?}",
+                    t.kind
+                );
+                // The fixture's pauses are whole ticks: exact.
                 assert_eq!(*otime, wall, "{:?}: chunk {k} sample at {time:?}", t.kind);
+                if t.kind == TrackKind::Video {
+                    expected_us.push((t.id, wall));
+                }
                 j += 1;
             }
         }
         assert_eq!(j, o.samples.len());
     }
-    // The compact stitch of the same inputs ignores the empty edits.
-    let (plan, _) = stitch_to(&f.chunks, &opts(1), &dir.path().join("compact.mp4"));
+    // The mp4 crate reads the same decode times and durations; through the video's single
+    // edit they put every frame at its wall-clock time.
+    let file = std::io::BufReader::new(std::fs::File::open(&out).unwrap());
+    let mut r = mp4::Mp4Reader::read_header(file, data.len() as u64).unwrap();
+    for t in &movie.tracks {
+        for (k, s) in t.samples.iter().enumerate() {
+            let m = r.read_sample(t.id, k as u32 + 1).unwrap().unwrap();
+            assert_eq!(m.start_time, s.dts, "track {} sample {k} dts", t.id);
+            assert_eq!(m.duration, s.duration, "track {} sample {k} duration", t.id);
+            assert_eq!(m.rendering_offset, s.cts_offset);
+        }
+    }
+    let v = movie.track(TrackKind::Video).unwrap();
+    assert_eq!(
+        v.edits.len(),
+        1,
+        "video: one edit from 0 (no priming, no delay)"
+    );
+    let media_time = v.edits[0].media_time.unwrap();
+    let ts = i128::from(v.timescale.get());
+    assert_eq!(expected_us.len(), v.samples.len());
+    for (k, (id, wall)) in expected_us.iter().enumerate() {
+        let m = r.read_sample(*id, k as u32 + 1).unwrap().unwrap();
+        let pts = m.start_time as i128 + i128::from(m.rendering_offset) - i128::from(media_time);
+        assert_eq!(Q::new(pts, ts), *wall, "video frame {k} (mp4 crate)");
+    }
+    // The frame before the first pause (7 s at wall 2 s) is held: the next one is at 9 s.
+    let jump = v
+        .samples
+        .windows(2)
+        .find(|w| w[1].dts - w[0].dts > 2048)
+        .unwrap();
+    assert_eq!(jump[1].dts as i64 - media_time, 9 * 16384);
+    // The compact stitch of the same inputs ignores the empty edits: the same bytes as
+    // without them.
+    let (plan, compact) = stitch_to(&f.chunks, &opts(1), &dir.path().join("compact.mp4"));
     assert_eq!(plan.duration_ms(), 15000);
+    let plain: Vec<ChunkInput> = f
+        .chunks
+        .iter()
+        .cloned()
+        .map(|mut c| {
+            c.empty_edits.clear();
+            c
+        })
+        .collect();
+    let (_, without) = stitch_to(&plain, &opts(1), &dir.path().join("plain.mp4"));
+    assert!(compact == without, "compact mode ignores empty_edits");
 }
 
 #[test]
