@@ -405,3 +405,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(io_err("rename into"))?;
     Ok(())
 }
+
+/// The README's Rust examples, compiled as doctests so they keep working as written.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
