@@ -404,6 +404,68 @@ fn parse_us(s: &str) -> i64 {
     fixtures::iso_to_us(s)
 }
 
+/// Chunk k's wall-clock start (µs since recordingStartTime) and its pauses (media offset µs,
+/// duration µs).
+type ChunkWall = (i64, Vec<(i64, i64)>);
+
+/// Every presented sample of `movie` (a wall-clock stitch of `f`) has its source bytes and
+/// composition offset, and is presented at its wall-clock time: its chunk's start plus its time
+/// in the chunk plus the chunk's pauses that start at or before it (exact: the pauses are whole
+/// ticks). No track has an empty edit but a leading one. Returns (track id, wall time) of every
+/// video frame, in the order of its samples.
+fn assert_at_wall_time(
+    f: &Fixture,
+    chunk_wall: &[ChunkWall],
+    movie: &Movie,
+    data: &[u8],
+) -> Vec<(u32, Q)> {
+    let mut video = Vec::new();
+    let one_ms = Q::new(1, 1000);
+    for t in &movie.tracks {
+        assert!(
+            t.edits.iter().skip(1).all(|e| e.media_time.is_some()),
+            "{:?}: no empty edit but a leading one: {:?}",
+            t.kind,
+            t.edits
+        );
+        let o = presented(u64::from(movie.timescale.get()), t, &t.edits);
+        let mut j = 0;
+        for (k, (cs, pauses)) in chunk_wall.iter().enumerate() {
+            let p = chunk_presented(f, k, t.kind, 0);
+            let src = &f.bytes[k];
+            for (s, time) in &p.samples {
+                // Media time within the chunk -> wall time since the recording started.
+                let mut wall = Q::new(*cs as i128, 1_000_000).add(*time);
+                for (at, dur) in pauses {
+                    if *time >= Q::new(*at as i128, 1_000_000) {
+                        wall = wall.add(Q::new(*dur as i128, 1_000_000));
+                    }
+                }
+                let (os, otime) = &o.samples[j];
+                assert_eq!(
+                    &data[os.range().start as usize..os.range().end as usize],
+                    &src[s.range().start as usize..s.range().end as usize],
+                    "{:?}: packet {j} (chunk {k}) bytes",
+                    t.kind
+                );
+                assert_eq!(os.cts_offset, s.cts_offset);
+                assert!(
+                    otime.sub(wall) <= one_ms && wall.sub(*otime) <= one_ms,
+                    "{:?}: chunk {k} sample at {time:?}: presented at {otime:?}, wall {wall:?}",
+                    t.kind
+                );
+                assert_eq!(*otime, wall, "{:?}: chunk {k} sample at {time:?}", t.kind);
+                if t.kind == TrackKind::Video {
+                    video.push((t.id, wall));
+                }
+                j += 1;
+            }
+        }
+        assert_eq!(j, o.samples.len());
+    }
+    video
+}
+
 /// The paused recording in wall-clock mode: every presented sample sits at its wall-clock time
 /// since recordingStartTime, with its bytes unchanged; the pauses are gaps in the sample
 /// timing, not empty edits (ffmpeg ignores empty edits after the first), and the `mp4` crate
@@ -452,53 +514,10 @@ fn wall_clock_mode_places_media_at_wall_time() {
     let (plan, data) = stitch_to(&f.chunks, &o, &out);
     assert_eq!(plan.duration_ms(), 15000 + 7000 + 1500 + 3250);
     let movie = Movie::parse(&data).unwrap();
-    // (track id, expected presentation time in µs) of every presented sample, for the mp4 crate.
-    let mut expected_us = Vec::new();
-    let one_ms = Q::new(1, 1000);
+    let expected_us = assert_at_wall_time(&f, &chunk_wall, &movie, &data);
     for t in &movie.tracks {
-        assert!(
-            t.edits.iter().skip(1).all(|e| e.media_time.is_some()),
-            "{:?}: no empty edit but a leading one: {:?}",
-            t.kind,
-            t.edits
-        );
         let total: u64 = t.edits.iter().map(|e| e.segment_duration).sum();
         assert_eq!(total * 1000 / u64::from(movie.timescale.get()), 26_750);
-        let o = presented(u64::from(movie.timescale.get()), t, &t.edits);
-        let mut j = 0;
-        for (k, (cs, pauses)) in chunk_wall.iter().enumerate() {
-            let p = chunk_presented(&f, k, t.kind, 0);
-            let src = &f.bytes[k];
-            for (s, time) in &p.samples {
-                // Media time within the chunk -> wall time since the recording started.
-                let mut wall = Q::new(*cs as i128, 1_000_000).add(*time);
-                for (at, dur) in pauses {
-                    if *time >= Q::new(*at as i128, 1_000_000) {
-                        wall = wall.add(Q::new(*dur as i128, 1_000_000));
-                    }
-                }
-                let (os, otime) = &o.samples[j];
-                assert_eq!(
-                    &data[os.range().start as usize..os.range().end as usize],
-                    &src[s.range().start as usize..s.range().end as usize],
-                    "{:?}: packet {j} (chunk {k}) bytes",
-                    t.kind
-                );
-                assert_eq!(os.cts_offset, s.cts_offset);
-                assert!(
-                    otime.sub(wall) <= one_ms && wall.sub(*otime) <= one_ms,
-                    "{:?}: chunk {k} sample at {time:?}: presented at {otime:?}, wall {wall:?}",
-                    t.kind
-                );
-                // The fixture's pauses are whole ticks: exact.
-                assert_eq!(*otime, wall, "{:?}: chunk {k} sample at {time:?}", t.kind);
-                if t.kind == TrackKind::Video {
-                    expected_us.push((t.id, wall));
-                }
-                j += 1;
-            }
-        }
-        assert_eq!(j, o.samples.len());
     }
     // The mp4 crate reads the same decode times and durations; through the video's single
     // edit they put every frame at its wall-clock time.
@@ -659,4 +678,52 @@ fn an_existing_target_is_replaced_whole() {
     let (plan, data) = stitch_to(&f.chunks, &opts(2), &out);
     assert_eq!(data.len() as u64, plan.output_len());
     Movie::parse(&data).unwrap();
+}
+
+/// B-frames in wall-clock mode: a pause at a GOP boundary (2 s into chunk 0, the start of its
+/// second closed GOP) and a gap before chunk 1. The gaps go before the first sample in decode
+/// order presented at or after the point, which at a GOP boundary is exact: every frame and
+/// audio frame at its wall-clock time, composition offsets unchanged, presentation order kept.
+#[test]
+fn wall_clock_mode_with_bframes_cuts_at_the_gop() {
+    let mut f = load("bframes");
+    let v0 = f.chunks[0].movie.track(TrackKind::Video).unwrap();
+    assert!(
+        v0.samples[16].sync && v0.samples.iter().any(|s| s.cts_offset != 2 * 2048),
+        "fixture: keyframe at 2 s, B-frames"
+    );
+    f.chunks[0].empty_edits = vec![callrec_stitch::EmptyEdit {
+        at_us: 2_000_000,
+        duration_us: 3_000_000,
+    }];
+    f.chunks[1].empty_edits = vec![callrec_stitch::EmptyEdit {
+        at_us: 0,
+        duration_us: 500_000,
+    }];
+    let chunk_wall: Vec<ChunkWall> = vec![
+        (0, vec![(2_000_000, 3_000_000)]),
+        (8_500_000, Vec::new()),
+        (12_500_000, Vec::new()),
+    ];
+    let o = StitchOptions {
+        wall_clock: true,
+        threads: Some(1),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, data) = stitch_to(&f.chunks, &o, &dir.path().join("wall.mp4"));
+    assert_eq!(plan.duration_ms(), 18_500);
+    let starts: Vec<u64> = plan.chunks().iter().map(|p| p.start_us).collect();
+    assert_eq!(starts, vec![0, 8_500_000, 12_500_000]);
+    assert_eq!(
+        plan.chunks()[1].span_start_us,
+        8_000_000,
+        "gap in chunk 1's span"
+    );
+    let movie = Movie::parse(&data).unwrap();
+    // Each frame at its wall time, a monotonic function of its time in its chunk: the
+    // presentation order is kept too.
+    let frames = assert_at_wall_time(&f, &chunk_wall, &movie, &data);
+    assert_eq!(frames.len(), 40 + 32 + 48);
+    let v = movie.track(TrackKind::Video).unwrap();
+    assert_eq!(v.edits.len(), 1, "{:?}", v.edits);
 }
