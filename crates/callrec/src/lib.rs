@@ -293,7 +293,8 @@ impl Recording {
     }
 }
 
-/// A chunk's pauses (and the gap before it) as empty edits for a wall-clock stitch.
+/// A chunk's pauses (and the gap before it) as empty time for a wall-clock stitch (the stitcher
+/// makes them timestamp gaps: the frame before a pause is held, the audio is silent).
 fn empty_edits(timeline: &Timeline, chunk: u32) -> Vec<callrec_stitch::EmptyEdit> {
     let micros = |n: callrec_meta::Nanos| u64::try_from(n.as_micros_floor()).unwrap_or(0);
     let Some(layout) = timeline.chunk_layout().iter().find(|l| l.chunk == chunk) else {
@@ -316,8 +317,10 @@ fn empty_edits(timeline: &Timeline, chunk: u32) -> Vec<callrec_stitch::EmptyEdit
 pub struct StitchOptions {
     /// The output MP4.
     pub output: PathBuf,
-    /// Pauses and gaps between chunks become empty edits, so the playback position equals the
-    /// time since `recordingStartTime`. Off (compact): media runs on through pauses.
+    /// Pauses and gaps between chunks become gaps in the media timestamps (the frame before a
+    /// pause is held, the audio is silent; a gap before the first chunk is a leading empty
+    /// edit), so the playback position equals the time since `recordingStartTime` in every
+    /// player. Off (compact): media runs on through pauses.
     pub wall_clock: bool,
     /// Copy threads; `None` uses the caller's rayon pool.
     pub threads: Option<usize>,
