@@ -19,8 +19,8 @@
 #     minus recordingStartTime, plus the chunk's pauses before it), and the audio-video offset at
 #     every join differs from the chunk's own by at most 1 ms;
 #   - ffmpeg's own edit-list handling (packets not flagged discard in ffprobe -show_packets)
-#     presents the same packets at the same times, where it applies: ffmpeg 5.1 honours only
-#     leading empty edits, so a wall-clock output with pauses is checked by the rule above only;
+#     presents the same packets at the same times, and its stream durations agree; skipped
+#     for an output with an empty edit after media (ffmpeg 5.1 honours only leading ones);
 #   - wall clock: the output lasts the timeline's wall_ms; `ffmpeg -v error -i OUT -f null -`
 #     prints nothing;
 #   - a recording whose chunks' tracks differ from chunk 0's (codec, sample rate, channels,

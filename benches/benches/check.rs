@@ -9,7 +9,7 @@
 //!
 //! `cargo bench -p callrec-benches --bench check`
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use callrec::Recording;
 use callrec_benches::{basic_fixture, write_recording, Source};
@@ -51,6 +51,7 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("check");
     group.sample_size(10);
+    group.measurement_time(Duration::from_secs(12));
     group.throughput(Throughput::Elements(u64::from(CHUNKS * SECONDS)));
     group.bench_function("open + check (decode) 1 h in 6 chunks, 465 MB", |b| {
         b.iter(|| {
