@@ -363,9 +363,9 @@ fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<(Ve
     Ok((segs, 0))
 }
 
-/// Wall-clock mode, realized on the sample tables (see the crate docs): per chunk and track,
-/// the samples whose duration grows (chunk-local index, ticks), and per chunk its exact
-/// placement (span start, first media, end) in seconds.
+/// Gaps realized on the sample tables (see the crate docs): per chunk and track, the samples
+/// whose duration grows (chunk-local index, ticks), and per chunk its exact placement (span
+/// start, first media, end) in seconds.
 struct Wall {
     stretch: Vec<Vec<Vec<Stretch>>>,
     places: Vec<(Rat, Rat, Rat)>,
@@ -415,10 +415,11 @@ fn sum(segs: &[Seg]) -> Option<Rat> {
     segs.iter().try_fold(Rat::ZERO, |a, s| a.checked_add(s.dur))
 }
 
-/// Wall-clock mode: turns each chunk's pauses, the gap before each chunk and the padding of a
-/// track shorter than its chunk's span into timestamp gaps in the sample tables (the sample
-/// before the point lasts longer; every later sample of the track is decoded later), so the
-/// edit lists keep no empty edit but a leading one. Rewrites `pres` (segment durations include
+/// Turns the padding of a track shorter than its chunk's span and, in wall-clock mode, each
+/// chunk's pauses and the gap before each chunk into timestamp gaps in the sample tables (the
+/// sample before the point lasts longer; every later sample of the track is decoded later), so
+/// the edit lists keep no empty edit but a leading one (and a chunk's own empty edits).
+/// Compact mode (`wall_clock` false) ignores the pauses and realizes only the padding. Rewrites `pres` (segment durations include
 /// the gaps they now hold; media times after a gap move later; a leading empty segment on
 /// chunk 0 for a pause at its start or the gap before it).
 ///
@@ -429,11 +430,16 @@ fn realize_pauses(
     maps: &[Vec<usize>],
     pres: &mut [Vec<Vec<Seg>>],
     trims: &[Vec<u32>],
+    wall_clock: bool,
 ) -> Result<Wall> {
     let of = || overflow("wall-clock gap");
     let n = chunks.len();
     let ntracks = maps.first().map_or(0, Vec::len);
-    let all: Vec<Vec<(Rat, Rat)>> = chunks.iter().map(pauses).collect();
+    let all: Vec<Vec<(Rat, Rat)>> = if wall_clock {
+        chunks.iter().map(pauses).collect()
+    } else {
+        vec![Vec::new(); n]
+    };
     // Compact presented durations, and each chunk's span (its longest track).
     let totals: Vec<Vec<Rat>> = pres
         .iter()
@@ -747,11 +753,8 @@ impl Plan {
             pres.push(per_track);
             trims.push(trim);
         }
-        let wall = if opts.wall_clock {
-            Some(realize_pauses(chunks, &maps, &mut pres, &trims)?)
-        } else {
-            None
-        };
+        // Padding (and wall-clock gaps) as timestamp gaps, in both modes.
+        let wall = realize_pauses(chunks, &maps, &mut pres, &trims, opts.wall_clock)?;
 
         // 2. The movie timescale.
         let mut m: u128 = 1000;
@@ -787,84 +790,54 @@ impl Plan {
         }
         let movie_ts = m as u64;
 
-        // 3. Durations in movie ticks; chunk spans and placements.
-        let mut ticks: Vec<Vec<Vec<TickSeg>>> = Vec::with_capacity(chunks.len());
-        for per_track in &pres {
-            let mut v = Vec::with_capacity(ntracks);
-            for segs in per_track {
-                let mut w = Vec::with_capacity(segs.len());
-                for s in segs {
+        // 3. Durations in movie ticks: exact, or (fallback) each segment's end rounded to nearest
+        //    on its track's running timeline, so rounding does not accumulate over the chunks.
+        //    Placements: the exact positions, rounded.
+        let mut ticks: Vec<Vec<Vec<TickSeg>>> = vec![vec![Vec::new(); ntracks]; chunks.len()];
+        for i in 0..ntracks {
+            let mut pos = Rat::ZERO;
+            let mut done = 0u128;
+            for (k, per_track) in pres.iter().enumerate() {
+                for s in &per_track[i] {
                     let d = if exact {
                         s.dur.ticks_exact(m)
                     } else {
-                        s.dur.ticks_round(m)
+                        pos.checked_add(s.dur)
+                            .and_then(|p| {
+                                pos = p;
+                                p.ticks_round(m)
+                            })
+                            .and_then(|end| {
+                                let d = end.checked_sub(done);
+                                done = end;
+                                d
+                            })
                     };
                     let d = d
                         .and_then(|d| u64::try_from(d).ok())
                         .ok_or_else(|| overflow("edit duration"))?;
-                    w.push((d, s.media));
+                    ticks[k][i].push((d, s.media));
                 }
-                v.push(w);
             }
-            ticks.push(v);
         }
         let mut placements = Vec::with_capacity(chunks.len());
-        let mut spans = Vec::with_capacity(chunks.len());
-        let mut at = 0u64;
-        for (c, per_track) in chunks.iter().zip(&ticks) {
-            let mut span = 0u64;
-            let mut lead = u64::MAX;
-            for w in per_track {
-                let total = w
-                    .iter()
-                    .try_fold(0u64, |a, (d, _)| a.checked_add(*d))
-                    .ok_or_else(|| overflow("chunk span"))?;
-                span = span.max(total);
-                let mut l = 0u64;
-                for (d, media) in w {
-                    if media.is_some() {
-                        lead = lead.min(l);
-                        break;
-                    }
-                    l += d;
-                }
-            }
-            let lead = if lead == u64::MAX { span } else { lead };
-            if let Some(w) = &wall {
-                // Wall-clock mode: the exact placement (tracks realize it to half a tick).
-                let (a, b, e) = w.places[placements.len()];
-                let t = |r: Rat| {
-                    r.ticks_round(m)
-                        .and_then(|v| u64::try_from(v).ok())
-                        .ok_or_else(|| overflow("timeline"))
-                };
-                let (a, b, e) = (t(a)?, t(b)?, t(e)?);
-                placements.push(ChunkPlacement {
-                    index: c.index,
-                    name: c.name.clone(),
-                    span_start: a,
-                    start: b,
-                    end: e,
-                    span_start_us: ticks_to_us(a, movie_ts),
-                    start_us: ticks_to_us(b, movie_ts),
-                    end_us: ticks_to_us(e, movie_ts),
-                });
-                spans.push(e - a);
-                continue;
-            }
-            let end = at.checked_add(span).ok_or_else(|| overflow("timeline"))?;
+        for (c, &(a, b, e)) in chunks.iter().zip(&wall.places) {
+            let t = |r: Rat| {
+                r.ticks_round(m)
+                    .and_then(|v| u64::try_from(v).ok())
+                    .ok_or_else(|| overflow("timeline"))
+            };
+            let (a, b, e) = (t(a)?, t(b)?, t(e)?);
             placements.push(ChunkPlacement {
                 index: c.index,
                 name: c.name.clone(),
-                span_start: at,
-                start: at + lead,
-                end,
-                span_start_us: ticks_to_us(at, movie_ts),
-                start_us: ticks_to_us(at + lead, movie_ts),
-                end_us: ticks_to_us(end, movie_ts),
+                span_start: a,
+                start: b,
+                end: e,
+                span_start_us: ticks_to_us(a, movie_ts),
+                start_us: ticks_to_us(b, movie_ts),
+                end_us: ticks_to_us(e, movie_ts),
             });
-            spans.push(span);
-            at = end;
         }
 
         // 4. Byte layout: each chunk's sample bytes, in file order, merged into ranges.
@@ -939,7 +912,6 @@ impl Plan {
             let mut samples: Vec<OutSample> = Vec::new();
             let mut edits: Vec<Edit> = Vec::new();
             let mut base = 0u64;
-            let last_chunk = chunks.len() - 1;
             for (ci, c) in chunks.iter().enumerate() {
                 let t = &c.movie.tracks[maps[ci][i]];
                 let desc_map: Vec<u32> = t
@@ -1010,7 +982,6 @@ impl Plan {
                     });
                 }
                 // Edits of this chunk, shifted by where its media starts in the merged track.
-                let mut total = 0u64;
                 for &(d, media) in &ticks[ci][i] {
                     let media = match media {
                         Some(mt) => {
@@ -1029,29 +1000,23 @@ impl Plan {
                         None => None,
                     };
                     push_edit(&mut edits, d, media, ts, movie_ts);
-                    total += d;
-                }
-                if wall.is_none() && ci != last_chunk && total < spans[ci] {
-                    push_edit(&mut edits, spans[ci] - total, None, ts, movie_ts);
                 }
                 let mut media_len = t
                     .samples
                     .last()
                     .map_or(0, |s| s.dts - d0 + u64::from(s.duration))
                     - u64::from(trim);
-                if let Some(w) = &wall {
-                    // Wall-clock gaps: the sample before each lasts longer.
-                    let first_out = samples.len() - t.samples.len();
-                    for &(k, g) in &w.stretch[ci][i] {
-                        let s = &mut samples[first_out + k];
-                        s.duration = u32::try_from(g)
-                            .ok()
-                            .and_then(|g| s.duration.checked_add(g))
-                            .ok_or_else(|| overflow("sample duration with a wall-clock gap"))?;
-                        media_len = media_len
-                            .checked_add(g)
-                            .ok_or_else(|| overflow("media duration"))?;
-                    }
+                // Timestamp gaps (padding, wall-clock gaps): the sample before each lasts longer.
+                let first_out = samples.len() - t.samples.len();
+                for &(k, g) in &wall.stretch[ci][i] {
+                    let s = &mut samples[first_out + k];
+                    s.duration = u32::try_from(g)
+                        .ok()
+                        .and_then(|g| s.duration.checked_add(g))
+                        .ok_or_else(|| overflow("sample duration with a timestamp gap"))?;
+                    media_len = media_len
+                        .checked_add(g)
+                        .ok_or_else(|| overflow("media duration"))?;
                 }
                 base = base
                     .checked_add(media_len)
@@ -1582,8 +1547,9 @@ mod tests {
         assert_eq!(plan.tracks()[1].chunk_offsets, 1);
     }
 
-    /// A chunk whose audio is shorter than its video: the audio gets an empty edit so both
-    /// tracks start the next chunk together.
+    /// A chunk whose audio is shorter than its video (compact mode): the audio's last sample of
+    /// the chunk lasts longer, so both tracks start the next chunk together, with no empty edit
+    /// (ffmpeg ignores one after a media edit).
     #[test]
     fn shorter_track_is_padded_to_the_chunk_span() {
         let c0 = chunk(
@@ -1608,7 +1574,14 @@ mod tests {
             .iter()
             .map(|e| (e.segment_duration, e.media_time))
             .collect();
-        assert_eq!(e, vec![(960, Some(0)), (40, None), (960, Some(15360))]);
+        // 40 ms of padding = 640 ticks in chunk 0's last audio sample; chunk 1 continues it.
+        assert_eq!(e, vec![(1960, Some(0))]);
+        let m = parse_header(&plan);
+        let d = durations(&m, 1);
+        assert_eq!(d[14], 1024 + 640);
+        assert!(d.iter().enumerate().all(|(k, d)| k == 14 || *d == 1024));
+        assert_eq!(m.tracks[1].samples[15].dts, 16000, "chunk 1's audio at 1 s");
+        assert_eq!(durations(&m, 0), vec![2048; 16], "video untouched");
         let v = &plan.tracks()[0];
         assert_eq!(v.edits.len(), 1);
         assert_eq!(v.edits[0].segment_duration, 2000);
@@ -1800,12 +1773,14 @@ mod tests {
             2 * 7007 * ts
         );
         assert_eq!(plan.chunks()[1].span_start * 30000, 7007 * ts);
+        // Audio padded to the video's longer span in its last sample of chunk 0:
+        // 7007/30000 s - 5120/44100 s = 5180.29 audio ticks, rounded to 5180; chunk 1's audio
+        // media continues the edit: one edit of 5120 + 5180 + 5120 ticks.
         let a = &plan.tracks()[1].edits;
-        assert_eq!(a[0].segment_duration * 44100, 5120 * ts);
-        assert_eq!(
-            a[1].media_time, None,
-            "audio padded to the video's longer span"
-        );
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].segment_duration * 44100, (2 * 5120 + 5180) * ts);
+        let m = parse_header(&plan);
+        assert_eq!(durations(&m, 1)[4], 1024 + 5180);
     }
 
     /// Timescales with no common 32-bit multiple: edits are rounded (documented), chunk starts
@@ -1825,13 +1800,12 @@ mod tests {
         let v = &plan.tracks()[0];
         assert_eq!(v.edits[0].segment_duration, 6006);
         assert_eq!(plan.chunks()[1].span_start, 3003);
-        // Audio: 2997/65519 s rounds to 2997 ticks of 65521, padded to the chunk's 3003.
-        let a: Vec<(u64, Option<i64>)> = plan.tracks()[1]
-            .edits
-            .iter()
-            .map(|e| (e.segment_duration, e.media_time))
-            .collect();
-        assert_eq!(a, vec![(2997, Some(0)), (6, None), (2997, Some(2997))]);
+        // Audio: padded to the chunk's 3003/65521 s in its last sample of chunk 0 (5.91 ticks of
+        // 65519, rounded to 6): 3003/65519 s, 3003 ticks of 65521, so chunk 1 starts at 3003 on
+        // both tracks; chunk 1's 2997/65519 s rounds to 2997.
+        assert_eq!(edits(&plan, 1), vec![(3003, Some(0)), (2997, Some(3003))]);
+        let m = parse_header(&plan);
+        assert_eq!(durations(&m, 1), vec![999, 999, 999 + 6, 999, 999, 999]);
     }
 
     /// A chunk's own empty edit (a delayed track) is kept at every join.
