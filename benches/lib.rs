@@ -94,7 +94,10 @@ impl Source {
                     .first()
                     .ok_or_else(|| invalid("no audio samples".into()))?,
             )?,
-            audio: audio.samples[1..].iter().map(bytes).collect::<io::Result<_>>()?,
+            audio: audio.samples[1..]
+                .iter()
+                .map(bytes)
+                .collect::<io::Result<_>>()?,
             video_entry: video
                 .entries
                 .first()
@@ -198,7 +201,11 @@ fn trak(
             },
             hdlr: Hdlr::new(
                 FourCc(if video { *b"vide" } else { *b"soun" }),
-                if video { "VideoHandler" } else { "SoundHandler" },
+                if video {
+                    "VideoHandler"
+                } else {
+                    "SoundHandler"
+                },
             ),
             minf: Minf {
                 vmhd: video.then(Vmhd::default),
@@ -260,21 +267,30 @@ pub fn write_chunk(src: &Source, path: &Path, seconds: u32, pad_video: usize) ->
         let end = if s + 1 == seconds {
             audio_frames
         } else {
-            ((u64::from(s + 1) * u64::from(src.sample_rate)).div_ceil(1024) as u32).min(audio_frames)
+            ((u64::from(s + 1) * u64::from(src.sample_rate)).div_ceil(1024) as u32)
+                .min(audio_frames)
         };
         per_second.push((s * fps..(s + 1) * fps, next_audio..end));
         next_audio = end;
     }
     let video_sizes: Vec<u32> = (0..frames).map(|i| video_frame(i).0.len() as u32).collect();
-    let audio_sizes: Vec<u32> = (0..audio_frames).map(|i| audio_frame(i).len() as u32).collect();
-    let payload: u64 = video_sizes.iter().chain(&audio_sizes).map(|&s| u64::from(s)).sum();
+    let audio_sizes: Vec<u32> = (0..audio_frames)
+        .map(|i| audio_frame(i).len() as u32)
+        .collect();
+    let payload: u64 = video_sizes
+        .iter()
+        .chain(&audio_sizes)
+        .map(|&s| u64::from(s))
+        .sum();
 
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let mut head = Vec::new();
     Ftyp {
         major_brand: FourCc(*b"isom"),
         minor_version: 512,
-        compatible_brands: [*b"isom", *b"iso2", *b"avc1", *b"mp41"].map(FourCc).to_vec(),
+        compatible_brands: [*b"isom", *b"iso2", *b"avc1", *b"mp41"]
+            .map(FourCc)
+            .to_vec(),
     }
     .encode(&mut head);
     callrec_mp4::write::write_mdat_header(&mut head, payload);
@@ -300,7 +316,10 @@ pub fn write_chunk(src: &Source, path: &Path, seconds: u32, pad_video: usize) ->
         }
     }
     let duration_ms = u64::from(seconds) * 1000;
-    let sync: Vec<u32> = (0..frames).filter(|&i| video_frame(i).1).map(|i| i + 1).collect();
+    let sync: Vec<u32> = (0..frames)
+        .filter(|&i| video_frame(i).1)
+        .map(|i| i + 1)
+        .collect();
     let moov = Moov {
         mvhd: Mvhd {
             timescale: 1000,
@@ -363,12 +382,18 @@ pub fn write_recording(
         .as_str()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| invalid("event.json: no recordingStartTime".into()))?;
-    let ids: Vec<String> = (0..chunks).map(|k| format!("0-eus-d3-synthetic{k:023}")).collect();
+    let ids: Vec<String> = (0..chunks)
+        .map(|k| format!("0-eus-d3-synthetic{k:023}"))
+        .collect();
     data["recordingStorageInfo"]["recordingChunks"] = ids
         .iter()
         .enumerate()
         .map(|(k, id)| {
-            let reason = if k + 1 == ids.len() { "SessionEnded" } else { "ChunkMaximumSizeExceeded" };
+            let reason = if k + 1 == ids.len() {
+                "SessionEnded"
+            } else {
+                "ChunkMaximumSizeExceeded"
+            };
             json!({"documentId": id, "index": k, "endReason": reason})
         })
         .collect();
@@ -389,7 +414,10 @@ pub fn write_recording(
             meta["recordingInfo"]["videoConfiguration"]["bitRate"] =
                 json!(pad_video as u64 * 8 * u64::from(src.fps()));
         }
-        fs::write(dir.join(format!("{id}.json")), serde_json::to_vec_pretty(&meta)?)?;
+        fs::write(
+            dir.join(format!("{id}.json")),
+            serde_json::to_vec_pretty(&meta)?,
+        )?;
     }
     Ok(total)
 }
@@ -418,8 +446,15 @@ mod tests {
             let (orig, sync) = &src.video[i % src.video.len()];
             let got = &data[s.offset as usize..][..s.size as usize];
             assert_eq!(s.sync, *sync, "frame {i}");
-            assert_eq!(&got[..orig.len()], &orig[..], "frame {i} starts with the source frame");
-            assert!(got.len() == 4000 || orig.len() + 6 > 4000, "frame {i} padded");
+            assert_eq!(
+                &got[..orig.len()],
+                &orig[..],
+                "frame {i} starts with the source frame"
+            );
+            assert!(
+                got.len() == 4000 || orig.len() + 6 > 4000,
+                "frame {i} padded"
+            );
         }
         assert_eq!(&data[audio.samples[0].range_usize()], &src.priming[..]);
     }

@@ -41,7 +41,10 @@ fn main() -> ExitCode {
         .and_then(|src| write_recording(&src, &dir, chunks, seconds, pad));
     match result {
         Ok(bytes) => {
-            println!("{}: {chunks} chunks of {seconds} s, {bytes} bytes", dir.display());
+            println!(
+                "{}: {chunks} chunks of {seconds} s, {bytes} bytes",
+                dir.display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
