@@ -71,7 +71,11 @@ fn run(args: &Args) -> anyhow::Result<Stitched> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    result.with_context(|| format!("cannot stitch {}", args.dir.display()))
+    result.map_err(|e| match e {
+        // Already says "cannot stitch DIR: ...".
+        e @ callrec::Error::NotStitchable { .. } => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(format!("cannot stitch {}", args.dir.display())),
+    })
 }
 
 fn main() -> ExitCode {
