@@ -22,7 +22,7 @@
 #     presents the same packets at the same times, and its stream durations agree; skipped
 #     for an output with an empty edit after media (ffmpeg 5.1 honours only leading ones);
 #   - wall clock: the output lasts the timeline's wall_ms; `ffmpeg -v error -i OUT -f null -`
-#     prints nothing;
+#     prints nothing; `--threads 1` writes the same bytes; the recording's files are unchanged;
 #   - a recording whose chunks' tracks differ from chunk 0's (codec, sample rate, channels,
 #     timescale, track count; found with ffprobe) is refused: non-zero exit, a message naming
 #     the chunk and the parameter, and no output or temporary file left.
@@ -85,7 +85,7 @@ PY
 # directory, mode (compact | wall-clock), scratch directory.
 read -r -d '' STITCH_PY <<'PY' || true
 """Checks one stitch of one recording with ffprobe/ffmpeg (see scripts/interop.sh)."""
-import datetime, glob, json, os, re, subprocess, sys
+import datetime, glob, hashlib, json, os, re, subprocess, sys
 from fractions import Fraction as F
 
 STITCH, REC, MODE, WORK = sys.argv[1:5]
@@ -272,11 +272,19 @@ for (index, doc, _), c in zip(metas[1:], chunks[1:]):
     if refuse:
         break
 
+def digest_inputs():
+    return {f: hashlib.md5(open(os.path.join(REC, f), "rb").read()).hexdigest()
+            for f in sorted(os.listdir(REC))}
+
+
+inputs_before = digest_inputs()
 out = os.path.join(WORK, f"{NAME}.{MODE}.mp4")
 timeline = os.path.join(WORK, f"{NAME}.{MODE}.json")
 cmd = [STITCH, REC, "-o", out, "--timeline", timeline] + (["--wall-clock"] if WALL else [])
 r = subprocess.run(cmd, capture_output=True, text=True)
 left = sorted(os.listdir(WORK))
+if digest_inputs() != inputs_before:
+    fail("the recording directory changed")
 if refuse:
     index, params = refuse
     err = r.stderr.strip()
@@ -391,7 +399,15 @@ if WALL:
     if abs(span - F(tl["wall_ms"]) / 1000) > MS:
         fail(f"lasts {ms(span)}, timeline wall_ms {tl['wall_ms']}")
 
-# 7. ffmpeg decodes it without a word.
+# 7. One copy thread writes the same bytes.
+one = out + ".1.mp4"
+r = subprocess.run(cmd[:3] + [one] + cmd[4:] + ["--threads", "1"], capture_output=True, text=True)
+if r.returncode != 0 or open(one, "rb").read() != open(out, "rb").read():
+    fail(f"--threads 1 gives other bytes (exit {r.returncode})")
+if os.path.exists(one):
+    os.remove(one)
+
+# 8. ffmpeg decodes it without a word.
 r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", out, "-f", "null", "-"],
                    capture_output=True, text=True)
 if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
