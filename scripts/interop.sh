@@ -202,10 +202,11 @@ def analyze(path, lead_rule):
             end = max(p["pts"] + p["dur"] for p in pkts)
             start = first + round(lead * ts)
             edits = [(F(end - start, ts), start)]
-        when, clipped, now, empty_after_media = {}, set(), F(0), False
+        when, clipped, now, empty_after_media, lead_empty = {}, set(), F(0), False, F(0)
         for seg, mt in edits:
             if mt is None:
                 empty_after_media |= now > 0 and bool(when)
+                lead_empty += 0 if when else seg
             else:
                 m0 = F(mt, ts)
                 for i, p in enumerate(pkts):
@@ -219,7 +220,7 @@ def analyze(path, lead_rule):
                     "sample_rate": s.get("sample_rate"), "channels": s.get("channels"),
                     "time_base": s["time_base"], "pkts": pkts, "when": when,
                     "clipped": clipped, "duration": now, "ffprobe_duration": s.get("duration"),
-                    "empty_after_media": empty_after_media})
+                    "empty_after_media": empty_after_media, "lead_empty": lead_empty})
     return out
 
 
@@ -387,13 +388,18 @@ else:
         off = [k for k in set(theirs) & set(ours) if abs(theirs[k] - ours[k]) > MS]
         if off:
             fail(f"{o['kind']}: ffmpeg presents {len(off)} packets at other times")
-        if durs.get(si) is not None and abs(F(durs[si]) - o["duration"]) > MS:
-            fail(f"{o['kind']}: ffprobe duration {durs[si]} s, ours {ms(o['duration'])}")
+        # ffprobe leaves a leading empty edit out of the stream's duration (it is its start).
+        mine = o["duration"] - o["lead_empty"]
+        if durs.get(si) is not None and abs(F(durs[si]) - mine) > MS:
+            fail(f"{o['kind']}: ffprobe duration {durs[si]} s, ours {ms(mine)} after the "
+                 f"leading empty edit")
         if set(ours) - set(theirs):
             ok_notes.append(f"ffmpeg drops {len(set(ours) - set(theirs))} clipped {o['kind']} frames")
 
 # 6. Wall clock: the output lasts as long as the timeline says.
-if WALL:
+if not os.path.exists(timeline):
+    fail("--timeline wrote nothing")
+elif WALL:
     tl = json.load(open(timeline))
     span = max(o["duration"] for o in res)
     if abs(span - F(tl["wall_ms"]) / 1000) > MS:
