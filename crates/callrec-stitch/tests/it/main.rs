@@ -148,8 +148,12 @@ fn assert_lossless_and_in_sync(f: &Fixture, out: &Movie, data: &[u8]) {
             }
             start = start.add(spans[k]);
         }
-        // Presented duration == sum of the chunks' presented durations (equal per track here).
-        let sum = chunks.iter().fold(Q::ZERO, |a, p| a.add(p.duration));
+        // Presented duration == the earlier chunks' spans + the last chunk's presentation (a
+        // shorter track is padded to its chunk's span, except at the end).
+        let n = chunks.len();
+        let sum = spans[..n - 1]
+            .iter()
+            .fold(chunks[n - 1].duration, |a, d| a.add(*d));
         assert_eq!(o.duration, sum, "{:?}: presented duration", t.kind);
     }
 }
@@ -232,6 +236,108 @@ fn edit_lists_skip_every_chunks_priming() {
         .unwrap();
     assert_eq!(video.edits.len(), 1);
     assert_eq!(video.edits[0].media_time, Some(4096));
+}
+
+/// Compact mode, chunks whose audio is shorter than their video (as on real recordings, where
+/// the tracks differ by a few ms per chunk): the audio's last sample of each chunk is held
+/// longer (a timestamp gap) instead of an empty edit after it, which ffmpeg's mov demuxer
+/// ignores (its players would drift by the difference at every join). Every chunk's first audio
+/// and video samples are presented exactly at the chunk's start, every presented sample keeps
+/// its bytes, and no edit list has an empty edit but a leading one.
+#[test]
+fn shorter_audio_is_padded_by_a_timestamp_gap_not_an_empty_edit() {
+    let mut f = load("basic");
+    let mts = i64::from(f.chunks[0].movie.timescale.get());
+    assert_eq!(mts, 1000, "fixture: edits in ms");
+    // Chunk 0: drop its last 3 audio frames and end its edit there (two of 64 ms and the last,
+    // of 128 ticks: 136 ms short, at a frame boundary). Chunk 1: end its audio edit 5 ms early, inside the last frame (80 ticks, not a
+    // frame boundary). Chunk 2 (last) drops 2 frames: nothing follows it, no padding.
+    let mut short_ms = Vec::new();
+    for (k, drop) in [(0usize, 3usize), (1, 0), (2, 2)] {
+        let t = f.chunks[k]
+            .movie
+            .tracks
+            .iter_mut()
+            .find(|t| t.kind == TrackKind::Audio)
+            .unwrap();
+        assert_eq!(t.edits.len(), 1, "fixture: one audio edit");
+        assert_eq!(t.edits[0].media_time, Some(1024), "fixture: AAC priming");
+        let before = t.edits[0].segment_duration;
+        t.samples.truncate(t.samples.len() - drop);
+        let last = t.samples.last().unwrap();
+        let end = last.dts + u64::from(last.duration);
+        t.media_duration = end;
+        let ts = u64::from(t.timescale.get());
+        let mut seg = (end - 1024) * mts as u64 / ts;
+        if drop == 0 {
+            seg -= 5;
+        }
+        assert!(seg < before, "chunk {k}: audio shortened");
+        t.edits[0].segment_duration = seg;
+        short_ms.push(before - seg);
+    }
+    assert_eq!(short_ms[..2], [136, 5], "audio shorter than video by");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let (plan, data) = stitch_to(&f.chunks, &opts(2), &out);
+    let movie = Movie::parse(&data).unwrap();
+    // (a) No empty edit after a media edit (here: no empty edit at all).
+    for t in &movie.tracks {
+        assert!(
+            t.edits.iter().all(|e| e.media_time.is_some()),
+            "{:?}: {:?}",
+            t.kind,
+            t.edits
+        );
+    }
+    // (b) + (c) Every presented sample of chunk k at the chunk's start (the sum of the earlier
+    // chunks' video spans) plus its own time in the chunk, bytes unchanged.
+    assert_lossless_and_in_sync(&f, &movie, &data);
+    // The chunk starts, explicitly: 5 s and 9 s, on both tracks, in the output's sample
+    // tables (the first presented sample of each chunk).
+    let starts: Vec<u64> = plan.chunks().iter().map(|p| p.start_us).collect();
+    assert_eq!(starts, vec![0, 5_000_000, 9_000_000]);
+    for t in &movie.tracks {
+        let o = presented(u64::from(movie.timescale.get()), t, &t.edits);
+        let mut j = 0;
+        for (k, want) in [0i128, 5, 9].into_iter().enumerate() {
+            assert_eq!(
+                o.samples[j].1,
+                Q::new(want, 1),
+                "{:?}: chunk {k} start",
+                t.kind
+            );
+            j += chunk_presented(&f, k, t.kind, 0).samples.len();
+        }
+    }
+    // The padding is in the audio's last sample of chunks 0 and 1: 136 ms = 2176 ticks, 5 ms =
+    // 80 ticks; every other sample keeps its duration.
+    let a = movie.track(TrackKind::Audio).unwrap();
+    let n0 = f.chunks[0]
+        .movie
+        .track(TrackKind::Audio)
+        .unwrap()
+        .samples
+        .len();
+    let n1 = f.chunks[1]
+        .movie
+        .track(TrackKind::Audio)
+        .unwrap()
+        .samples
+        .len();
+    let src: Vec<u32> = (0..3)
+        .flat_map(|k| {
+            let t = f.chunks[k].movie.track(TrackKind::Audio).unwrap();
+            t.samples.iter().map(|s| s.duration).collect::<Vec<_>>()
+        })
+        .collect();
+    let got: Vec<u32> = a.samples.iter().map(|s| s.duration).collect();
+    let mut want = src.clone();
+    want[n0 - 1] += 2176;
+    want[n0 + n1 - 1] += 80;
+    assert_eq!(got, want);
+    let v = movie.track(TrackKind::Video).unwrap();
+    assert_eq!(v.edits.len(), 1, "video unchanged: one edit");
 }
 
 /// Fragmented (edit-less) chunks: audio skips its first frame (priming) at every chunk; the
