@@ -449,8 +449,32 @@ fn realize_pauses(
         .iter()
         .map(|t| t.iter().copied().max().unwrap_or(Rat::ZERO))
         .collect();
+    // Where each chunk's media starts on each track (its own empty edits, and pauses up to that
+    // point, come first), from the presentation before any gap is realized.
+    let firsts: Vec<Option<Rat>> = pres
+        .iter()
+        .zip(&all)
+        .map(|(per, ps)| {
+            let mut first: Option<Rat> = None;
+            for segs in per {
+                let mut pos = Rat::ZERO;
+                for s in segs {
+                    if s.media.is_some() {
+                        let delay = ps
+                            .iter()
+                            .filter(|(p, _)| !p.is_zero() && *p <= pos)
+                            .try_fold(pos, |a, (_, d)| a.checked_add(*d))
+                            .ok_or_else(of)?;
+                        first = Some(first.map_or(delay, |f| f.min(delay)));
+                        break;
+                    }
+                    pos = pos.checked_add(s.dur).ok_or_else(of)?;
+                }
+            }
+            Ok(first)
+        })
+        .collect::<Result<_>>()?;
     let mut stretch = vec![vec![Vec::new(); ntracks]; n];
-    let mut leads = Vec::with_capacity(ntracks);
     for i in 0..ntracks {
         let ts = u128::from(chunks[0].movie.tracks[maps[0][i]].timescale.get());
         let mut atts: Vec<Vec<Attach>> = vec![Vec::new(); n];
@@ -458,25 +482,45 @@ fn realize_pauses(
         let mut exact = Rat::ZERO; // media gaps so far, in seconds
         let mut done: u128 = 0; // the same, in ticks as inserted
 
-        // The insertions of the track in timeline order: (chunk, offset or None for the
-        // chunk's end, duration). A pause at 0 belongs before the chunk.
-        let mut ins: Vec<(usize, Option<Rat>, Rat)> = Vec::new();
+        // The insertions of the track in timeline order: (chunk, offset in the chunk's
+        // presentation, duration): the chunk's own empty edits, its pauses, and the padding at
+        // its end. A point at 0 belongs before the chunk.
+        let mut ins: Vec<(usize, Rat, Rat)> = Vec::new();
         for k in 0..n {
-            for &(p, d) in &all[k] {
-                ins.push((k, Some(p), d));
+            let first = ins.len();
+            let mut pos = Rat::ZERO;
+            for s in &pres[k][i] {
+                if s.media.is_none() {
+                    ins.push((k, pos, s.dur));
+                }
+                pos = pos.checked_add(s.dur).ok_or_else(of)?;
             }
+            for &(p, d) in &all[k] {
+                ins.push((k, p, d));
+            }
+            ins[first..].sort_by_key(|x| x.1);
             if k + 1 < n {
                 let pad = spans[k].checked_sub(totals[k][i]).ok_or_else(of)?;
                 if !pad.is_zero() {
-                    ins.push((k, None, pad));
+                    ins.push((k, totals[k][i], pad));
                 }
             }
         }
-        for (k, p, d) in ins {
+        // The last media segment of a chunk, and its duration.
+        let last_media = |c: usize| {
+            pres[c][i]
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, s)| s.media.is_some())
+                .map(|(j, s)| (c, j, s.dur))
+        };
+        for (k, at, d) in ins {
             let segs = &pres[k][i];
-            let at = p.unwrap_or(totals[k][i]);
-            // The segment holding the point: the last one that starts before it (the point may
-            // be its end); a point at the chunk's start goes to the end of an earlier chunk.
+            // The media segment holding the point: the last segment that starts before it (the
+            // point may be its end); inside an empty segment, the end of the media segment before
+            // it (the empty time is realized there too). A point at the chunk's start, or before
+            // its first media, goes to the end of an earlier chunk's media.
             let mut target = None;
             if !at.is_zero() {
                 let mut pos = Rat::ZERO;
@@ -484,55 +528,49 @@ fn realize_pauses(
                     if pos >= at {
                         break;
                     }
-                    let off = at.checked_sub(pos).ok_or_else(of)?.min(s.dur);
-                    target = Some((k, j, off));
+                    if s.media.is_some() {
+                        let off = at.checked_sub(pos).ok_or_else(of)?.min(s.dur);
+                        target = Some((k, j, off));
+                    }
                     pos = pos.checked_add(s.dur).ok_or_else(of)?;
                 }
             }
             if target.is_none() {
-                target = (0..k)
-                    .rev()
-                    .find(|&c| !pres[c][i].is_empty())
-                    .and_then(|c| pres[c][i].last().map(|s| (c, pres[c][i].len() - 1, s.dur)));
+                target = (0..k).rev().find_map(last_media);
             }
             let Some((c, j, off)) = target else {
                 lead = lead.checked_add(d).ok_or_else(of)?;
                 continue;
             };
-            let seg = pres[c][i][j];
-            let gap = match seg.media {
-                None => Gap::Empty(d),
-                Some(m) => {
-                    let t = &chunks[c].movie.tracks[maps[c][i]];
-                    let at_media = off
-                        .ticks_round(ts)
-                        .and_then(|v| i64::try_from(v).ok())
-                        .and_then(|v| v.checked_add(m))
-                        .ok_or_else(of)?;
-                    match split_at(t, trims[c][i], at_media) {
-                        Some(split) => {
-                            exact = exact.checked_add(d).ok_or_else(of)?;
-                            let want = exact.ticks_round(ts).ok_or_else(of)?;
-                            let ticks =
-                                u64::try_from(want.saturating_sub(done)).map_err(|_| of())?;
-                            done = want.max(done);
-                            Gap::Media { ticks, split }
-                        }
-                        None => Gap::Empty(d),
-                    }
+            let Some(m) = pres[c][i][j].media else {
+                return Err(of());
+            };
+            let t = &chunks[c].movie.tracks[maps[c][i]];
+            let at_media = off
+                .ticks_round(ts)
+                .and_then(|v| i64::try_from(v).ok())
+                .and_then(|v| v.checked_add(m))
+                .ok_or_else(of)?;
+            let gap = match split_at(t, trims[c][i], at_media) {
+                Some(split) => {
+                    exact = exact.checked_add(d).ok_or_else(of)?;
+                    let want = exact.ticks_round(ts).ok_or_else(of)?;
+                    let ticks = u64::try_from(want.saturating_sub(done)).map_err(|_| of())?;
+                    done = want.max(done);
+                    Gap::Media { ticks, split }
                 }
+                None => Gap::Empty(d),
             };
             atts[c].push(Attach { seg: j, off, gap });
         }
         for (k, a) in atts.into_iter().enumerate() {
-            if a.is_empty() {
+            if a.is_empty() && pres[k][i].iter().all(|s| s.media.is_some()) {
                 continue;
             }
             let (segs, st) = apply(&pres[k][i], a, ts)?;
             pres[k][i] = segs;
             stretch[k][i] = st;
         }
-        leads.push(!lead.is_zero());
         if !lead.is_zero() {
             pres[0][i].insert(
                 0,
@@ -557,26 +595,13 @@ fn realize_pauses(
             .filter(|(p, _)| !p.is_zero())
             .try_fold(Rat::ZERO, |a, (_, d)| a.checked_add(*d))
             .ok_or_else(of)?;
-        // First media of the chunk on any track, after the leading segment chunk 0 got above.
-        let mut first: Option<Rat> = None;
-        for (i, per) in pres[k].iter().enumerate() {
-            let skip = usize::from(k == 0 && leads[i]);
-            let mut pos = Rat::ZERO;
-            for s in per.iter().skip(skip) {
-                if s.media.is_some() {
-                    first = Some(first.map_or(pos, |f| f.min(pos)));
-                    break;
-                }
-                pos = pos.checked_add(s.dur).ok_or_else(of)?;
-            }
-        }
         let span = before
             .checked_add(spans[k])
             .and_then(|v| v.checked_add(inner))
             .ok_or_else(of)?;
         let start = at
             .checked_add(before)
-            .and_then(|v| v.checked_add(first.unwrap_or(spans[k])))
+            .and_then(|v| v.checked_add(firsts[k].unwrap_or(spans[k])))
             .ok_or_else(of)?;
         let end = at.checked_add(span).ok_or_else(of)?;
         places.push((at, start.min(end), end));
@@ -604,8 +629,9 @@ fn split_at(t: &Track, trim: u32, at: i64) -> Option<usize> {
 }
 
 /// Rebuilds a chunk's segments with its gaps: a media gap lengthens its segment and moves the
-/// media of every later piece; an empty gap splits a media segment around an empty one (or
-/// lengthens an empty segment). Returns the segments and the samples to lengthen.
+/// media of every later piece; an empty gap splits a media segment around an empty one. The
+/// chunk's own empty segments are dropped: [`realize_pauses`] inserted their time as gaps
+/// (attachments only target media segments). Returns the segments and the samples to lengthen.
 fn apply(segs: &[Seg], mut atts: Vec<Attach>, ts: u128) -> Result<(Vec<Seg>, Vec<Stretch>)> {
     let of = || overflow("wall-clock gap");
     atts.sort_by(|a, b| a.seg.cmp(&b.seg).then(a.off.cmp(&b.off)));
@@ -615,13 +641,9 @@ fn apply(segs: &[Seg], mut atts: Vec<Attach>, ts: u128) -> Result<(Vec<Seg>, Vec
     let mut it = atts.into_iter().peekable();
     for (j, s) in segs.iter().enumerate() {
         let Some(m) = s.media else {
-            let mut dur = s.dur;
-            while let Some(a) = it.next_if(|a| a.seg == j) {
-                if let Gap::Empty(d) = a.gap {
-                    dur = dur.checked_add(d).ok_or_else(of)?;
-                }
+            if it.peek().is_some_and(|a| a.seg == j) {
+                return Err(of());
             }
-            out.push(Seg { dur, media: None });
             continue;
         };
         let mut start = Rat::ZERO; // offset of the current piece in the segment
@@ -1808,48 +1830,83 @@ mod tests {
         assert_eq!(durations(&m, 1), vec![999, 999, 999 + 6, 999, 999, 999]);
     }
 
-    /// A chunk's own empty edit (a delayed track) is kept at every join.
+    fn edit(segment_duration: u64, media_time: Option<i64>) -> Edit {
+        Edit {
+            segment_duration,
+            media_time,
+            media_rate_integer: 1,
+            media_rate_fraction: 0,
+        }
+    }
+
+    /// A chunk's own empty edit (a delayed track): before the first chunk's media it stays a
+    /// leading empty edit; at a later chunk's start it lengthens the previous chunk's last
+    /// sample of the track (ffmpeg ignores an empty edit after a media edit).
     #[test]
-    fn chunk_empty_edits_are_kept() {
+    fn chunk_leading_empty_edits_become_timestamp_gaps() {
         let mut v = track(1, TrackKind::Video, 1000, 10, 10, 100, 0); // 1 s of media
-        v.edits = vec![
-            Edit {
-                segment_duration: 1000,
-                media_time: None,
-                media_rate_integer: 1,
-                media_rate_fraction: 0,
-            },
-            Edit {
-                segment_duration: 1000,
-                media_time: Some(0),
-                media_rate_integer: 1,
-                media_rate_fraction: 0,
-            },
-        ];
+        v.edits = vec![edit(1000, None), edit(1000, Some(0))];
         let a = track(2, TrackKind::Audio, 1000, 20, 10, 100, 100); // 2 s
         let c = chunk(0, vec![v, a]);
+        for opts in [StitchOptions::default(), wall()] {
+            let plan = Plan::new(&[c.clone(), c.clone()], &opts).unwrap();
+            // Chunk 0: 1 s empty, 1 s of video; chunk 1's 1 s empty is the last frame of chunk
+            // 0 held 1 s longer, so chunk 1's video (media 2000) continues the edit.
+            assert_eq!(edits(&plan, 0), vec![(1000, None), (3000, Some(0))]);
+            let m = parse_header(&plan);
+            let mut want = vec![100; 20];
+            want[9] += 1000;
+            assert_eq!(durations(&m, 0), want);
+            assert_eq!(m.tracks[0].samples[10].dts, 2000, "chunk 1's video at 3 s");
+            assert_eq!(plan.chunks()[1].span_start, 2000);
+            assert_eq!(
+                plan.chunks()[1].start,
+                2000,
+                "audio presents from the chunk's start"
+            );
+            assert_eq!(plan.chunks()[0].start, 0);
+            assert_eq!(edits(&plan, 1), vec![(4000, Some(0))], "audio: one edit");
+            assert_eq!(plan.duration(), 4000);
+        }
+        // Video alone: each chunk starts with 1 s of nothing.
+        let mut v = track(1, TrackKind::Video, 1000, 10, 10, 100, 0);
+        v.edits = vec![edit(1000, None), edit(1000, Some(0))];
+        let c = chunk(0, vec![v]);
         let plan = Plan::new(&[c.clone(), c], &StitchOptions::default()).unwrap();
-        let e: Vec<(u64, Option<i64>)> = plan.tracks()[0]
-            .edits
-            .iter()
-            .map(|e| (e.segment_duration, e.media_time))
-            .collect();
-        assert_eq!(
-            e,
-            vec![
-                (1000, None),
-                (1000, Some(0)),
-                (1000, None),
-                (1000, Some(1000))
-            ]
-        );
-        assert_eq!(plan.chunks()[1].span_start, 2000);
-        assert_eq!(
-            plan.chunks()[1].start,
-            2000,
-            "audio presents from the chunk's start"
-        );
-        assert_eq!(plan.tracks()[1].edits.len(), 1, "audio continues: one edit");
+        assert_eq!(edits(&plan, 0), vec![(1000, None), (3000, Some(0))]);
+        let starts: Vec<u64> = plan.chunks().iter().map(|p| p.start).collect();
+        assert_eq!(starts, vec![1000, 3000]);
+    }
+
+    /// An empty edit between two media edits of a chunk, and a wall-clock pause inside it: both
+    /// lengthen the sample before them.
+    #[test]
+    fn chunk_inner_empty_edit_becomes_a_timestamp_gap() {
+        let mut a = track(1, TrackKind::Audio, 1000, 10, 10, 100, 0); // 1 s
+        a.edits = vec![
+            edit(450, Some(0)), // up to inside sample 4 (400..500): it plays whole
+            edit(300, None),
+            edit(550, Some(450)),
+        ];
+        let mut c = chunk(0, vec![a]);
+        let plan = Plan::new(std::slice::from_ref(&c), &StitchOptions::default()).unwrap();
+        assert_eq!(edits(&plan, 0), vec![(1300, Some(0))]);
+        let m = parse_header(&plan);
+        let mut want = vec![100; 10];
+        want[4] += 300;
+        assert_eq!(durations(&m, 0), want);
+        // Wall clock: a 200 ms pause at 600 ms, inside the empty edit (450..750), is held by
+        // the same sample.
+        c.empty_edits = vec![EmptyEdit {
+            at_us: 600_000,
+            duration_us: 200_000,
+        }];
+        let plan = Plan::new(&[c], &wall()).unwrap();
+        assert_eq!(edits(&plan, 0), vec![(1500, Some(0))]);
+        let m = parse_header(&plan);
+        want[4] += 200;
+        assert_eq!(durations(&m, 0), want);
+        assert_eq!(plan.duration(), 1500);
     }
 
     #[test]
