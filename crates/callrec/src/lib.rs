@@ -49,7 +49,7 @@ pub enum Error {
     #[error(transparent)]
     Meta(#[from] callrec_meta::Error),
     /// A chunk file could not be opened or mapped.
-    #[error("chunk {index} ({document_id}): cannot read {path}: {source}")]
+    #[error("chunk {index} ({document_id}): cannot read {}: {error}", path.display())]
     Open {
         /// The chunk's index.
         index: u32,
@@ -57,8 +57,8 @@ pub enum Error {
         document_id: String,
         /// The chunk file.
         path: PathBuf,
-        /// The error.
-        source: io::Error,
+        /// The error (in the message, so not also a `source`).
+        error: io::Error,
     },
     /// The recording cannot be stitched as it is: a chunk is missing, duplicated, or its event
     /// and metadata disagree. `check` reports every such problem.
@@ -70,7 +70,7 @@ pub enum Error {
         problem: Box<Problem>,
     },
     /// A chunk's MP4 does not parse.
-    #[error("chunk {index} ({document_id}): {path}: {source}")]
+    #[error("chunk {index} ({document_id}): {}: {error}", path.display())]
     Parse {
         /// The chunk's index.
         index: u32,
@@ -79,20 +79,20 @@ pub enum Error {
         /// The chunk file.
         path: PathBuf,
         /// What the parser said (names the box).
-        source: callrec_mp4::Error,
+        error: callrec_mp4::Error,
     },
     /// Planning or writing the stitched file failed (names the chunk and parameter).
     #[error(transparent)]
     Stitch(#[from] callrec_stitch::Error),
     /// Writing an output file failed.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {}: {error}", path.display())]
     Io {
         /// What was being done.
         op: &'static str,
         /// The file.
         path: PathBuf,
-        /// The error.
-        source: io::Error,
+        /// The error (in the message, so not also a `source`).
+        error: io::Error,
     },
 }
 
@@ -147,11 +147,11 @@ impl Recording {
                 let Some(path) = &c.media_path else {
                     return Ok(None);
                 };
-                let open_err = |source| Error::Open {
+                let open_err = |error| Error::Open {
                     index: c.index,
                     document_id: c.document_id.clone(),
                     path: path.clone(),
-                    source,
+                    error,
                 };
                 let file = File::open(path).map_err(open_err)?;
                 map(&file).map(Some).map_err(open_err)
@@ -238,11 +238,11 @@ impl Recording {
                     }),
                 });
             };
-            let movie = callrec_mp4::Movie::parse(bytes).map_err(|source| Error::Parse {
+            let movie = callrec_mp4::Movie::parse(bytes).map_err(|error| Error::Parse {
                 index: chunk.index,
                 document_id: chunk.document_id.clone(),
                 path: path.clone(),
-                source,
+                error,
             })?;
             let empty_edits = timeline
                 .as_ref()
@@ -386,19 +386,22 @@ pub struct Stitched {
 /// `path` holds either its old content or all of `bytes`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io_err = |op| {
-        move |source| Error::Io {
+        move |error| Error::Io {
             op,
             path: path.to_path_buf(),
-            source,
+            error,
         }
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".callrec-")
-        .suffix(".part")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".callrec-").suffix(".part");
+    // Readable like any file the user creates (tempfile's default is 0600).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder
         .tempfile_in(dir)
         .map_err(io_err("create a temporary file for"))?;
     tmp.write_all(bytes).map_err(io_err("write"))?;

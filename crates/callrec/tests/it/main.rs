@@ -212,3 +212,40 @@ fn write_atomic_replaces_the_whole_file() {
     let err = callrec::write_atomic(&dir.path().join("no/such/dir/x"), b"x").unwrap_err();
     assert!(err.to_string().contains("no/such/dir"), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn write_atomic_leaves_a_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timeline.json");
+    callrec::write_atomic(&path, b"{}").unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // The same mode as any file created here (0644 under the usual umask), not tempfile's 0600.
+    let plain = dir.path().join("plain");
+    fs::write(&plain, b"").unwrap();
+    assert_eq!(mode(&path), mode(&plain) & 0o644);
+    assert_ne!(mode(&path) & 0o044, 0, "group and others may read");
+}
+
+#[test]
+fn a_chunk_that_does_not_parse_is_refused_naming_chunk_file_and_box() {
+    let src = testdata().join("recordings/basic");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(&src).unwrap() {
+        let p = entry.unwrap().path();
+        fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let rec = Recording::open(dir.path()).unwrap();
+    let victim = rec.chunks()[1].media_path.clone().unwrap();
+    drop(rec);
+    fs::copy(testdata().join("corrupt/truncated_moov.mp4"), &victim).unwrap();
+    let rec = Recording::open(dir.path()).unwrap();
+    let out = dir.path().join("out.mp4");
+    let err = rec.stitch(&StitchOptions::new(&out)).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Parse { index: 1, .. }), "{msg}");
+    assert!(msg.contains("chunk 1") && msg.contains("moov"), "{msg}");
+    assert!(msg.contains(&victim.display().to_string()), "{msg}");
+    assert!(!out.exists());
+}
