@@ -31,8 +31,10 @@
 //!
 //! # What is presented
 //! - A chunk track with an edit list presents what its edit list says (segment durations in the
-//!   chunk's movie timescale, media times in its track timescale). Empty edits are kept.
-//!   Edits with a rate other than 1 are refused.
+//!   chunk's movie timescale, media times in its track timescale). Its empty edits (a delayed
+//!   track, a hole) are kept as time, realized like the padding below: a leading empty edit
+//!   before the first chunk's media, elsewhere a timestamp gap (the sample presented before
+//!   the empty edit is held through it). Edits with a rate other than 1 are refused.
 //! - A chunk with no edit list on any track (ffmpeg's fragmented chunks) that has an AAC track is
 //!   assumed to start with the 1024 samples of priming ffmpeg's AAC encoder writes: every track of
 //!   the chunk skips that lead, `1024 / sample_rate` seconds converted to the track's timescale
@@ -55,14 +57,23 @@
 //! - Chunk k starts at the sum of the earlier chunks' spans. A chunk's span is the longest of its
 //!   tracks' presentations (pauses and the gap before it included in wall-clock mode); a shorter
 //!   track is padded so every track starts chunk k+1 at the same instant (never by presenting
-//!   more media, which would show the next chunk's priming): with an empty edit in compact mode,
-//!   with a timestamp gap in wall-clock mode (below).
+//!   more of the next chunk's media, which would show its priming), in both modes with a
+//!   **timestamp gap**, not an empty edit (which ffmpeg mishandles, see *Interop notes*): the
+//!   track's last sample of the chunk lasts longer by the difference (the last audio frame
+//!   plays whole, then silence; the last video frame is held), converted to the track's
+//!   timescale with a carried remainder as in wall-clock mode (below), so chunk k+1 starts
+//!   within half a track tick of its exact position on every track, without drift. A track
+//!   with no media yet (nothing of it in chunk 0) starts with a leading empty edit instead.
+//!   No output edit list has an empty edit but a leading one, except where a chunk's edit list
+//!   starts before its first sample in decode order (an edit into open-GOP leading frames): a
+//!   point there has no sample to hold, and stays an empty edit.
 //! - The movie timescale is the least common multiple of 1000 and the denominators of every
 //!   presented duration (as an exact fraction of a second), so that every edit is exact (1000
 //!   for the fixtures). If that does not fit in 32 bits, it falls back to the least common
 //!   multiple of 1000 and the track timescales, or failing that the largest track timescale
-//!   (at least 1000), and each edit is rounded to the nearest tick (chunk starts stay equal
-//!   across tracks; see [`Plan::exact`]).
+//!   (at least 1000), and each edit ends at its exact end on the track's timeline rounded to
+//!   the nearest tick, so rounding does not accumulate (chunk starts within a tick across
+//!   tracks; see [`Plan::exact`]). [`Plan::chunks`] gives the exact placements, rounded.
 //! - Consecutive edits that continue the same media exactly are merged (a chunk without
 //!   priming or B-frame delay joins its predecessor in one edit).
 //!
@@ -85,19 +96,22 @@
 //! - A pause at P = 0 of chunk k > 0, the gap before chunk k > 0, and the padding of a track
 //!   shorter than its chunk lengthen the last sample of the chunk before (or of the earlier
 //!   chunk that last had media on that track). For chunk 0, a pause at P = 0 and the gap before
-//!   it stay a **leading** empty edit, which ffmpeg honours. Where no sample of the chunk comes
-//!   before the point (a point inside a chunk's own empty edit, or before its first sample)
-//!   the time stays an empty edit there.
+//!   it stay a **leading** empty edit, which ffmpeg honours. P counts the chunk's own empty
+//!   edits; a pause inside one is held by the same sample as the empty edit (the last one
+//!   presented before it). Where no sample of the chunk comes before the point in decode order
+//!   (an edit that starts before it) the time stays an empty edit there.
 //! - Each track converts D into its timescale exactly when it can; otherwise the running total
-//!   of its gaps is rounded to nearest and each gap takes the difference (the remainder is
-//!   carried), so every chunk start is within half a track tick (31 µs at 16384) of its
-//!   wall-clock position on every track, and tracks stay in sync at every join.
+//!   of its gaps (padding and chunks' own empty edits included) is rounded to nearest and each
+//!   gap takes the difference (the remainder is carried), so every chunk start is within half a
+//!   track tick (31 µs at 16384) of its wall-clock position on every track, and tracks stay in
+//!   sync at every join.
 //! - The edit list is then (at most) one leading empty edit plus the per-chunk edits of compact
 //!   mode, each lengthened by the gaps it now covers, merged where they continue exactly (the
 //!   paused fixture's video is one edit of 26.75 s). [`Plan::chunks`] gives the exact
 //!   wall-clock placements: chunk k's `span_start` includes the gap before it, `start` is where
 //!   its media starts.
-//! - Compact mode ignores `empty_edits`: its output is byte-identical with or without them.
+//! - Compact mode ignores `empty_edits`: its output is byte-identical with or without them. It
+//!   realizes the padding and the chunks' own empty edits the same way (no pauses, no gaps).
 //!
 //! # Track matching
 //! Tracks are matched by kind and order (the n-th video track of each chunk with the n-th of
@@ -114,13 +128,22 @@
 //!   priming frame flagged discard (`D` in `ffprobe -show_packets`) as decoder pre-roll: the
 //!   packets it presents (no `D`) are exactly the chunks' presented packets, in order, and the
 //!   first one of chunk k is at the sum of the earlier chunks' durations.
-//! - ffmpeg's mov demuxer honours only *leading* empty edits: an empty edit after a media edit
-//!   is dropped (the pause is lost: the media plays on). Hence wall-clock mode's timestamp gaps.
+//! - ffmpeg's mov demuxer honours only *leading* empty edits. An empty edit after a media edit
+//!   is read as an edit at media time -1, i.e. from the track's **first** sample: for its
+//!   duration ffmpeg presents the start of the whole track again (not flagged discard), then
+//!   resumes. Measured with `ffprobe -show_entries packet=pts_time,flags,pos` on outputs of the
+//!   earlier planner (padding and a chunk's own empty edits kept as empty edits), basic
+//!   fixture: a 136 ms padding empty edit after chunk 0's (shortened) audio played the track's
+//!   first 3 audio packets (file offset of chunk 0's priming frame) at 4.864 to 4.992 s, a 5 ms
+//!   one at 8.995 s the first packet again (235 presented audio packets instead of 231); a
+//!   1 s leading empty edit on chunk 1's video played chunk 0's first 8 frames at 5.000 to
+//!   5.875 s. Hence timestamp gaps for all of them: the same outputs now present exactly the
+//!   chunks' packets (231 audio; 112 video, the frame at 4.875 s lasting 1.125 s, chunk 1's
+//!   first at 6.000 s), and `ffmpeg -v error -i OUT -f null -` prints nothing.
 //!   On the paused fixture's wall-clock output, `ffprobe -show_entries packet=pts_time` shows the
 //!   video jump from 1.875 s (the frame held) to 9.000 s, 12.875 s to 14.5 s and 16.375 s to
 //!   19.75 s; audio from 1.984 s to 9.048 s and so on; both streams last 26.75 s and
-//!   `ffmpeg -v error -i OUT -f null -` prints nothing. A compact-mode padding empty edit (a track
-//!   shorter than its chunk) is still mid-track, and ignored by ffmpeg the same way.
+//!   `ffmpeg -v error -i OUT -f null -` prints nothing.
 //! - symphonia 0.6 refuses a file in which any track has more than one sample entry (a chunk
 //!   with another `avcC`).
 

@@ -278,7 +278,7 @@ fn extent(t: &Track) -> Option<Extent> {
     })
 }
 
-/// What a chunk's track presents, before wall-clock gaps are inserted; and how many ticks to take
+/// What a chunk's track presents, before timestamp gaps are inserted; and how many ticks to take
 /// off its first sample's duration (ffmpeg's stretch of the first video frame in edit-less
 /// chunks, see the crate docs), shifting every later sample earlier by as much.
 fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<(Vec<Seg>, u32)> {
@@ -371,7 +371,7 @@ struct Wall {
     places: Vec<(Rat, Rat, Rat)>,
 }
 
-/// A sample to lengthen by a wall-clock gap: (chunk-local sample index, ticks).
+/// A sample to lengthen by a timestamp gap: (chunk-local sample index, ticks).
 type Stretch = (usize, u64);
 
 /// Where an inserted duration goes in a chunk's presentation on one track.
@@ -380,8 +380,8 @@ enum Gap {
     /// A timestamp gap of `ticks` before chunk-local sample `split` (`split >= 1`: sample
     /// `split - 1` is held): the segment's duration grows by as much.
     Media { ticks: u64, split: usize },
-    /// Empty time (an empty edit): inside the chunk's own empty edit, or where no sample of the
-    /// chunk comes before the point.
+    /// Empty time (an empty edit): where no sample of the chunk is presented before the point
+    /// inside a media segment (an edit that starts before the chunk's first sample).
     Empty(Rat),
 }
 
@@ -415,13 +415,13 @@ fn sum(segs: &[Seg]) -> Option<Rat> {
     segs.iter().try_fold(Rat::ZERO, |a, s| a.checked_add(s.dur))
 }
 
-/// Turns the padding of a track shorter than its chunk's span and, in wall-clock mode, each
-/// chunk's pauses and the gap before each chunk into timestamp gaps in the sample tables (the
-/// sample before the point lasts longer; every later sample of the track is decoded later), so
-/// the edit lists keep no empty edit but a leading one (and a chunk's own empty edits).
-/// Compact mode (`wall_clock` false) ignores the pauses and realizes only the padding. Rewrites `pres` (segment durations include
-/// the gaps they now hold; media times after a gap move later; a leading empty segment on
-/// chunk 0 for a pause at its start or the gap before it).
+/// Turns the chunks' own empty edits, the padding of a track shorter than its chunk's span and,
+/// in wall-clock mode, each chunk's pauses and the gap before each chunk into timestamp gaps in
+/// the sample tables (the sample before the point lasts longer; every later sample of the track
+/// is decoded later), so the edit lists keep no empty edit but a leading one. Compact mode
+/// (`wall_clock` false) ignores the pauses. Rewrites `pres` (segment durations include the gaps
+/// they now hold; media times after a gap move later; own empty segments dropped; a leading
+/// empty segment on chunk 0 for what comes before its first media).
 ///
 /// Each track converts the gaps into its timescale through the exact running total (rounded
 /// to nearest, the remainder carried), so no chunk start drifts by more than half a tick.
@@ -432,7 +432,7 @@ fn realize_pauses(
     trims: &[Vec<u32>],
     wall_clock: bool,
 ) -> Result<Wall> {
-    let of = || overflow("wall-clock gap");
+    let of = || overflow("timestamp gap");
     let n = chunks.len();
     let ntracks = maps.first().map_or(0, Vec::len);
     let all: Vec<Vec<(Rat, Rat)>> = if wall_clock {
@@ -633,7 +633,7 @@ fn split_at(t: &Track, trim: u32, at: i64) -> Option<usize> {
 /// chunk's own empty segments are dropped: [`realize_pauses`] inserted their time as gaps
 /// (attachments only target media segments). Returns the segments and the samples to lengthen.
 fn apply(segs: &[Seg], mut atts: Vec<Attach>, ts: u128) -> Result<(Vec<Seg>, Vec<Stretch>)> {
-    let of = || overflow("wall-clock gap");
+    let of = || overflow("timestamp gap");
     atts.sort_by(|a, b| a.seg.cmp(&b.seg).then(a.off.cmp(&b.off)));
     let mut out = Vec::with_capacity(segs.len() + atts.len() * 2);
     let mut stretch = Vec::new();
