@@ -31,7 +31,7 @@ struct Args {
     /// Recordings processed at once (threads of the batch's pool; default: CPUs).
     #[arg(short, long)]
     jobs: Option<usize>,
-    /// Stitch on the wall clock: pauses and gaps between chunks become empty edits.
+    /// Stitch on the wall clock: pauses and gaps between chunks become timestamp gaps.
     #[arg(long)]
     wall_clock: bool,
     /// Redo recordings the manifest says are done.

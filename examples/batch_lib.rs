@@ -69,7 +69,7 @@ pub struct Options {
     /// Threads of the batch's own rayon pool: recordings processed at once (their copies share
     /// the same pool).
     pub jobs: usize,
-    /// Stitch on the wall clock (pauses and gaps become empty edits).
+    /// Stitch on the wall clock (pauses and gaps become timestamp gaps).
     pub wall_clock: bool,
     /// Redo recordings the manifest says are done.
     pub force: bool,

@@ -24,7 +24,7 @@ struct Args {
     /// The output MP4 (written atomically: a temporary file beside it, then renamed).
     #[arg(short, long, value_name = "OUT.mp4")]
     output: PathBuf,
-    /// Turn pauses and gaps between chunks into empty edits, so that the playback position
+    /// Turn pauses and gaps between chunks into timestamp gaps, so that the playback position
     /// equals the time since recordingStartTime (default: compact, media runs on through
     /// pauses).
     #[arg(long)]

@@ -270,14 +270,14 @@ pub enum Error {
         name: String,
     },
     /// An I/O operation failed.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {}: {error}", path.display())]
     Io {
         /// What was being done (`open`, `copy to`, `rename`...).
         op: &'static str,
         /// The file.
         path: PathBuf,
-        /// The error.
-        source: std::io::Error,
+        /// The error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
 }
 

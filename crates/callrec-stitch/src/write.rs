@@ -39,10 +39,10 @@ pub struct Summary {
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
-    move |source| Error::Io {
+    move |error| Error::Io {
         op,
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -65,7 +65,7 @@ fn temp_path(out: &Path) -> Result<(PathBuf, PathBuf)> {
     let name = out.file_name().ok_or_else(|| Error::Io {
         op: "create",
         path: out.to_path_buf(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file"),
+        error: io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file"),
     })?;
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -162,7 +162,7 @@ pub fn write(
             .map_err(|e| Error::Io {
                 op: "start copy threads for",
                 path: out.to_path_buf(),
-                source: io::Error::other(e.to_string()),
+                error: io::Error::other(e.to_string()),
             })?
             .install(run),
         None => run(),
@@ -254,7 +254,7 @@ fn copy_pieces(
                 return Err(Error::Io {
                     op: "copy from",
                     path: src_path.to_path_buf(),
-                    source: io::Error::new(
+                    error: io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         format!("the file ended {} bytes early", len - n),
                     ),
