@@ -1,5 +1,7 @@
 //! Integration tests of the facade on the fixture recordings.
 
+mod robustness;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
