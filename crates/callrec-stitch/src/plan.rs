@@ -1035,7 +1035,20 @@ impl Plan {
                     s.duration = u32::try_from(g)
                         .ok()
                         .and_then(|g| s.duration.checked_add(g))
-                        .ok_or_else(|| overflow("sample duration with a timestamp gap"))?;
+                        .ok_or_else(|| {
+                            unsupported(
+                                c,
+                                format!(
+                                    "{} track {}: sample {k} cannot hold a timestamp gap of {g} \
+                                     ticks (a sample duration has 32 bits: {} s at most at \
+                                     timescale {})",
+                                    kind_name(t.kind),
+                                    t.id,
+                                    u64::from(u32::MAX) / u64::from(t.timescale.get()),
+                                    t.timescale.get()
+                                ),
+                            )
+                        })?;
                     media_len = media_len
                         .checked_add(g)
                         .ok_or_else(|| overflow("media duration"))?;
@@ -1629,6 +1642,29 @@ mod tests {
 
     fn durations(m: &Movie, i: usize) -> Vec<u32> {
         m.tracks[i].samples.iter().map(|s| s.duration).collect()
+    }
+
+    /// Reproduces the facade sweep's pause of 9e12 ms (285 years) in wall-clock mode: the gap
+    /// does not fit a 32-bit sample duration, and the error must name the chunk and track, not
+    /// only say "overflow".
+    #[test]
+    fn a_pause_longer_than_a_sample_duration_can_hold_is_refused_naming_chunk_and_track() {
+        let mut c = chunk(3, vec![track(1, TrackKind::Audio, 16000, 10, 10, 1600, 0)]);
+        c.empty_edits = vec![EmptyEdit {
+            at_us: 250_000,
+            // u32::MAX ticks at 16 kHz is 268435 s: one more second does not fit.
+            duration_us: 268_436_000_000,
+        }];
+        let err = Plan::new(std::slice::from_ref(&c), &wall()).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Unsupported { index: 3, .. }), "{msg}");
+        assert!(
+            msg.contains("chunk 3 (c3)") && msg.contains("track 1"),
+            "{msg}"
+        );
+        // Just under the limit, it stitches.
+        c.empty_edits[0].duration_us = 268_000_000_000;
+        Plan::new(std::slice::from_ref(&c), &wall()).unwrap();
     }
 
     /// Pauses become timestamp gaps: the sample presented before the pause lasts longer, the

@@ -110,7 +110,9 @@ fn top_boxes(data: &[u8]) -> Vec<([u8; 4], usize, usize)> {
         let kind: [u8; 4] = data[at + 4..at + 8].try_into().unwrap();
         let size = match size {
             0 => (data.len() - at) as u64,
-            1 if at + 16 <= data.len() => u64::from_be_bytes(data[at + 8..at + 16].try_into().unwrap()),
+            1 if at + 16 <= data.len() => {
+                u64::from_be_bytes(data[at + 8..at + 16].try_into().unwrap())
+            }
             _ => size,
         };
         if size < 8 {
@@ -309,7 +311,9 @@ fn targeted(rng: &mut Rng, v: &mut Value) -> Option<String> {
         unreachable!()
     };
     let desc = format!("{key} = {value}");
-    parent(v, &path)?.as_object_mut()?.insert(key.clone(), value);
+    parent(v, &path)?
+        .as_object_mut()?
+        .insert(key.clone(), value);
     Some(desc)
 }
 
@@ -454,11 +458,7 @@ fn run(dir: &Path, out: &Path, victim: &Victim, tally: &mut Tally) {
     let started = Instant::now();
     let (_, largest) = watched(|| pipeline(dir, out, victim, tally));
     let elapsed = started.elapsed();
-    assert!(
-        elapsed < CASE_BUDGET,
-        "{}: took {elapsed:?}",
-        victim.what
-    );
+    assert!(elapsed < CASE_BUDGET, "{}: took {elapsed:?}", victim.what);
     let limit = allocation_limit(&before);
     assert!(
         largest <= limit,
@@ -473,6 +473,7 @@ fn pipeline(dir: &Path, out: &Path, victim: &Victim, tally: &mut Tally) {
     let rec = match Recording::open(dir) {
         Ok(rec) => rec,
         Err(err) => {
+            eprintln!("{}: open: {err}", victim.what);
             assert_names(&err, victim, "open");
             tally.open_failed += 1;
             return;
@@ -505,6 +506,7 @@ fn pipeline(dir: &Path, out: &Path, victim: &Victim, tally: &mut Tally) {
                 tally.stitched += 1;
             }
             Err(err) => {
+                eprintln!("{}: wall_clock {wall_clock}: {err}", victim.what);
                 assert_names(&err, victim, "stitch");
                 assert!(
                     listing(out).is_empty(),
@@ -519,25 +521,33 @@ fn pipeline(dir: &Path, out: &Path, victim: &Victim, tally: &mut Tally) {
 }
 
 /// Cases per recording and kind; tuned to keep the sweep within seconds in the debug profile.
-const MP4_CASES: usize = 24;
-const JSON_CASES: usize = 24;
+/// `CALLREC_SWEEP_CASES` and `CALLREC_SWEEP_SEED` run a longer or another sweep.
+fn cases() -> usize {
+    std::env::var("CALLREC_SWEEP_CASES").map_or(24, |v| v.parse().unwrap())
+}
+
+fn seed() -> u64 {
+    std::env::var("CALLREC_SWEEP_SEED").map_or(0x5eed_0000, |v| v.parse().unwrap())
+}
 
 #[test]
 fn seeded_mutations_of_every_clean_recording_give_errors_naming_the_file_never_a_panic() {
+    let (mp4_cases, json_cases) = (cases(), cases());
     let tmp = tempfile::tempdir().unwrap();
     let mut tally = Tally::default();
+    let mut failures = Vec::new();
     for (r, name) in CLEAN.iter().enumerate() {
         let src = testdata().join("recordings").join(name);
         let ids = document_ids(&src);
-        let mut rng = Rng::new(0x5eed_0000 + r as u64);
-        for case in 0..MP4_CASES + JSON_CASES {
+        let mut rng = Rng::new(seed() + r as u64);
+        for case in 0..mp4_cases + json_cases {
             let dir = tmp.path().join(format!("{name}-{case}"));
             let out = tmp.path().join(format!("{name}-{case}-out"));
             copy_dir(&src, &dir);
             fs::create_dir(&out).unwrap();
             let k = rng.below(ids.len());
             let id = &ids[k];
-            let (file, names) = if case < MP4_CASES {
+            let (file, names) = if case < mp4_cases {
                 (format!("{id}.mp4"), vec![id.clone(), format!("chunk {k}")])
             } else if rng.below(3) == 0 {
                 // The event names chunks by documentId and index.
@@ -559,13 +569,146 @@ fn seeded_mutations_of_every_clean_recording_give_errors_naming_the_file_never_a
                 names,
                 what: format!("{name}/{file} (case {case}): {how}"),
             };
-            run(&dir, &out, &victim, &mut tally);
+            // A panic anywhere (ours or an assertion) is recorded and the sweep goes on, so one
+            // run lists every failing case.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(&dir, &out, &victim, &mut tally)
+            }));
+            if outcome.is_err() {
+                failures.push(victim.what);
+            }
             fs::remove_dir_all(&dir).unwrap();
             fs::remove_dir_all(&out).unwrap();
         }
     }
+    WATCHED.with(|w| w.set(false));
     eprintln!("{tally:?}");
-    assert_eq!(tally.cases, CLEAN.len() * (MP4_CASES + JSON_CASES));
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(tally.cases, CLEAN.len() * (mp4_cases + json_cases));
     // The sweep exercises both outcomes.
     assert!(tally.stitched > 0 && tally.stitch_failed > 0, "{tally:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Huge values kept consistent across the files, so that they reach the timeline and the planner
+// instead of being refused as a mismatch first.
+
+/// Copies `name` to a temp dir and edits its JSON files with `edit(file name, value)`.
+fn edited(name: &str, edit: impl Fn(&str, &mut Value)) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    copy_dir(&testdata().join("recordings").join(name), &dir);
+    fs::create_dir(tmp.path().join("out")).unwrap();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        let file = p.file_name().unwrap().to_str().unwrap().to_string();
+        if file.ends_with(".json") && !file.ends_with(".packets.json") {
+            let mut v: Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+            edit(&file, &mut v);
+            fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        }
+    }
+    tmp
+}
+
+/// The event's `data` object (Event Grid array, single object or CloudEvents).
+fn event_data(v: &mut Value) -> &mut Value {
+    let ev = if v.is_array() { &mut v[0] } else { v };
+    &mut ev["data"]
+}
+
+/// Runs the pipeline on an edited recording; every stage must be quick and bounded.
+fn run_edited(tmp: &tempfile::TempDir, what: &str) -> Tally {
+    let dir = tmp.path().join("in");
+    let victim = Victim {
+        names: document_ids(&dir)
+            .into_iter()
+            .chain(["chunk".into(), "event.json".into()])
+            .collect(),
+        what: what.into(),
+    };
+    let mut tally = Tally::default();
+    run(&dir, &tmp.path().join("out"), &victim, &mut tally);
+    eprintln!("{what}: {tally:?}");
+    tally
+}
+
+#[test]
+fn a_pause_of_1e15_ms_does_not_make_a_wall_clock_stitch_allocate_or_loop_by_its_length() {
+    // 9e12 ms (285 years) still fits the nanosecond range: the compact stitch ignores it, the
+    // wall-clock one refuses a gap no 32-bit sample duration holds. 1e15 ms is refused as
+    // metadata.
+    for (ms, stitched) in [(9e12, 1), (1e15, 0)] {
+        let tmp = edited("paused", |_, v| {
+            if let Some(p) = v.get_mut("pauseResumeIntervals").and_then(|p| p.get_mut(0)) {
+                p["duration"] = json!(ms);
+            }
+        });
+        let tally = run_edited(&tmp, &format!("paused with pauses of {ms} ms"));
+        assert_eq!(
+            (tally.stitched, tally.stitch_failed),
+            (stitched, 2 - stitched)
+        );
+    }
+}
+
+#[test]
+fn a_chunk_duration_of_centuries_matched_by_the_event_stays_bounded() {
+    // 9e12 ms (285 years) still fits the nanosecond range and stitches (the media decides the
+    // compact output; the wall clock puts chunk 1 where its chunkStartTime says); 1e18 ms is
+    // refused as metadata, 1e300 already in event.json.
+    for (ms, stitched, open_failed) in [(9e12, 2, 0), (1e18, 0, 0), (1e300, 0, 1)] {
+        let tmp = edited("basic", |file, v| {
+            if file == "event.json" {
+                event_data(v)["recordingDurationMs"] = json!(ms + 10000.0);
+            } else if v["chunkIndex"] == json!(0) {
+                v["chunkDuration"] = json!(ms);
+            }
+        });
+        let tally = run_edited(&tmp, &format!("basic with chunk 0 lasting {ms} ms"));
+        assert_eq!((tally.stitched, tally.open_failed), (stitched, open_failed));
+    }
+}
+
+#[test]
+fn timestamps_in_year_0001_and_9999_stay_bounded() {
+    // Wall-clock gaps of millennia (saturated at 292 years) are refused by the wall-clock
+    // stitch; chunks that start before their predecessor overlap it on the timeline and stitch.
+    for (start, chunk2, stitched) in [
+        ("0001-01-01T00:00:00Z", None, 1),
+        ("9999-12-31T23:59:59.9999999Z", None, 2),
+        (
+            "0001-01-01T00:00:00Z",
+            Some("9999-12-31T23:59:59.9999999Z"),
+            1,
+        ),
+        (
+            "2024-05-14T16:32:34.1115003Z",
+            Some("9999-12-31T23:59:59.9999999Z"),
+            1,
+        ),
+        (
+            "2024-05-14T16:32:34.1115003Z",
+            Some("0001-01-01T00:00:00Z"),
+            2,
+        ),
+    ] {
+        let tmp = edited("basic", |file, v| {
+            if file == "event.json" {
+                event_data(v)["recordingStartTime"] = json!(start);
+            } else if v["chunkIndex"] == json!(0) {
+                v["chunkStartTime"] = json!(start);
+            } else if let (Some(t), true) = (chunk2, v["chunkIndex"] == json!(2)) {
+                v["chunkStartTime"] = json!(t);
+            }
+        });
+        let what = format!("basic starting {start}, chunk 2 at {chunk2:?}");
+        let tally = run_edited(&tmp, &what);
+        assert_eq!(tally.stitched, stitched, "{what}");
+    }
 }
