@@ -768,7 +768,18 @@ impl Plan {
             let mut trim = Vec::with_capacity(ntracks);
             for &j in map {
                 let t = &c.movie.tracks[j];
-                let (segs, tr) = presentation(c, t, lead_rate)?;
+                // Name the chunk and track when its times do not fit.
+                let (segs, tr) = presentation(c, t, lead_rate).map_err(|e| match e {
+                    Error::Overflow { what } => unsupported(
+                        c,
+                        format!(
+                            "{} track {}: overflow computing {what}",
+                            kind_name(t.kind),
+                            t.id
+                        ),
+                    ),
+                    e => e,
+                })?;
                 trim.push(tr);
                 per_track.push(segs);
             }
@@ -1642,6 +1653,23 @@ mod tests {
 
     fn durations(m: &Movie, i: usize) -> Vec<u32> {
         m.tracks[i].samples.iter().map(|s| s.duration).collect()
+    }
+
+    /// Reproduces the facade sweep's fragmented chunk with flipped `tfdt` bytes: a decode time
+    /// 2^63 ticks after the first one overflows the presentation time, and the error must name
+    /// the chunk and track, not only say "overflow".
+    #[test]
+    fn a_decode_time_jump_past_i64_is_refused_naming_chunk_and_track() {
+        let mut t = track(2, TrackKind::Audio, 16000, 10, 10, 1024, 0);
+        t.samples[5].dts = 1 << 63;
+        let c = chunk(4, vec![t]);
+        let err = Plan::new(std::slice::from_ref(&c), &StitchOptions::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Unsupported { index: 4, .. }), "{msg}");
+        assert!(
+            msg.contains("chunk 4 (c4)") && msg.contains("audio track 2"),
+            "{msg}"
+        );
     }
 
     /// Reproduces the facade sweep's pause of 9e12 ms (285 years) in wall-clock mode: the gap

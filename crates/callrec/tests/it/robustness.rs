@@ -545,8 +545,11 @@ fn seeded_mutations_of_every_clean_recording_give_errors_naming_the_file_never_a
             let out = tmp.path().join(format!("{name}-{case}-out"));
             copy_dir(&src, &dir);
             fs::create_dir(&out).unwrap();
-            let k = rng.below(ids.len());
-            let id = &ids[k];
+            let id = rng.pick(&ids);
+            // The chunk's index, from the fixture's metadata.
+            let meta: Value =
+                serde_json::from_slice(&fs::read(src.join(format!("{id}.json"))).unwrap()).unwrap();
+            let k = meta["chunkIndex"].as_u64().unwrap();
             let (file, names) = if case < mp4_cases {
                 (format!("{id}.mp4"), vec![id.clone(), format!("chunk {k}")])
             } else if rng.below(3) == 0 {
