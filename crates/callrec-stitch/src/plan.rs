@@ -557,6 +557,22 @@ fn realize_pauses(
                     let want = exact.ticks_round(ts).ok_or_else(of)?;
                     let ticks = u64::try_from(want.saturating_sub(done)).map_err(|_| of())?;
                     done = want.max(done);
+                    // Refused here, naming the chunk whose pause or gap it is (the sample that
+                    // would hold it may be an earlier chunk's last one).
+                    if ticks > u64::from(u32::MAX) {
+                        let t0 = &chunks[k].movie.tracks[maps[k][i]];
+                        return Err(unsupported(
+                            &chunks[k],
+                            format!(
+                                "{} track {}: a pause or gap of {} s does not fit a sample \
+                                 duration (32 bits: {} s at most at timescale {ts})",
+                                kind_name(t0.kind),
+                                t0.id,
+                                d.ticks_round(1).unwrap_or(u128::MAX),
+                                u128::from(u32::MAX) / ts
+                            ),
+                        ));
+                    }
                     Gap::Media { ticks, split }
                 }
                 None => Gap::Empty(d),
@@ -1668,6 +1684,26 @@ mod tests {
         assert!(matches!(err, Error::Unsupported { index: 4, .. }), "{msg}");
         assert!(
             msg.contains("chunk 4 (c4)") && msg.contains("audio track 2"),
+            "{msg}"
+        );
+    }
+
+    /// Reproduces the facade sweep's chunk 2 with `chunkStartTime` in year 9999: the gap
+    /// before it is held by chunk 1's last sample, but the error names chunk 2, whose start
+    /// time it is.
+    #[test]
+    fn a_gap_before_a_chunk_too_long_for_a_sample_names_that_chunk_not_the_one_before() {
+        let a = |i| chunk(i, vec![track(1, TrackKind::Audio, 16000, 10, 10, 1600, 0)]);
+        let mut cs = vec![a(0), a(1), a(2)];
+        cs[2].empty_edits = vec![EmptyEdit {
+            at_us: 0,
+            duration_us: 300_000_000_000,
+        }];
+        let err = Plan::new(&cs, &wall()).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Unsupported { index: 2, .. }), "{msg}");
+        assert!(
+            msg.contains("chunk 2 (c2)") && msg.contains("300000 s"),
             "{msg}"
         );
     }

@@ -319,7 +319,16 @@ fn targeted(rng: &mut Rng, v: &mut Value) -> Option<String> {
 
 /// Mutates a JSON file; returns a description.
 fn mutate_json(rng: &mut Rng, data: &mut Vec<u8>) -> String {
-    match rng.below(6) {
+    match rng.below(7) {
+        6 => {
+            if rng.below(2) == 0 {
+                data.clear();
+                "zero-length".into()
+            } else {
+                *data = HTML.to_vec();
+                "an HTML page".into()
+            }
+        }
         0 => {
             let len = rng.below(data.len());
             data.truncate(len);
@@ -479,6 +488,12 @@ fn pipeline(dir: &Path, out: &Path, victim: &Victim, tally: &mut Tally) {
             return;
         }
     };
+    let mp4_bytes: u64 = rec
+        .chunks()
+        .iter()
+        .filter_map(|c| c.media_path.as_ref())
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum();
     let report = rec.check().unwrap();
     let _ = report.to_json();
     let timeline = rec.timeline();
@@ -495,6 +510,13 @@ fn pipeline(dir: &Path, out: &Path, victim: &Victim, tally: &mut Tally) {
             Ok(stitched) => {
                 let len = fs::metadata(&target).unwrap().len();
                 assert_eq!(stitched.bytes, len, "{}", victim.what);
+                // Sample bytes are copied once; the header grows with the sample count, never
+                // with a duration.
+                assert!(
+                    len <= 2 * mp4_bytes + 65_536,
+                    "{}: {len} bytes",
+                    victim.what
+                );
                 let expect: &[&str] = if wall_clock {
                     &["out.mp4"]
                 } else {
