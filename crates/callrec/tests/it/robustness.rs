@@ -400,6 +400,9 @@ struct Victim {
     /// Strings of which an error message must contain at least one.
     names: Vec<String>,
     what: String,
+    /// The file is no MP4 or JSON at all (empty, an HTML page): the check must report an error
+    /// and both stitches must be refused.
+    garbage: bool,
 }
 
 /// The documentIds of a recording directory, sorted.
@@ -495,6 +498,11 @@ fn pipeline(dir: &Path, out: &Path, victim: &Victim, tally: &mut Tally) {
         .map(|p| fs::metadata(p).unwrap().len())
         .sum();
     let report = rec.check().unwrap();
+    assert!(
+        !victim.garbage || report.has_errors(),
+        "{}: the check finds nothing wrong",
+        victim.what
+    );
     let _ = report.to_json();
     let timeline = rec.timeline();
     let _ = timeline.to_json();
@@ -523,6 +531,7 @@ fn pipeline(dir: &Path, out: &Path, victim: &Victim, tally: &mut Tally) {
                     &["out.mp4", "timeline.json"]
                 };
                 assert_eq!(listing(out), expect, "{}", victim.what);
+                assert!(!victim.garbage, "{}: stitched", victim.what);
                 fs::remove_file(&target).unwrap();
                 let _ = fs::remove_file(&timeline_json);
                 tally.stitched += 1;
@@ -580,7 +589,12 @@ fn seeded_mutations_of_every_clean_recording_give_errors_naming_the_file_never_a
                 names.extend(["event.json".into(), "chunk".into()]);
                 ("event.json".into(), names)
             } else {
-                (format!("{id}.json"), vec![id.clone(), format!("chunk {k}")])
+                // A chunk's start time also decides the gap before the next chunk, which the
+                // wall-clock stitch names after that chunk.
+                (
+                    format!("{id}.json"),
+                    vec![id.clone(), format!("chunk {k}"), format!("chunk {}", k + 1)],
+                )
             };
             let path = dir.join(&file);
             let mut data = fs::read(&path).unwrap();
@@ -592,6 +606,7 @@ fn seeded_mutations_of_every_clean_recording_give_errors_naming_the_file_never_a
             fs::write(&path, &data).unwrap();
             let victim = Victim {
                 names,
+                garbage: how == "zero-length" || how == "an HTML page",
                 what: format!("{name}/{file} (case {case}): {how}"),
             };
             // A panic anywhere (ours or an assertion) is recorded and the sweep goes on, so one
@@ -656,6 +671,7 @@ fn run_edited(tmp: &tempfile::TempDir, what: &str) -> Tally {
             .chain(["chunk".into(), "event.json".into()])
             .collect(),
         what: what.into(),
+        garbage: false,
     };
     let mut tally = Tally::default();
     run(&dir, &tmp.path().join("out"), &victim, &mut tally);
