@@ -213,13 +213,23 @@ impl Recording {
 
     /// Parses every chunk and builds the stitch plan (no output is written).
     ///
-    /// Refused with [`Error::NotStitchable`] while the recording has any [`Problem`]: a chunk
-    /// that is missing, duplicated or ambiguous would make a silently broken archive.
+    /// Refused with [`Error::NotStitchable`] when a [`Problem`] makes the chunk sequence wrong or
+    /// ambiguous: a missing or duplicate index, a listed chunk whose media is absent, an event
+    /// and metadata that disagree on an index, an event that lists no chunk; in wall-clock mode
+    /// also a chunk whose metadata is absent or invalid (it has no place on the wall clock).
+    /// Other problems (no `event.json`: chunks are ordered by `chunkIndex`; a stray file; a
+    /// `callId` or `recordingDurationMs` that disagrees) do not change which bytes go where:
+    /// [`Recording::check`] reports them.
     pub fn plan(
         &self,
         opts: &StitchOptions,
     ) -> Result<(Vec<callrec_stitch::ChunkInput>, callrec_stitch::Plan)> {
-        if let Some(problem) = self.meta.problems.first() {
+        let blocking = self
+            .meta
+            .problems
+            .iter()
+            .find(|p| blocks_stitch(p, opts.wall_clock));
+        if let Some(problem) = blocking {
             return Err(Error::NotStitchable {
                 dir: self.dir.clone(),
                 problem: Box::new(problem.clone()),
@@ -290,6 +300,19 @@ impl Recording {
             seconds: started.elapsed().as_secs_f64(),
             placements: summary.placements,
         })
+    }
+}
+
+/// Whether a problem stops a stitch (see [`Recording::plan`]).
+fn blocks_stitch(problem: &Problem, wall_clock: bool) -> bool {
+    match problem {
+        Problem::MissingIndex { .. }
+        | Problem::DuplicateIndex { .. }
+        | Problem::MediaAbsent { .. }
+        | Problem::IndexMismatch { .. }
+        | Problem::NoChunks => true,
+        Problem::MetadataAbsent { .. } | Problem::MetadataInvalid { .. } => wall_clock,
+        _ => false,
     }
 }
 

@@ -250,3 +250,91 @@ fn a_chunk_that_does_not_parse_is_refused_naming_chunk_file_and_box() {
     assert!(msg.contains(&victim.display().to_string()), "{msg}");
     assert!(!out.exists());
 }
+
+/// Copies a fixture recording into a temporary directory.
+fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(testdata().join("recordings").join(name)).unwrap() {
+        let p = entry.unwrap().path();
+        fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn without_event_json_chunks_are_stitched_in_chunk_index_order() {
+    let out = tempfile::tempdir().unwrap();
+    let with_event = out.path().join("with.mp4");
+    Recording::open(testdata().join("recordings/basic"))
+        .unwrap()
+        .stitch(&StitchOptions::new(&with_event))
+        .unwrap();
+    let dir = copy_fixture("basic");
+    fs::remove_file(dir.path().join("event.json")).unwrap();
+    let rec = Recording::open(dir.path()).unwrap();
+    assert!(rec.problems().iter().any(|p| p.code() == "event_absent"));
+    let without = out.path().join("without.mp4");
+    rec.stitch(&StitchOptions::new(&without)).unwrap();
+    assert_eq!(fs::read(&without).unwrap(), fs::read(&with_event).unwrap());
+}
+
+#[test]
+fn an_earlier_output_in_the_recording_directory_does_not_block_the_next_stitch() {
+    let dir = copy_fixture("paused");
+    let target = dir.path().join("stitched.mp4");
+    let first = Recording::open(dir.path())
+        .unwrap()
+        .stitch(&StitchOptions::new(&target))
+        .unwrap();
+    let rec = Recording::open(dir.path()).unwrap();
+    assert!(rec
+        .problems()
+        .iter()
+        .any(|p| p.code() == "media_not_listed"));
+    assert_eq!(rec.chunks().len(), 3, "the stray file is not a chunk");
+    let again = rec.stitch(&StitchOptions::new(&target)).unwrap();
+    assert_eq!(again.bytes, first.bytes);
+}
+
+#[test]
+fn disagreeing_durations_are_checked_not_refused() {
+    let dir = copy_fixture("basic");
+    let event = dir.path().join("event.json");
+    let text = fs::read_to_string(&event).unwrap();
+    fs::write(
+        &event,
+        text.replace(
+            "\"recordingDurationMs\": 15000",
+            "\"recordingDurationMs\": 26750",
+        ),
+    )
+    .unwrap();
+    let rec = Recording::open(dir.path()).unwrap();
+    assert!(rec
+        .problems()
+        .iter()
+        .any(|p| p.code() == "duration_mismatch"));
+    let out = dir.path().join("out.mp4");
+    assert_eq!(
+        rec.stitch(&StitchOptions::new(&out)).unwrap().duration_ms,
+        15_000
+    );
+}
+
+#[test]
+fn wall_clock_stitch_needs_every_chunks_metadata() {
+    let dir = copy_fixture("paused");
+    let rec = Recording::open(dir.path()).unwrap();
+    let meta = rec.chunks()[1].metadata_path.clone().unwrap();
+    drop(rec);
+    fs::remove_file(&meta).unwrap();
+    let rec = Recording::open(dir.path()).unwrap();
+    let out = dir.path().join("out.mp4");
+    let err = rec
+        .stitch(&StitchOptions::new(&out).wall_clock(true))
+        .unwrap_err();
+    assert!(err.to_string().contains("chunk 1"), "{err}");
+    assert!(!out.exists());
+    // Compact mode does not need it.
+    rec.stitch(&StitchOptions::new(&out)).unwrap();
+}
