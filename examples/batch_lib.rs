@@ -516,11 +516,12 @@ pub fn describe(path: &Path) -> io::Result<Output> {
     })
 }
 
-/// Whether an earlier entry still stands: done (ok or rejected) on the same inputs, with every
-/// output still in place at its recorded size.
-fn still_done(entry: &Entry, inputs: &str, out_dir: &Path) -> bool {
+/// Whether an earlier entry still stands: done (ok or rejected) on the same inputs in the same
+/// timeline mode, with every output still in place at its recorded size.
+fn still_done(entry: &Entry, inputs: &str, wall_clock: bool, out_dir: &Path) -> bool {
     entry.status != Status::Error
         && entry.inputs == inputs
+        && entry.wall_clock == wall_clock
         && entry.outputs.iter().all(|(name, o)| {
             fs::metadata(out_dir.join(name)).is_ok_and(|m| m.is_file() && m.len() == o.bytes)
         })
@@ -556,7 +557,9 @@ pub fn run(opts: &Options, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<Summ
         let inputs = fingerprint(&dir).unwrap_or_default();
         let out_dir = opts.out.join(&key);
         match previous.get(&rel) {
-            Some(e) if !opts.force && still_done(e, &inputs, &out_dir) => skipped.push(e.clone()),
+            Some(e) if !opts.force && still_done(e, &inputs, opts.wall_clock, &out_dir) => {
+                skipped.push(e.clone())
+            }
             _ => jobs.push(Job {
                 dir,
                 rel,

@@ -472,6 +472,19 @@ fn outputs_do_not_depend_on_the_number_of_jobs_and_wall_clock_is_recorded() {
         media.abs_diff(26_750) <= 125,
         "{media} ms (one frame is 125 ms)"
     );
+
+    // Asking for the other timeline mode redoes what was done in the first.
+    let summary = batch::run(&options(root.path(), wall.path(), 2), &quiet).unwrap();
+    assert_eq!(
+        summary.skipped(),
+        0,
+        "a compact run does not keep wall-clock outputs"
+    );
+    let e = outcome(&summary, "recordings/paused");
+    assert!(!e.wall_clock);
+    assert_eq!(e.media_ms, Some(15_000));
+    let again = batch::run(&options(root.path(), wall.path(), 2), &quiet).unwrap();
+    assert_eq!(again.skipped(), 7, "the same mode again is done");
 }
 
 #[test]
@@ -712,19 +725,21 @@ fn killed_batch_resumes_to_identical_outputs() {
 }
 
 /// The `batch` binary, built by `cargo test` beside this test binary.
-fn batch_binary() -> Option<PathBuf> {
+fn batch_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent()?.parent()?.join("examples");
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
     let bin = dir.join(format!("batch{}", std::env::consts::EXE_SUFFIX));
-    bin.is_file().then_some(bin)
+    assert!(
+        bin.is_file(),
+        "{} is not built (run `cargo test -p callrec-examples`)",
+        bin.display()
+    );
+    bin
 }
 
 #[test]
 fn batch_binary_exit_status_and_table() {
-    let Some(bin) = batch_binary() else {
-        eprintln!("skipped: the batch example is not built (run `cargo test -p callrec-examples`)");
-        return;
-    };
+    let bin = batch_binary();
     let root = fixture_root();
     let run = |root: &Path| {
         let out = tempfile::tempdir().unwrap();
