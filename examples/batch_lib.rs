@@ -393,25 +393,6 @@ fn relative(root: &Path, dir: &Path) -> String {
     }
 }
 
-/// Keeps a file name safe: ASCII letters, digits, `-`, `_` and `.`; never empty or hidden.
-fn sanitize(s: &str) -> String {
-    let s: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with('.') {
-        format!("_{s}")
-    } else {
-        s
-    }
-}
-
 fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
     hex(&Sha256::digest(bytes))
 }
@@ -431,8 +412,11 @@ pub fn assign_keys(
     previous: &BTreeMap<String, Entry>,
 ) -> Vec<String> {
     let base = |(rel, call_id): &(String, Option<String>)| match call_id {
-        Some(id) => sanitize(id),
-        None => format!("dir-{}", sanitize(rel.rsplit('/').next().unwrap_or(rel))),
+        Some(id) => callrec::safe_file_name(id),
+        None => format!(
+            "dir-{}",
+            callrec::safe_file_name(rel.rsplit('/').next().unwrap_or(rel))
+        ),
     };
     let bases: Vec<String> = dirs.iter().map(base).collect();
     let mut count: HashMap<&str, usize> = HashMap::new();
@@ -446,7 +430,7 @@ pub fn assign_keys(
             keys.push(e.key.clone());
             continue;
         }
-        let name = sanitize(rel.rsplit('/').next().unwrap_or(rel));
+        let name = callrec::safe_file_name(rel.rsplit('/').next().unwrap_or(rel));
         let hash = &sha256_hex(rel.as_bytes())[..8];
         let mut candidates = vec![];
         if count[base.as_str()] == 1 {

@@ -16,7 +16,7 @@
 //! # let archive = archive.path();
 //! for dir in &downloads {
 //!     let recording = Recording::open(dir)?;
-//!     let out = archive.join(recording.call_id().unwrap_or("unknown-call"));
+//!     let out = archive.join(recording.archive_name());
 //!     std::fs::create_dir_all(&out)?;
 //!     let report = recording.check()?;
 //!     callrec::write_atomic(&out.join("check.json"), report.to_json().as_bytes())?;

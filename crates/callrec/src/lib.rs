@@ -189,6 +189,15 @@ impl Recording {
         self.meta.call_id()
     }
 
+    /// A name for this recording's archive folder or file that is safe to join to a path: the
+    /// call id (else the directory's name) with every character other than ASCII letters,
+    /// digits, `-`, `_` and `.` replaced (see [`safe_file_name`]). The call id comes from
+    /// downloaded JSON: never join it to a path unfiltered (`../x` would escape the archive).
+    pub fn archive_name(&self) -> String {
+        let dir_name = self.dir.file_name().map(|n| n.to_string_lossy());
+        safe_file_name(self.call_id().or(dir_name.as_deref()).unwrap_or(""))
+    }
+
     /// The bytes of chunk `i` (position in [`Recording::chunks`]), `None` when absent.
     pub fn media(&self, i: usize) -> Option<&[u8]> {
         self.maps.get(i).and_then(|m| m.as_deref())
@@ -403,6 +412,32 @@ pub struct Stitched {
     pub seconds: f64,
     /// Where each chunk starts in the output.
     pub placements: Vec<ChunkPlacement>,
+}
+
+/// `s` made safe as one path component: ASCII letters, digits, `-`, `_` and `.` are kept, every
+/// other character becomes `_`, and a name that would be empty or start with `.` (hidden, `.`,
+/// `..`) gets a leading `_`.
+///
+/// ```
+/// assert_eq!(callrec::safe_file_name("../etc/passwd"), "_.._etc_passwd");
+/// assert_eq!(callrec::safe_file_name("2182e262-1201-5bf1"), "2182e262-1201-5bf1");
+/// ```
+pub fn safe_file_name(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("_{s}")
+    } else {
+        s
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed, so
