@@ -467,6 +467,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.persist(path)
         .map_err(|e| e.error)
         .map_err(io_err("rename into"))?;
+    // The rename is durable once the directory is synced (not possible on every platform).
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("sync the directory of"))?;
     Ok(())
 }
 

@@ -338,3 +338,24 @@ fn wall_clock_stitch_needs_every_chunks_metadata() {
     // Compact mode does not need it.
     rec.stitch(&StitchOptions::new(&out)).unwrap();
 }
+
+#[test]
+fn archive_name_cannot_escape_the_archive() {
+    let dir = copy_fixture("basic");
+    for entry in fs::read_dir(dir.path()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "json") {
+            let text = fs::read_to_string(&p).unwrap();
+            fs::write(
+                &p,
+                text.replace("22884701-5bc3-af52-7874-0cccfc13c65d", "../../etc"),
+            )
+            .unwrap();
+        }
+    }
+    let rec = Recording::open(dir.path()).unwrap();
+    assert_eq!(rec.call_id(), Some("../../etc"));
+    let name = rec.archive_name();
+    assert_eq!(name, "_.._.._etc");
+    assert_eq!(Path::new(&name).components().count(), 1);
+}
