@@ -29,7 +29,8 @@ pub struct ExpectedVideo {
     pub longer_side: u32,
     /// `shorterSideLength`.
     pub shorter_side: u32,
-    /// `framerate` (frames per second).
+    /// `framerate` (frames per second). Zero, negative or not finite is invalid metadata: a
+    /// `video.frame_rate` error (the media cannot be proved to match it).
     pub frame_rate: f64,
     /// `bitRate` in bits per second (0 or `None`: not checked).
     pub bit_rate: Option<u64>,
@@ -82,6 +83,34 @@ pub(crate) fn unreadable(u: &Unreadable, chunk: &ChunkRef) -> Finding {
             format!("the mp4 does not parse: {e}"),
         )
         .actual(json!({ "box": e.path(), "error": e.to_string() })),
+        Unreadable::Truncated { tail, error } => Finding::new(
+            Code::Mp4Truncated,
+            Severity::Error,
+            c,
+            format!(
+                "the file is truncated (an incomplete download): {}, so the mp4 does not parse \
+                 ({error}); download it again before the recording expires",
+                if tail.declared == 0 {
+                    format!(
+                        "it ends inside the header of its last box (offset {})",
+                        tail.offset
+                    )
+                } else {
+                    format!(
+                        "its {} box at offset {} declares {} bytes, {} are present",
+                        tail.fourcc, tail.offset, tail.declared, tail.available
+                    )
+                }
+            ),
+        )
+        .values(
+            json!({ "box": tail.fourcc.to_string(), "size": tail.declared }),
+            json!({
+                "file_size": tail.offset.saturating_add(tail.available),
+                "box_bytes_present": tail.available,
+                "error": error.to_string(),
+            }),
+        ),
     }
 }
 
@@ -228,10 +257,27 @@ pub(crate) fn compare(
                         );
                     }
                 }
-                if let Some(fr) = v.frame_rate {
-                    if ev.frame_rate > 0.0
-                        && (fr - ev.frame_rate).abs()
-                            > ev.frame_rate * opts.frame_rate_tolerance_pct / 100.0
+                if !(ev.frame_rate.is_finite() && ev.frame_rate > 0.0) {
+                    // Nothing to compare with: the metadata is invalid, and the media cannot be
+                    // proved to match it.
+                    let measured = v.frame_rate.map(round3);
+                    push(
+                        Code::VideoFrameRate,
+                        Severity::Error,
+                        format!(
+                            "the metadata's framerate is {}, not a frame rate; the media has {}",
+                            ev.frame_rate,
+                            measured.map_or_else(
+                                || "no measurable frame rate".to_string(),
+                                |m| format!("{m} fps")
+                            )
+                        ),
+                        json!(ev.frame_rate),
+                        json!(measured),
+                    );
+                } else if let Some(fr) = v.frame_rate {
+                    if (fr - ev.frame_rate).abs()
+                        > ev.frame_rate * opts.frame_rate_tolerance_pct / 100.0
                     {
                         push(
                             Code::VideoFrameRate,

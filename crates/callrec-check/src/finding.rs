@@ -113,7 +113,8 @@ codes! {
     DurationTracks => "duration.tracks",
     /// The chunks' media durations do not add up to the event's `recordingDurationMs`.
     DurationTotal => "duration.total",
-    /// The chunks' `chunkDuration` values do not add up to the event's `recordingDurationMs`.
+    /// The chunks' `chunkDuration` values do not add up to the event's `recordingDurationMs`
+    /// (not reported when `duration.total` already is: one finding per wrong total).
     DurationMetadataTotal => "duration.metadata_total",
     /// A metadata duration (chunk or pause) is negative.
     DurationNegative => "duration.negative",

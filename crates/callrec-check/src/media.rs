@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use callrec_mp4::{Codec, Movie, ParseOptions, Track, TrackKind};
+use callrec_mp4::{Codec, FourCc, Movie, ParseOptions, Track, TrackKind, TruncatedTail};
 use serde::Serialize;
 
 use crate::decode::{decode_aac, DecodeFacts};
@@ -113,8 +113,17 @@ pub struct MediaFacts {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Unreadable {
     Empty,
-    NotMp4 { prefix: String, html: bool },
+    NotMp4 {
+        prefix: String,
+        html: bool,
+    },
     Parse(callrec_mp4::Error),
+    /// The file does not parse because it ends inside its last top-level box: a truncated
+    /// download (e.g. a moov-last file cut in its `mdat`, so the `moov` is gone).
+    Truncated {
+        tail: TruncatedTail,
+        error: callrec_mp4::Error,
+    },
 }
 
 /// The result of inspecting one file: facts (when it parsed) and a truncation, if any.
@@ -161,8 +170,60 @@ pub(crate) fn inspect(data: &[u8], decode_audio: bool) -> Result<Inspection, Unr
             allow_truncated_tail: true,
         },
     )
-    .map_err(Unreadable::Parse)?;
+    .map_err(|error| match truncated_tail(data) {
+        Some(tail) => Unreadable::Truncated { tail, error },
+        None => Unreadable::Parse(error),
+    })?;
     Ok(measure(&movie, data, decode_audio))
+}
+
+/// Walks the top-level box headers (never their contents) and returns the last box when the
+/// file ends inside it: its header claims more bytes than are left, or the file ends inside the
+/// header itself (`declared` 0). Steps once per box, each at least 8 bytes: bounded by the
+/// file size.
+pub(crate) fn truncated_tail(data: &[u8]) -> Option<TruncatedTail> {
+    let len = data.len() as u64;
+    let mut offset: u64 = 0;
+    while offset < len {
+        let rest = data.get(usize::try_from(offset).ok()?..)?;
+        let available = rest.len() as u64;
+        let fourcc = FourCc(
+            rest.get(4..8)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .unwrap_or(*b"????"),
+        );
+        let cut = |declared| TruncatedTail {
+            fourcc,
+            offset,
+            declared,
+            available,
+        };
+        let Some(size32) = rest.get(..4) else {
+            return Some(cut(0));
+        };
+        let size32 = u32::from_be_bytes(size32.try_into().ok()?);
+        let (size, header) = match size32 {
+            // To the end of the file: cannot run past it.
+            0 => return None,
+            1 => match rest.get(8..16) {
+                Some(b) => (u64::from_be_bytes(b.try_into().ok()?), 16),
+                None => return Some(cut(0)),
+            },
+            n => (u64::from(n), 8),
+        };
+        if available < header {
+            return Some(cut(0));
+        }
+        if size < header {
+            // Not a box size at all: corrupt, not cut short.
+            return None;
+        }
+        if size > available {
+            return Some(cut(size));
+        }
+        offset += size;
+    }
+    None
 }
 
 fn ms(ticks: f64, timescale: u32) -> f64 {

@@ -45,7 +45,9 @@ pub fn expected_of(m: &ChunkMetadata) -> Expected {
 ///
 /// Returns every finding: the metadata layer's [`Problem`]s and [`TimelineIssue`]s, then per
 /// chunk the media against its metadata, then the recording's total duration against the
-/// event's `recordingDurationMs`.
+/// event's `recordingDurationMs`. A wrong total is reported once: `duration.total` (from the
+/// media) when every chunk was measured, else `duration.metadata_total` (from the
+/// `chunkDuration` values).
 pub fn check(recording: &Recording, media: &[Option<&[u8]>], opts: &Options) -> Report {
     let mut findings = Vec::new();
     let chunk_ref = |index: u32| -> Option<ChunkRef> {
@@ -158,18 +160,26 @@ pub fn check(recording: &Recording, media: &[Option<&[u8]>], opts: &Options) -> 
     if let Some(ev) = &recording.event {
         let want = ev.data.recording_duration_ms as f64;
         if all_measured && (total_ms - want).abs() > tolerance_ms + 1e-6 {
+            // One finding for a wrong total: this one, measured from the media, replaces the
+            // metadata layer's `duration.metadata_total` (which the message still cites).
+            let metadata_total = recording.problems.iter().find_map(|p| match p {
+                Problem::DurationMismatch { metadata_total, .. } => {
+                    Some(metadata_total.as_millis_f64())
+                }
+                _ => None,
+            });
+            findings.retain(|f| f.code != Code::DurationMetadataTotal);
+            let mut msg = format!(
+                "the chunks hold {:.3} ms of media, recordingDurationMs says {want} ms \
+                 (tolerance one frame per chunk, {:.3} ms)",
+                total_ms, tolerance_ms
+            );
+            if let Some(m) = metadata_total {
+                msg.push_str(&format!("; their chunkDuration values add up to {m:.3} ms"));
+            }
             findings.push(
-                Finding::new(
-                    Code::DurationTotal,
-                    Severity::Error,
-                    None,
-                    format!(
-                        "the chunks hold {:.3} ms of media, recordingDurationMs says {want} ms \
-                         (tolerance one frame per chunk, {:.3} ms)",
-                        total_ms, tolerance_ms
-                    ),
-                )
-                .values(want, (total_ms * 1000.0).round() / 1000.0),
+                Finding::new(Code::DurationTotal, Severity::Error, None, msg)
+                    .values(want, (total_ms * 1000.0).round() / 1000.0),
             );
         }
     }
@@ -228,9 +238,13 @@ fn problem_finding(
             )
             .values(format!("{document_id}.json"), json!(null))
         }
+        // The range, never its members: the indices come from the event (up to u32::MAX).
         Problem::MissingIndex { first, last } => {
-            Finding::new(Code::ChunkIndexMissing, Error, None, msg.clone())
-                .actual((*first..=*last).collect::<Vec<u32>>())
+            Finding::new(Code::ChunkIndexMissing, Error, None, msg.clone()).actual(json!({
+                "first": first,
+                "last": last,
+                "count": u64::from(last.saturating_sub(*first)) + 1,
+            }))
         }
         Problem::DuplicateIndex {
             index,

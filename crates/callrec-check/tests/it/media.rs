@@ -295,14 +295,12 @@ fn corrupt_files_are_findings_naming_the_box() {
         let first = &f[0];
         assert_eq!(first.severity, Severity::Error, "{file}");
         let boxname = boxname.as_str().unwrap();
-        if file == "truncated_mdat.mp4" {
-            // Inspected despite the cut: the moov is whole.
-            assert_eq!(codes(&f), ["mp4.truncated"], "{file}: {f:#?}");
-        } else {
-            assert!(
-                ["mp4.parse", "mp4.truncated"].contains(&first.code.as_str()),
-                "{file}: {f:#?}"
-            );
+        match file.as_str() {
+            // Cut short: a truncated download, whether or not the moov survived.
+            "truncated_mdat.mp4" | "truncated_moov.mp4" => {
+                assert_eq!(codes(&f), ["mp4.truncated"], "{file}: {f:#?}")
+            }
+            _ => assert_eq!(codes(&f), ["mp4.parse"], "{file}: {f:#?}"),
         }
         assert!(first.message.contains(boxname), "{file}: {}", first.message);
     }
@@ -328,16 +326,92 @@ fn truncated_download_is_reported_and_the_rest_still_measured() {
     let d = m.audio.unwrap().decode.unwrap();
     assert_eq!(d.errors, 0);
     assert!(d.packets > 0 && d.packets < 95, "{d:?}");
-    // A moov-last file cut anywhere in mdat loses its moov: a parse or truncation finding.
+}
+
+/// The offset and declared size of the first top-level `mdat`, read from the box headers.
+fn mdat_header(data: &[u8]) -> (usize, u64) {
+    let at = find(data, b"mdat", 0) - 4;
+    let size = u32::from_be_bytes(data[at..at + 4].try_into().unwrap());
+    assert!(size > 1, "the fixtures write 32-bit mdat sizes");
+    (at, u64::from(size))
+}
+
+#[test]
+fn moov_last_file_cut_in_mdat_is_a_truncated_download_not_a_parse_error() {
+    // basic: ftyp, mdat, moov. A cut anywhere in mdat loses the moov; the finding must still
+    // say that the download is incomplete, with the mdat's declared and present sizes.
     let data = read_chunk("basic", 2);
+    let (at, declared) = mdat_header(&data);
+    assert!(
+        at as u64 + declared < data.len() as u64,
+        "moov follows mdat"
+    );
+    for len in [at + 8, at + 100, data.len() / 2, at + declared as usize - 1] {
+        let (s, f) = check_chunk(
+            Some(&data[..len]),
+            &Expected::default(),
+            &Options::default(),
+            &chunk_ref(2, "x"),
+        );
+        assert!(s.media.is_none());
+        assert_eq!(codes(&f), ["mp4.truncated"], "cut at {len}: {f:#?}");
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(f[0].message.contains("mdat"), "{}", f[0].message);
+        assert_eq!(
+            f[0].expected,
+            Some(serde_json::json!({ "box": "mdat", "size": declared }))
+        );
+        let actual = f[0].actual.as_ref().unwrap();
+        assert_eq!(actual["box_bytes_present"], (len - at) as u64);
+        assert_eq!(actual["file_size"], len as u64);
+    }
+    // Cut inside the mdat header itself: still a truncation.
     let (_, f) = check_chunk(
-        Some(&data[..data.len() / 2]),
+        Some(&data[..at + 5]),
         &Expected::default(),
         &Options::default(),
         &chunk_ref(2, "x"),
     );
-    assert_eq!(f.len(), 1, "{f:#?}");
-    assert!(["mp4.parse", "mp4.truncated"].contains(&f[0].code.as_str()));
+    assert_eq!(codes(&f), ["mp4.truncated"], "{f:#?}");
+}
+
+#[test]
+fn moov_first_file_cut_in_mdat_is_a_truncated_download() {
+    let data = read_chunk("faststart", 1);
+    let (at, declared) = mdat_header(&data);
+    assert_eq!(at as u64 + declared, data.len() as u64, "mdat is last");
+    let len = at + declared as usize / 2;
+    let (s, f) = check_chunk(
+        Some(&data[..len]),
+        &Expected::default(),
+        &Options::default(),
+        &chunk_ref(1, "x"),
+    );
+    assert!(s.media.is_some());
+    assert_eq!(codes(&f), ["mp4.truncated"], "{f:#?}");
+    assert_eq!(
+        f[0].expected,
+        Some(serde_json::json!({ "box": "mdat", "size": declared }))
+    );
+    assert_eq!(
+        f[0].actual.as_ref().unwrap()["box_bytes_present"],
+        (len - at) as u64
+    );
+}
+
+#[test]
+fn zero_framerate_in_the_metadata_is_a_frame_rate_error() {
+    let data = read_chunk("basic", 1);
+    for bad in [0.0, -8.0, f64::NAN] {
+        let f = run("basic", 1, &data, |e| {
+            e.video.as_mut().unwrap().frame_rate = bad
+        });
+        assert_eq!(codes(&f), ["video.frame_rate"], "{bad}: {f:#?}");
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(f[0].message.contains("framerate"), "{}", f[0].message);
+        // The fixture's video is 8 fps.
+        assert_eq!(f[0].actual, Some(serde_json::json!(8.0)));
+    }
 }
 
 /// The whole `stsd` entry of the first track of `kind`, as its offset in the file.
