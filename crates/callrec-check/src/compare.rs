@@ -415,8 +415,11 @@ pub(crate) fn compare(
                 } else if d.packets > 0 && a.timescale > 0 {
                     // The track's duration in decoded samples; the last frame may be cut short
                     // (its stts duration < 1024), so the decoder may yield up to one frame more.
-                    let want = (u128::from(d.packets_duration) * u128::from(d.sample_rate)
-                        / u128::from(a.timescale)) as u64;
+                    let want = u64::try_from(
+                        u128::from(d.packets_duration) * u128::from(d.sample_rate)
+                            / u128::from(a.timescale),
+                    )
+                    .unwrap_or(u64::MAX);
                     let got = d.decoded_frames;
                     if got < want || got - want >= AAC_FRAME {
                         push(

@@ -86,7 +86,7 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, data: &[u8]) -> DecodeF
             continue;
         };
         facts.packets += 1;
-        facts.packets_duration += u64::from(s.duration);
+        facts.packets_duration = facts.packets_duration.saturating_add(u64::from(s.duration));
         let pkt = PacketRef::new(
             track.id,
             Timestamp::new(s.dts as i64),
@@ -128,7 +128,7 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, data: &[u8]) -> DecodeF
                         run = 0;
                     }
                 }
-                facts.decoded_frames += frames;
+                facts.decoded_frames = facts.decoded_frames.saturating_add(frames);
             }
             Ok(Err(e)) => {
                 facts.errors += 1;

@@ -37,7 +37,8 @@ pub struct VideoFacts {
     pub height: Option<u32>,
     /// Number of sample descriptions (more than one when the avcC changes mid-track).
     pub sample_descriptions: usize,
-    /// Picture sizes of the later AVC sample descriptions that differ from the first.
+    /// Picture sizes of the later AVC sample descriptions that differ from the first (distinct,
+    /// in entry order, at most 16).
     pub other_sizes: Vec<(u32, u32)>,
     /// Track timescale.
     pub timescale: u32,
@@ -231,7 +232,15 @@ fn ms(ticks: f64, timescale: u32) -> f64 {
 }
 
 fn sum_durations(t: &Track) -> u64 {
-    t.samples.iter().map(|s| u64::from(s.duration)).sum()
+    t.samples
+        .iter()
+        .fold(0u64, |a, s| a.saturating_add(u64::from(s.duration)))
+}
+
+fn sum_sizes(t: &Track) -> u64 {
+    t.samples
+        .iter()
+        .fold(0u64, |a, s| a.saturating_add(u64::from(s.size)))
 }
 
 fn bitrate(bytes: u64, duration: u64, timescale: u32) -> Option<f64> {
@@ -268,6 +277,26 @@ fn presented_ms(
         ),
         None => (Some(raw), DurationMethod::Samples),
     }
+}
+
+/// Most distinct picture sizes [`VideoFacts::other_sizes`] lists (a hostile `stsd` may hold
+/// thousands of entries; each listed size is a finding).
+const MAX_OTHER_SIZES: usize = 16;
+
+/// The distinct picture sizes of the later AVC entries that differ from `first`, in entry
+/// order, at most [`MAX_OTHER_SIZES`].
+fn other_sizes(t: &Track, first: Option<(u32, u32)>) -> Vec<(u32, u32)> {
+    let mut seen = std::collections::HashSet::new();
+    t.entries
+        .iter()
+        .skip(1)
+        .filter_map(|e| match &e.codec {
+            Codec::Avc(c) => Some((c.width, c.height)),
+            _ => None,
+        })
+        .filter(|&wh| Some(wh) != first && seen.insert(wh))
+        .take(MAX_OTHER_SIZES)
+        .collect()
 }
 
 fn mode_duration(t: &Track) -> Option<u32> {
@@ -325,7 +354,7 @@ fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
         };
         let ts = t.timescale.get();
         let dur = sum_durations(t);
-        let bytes: u64 = t.samples.iter().map(|s| u64::from(s.size)).sum();
+        let bytes = sum_sizes(t);
         let frame = mode_duration(t);
         VideoFacts {
             codec: t
@@ -336,21 +365,7 @@ fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
             width,
             height,
             sample_descriptions: t.entries.len(),
-            other_sizes: t
-                .entries
-                .iter()
-                .skip(1)
-                .filter_map(|e| match &e.codec {
-                    Codec::Avc(c) => Some((c.width, c.height)),
-                    _ => None,
-                })
-                .filter(|&wh| Some(wh) != width.zip(height))
-                .fold(Vec::new(), |mut v, wh| {
-                    if !v.contains(&wh) {
-                        v.push(wh);
-                    }
-                    v
-                }),
+            other_sizes: other_sizes(t, width.zip(height)),
             timescale: ts,
             samples: t.samples.len(),
             frame_duration_ms: frame.map(|d| ms(f64::from(d), ts)),
@@ -376,7 +391,7 @@ fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
         };
         let ts = t.timescale.get();
         let dur = sum_durations(t);
-        let bytes: u64 = t.samples.iter().map(|s| u64::from(s.size)).sum();
+        let bytes = sum_sizes(t);
         let decode = match (decode_audio, t.codec()) {
             (true, Some(Codec::Aac(c))) => Some(decode_aac(c, t, data)),
             _ => None,
@@ -416,5 +431,40 @@ fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
             audio,
         },
         truncated_tail: movie.truncated_tail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_of_distinct_sample_entry_sizes_are_capped() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/recordings/faststart");
+        let mp4 = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "mp4"))
+            .unwrap();
+        let movie = Movie::parse(&std::fs::read(mp4).unwrap()).unwrap();
+        let mut t = movie.track(TrackKind::Video).unwrap().clone();
+        let first = t.entries[0].clone();
+        let Codec::Avc(c) = &first.codec else {
+            panic!("avc fixture")
+        };
+        let wh = (c.width, c.height);
+        for i in 0..20_000u32 {
+            let mut e = first.clone();
+            if let Codec::Avc(c) = &mut e.codec {
+                // Every other entry repeats the first size; the rest are all distinct.
+                c.width = if i % 2 == 0 { wh.0 } else { i };
+            }
+            t.entries.push(e);
+        }
+        let sizes = other_sizes(&t, Some(wh));
+        assert_eq!(sizes.len(), MAX_OTHER_SIZES);
+        assert_eq!(sizes[0], (1, wh.1));
+        assert_eq!(sizes[1], (3, wh.1));
     }
 }
