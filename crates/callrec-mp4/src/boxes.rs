@@ -997,7 +997,9 @@ impl Mp4Box for Stts {
 pub struct CttsEntry {
     /// Samples in the run.
     pub sample_count: u32,
-    /// Composition offset of each (v0 values above `i32::MAX` read as negative).
+    /// Composition offset of each. Version 0 stores it unsigned (ISO/IEC 14496-12 8.6.1.3):
+    /// a v0 value above `i32::MAX` is not silently read as negative but refused
+    /// ([`Error::Invalid`](crate::Error::Invalid) naming the `ctts`); version 1 is signed.
     pub sample_offset: i32,
 }
 
@@ -1020,9 +1022,15 @@ impl Mp4Box for Ctts {
         let n = r.check_count(u64::from(count), 8)?;
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
+            let sample_count = r.u32()?;
+            let sample_offset = if version == 0 {
+                v0_composition_offset(r)?
+            } else {
+                r.i32()?
+            };
             entries.push(CttsEntry {
-                sample_count: r.u32()?,
-                sample_offset: r.i32()?,
+                sample_count,
+                sample_offset,
             });
         }
         Ok(Ctts { entries })
@@ -1036,6 +1044,19 @@ impl Mp4Box for Ctts {
             put_i32(out, e.sample_offset);
         }
     }
+}
+
+/// Reads a version-0 (unsigned) composition offset of `ctts` or `trun`: a value above
+/// `i32::MAX` would turn negative in the signed field the sample lists use, so it is an
+/// [`Error::Invalid`](crate::Error::Invalid) naming the box instead.
+pub(crate) fn v0_composition_offset(r: &mut Reader<'_>) -> Result<i32> {
+    let at = r.offset();
+    let v = r.u32()?;
+    i32::try_from(v).map_err(|_| Error::Invalid {
+        path: r.path().to_string(),
+        offset: at,
+        reason: "version 0 composition offset is unsigned and above 2^31 - 1",
+    })
 }
 
 /// `stss`, sync sample table (ISO/IEC 14496-12 8.6.2): 1-based sample numbers.

@@ -364,7 +364,9 @@ pub struct TrunSample {
     pub size: Option<u32>,
     /// Flags (flag 0x400).
     pub flags: Option<u32>,
-    /// Composition offset (flag 0x800).
+    /// Composition offset (flag 0x800). Unsigned in version 0 (ISO/IEC 14496-12 8.8.8): a v0
+    /// value above `i32::MAX` is refused ([`Error::Invalid`] naming the `trun`), not read as
+    /// negative; signed in version 1.
     pub cts_offset: Option<i32>,
 }
 
@@ -430,7 +432,7 @@ impl Mp4Box for Trun {
             };
             let cts_offset = if flags & 0x800 != 0 {
                 Some(if version == 0 {
-                    r.u32()? as i32
+                    crate::boxes::v0_composition_offset(r)?
                 } else {
                     r.i32()?
                 })

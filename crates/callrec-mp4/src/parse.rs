@@ -117,8 +117,10 @@ impl Movie {
             })?;
         let fragmented = moov.mvex.is_some() || !moofs.is_empty();
         let mut tracks = Vec::with_capacity(moov.traks.len());
-        // Upper bound on samples over all tracks: no sample is smaller than... zero bytes, so
-        // bound by the file length (each sample needs at least one table byte or data byte).
+        // The sample budget: every sample occupies at least one byte of the file, so the
+        // samples of all tracks together number at most the file's length. Each sample list is
+        // allocated once at its exact size, so the sample lists of a parse never hold more than
+        // `size_of::<Sample>()` (40) bytes per byte of the file, whatever the input.
         let mut budget = data.len() as u64;
         for (i, trak) in moov.traks.iter().enumerate() {
             tracks.push(track_header(trak, i)?);
@@ -139,7 +141,7 @@ impl Movie {
                 .flat_map(|m| m.trex.iter())
                 .map(|t| (t.track_id, *t))
                 .collect();
-            fragment_samples(&moofs, &mut tracks, &trex, &mut budget)?;
+            fragment_samples(&moofs, &mut tracks, &trex, &mut budget, data.len())?;
             for (i, t) in tracks.iter_mut().enumerate() {
                 let path = format!("moov/trak[{i}]");
                 t.media_duration = sum_durations(&t.samples, &path)?;
@@ -253,7 +255,8 @@ fn progressive_samples(
                 (z.entries.len() as u64, 0, &z.entries)
             } else {
                 let n = u64::from(z.sample_count);
-                // Constant-size samples must fit in the file.
+                // Constant-size samples are not backed by table bytes: together they must fit
+                // in the file.
                 if n.checked_mul(u64::from(z.sample_size))
                     .is_none_or(|b| b > file_len as u64)
                 {
@@ -281,16 +284,20 @@ fn progressive_samples(
         return Ok(Vec::new());
     }
     let n = take_budget(budget, count, &format!("{path}/stsz"))?;
-    let chunks: Vec<u64> = match (&stbl.stco, &stbl.co64) {
-        (Some(c), _) => c.entries.iter().map(|&o| u64::from(o)).collect(),
-        (None, Some(c)) => c.entries.clone(),
-        (None, None) => {
-            return Err(Error::MissingBox {
-                path: path.to_string(),
-                fourcc: FourCc(*b"stco"),
-            })
+    // Chunk offsets, read in place (no copy of the table).
+    let chunk_offset = |k: usize| -> Option<u64> {
+        match (&stbl.stco, &stbl.co64) {
+            (Some(c), _) => c.entries.get(k).map(|&o| u64::from(o)),
+            (None, Some(c)) => c.entries.get(k).copied(),
+            (None, None) => None,
         }
     };
+    if stbl.stco.is_none() && stbl.co64.is_none() {
+        return Err(Error::MissingBox {
+            path: path.to_string(),
+            fourcc: FourCc(*b"stco"),
+        });
+    }
     let mut samples = Vec::with_capacity(n);
     // Offsets and description indexes via stsc.
     let stsc = &stbl.stsc.entries;
@@ -315,7 +322,7 @@ fn progressive_samples(
                 reason: "stsc first_chunk out of order",
             });
         }
-        let mut off = *chunks.get(chunk).ok_or_else(|| Error::Invalid {
+        let mut off = chunk_offset(chunk).ok_or_else(|| Error::Invalid {
             path: format!("{path}/stco"),
             offset: 0,
             reason: "fewer chunks than the samples need",
@@ -386,12 +393,74 @@ fn progressive_samples(
     Ok(samples)
 }
 
+/// Checks every `trun` against the file and the sample budget before anything is allocated,
+/// then reserves each track's sample list once at its exact final size.
+///
+/// A `trun` without per-sample sizes is not backed by table bytes: its `sample_count` samples
+/// of the default size (a zero size counting as one byte) must fit in the file, else
+/// [`Error::CountTooLarge`] names the `trun`.
+fn reserve_fragment_samples(
+    moofs: &[(u64, Moof)],
+    tracks: &mut [Track],
+    trex: &HashMap<u32, Trex>,
+    budget: &mut u64,
+    file_len: usize,
+) -> Result<()> {
+    let mut counts = vec![0usize; tracks.len()];
+    for (mi, (moof_offset, moof)) in moofs.iter().enumerate() {
+        for (ti, traf) in moof.traf.iter().enumerate() {
+            let tfhd = &traf.tfhd;
+            let Some(t) = tracks.iter().position(|t| t.id == tfhd.track_id) else {
+                return Err(Error::Invalid {
+                    path: format!("moof[{mi}]/traf[{ti}]/tfhd"),
+                    offset: *moof_offset,
+                    reason: "tfhd names a track that is not in moov",
+                });
+            };
+            let tx = trex.get(&tfhd.track_id).copied().unwrap_or_default();
+            let def_size = tfhd.default_sample_size.unwrap_or(tx.default_sample_size);
+            for (ri, trun) in traf.trun.iter().enumerate() {
+                let path = || format!("moof[{mi}]/traf[{ti}]/trun[{ri}]");
+                let count = u64::from(trun.sample_count).max(trun.samples.len() as u64);
+                let sized = trun.samples.first().is_some_and(|s| s.size.is_some());
+                if !sized
+                    && count
+                        .checked_mul(u64::from(def_size.max(1)))
+                        .is_none_or(|b| b > file_len as u64)
+                {
+                    return Err(Error::CountTooLarge {
+                        path: path(),
+                        count,
+                        remaining: file_len as u64,
+                    });
+                }
+                let n = take_budget(budget, count, &path())?;
+                counts[t] = counts[t].checked_add(n).ok_or_else(|| Error::Overflow {
+                    path: path(),
+                    what: "sample count",
+                })?;
+            }
+        }
+    }
+    for (t, n) in tracks.iter_mut().zip(counts) {
+        t.samples
+            .try_reserve_exact(n)
+            .map_err(|_| Error::Overflow {
+                path: format!("track {}", t.id),
+                what: "sample list",
+            })?;
+    }
+    Ok(())
+}
+
 fn fragment_samples(
     moofs: &[(u64, Moof)],
     tracks: &mut [Track],
     trex: &HashMap<u32, Trex>,
     budget: &mut u64,
+    file_len: usize,
 ) -> Result<()> {
+    reserve_fragment_samples(moofs, tracks, trex, budget, file_len)?;
     let mut next_dts: HashMap<u32, u64> = HashMap::new();
     for t in tracks.iter() {
         let end = t
@@ -445,12 +514,8 @@ fn fragment_samples(
                         .checked_add_signed(i64::from(d))
                         .ok_or_else(|| ovf("data offset"))?;
                 }
-                let count = u64::from(trun.sample_count.max(trun.samples.len() as u32));
-                let n = take_budget(budget, count, &format!("{path}/trun"))?;
-                track
-                    .samples
-                    .try_reserve(n)
-                    .map_err(|_| ovf("sample list"))?;
+                // Checked against the file and the budget, and reserved, above.
+                let n = (trun.sample_count as usize).max(trun.samples.len());
                 for k in 0..n {
                     let ts = trun.samples.get(k).copied().unwrap_or_default();
                     let flags = match (ts.flags, k, trun.first_sample_flags) {
