@@ -61,6 +61,8 @@ macro_rules! codes {
 codes! {
     /// The chunk's media file is absent.
     FileMissing => "file.missing",
+    /// The chunk's media file exists but cannot be opened or read (see `check_files`).
+    FileUnreadable => "file.unreadable",
     /// The chunk's media file has 0 bytes (a failed download).
     FileEmpty => "file.empty",
     /// The file does not start like an MP4 (an HTML error page, JSON, garbage).

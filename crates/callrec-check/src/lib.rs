@@ -78,7 +78,7 @@ pub use compare::{Expected, ExpectedAudio, ExpectedVideo};
 pub use decode::{DecodeFacts, SILENCE_THRESHOLD};
 pub use finding::{ChunkRef, Code, Finding, Severity};
 pub use media::{AudioFacts, DurationMethod, MediaFacts, VideoFacts};
-pub use recording::{check, expected_of};
+pub use recording::{check, check_files, expected_of, ChunkFile};
 
 /// What `check` tolerates and does.
 #[derive(Debug, Clone, PartialEq)]

@@ -49,6 +49,39 @@ pub fn expected_of(m: &ChunkMetadata) -> Expected {
 /// media) when every chunk was measured, else `duration.metadata_total` (from the
 /// `chunkDuration` values).
 pub fn check(recording: &Recording, media: &[Option<&[u8]>], opts: &Options) -> Report {
+    let files: Vec<ChunkFile<'_>> = media
+        .iter()
+        .map(|m| m.map_or(ChunkFile::Absent, ChunkFile::Bytes))
+        .collect();
+    check_files(recording, &files, opts)
+}
+
+/// A chunk's media file as the caller found it (see [`check_files`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkFile<'a> {
+    /// No file: a `file.missing` (or `chunk.absent`) finding.
+    Absent,
+    /// The file's bytes.
+    Bytes(&'a [u8]),
+    /// The file is there but could not be read: a `file.unreadable` finding with this
+    /// reason (the I/O error); the other chunks are still checked.
+    Unreadable(&'a str),
+}
+
+impl<'a> ChunkFile<'a> {
+    fn bytes(self) -> Option<&'a [u8]> {
+        match self {
+            ChunkFile::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// [`check`] for callers that also know which chunk files exist but could not be read (an
+/// I/O error opening or reading them). `files` runs parallel to `recording.chunks`; a shorter
+/// slice counts as [`ChunkFile::Absent`] for the rest.
+pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Options) -> Report {
+    let file = |i: usize| files.get(i).copied().unwrap_or(ChunkFile::Absent);
     let mut findings = Vec::new();
     let chunk_ref = |index: u32| -> Option<ChunkRef> {
         recording
@@ -66,7 +99,7 @@ pub fn check(recording: &Recording, media: &[Option<&[u8]>], opts: &Options) -> 
         .chunks
         .iter()
         .enumerate()
-        .filter(|(i, c)| chunk_absent(c, media.get(*i).copied().flatten()))
+        .filter(|(i, c)| chunk_absent(c, file(*i)))
         .map(|(_, c)| c.document_id.as_str())
         .collect();
     for p in &recording.problems {
@@ -90,8 +123,30 @@ pub fn check(recording: &Recording, media: &[Option<&[u8]>], opts: &Options) -> 
             index: c.index,
             document_id: c.document_id.clone(),
         };
-        let data = media.get(i).copied().flatten();
-        if chunk_absent(c, data) {
+        let data = file(i).bytes();
+        if let ChunkFile::Unreadable(why) = file(i) {
+            let name = c.media_path.as_ref().map_or_else(
+                || format!("{}.mp4", c.document_id),
+                |p| p.display().to_string(),
+            );
+            findings.push(
+                Finding::new(
+                    Code::FileUnreadable,
+                    Severity::Error,
+                    Some(r.clone()),
+                    format!("the media file {name} cannot be read: {why}"),
+                )
+                .values(json!("a readable file"), json!(why)),
+            );
+            summaries.push(crate::ChunkSummary {
+                index: c.index,
+                document_id: c.document_id.clone(),
+                media: None,
+            });
+            all_measured = false;
+            continue;
+        }
+        if chunk_absent(c, file(i)) {
             // Listed by the event, but neither file is here.
             findings.push(
                 Finding::new(
@@ -186,8 +241,8 @@ pub fn check(recording: &Recording, media: &[Option<&[u8]>], opts: &Options) -> 
     Report::new(findings, summaries)
 }
 
-fn chunk_absent(c: &Chunk, data: Option<&[u8]>) -> bool {
-    data.is_none() && c.metadata.is_none() && c.metadata_path.is_none()
+fn chunk_absent(c: &Chunk, file: ChunkFile<'_>) -> bool {
+    file == ChunkFile::Absent && c.metadata.is_none() && c.metadata_path.is_none()
 }
 
 fn problem_finding(

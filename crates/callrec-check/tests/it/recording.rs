@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use callrec_check::{check, Code, Finding, Options, Report, Severity};
+use callrec_check::{check, check_files, ChunkFile, Code, Finding, Options, Report, Severity};
 use callrec_meta::Recording;
 use serde_json::{json, Value};
 
@@ -172,6 +172,47 @@ fn missing_chunk_is_reported_and_the_others_still_checked() {
         assert_eq!(m.video.as_ref().unwrap().width, Some(1920));
         assert!(m.audio.as_ref().unwrap().decode.is_some());
     }
+}
+
+#[test]
+fn chunk_file_that_cannot_be_read_is_a_finding_and_the_others_still_checked() {
+    let dir = recording("basic");
+    let rec = Recording::load(&dir).unwrap();
+    let files: Vec<Vec<u8>> = rec
+        .chunks
+        .iter()
+        .map(|c| std::fs::read(c.media_path.as_ref().unwrap()).unwrap())
+        .collect();
+    let why = "permission denied (os error 13)";
+    let media = [
+        ChunkFile::Bytes(&files[0]),
+        ChunkFile::Unreadable(why),
+        ChunkFile::Bytes(&files[2]),
+    ];
+    let r = check_files(&rec, &media, &Options::default());
+    assert_eq!(
+        codes(&r),
+        [("file.unreadable", Some(1))],
+        "{:#?}",
+        r.findings
+    );
+    let f = &r.findings[0];
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(
+        f.chunk.as_ref().unwrap().document_id,
+        rec.chunks[1].document_id
+    );
+    assert!(
+        f.message.contains(&rec.chunks[1].document_id),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains(why), "{}", f.message);
+    assert!(r.chunks[1].media.is_none());
+    assert!(r.chunks[0].media.is_some() && r.chunks[2].media.is_some());
+    // check() is check_files() with Absent for None.
+    let plain: Vec<Option<&[u8]>> = files.iter().map(|f| Some(f.as_slice())).collect();
+    assert_eq!(check(&rec, &plain, &Options::default()).findings, []);
 }
 
 #[test]
