@@ -1,13 +1,18 @@
 //! `check DIR [--json] [--bitrate-tolerance PCT] [--no-decode] [--silence-warn-ms MS]`: proves
 //! that a recording's media matches its metadata. Prints one line per finding and a summary
 //! line (or, with `--json`, the whole report). Exits 0 when there is no error-severity finding,
-//! 1 when there is, 2 when the check could not run.
+//! 1 when there is, 2 when the check could not run: bad arguments, a missing directory or one
+//! that is not a recording, or an `event.json` that does not parse (the chunks cannot be matched
+//! up reliably; the message names the file and the JSON field). Everything else about the
+//! recording is a finding, including a chunk file that exists but cannot be read
+//! (`file.unreadable`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use callrec::{CheckOptions as Options, Recording, Report};
+use callrec_check::{check_files, ChunkFile};
 use clap::Parser;
 
 /// Check a recording directory (event.json, <documentId>.mp4 and <documentId>.json per chunk).
@@ -43,9 +48,49 @@ fn run(args: &Args) -> anyhow::Result<Report> {
         opts.silence_warn_ms = ms;
     }
     opts.decode_audio = !args.no_decode;
-    let recording = Recording::open(&args.dir)
+    match Recording::open(&args.dir) {
+        Ok(recording) => Ok(recording.check_with(&opts)?),
+        // A chunk file that cannot be opened or mapped is a finding about that chunk, not a
+        // reason to check nothing: read the files one by one and report the ones that fail.
+        Err(callrec::Error::Open { .. }) => check_reading_files(args, &opts),
+        // Name the JSON fields that make an event one.
+        Err(e @ callrec::Error::Meta(callrec_meta::Error::NoEvent { expected, .. })) => {
+            anyhow::bail!(
+                "cannot read recording {}: {e}: an event needs \"eventType\" (or \"type\") \
+                 {expected:?}, or a \"data.recordingStorageInfo\" object",
+                args.dir.display()
+            )
+        }
+        Err(e) => {
+            Err(anyhow::Error::new(e)
+                .context(format!("cannot read recording {}", args.dir.display())))
+        }
+    }
+}
+
+/// Checks with each chunk file read whole (no mapping), so that the files that cannot be read
+/// become `file.unreadable` findings.
+fn check_reading_files(args: &Args, opts: &Options) -> anyhow::Result<Report> {
+    let recording = callrec_meta::Recording::load(&args.dir)
         .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
-    Ok(recording.check_with(&opts)?)
+    let read: Vec<Option<Result<Vec<u8>, String>>> = recording
+        .chunks
+        .iter()
+        .map(|c| {
+            c.media_path
+                .as_ref()
+                .map(|p| std::fs::read(p).map_err(|e| e.to_string()))
+        })
+        .collect();
+    let files: Vec<ChunkFile<'_>> = read
+        .iter()
+        .map(|r| match r {
+            None => ChunkFile::Absent,
+            Some(Ok(bytes)) => ChunkFile::Bytes(bytes),
+            Some(Err(why)) => ChunkFile::Unreadable(why),
+        })
+        .collect();
+    Ok(check_files(&recording, &files, opts))
 }
 
 fn main() -> ExitCode {

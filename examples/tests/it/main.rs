@@ -1,3 +1,4 @@
 //! Integration tests of the example package.
 
 mod batch;
+mod check_bin;

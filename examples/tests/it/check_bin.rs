@@ -1,0 +1,164 @@
+//! The built `check` example binary: its output and exit codes (0 clean, 1 findings of error
+//! severity, 2 could not run).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+}
+
+/// target/<profile>/examples/check, next to this test's target/<profile>/deps/it-xxxx. Fails
+/// (never skips) when it is not built: `cargo test -p callrec-examples` builds the examples.
+fn check_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples")
+        .join(format!("check{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is not built (run `cargo test -p callrec-examples`)",
+        bin.display()
+    );
+    bin
+}
+
+fn run(dir: &Path, extra: &[&str]) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(check_bin())
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        status.code().expect("exited, not killed"),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+/// The documentId of a fixture's chunk `index`, read from its metadata files.
+fn document_id(dir: &Path, index: u64) -> String {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && !p.to_str().unwrap().ends_with(".packets.json")
+                && p.file_name().unwrap() != "event.json"
+        })
+        .find(|p| {
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+            v["chunkIndex"].as_u64() == Some(index)
+        })
+        .map(|p| p.file_stem().unwrap().to_str().unwrap().to_string())
+        .unwrap()
+}
+
+#[test]
+fn check_binary_clean_recording_exits_0_and_prints_ok() {
+    let dir = testdata().join("recordings/basic");
+    let (code, out, err) = run(&dir, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with(&dir.display().to_string()), "{out}");
+    assert!(last.ends_with(": ok"), "{out}");
+    assert!(
+        last.contains("3 chunks, 15.000 s of media: 0 errors"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 1, "{out}");
+}
+
+#[test]
+fn check_binary_mismatch_exits_1_naming_video_resolution_on_chunk_1() {
+    let dir = testdata().join("recordings/mismatch");
+    let (code, out, err) = run(&dir, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("video.resolution"))
+        .unwrap_or_else(|| panic!("{out}"));
+    // severity, code, chunk index, message
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&cols[..3], ["error", "video.resolution", "1"], "{line}");
+    assert!(!out.contains(": ok"), "{out}");
+    assert!(out.lines().last().unwrap().contains("4 errors"), "{out}");
+
+    // The JSON report names the chunk by index and documentId.
+    let (code, out, _) = run(&dir, &["--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "video.resolution")
+        .unwrap();
+    assert_eq!(f["chunk"]["index"], 1);
+    assert_eq!(f["chunk"]["document_id"], document_id(&dir, 1).as_str());
+}
+
+#[test]
+fn check_binary_nonexistent_directory_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("no-such-recording");
+    let (code, out, err) = run(&dir, &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("no-such-recording"), "{err}");
+}
+
+#[test]
+fn check_binary_event_without_recording_data_exits_2_naming_file_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("basic");
+    std::fs::create_dir(&dir).unwrap();
+    for e in std::fs::read_dir(testdata().join("recordings/basic")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("event.json"), br#"{"data":42}"#).unwrap();
+    let (code, _, err) = run(&dir, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("event.json"), "{err}");
+    assert!(err.contains("data.recordingStorageInfo"), "{err}");
+
+    // A field of the wrong type: named by its JSON path.
+    let ev = std::fs::read_to_string(testdata().join("recordings/basic/event.json")).unwrap();
+    let ev = ev.replacen("\"index\": 1", "\"index\": \"one\"", 1);
+    std::fs::write(dir.join("event.json"), ev).unwrap();
+    let (code, _, err) = run(&dir, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("event.json"), "{err}");
+    assert!(
+        err.contains("data.recordingStorageInfo.recordingChunks[1].index"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_binary_truncated_chunk_exits_1_with_mp4_truncated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = testdata().join("recordings/basic");
+    let dir = tmp.path().join("basic");
+    std::fs::create_dir(&dir).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    // basic is moov-last: half the file loses the moov.
+    let mp4 = dir.join(format!("{}.mp4", document_id(&src, 2)));
+    let data = std::fs::read(&mp4).unwrap();
+    std::fs::write(&mp4, &data[..data.len() / 2]).unwrap();
+    let (code, out, err) = run(&dir, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    let cols: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(&cols[..3], ["error", "mp4.truncated", "2"], "{out}");
+}
