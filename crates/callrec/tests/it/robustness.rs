@@ -401,8 +401,10 @@ struct Victim {
     names: Vec<String>,
     what: String,
     /// The file is no MP4 or JSON at all (empty, an HTML page): the check must report an error
-    /// and both stitches must be refused.
+    /// and the wall-clock stitch must be refused (the chunk has no place on the wall clock)...
     garbage: bool,
+    /// ...and the compact one too when the file is the chunk's media.
+    garbage_media: bool,
 }
 
 /// The documentIds of a recording directory, sorted.
@@ -531,7 +533,11 @@ fn pipeline(dir: &Path, out: &Path, victim: &Victim, tally: &mut Tally) {
                     &["out.mp4", "timeline.json"]
                 };
                 assert_eq!(listing(out), expect, "{}", victim.what);
-                assert!(!victim.garbage, "{}: stitched", victim.what);
+                assert!(
+                    !victim.garbage_media && !(victim.garbage && wall_clock),
+                    "{}: stitched (wall clock: {wall_clock})",
+                    victim.what
+                );
                 fs::remove_file(&target).unwrap();
                 let _ = fs::remove_file(&timeline_json);
                 tally.stitched += 1;
@@ -607,6 +613,8 @@ fn seeded_mutations_of_every_clean_recording_give_errors_naming_the_file_never_a
             let victim = Victim {
                 names,
                 garbage: how == "zero-length" || how == "an HTML page",
+                garbage_media: file.ends_with(".mp4")
+                    && (how == "zero-length" || how == "an HTML page"),
                 what: format!("{name}/{file} (case {case}): {how}"),
             };
             // A panic anywhere (ours or an assertion) is recorded and the sweep goes on, so one
@@ -672,6 +680,7 @@ fn run_edited(tmp: &tempfile::TempDir, what: &str) -> Tally {
             .collect(),
         what: what.into(),
         garbage: false,
+        garbage_media: false,
     };
     let mut tally = Tally::default();
     run(&dir, &tmp.path().join("out"), &victim, &mut tally);
@@ -682,9 +691,9 @@ fn run_edited(tmp: &tempfile::TempDir, what: &str) -> Tally {
 #[test]
 fn a_pause_of_1e15_ms_does_not_make_a_wall_clock_stitch_allocate_or_loop_by_its_length() {
     // 9e12 ms (285 years) still fits the nanosecond range: the compact stitch ignores it, the
-    // wall-clock one refuses a gap no 32-bit sample duration holds. 1e15 ms is refused as
-    // metadata.
-    for (ms, stitched) in [(9e12, 1), (1e15, 0)] {
+    // wall-clock one refuses a gap no 32-bit sample duration holds. 1e15 ms makes the metadata
+    // invalid: the compact stitch does without it, the wall-clock one cannot.
+    for (ms, stitched) in [(9e12, 1), (1e15, 1)] {
         let tmp = edited("paused", |_, v| {
             if let Some(p) = v.get_mut("pauseResumeIntervals").and_then(|p| p.get_mut(0)) {
                 p["duration"] = json!(ms);
@@ -701,9 +710,10 @@ fn a_pause_of_1e15_ms_does_not_make_a_wall_clock_stitch_allocate_or_loop_by_its_
 #[test]
 fn a_chunk_duration_of_centuries_matched_by_the_event_stays_bounded() {
     // 9e12 ms (285 years) still fits the nanosecond range and stitches (the media decides the
-    // compact output; the wall clock puts chunk 1 where its chunkStartTime says); 1e18 ms is
-    // refused as metadata, 1e300 already in event.json.
-    for (ms, stitched, open_failed) in [(9e12, 2, 0), (1e18, 0, 0), (1e300, 0, 1)] {
+    // compact output; the wall clock puts chunk 1 where its chunkStartTime says); 1e18 ms makes
+    // the metadata invalid (only the compact stitch does without it); 1e300 is refused already
+    // in event.json.
+    for (ms, stitched, open_failed) in [(9e12, 2, 0), (1e18, 1, 0), (1e300, 0, 1)] {
         let tmp = edited("basic", |file, v| {
             if file == "event.json" {
                 event_data(v)["recordingDurationMs"] = json!(ms + 10000.0);
