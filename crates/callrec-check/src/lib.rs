@@ -7,8 +7,10 @@
 //! - per chunk ([`check_chunk`]): codec, picture size from the SPS, frame rate from the sample
 //!   durations, sync first sample, bitrates, AAC object type, sample rate from the
 //!   AudioSpecificConfig and the timescale, channels, presented duration, integrity (0-byte or
-//!   HTML downloads, boxes that do not parse, samples past the end of the file), and a decode of
-//!   every AAC frame with symphonia (errors, decoded sample count, digital silence);
+//!   HTML downloads, truncated downloads whether the `moov` survived or not, boxes that do not
+//!   parse, samples past the end of the file), and a decode of every AAC frame with symphonia
+//!   (errors, decoded sample count, digital silence); a chunk file that cannot be read is a
+//!   finding too ([`check_files`]);
 //! - per recording: the metadata layer's [`callrec_meta::Problem`]s (indices, documentIds,
 //!   callIds, absent files) and [`callrec_meta::TimelineIssue`]s (gaps, overlaps, pauses outside
 //!   their chunk), and the media's total duration against `recordingDurationMs`.
