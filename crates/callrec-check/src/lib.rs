@@ -145,7 +145,8 @@ impl Report {
         let media_duration_ms = chunks
             .iter()
             .filter_map(|c| c.media.as_ref().and_then(|m| m.duration_ms))
-            .sum();
+            // Not `sum()`: an empty f64 sum is -0.0, printed "-0.000 s".
+            .fold(0.0, |a, d| a + d);
         let mut r = Report {
             findings,
             chunks,

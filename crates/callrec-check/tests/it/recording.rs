@@ -216,6 +216,27 @@ fn chunk_file_that_cannot_be_read_is_a_finding_and_the_others_still_checked() {
 }
 
 #[test]
+fn recording_without_any_media_sums_to_zero_not_negative_zero() {
+    let c = copy("basic");
+    for k in 0..3 {
+        std::fs::remove_file(c.mp4(k)).unwrap();
+    }
+    let r = c.check();
+    assert_eq!(
+        r.with_code(Code::FileMissing).count(),
+        3,
+        "{:#?}",
+        r.findings
+    );
+    assert!(r.media_duration_ms.is_sign_positive());
+    assert!(
+        r.summary().starts_with("3 chunks, 0.000 s of media"),
+        "{}",
+        r.summary()
+    );
+}
+
+#[test]
 fn media_file_absent_but_metadata_present_is_file_missing() {
     let c = copy("basic");
     std::fs::remove_file(c.mp4(2)).unwrap();
