@@ -10,9 +10,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use callrec::{CheckOptions as Options, Recording, Report};
-use callrec_check::{check_files, ChunkFile};
 use clap::Parser;
 
 /// Check a recording directory (event.json, <documentId>.mp4 and <documentId>.json per chunk).
@@ -50,9 +48,6 @@ fn run(args: &Args) -> anyhow::Result<Report> {
     opts.decode_audio = !args.no_decode;
     match Recording::open(&args.dir) {
         Ok(recording) => Ok(recording.check_with(&opts)?),
-        // A chunk file that cannot be opened or mapped is a finding about that chunk, not a
-        // reason to check nothing: read the files one by one and report the ones that fail.
-        Err(callrec::Error::Open { .. }) => check_reading_files(args, &opts),
         // Name the JSON fields that make an event one.
         Err(e @ callrec::Error::Meta(callrec_meta::Error::NoEvent { expected, .. })) => {
             anyhow::bail!(
@@ -66,31 +61,6 @@ fn run(args: &Args) -> anyhow::Result<Report> {
                 .context(format!("cannot read recording {}", args.dir.display())))
         }
     }
-}
-
-/// Checks with each chunk file read whole (no mapping), so that the files that cannot be read
-/// become `file.unreadable` findings.
-fn check_reading_files(args: &Args, opts: &Options) -> anyhow::Result<Report> {
-    let recording = callrec_meta::Recording::load(&args.dir)
-        .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
-    let read: Vec<Option<Result<Vec<u8>, String>>> = recording
-        .chunks
-        .iter()
-        .map(|c| {
-            c.media_path
-                .as_ref()
-                .map(|p| std::fs::read(p).map_err(|e| e.to_string()))
-        })
-        .collect();
-    let files: Vec<ChunkFile<'_>> = read
-        .iter()
-        .map(|r| match r {
-            None => ChunkFile::Absent,
-            Some(Ok(bytes)) => ChunkFile::Bytes(bytes),
-            Some(Err(why)) => ChunkFile::Unreadable(why),
-        })
-        .collect();
-    Ok(check_files(&recording, &files, opts))
 }
 
 fn main() -> ExitCode {

@@ -103,8 +103,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Recording {
     meta: callrec_meta::Recording,
     dir: PathBuf,
-    /// Parallel to `meta.chunks`: the mapped file, `None` when absent.
-    maps: Vec<Option<Mmap>>,
+    /// Parallel to `meta.chunks`: the mapped file, `None` when absent, or why it could not be
+    /// opened or mapped.
+    maps: Vec<Result<Option<Mmap>, io::Error>>,
 }
 
 impl std::fmt::Debug for Recording {
@@ -134,29 +135,21 @@ impl Recording {
     /// Opens a recording directory: reads `event.json` and the chunk metadata (see
     /// [`callrec_meta::Recording::load`]) and maps every chunk file that is present.
     ///
-    /// Fails when the directory is not a recording, `event.json` does not parse, or a present
-    /// chunk file cannot be read. Everything else (missing chunks, disagreeing metadata) is a
-    /// [`Problem`] in [`Recording::problems`], reported by [`Recording::check`].
+    /// Fails when the directory is not a recording or `event.json` does not parse. Everything
+    /// else (missing chunks, disagreeing metadata, a chunk file that cannot be read) is a
+    /// [`Problem`] in [`Recording::problems`] or a finding of [`Recording::check`]; a chunk file
+    /// that cannot be read makes [`Recording::stitch`] fail with [`Error::Open`].
     pub fn open(dir: impl AsRef<Path>) -> Result<Recording> {
         let dir = dir.as_ref();
         let meta = callrec_meta::Recording::load(dir)?;
         let maps = meta
             .chunks
             .iter()
-            .map(|c| {
-                let Some(path) = &c.media_path else {
-                    return Ok(None);
-                };
-                let open_err = |error| Error::Open {
-                    index: c.index,
-                    document_id: c.document_id.clone(),
-                    path: path.clone(),
-                    error,
-                };
-                let file = File::open(path).map_err(open_err)?;
-                map(&file).map(Some).map_err(open_err)
+            .map(|c| match &c.media_path {
+                None => Ok(None),
+                Some(path) => File::open(path).and_then(|f| map(&f)).map(Some),
             })
-            .collect::<Result<_>>()?;
+            .collect();
         Ok(Recording {
             meta,
             dir: dir.to_path_buf(),
@@ -200,7 +193,10 @@ impl Recording {
 
     /// The bytes of chunk `i` (position in [`Recording::chunks`]), `None` when absent.
     pub fn media(&self, i: usize) -> Option<&[u8]> {
-        self.maps.get(i).and_then(|m| m.as_deref())
+        self.maps
+            .get(i)
+            .and_then(|m| m.as_ref().ok())
+            .and_then(|m| m.as_deref())
     }
 
     /// Checks the media against the metadata with the default [`CheckOptions`] (every AAC frame
@@ -211,8 +207,22 @@ impl Recording {
 
     /// Checks with the given options.
     pub fn check_with(&self, opts: &CheckOptions) -> Result<Report> {
-        let media: Vec<Option<&[u8]>> = (0..self.maps.len()).map(|i| self.media(i)).collect();
-        Ok(callrec_check::check(&self.meta, &media, opts))
+        let reasons: Vec<Option<String>> = self
+            .maps
+            .iter()
+            .map(|m| m.as_ref().err().map(io::Error::to_string))
+            .collect();
+        let files: Vec<callrec_check::ChunkFile<'_>> = self
+            .maps
+            .iter()
+            .zip(&reasons)
+            .map(|(m, why)| match (m, why) {
+                (Ok(Some(map)), _) => callrec_check::ChunkFile::Bytes(map),
+                (Err(_), Some(why)) => callrec_check::ChunkFile::Unreadable(why),
+                _ => callrec_check::ChunkFile::Absent,
+            })
+            .collect();
+        Ok(callrec_check::check_files(&self.meta, &files, opts))
     }
 
     /// The wall-clock timeline built from the chunk start times and pause intervals.
@@ -247,6 +257,14 @@ impl Recording {
         let timeline = opts.wall_clock.then(|| self.timeline());
         let mut inputs = Vec::with_capacity(self.meta.chunks.len());
         for (i, chunk) in self.meta.chunks.iter().enumerate() {
+            if let (Some(path), Some(Err(error))) = (&chunk.media_path, self.maps.get(i)) {
+                return Err(Error::Open {
+                    index: chunk.index,
+                    document_id: chunk.document_id.clone(),
+                    path: path.clone(),
+                    error: io::Error::new(error.kind(), error.to_string()),
+                });
+            }
             let (Some(path), Some(bytes)) = (&chunk.media_path, self.media(i)) else {
                 return Err(Error::NotStitchable {
                     dir: self.dir.clone(),
