@@ -764,3 +764,12 @@ fn timestamps_in_year_0001_and_9999_stay_bounded() {
         assert_eq!(tally.stitched, stitched, "{what}");
     }
 }
+
+#[test]
+fn the_allocation_watcher_sees_allocations_on_its_thread_only() {
+    let (v, largest) = watched(|| vec![1u8; 3 << 20]);
+    assert!(largest >= 3 << 20, "{largest}");
+    drop(v);
+    let (_, largest) = watched(|| std::thread::spawn(|| vec![1u8; 5 << 20]).join().unwrap());
+    assert!(largest < 5 << 20, "{largest}");
+}
