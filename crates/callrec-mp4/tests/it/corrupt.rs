@@ -10,7 +10,7 @@ fn corrupt_files_give_errors_naming_the_box() {
     let dir = testdata().join("corrupt");
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let mut n = 0;
+    let mut seen = Vec::new();
     for f in std::fs::read_dir(&dir).unwrap().flatten() {
         let p = f.path();
         if p.extension().is_none_or(|e| e != "mp4") {
@@ -29,7 +29,11 @@ fn corrupt_files_give_errors_naming_the_box() {
                 .any(|seg| seg.split('[').next() == Some(want)),
             "{name}: error {msg:?} does not name {want}"
         );
-        n += 1;
+        seen.push(name);
     }
-    assert!(n > 0);
+    seen.sort();
+    let mut want: Vec<String> = expected.as_object().unwrap().keys().cloned().collect();
+    want.sort();
+    assert_eq!(want.len(), 5, "expected.json lists the 5 corrupt files");
+    assert_eq!(seen, want, "every file of expected.json was checked");
 }

@@ -13,13 +13,15 @@ fn sample_lists_match_ffprobe_packets() {
         !chunks.is_empty(),
         "no fixtures found under testdata/recordings"
     );
+    // 6 recordings (basic, bframes, paused, fragmented, faststart, mismatch) of 3 chunks.
+    assert_eq!(chunks.len(), 18, "fixture chunks under testdata/recordings");
     let mut checked = 0;
+    let mut files_checked = 0;
     let mut failures = Vec::new();
     for path in &chunks {
         let packets_path = path.with_extension("packets.json");
-        let Ok(text) = std::fs::read_to_string(&packets_path) else {
-            continue;
-        };
+        let text = std::fs::read_to_string(&packets_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", packets_path.display()));
         let probe: Value = serde_json::from_str(&text).unwrap();
         let data = std::fs::read(path).unwrap();
         let movie = match Movie::parse(&data) {
@@ -29,6 +31,7 @@ fn sample_lists_match_ffprobe_packets() {
                 continue;
             }
         };
+        files_checked += 1;
         let streams = probe["streams"].as_array().unwrap();
         if streams.len() != movie.tracks.len() {
             failures.push(format!(
@@ -122,7 +125,9 @@ fn sample_lists_match_ffprobe_packets() {
             checked += 1;
         }
     }
-    assert!(checked > 0, "no packets.json found");
+    assert_eq!(files_checked, chunks.len(), "every chunk checked");
+    // Every chunk has one video and one audio stream.
+    assert_eq!(checked, 2 * chunks.len(), "every stream checked");
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",
