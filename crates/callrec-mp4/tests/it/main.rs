@@ -2,6 +2,7 @@
 //! robustness, and a cross-check with the `mp4` crate.
 
 mod alloc;
+mod bounds;
 mod corrupt;
 mod crosscheck;
 mod fixtures;
