@@ -999,7 +999,7 @@ pub struct CttsEntry {
     pub sample_count: u32,
     /// Composition offset of each. Version 0 stores it unsigned (ISO/IEC 14496-12 8.6.1.3):
     /// a v0 value above `i32::MAX` is not silently read as negative but refused
-    /// ([`Error::Invalid`](crate::Error::Invalid) naming the `ctts`); version 1 is signed.
+    /// ([`Error::Invalid`] naming the `ctts`); version 1 is signed.
     pub sample_offset: i32,
 }
 
@@ -1048,7 +1048,7 @@ impl Mp4Box for Ctts {
 
 /// Reads a version-0 (unsigned) composition offset of `ctts` or `trun`: a value above
 /// `i32::MAX` would turn negative in the signed field the sample lists use, so it is an
-/// [`Error::Invalid`](crate::Error::Invalid) naming the box instead.
+/// [`Error::Invalid`] naming the box instead.
 pub(crate) fn v0_composition_offset(r: &mut Reader<'_>) -> Result<i32> {
     let at = r.offset();
     let v = r.u32()?;

@@ -17,6 +17,14 @@ impl Movie {
     }
 
     /// Parses a whole file.
+    ///
+    /// Whatever the input, the sample lists hold at most one sample per byte of `data` over
+    /// all tracks, each list allocated once at its exact size (so at most
+    /// `size_of::<Sample>()`, 40, bytes per file byte). A constant-size `stsz`, or a `trun`
+    /// without per-sample sizes, whose `sample_count` samples of that size (a zero size
+    /// counting as one byte) would not fit in `data` is an [`Error::CountTooLarge`] naming the
+    /// box, as is a sample count past the budget. Sample ranges are not checked against the
+    /// file: a header-only file (a `moov` without its media) parses.
     pub fn parse_with(data: &[u8], opts: ParseOptions) -> Result<Movie> {
         let mut r = Reader::new(data);
         let mut major_brand = None;
@@ -442,11 +450,11 @@ fn reserve_fragment_samples(
             }
         }
     }
-    for (t, n) in tracks.iter_mut().zip(counts) {
+    for (i, (t, n)) in tracks.iter_mut().zip(counts).enumerate() {
         t.samples
             .try_reserve_exact(n)
             .map_err(|_| Error::Overflow {
-                path: format!("track {}", t.id),
+                path: format!("moov/trak[{i}]"),
                 what: "sample list",
             })?;
     }
