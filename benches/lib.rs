@@ -140,8 +140,11 @@ fn pad_frame(frame: &mut Vec<u8>, size: usize) {
     frame.push(0x80);
 }
 
+/// A video (`video`) or AAC track of `sizes.len()` samples of `delta` ticks each, stored in
+/// chunks of `per_chunk[i]` samples at `offsets[i]`, with one edit of `duration_ms` from
+/// `media_time` (ticks).
 #[allow(clippy::too_many_arguments)]
-fn trak(
+pub fn trak(
     id: u32,
     video: bool,
     timescale: u32,

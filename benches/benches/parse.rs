@@ -1,5 +1,6 @@
 //! Criterion bench `parse`: `Movie::parse` of a synthetic 1-hour chunk's `moov` (28,800 video
-//! samples at 8 fps and 56,250 AAC frames at 16 kHz), built with the callrec-mp4 writers.
+//! samples at 8 fps and 56,250 AAC frames at 16 kHz), built with the callrec-mp4 writers
+//! (through the benches' shared track builder).
 //!
 //! The file is `ftyp` + `moov` + an `mdat` header of size 0 ("to the end of the file") with no
 //! payload: parsing never reads sample data, so the bench measures the box layer and the flat
@@ -7,11 +8,8 @@
 
 use std::hint::black_box;
 
-use callrec_mp4::boxes::{
-    chunk_offsets, Dinf, Edts, Elst, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mvhd, Smhd, Stbl, Stsc,
-    StscEntry, Stsd, Stss, Stsz, Stts, SttsEntry, Tkhd, Trak, Vmhd, IDENTITY_MATRIX,
-};
-use callrec_mp4::{Edit, FourCc, Movie, Mp4Box};
+use callrec_mp4::boxes::{Ftyp, Moov, Mvhd, Trak};
+use callrec_mp4::{FourCc, Movie, Mp4Box};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const VIDEO_SAMPLES: u32 = 28_800;
@@ -30,94 +28,31 @@ fn sizes(n: u32, seed: u64, min: u32, spread: u32) -> Vec<u32> {
         .collect()
 }
 
+/// A track of `sizes`, `per_chunk` samples to a chunk from `first_offset` on (offsets are only
+/// stored, never read), built with the benches' shared track writer.
 #[allow(clippy::too_many_arguments)]
-fn trak(
+fn track(
     id: u32,
-    handler: &[u8; 4],
-    timescale: u32,
-    delta: u32,
+    video: bool,
+    (timescale, delta): (u32, u32),
     sizes: Vec<u32>,
     per_chunk: u32,
     first_offset: u64,
-    stss: Option<Stss>,
+    sync: Option<Vec<u32>>,
     entry: Vec<u8>,
 ) -> Trak {
-    let n = sizes.len() as u32;
     let mut offsets = Vec::new();
+    let mut counts = Vec::new();
     let mut off = first_offset;
     for chunk in sizes.chunks(per_chunk as usize) {
         offsets.push(off);
+        counts.push(chunk.len() as u32);
         off += chunk.iter().map(|s| u64::from(*s)).sum::<u64>();
     }
-    let (stco, co64) = chunk_offsets(&offsets);
-    let video = handler == b"vide";
-    Trak {
-        tkhd: Tkhd {
-            flags: 3,
-            creation_time: 0,
-            modification_time: 0,
-            track_id: id,
-            duration: 3_600_000,
-            layer: 0,
-            alternate_group: 0,
-            volume: if video { 0 } else { 0x100 },
-            matrix: IDENTITY_MATRIX,
-            width: if video { 1920 << 16 } else { 0 },
-            height: if video { 1080 << 16 } else { 0 },
-        },
-        edts: Some(Edts {
-            elst: Some(Elst {
-                entries: vec![Edit {
-                    segment_duration: 3_600_000,
-                    media_time: Some(if video { 0 } else { 1024 }),
-                    media_rate_integer: 1,
-                    media_rate_fraction: 0,
-                }],
-            }),
-            other: vec![],
-        }),
-        mdia: Mdia {
-            mdhd: Mdhd {
-                creation_time: 0,
-                modification_time: 0,
-                timescale,
-                duration: u64::from(n) * u64::from(delta),
-                language: 0x55c4,
-            },
-            hdlr: Hdlr::new(FourCc(*handler), "Handler"),
-            minf: Minf {
-                vmhd: video.then(Vmhd::default),
-                smhd: (!video).then(Smhd::default),
-                dinf: Some(Dinf::default()),
-                stbl: Stbl {
-                    stsd: Stsd {
-                        entries: vec![entry],
-                    },
-                    stts: Stts {
-                        entries: vec![SttsEntry {
-                            sample_count: n,
-                            sample_delta: delta,
-                        }],
-                    },
-                    stss,
-                    stsc: Stsc {
-                        entries: vec![StscEntry {
-                            first_chunk: 1,
-                            samples_per_chunk: per_chunk,
-                            sample_description_index: 1,
-                        }],
-                    },
-                    stsz: Some(Stsz::from_sizes(sizes)),
-                    stco,
-                    co64,
-                    ..Stbl::default()
-                },
-                other: vec![],
-            },
-            other: vec![],
-        },
-        other: vec![],
-    }
+    let media_time = if video { 0 } else { 1024 };
+    callrec_benches::trak(
+        id, video, timescale, delta, sizes, &counts, &offsets, sync, entry, 3_600_000, media_time,
+    )
 }
 
 /// Sample entries of the first fixture chunk (so the codec configuration is real), or minimal
@@ -150,9 +85,7 @@ fn one_hour_file() -> Vec<u8> {
         compatible_brands: vec![FourCc(*b"isom"), FourCc(*b"mp41")],
     }
     .encode(&mut out);
-    let stss = Stss {
-        entries: (0..VIDEO_SAMPLES).step_by(16).map(|i| i + 1).collect(),
-    };
+    let sync: Vec<u32> = (0..VIDEO_SAMPLES).step_by(16).map(|i| i + 1).collect();
     // Offsets are only stored, never read: the mdat holds no payload.
     let moov = Moov {
         mvhd: Mvhd {
@@ -162,22 +95,20 @@ fn one_hour_file() -> Vec<u8> {
             ..Mvhd::default()
         },
         traks: vec![
-            trak(
+            track(
                 1,
-                b"vide",
-                16384,
-                2048,
+                true,
+                (16384, 2048),
                 sizes(VIDEO_SAMPLES, 7, 500, 8000),
                 8,
                 4096,
-                Some(stss),
+                Some(sync),
                 ventry,
             ),
-            trak(
+            track(
                 2,
-                b"soun",
-                16000,
-                1024,
+                false,
+                (16000, 1024),
                 sizes(AUDIO_SAMPLES, 11, 4, 400),
                 16,
                 1 << 32,
