@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::media::{Inspection, MediaFacts, Unreadable, AAC_FRAME};
-use crate::{ChunkRef, Code, Finding, Options, Severity};
+use crate::{ChunkRef, Code, DurationReading, Finding, Options, Severity};
 
 /// What a chunk's metadata says its media is. Built from `callrec_meta::ChunkMetadata` by
 /// [`crate::check`]; callers with other sources may fill it themselves. `None` fields are not
@@ -17,6 +17,10 @@ pub struct Expected {
     pub audio: Option<ExpectedAudio>,
     /// `chunkDuration` in milliseconds.
     pub duration_ms: Option<f64>,
+    /// The sum of the chunk's pause durations (`pauseResumeIntervals[].duration`) in
+    /// milliseconds. When the media is shorter than `chunkDuration` by this much, the finding
+    /// is `duration.includes_pauses` (a warning) instead of `duration.chunk`.
+    pub paused_ms: Option<f64>,
     /// The metadata says the recording is audio only (`channelType`/`contentType` `audio`):
     /// a video track is unexpected.
     pub audio_only: bool,
@@ -111,6 +115,23 @@ pub(crate) fn unreadable(u: &Unreadable, chunk: &ChunkRef) -> Finding {
                 "error": error.to_string(),
             }),
         ),
+    }
+}
+
+/// Which reading of `chunkDuration` the chunk's measured media fits (see
+/// [`DurationReading`]), within one frame. `None` when the chunk was not measured, has no
+/// pauses longer than that frame (both readings are the same), or fits neither reading (a
+/// `duration.chunk` error).
+pub(crate) fn duration_reading(f: &MediaFacts, exp: &Expected) -> Option<DurationReading> {
+    let (want, got) = (exp.duration_ms?, f.duration_ms?);
+    let tol = frame_tolerance_ms(f, exp) + 1e-6;
+    let paused = exp.paused_ms.filter(|&p| p.is_finite() && p > tol)?;
+    if (got - want).abs() <= tol {
+        Some(DurationReading::ExcludesPauses)
+    } else if (got - (want - paused)).abs() <= tol {
+        Some(DurationReading::IncludesPauses)
+    } else {
+        None
     }
 }
 
@@ -472,7 +493,24 @@ pub(crate) fn compare(
     // Durations.
     let tol = frame_tolerance_ms(f, exp);
     if let (Some(want), Some(got)) = (exp.duration_ms, f.duration_ms) {
-        if (got - want).abs() > tol + 1e-6 {
+        let paused = exp.paused_ms.unwrap_or(0.0);
+        if duration_reading(f, exp) == Some(DurationReading::IncludesPauses) {
+            push(
+                Code::DurationIncludesPauses,
+                Severity::Warning,
+                format!(
+                    "the media lasts {} ms, chunkDuration says {want} ms: the metadata's \
+                     chunkDuration appears to include the {} ms the chunk was paused, so the \
+                     wall clock of this recording should be read with that convention \
+                     (tolerance one frame, {} ms)",
+                    round3(got),
+                    round3(paused),
+                    round3(tol)
+                ),
+                json!({ "chunk_duration_ms": want, "paused_ms": round3(paused) }),
+                json!({ "media_ms": round3(got) }),
+            );
+        } else if (got - want).abs() > tol + 1e-6 {
             push(
                 Code::DurationChunk,
                 Severity::Error,

@@ -111,6 +111,11 @@ codes! {
     AudioSilence => "audio.silence",
     /// The chunk's presented media duration differs from `chunkDuration` by more than a frame.
     DurationChunk => "duration.chunk",
+    /// Instead of `duration.chunk` (warning): the chunk was paused and its media is shorter
+    /// than `chunkDuration` by its pauses' total (within a frame), so the metadata's
+    /// `chunkDuration` appears to include the paused time. Expected
+    /// `{chunk_duration_ms, paused_ms}`, actual `{media_ms}`.
+    DurationIncludesPauses => "duration.includes_pauses",
     /// The audio and video tracks of a chunk differ in duration by more than a frame.
     DurationTracks => "duration.tracks",
     /// The chunks' media durations do not add up to the event's `recordingDurationMs`.
@@ -124,6 +129,10 @@ codes! {
     TimelineGap => "timeline.gap",
     /// Chunk k+1 starts before chunk k ends on the wall clock.
     TimelineOverlap => "timeline.overlap",
+    /// Instead of `timeline.overlap` or `timeline.gap` (info): chunk k+1 starts at chunk k's
+    /// `chunkStartTime + chunkDuration`, which is where chunk k ends when its `chunkDuration`
+    /// includes its pauses (chunk k has `duration.includes_pauses`).
+    TimelineIncludesPauses => "timeline.includes_pauses",
     /// A pause interval falls (partly) outside its chunk.
     TimelinePauseOutside => "timeline.pause_outside",
     /// Pause intervals of a chunk overlap or are out of order.

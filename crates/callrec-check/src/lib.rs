@@ -15,6 +15,28 @@
 //!   callIds, absent files) and [`callrec_meta::TimelineIssue`]s (gaps, overlaps, pauses outside
 //!   their chunk), and the media's total duration against `recordingDurationMs`.
 //!
+//! # Which reading of the metadata fits
+//! The service's docs say neither whether `chunkDuration` includes the time a chunk was paused
+//! nor whether chunks are fragmented or progressive; the [`Report`] says which the files fit.
+//! - Layout: each [`ChunkSummary::layout`], and [`Report::layout`] for the recording
+//!   (`"fragmented"`, `"progressive"`, or `"mixed"`).
+//! - `chunkDuration`: callrec's model reads it as media alone (pauses excluded), so a chunk
+//!   spans `chunkDuration + sum(pauses)` of wall clock. A paused chunk whose media instead lasts
+//!   `chunkDuration - sum(pauses)` (within one video frame, as `duration.chunk`) gets
+//!   `duration.includes_pauses` (a warning) instead of `duration.chunk`, and its
+//!   [`ChunkSummary::duration_reading`] is [`DurationReading::IncludesPauses`]
+//!   ([`Report::duration_reading`] for the recording). Then:
+//!   - continuity: such a chunk spans `chunkDuration` of wall clock. When the next chunk starts
+//!     at its `chunkStartTime + chunkDuration` (within [`Options::continuity_tolerance_ms`]),
+//!     the timeline's overlap (or gap) becomes one `timeline.includes_pauses` info; the
+//!     overlaps the timeline then passes on to later chunks (it moves an overlapping chunk
+//!     to where the previous one ends) are not reported when those chunks are continuous
+//!     under the same reading. A start that fits neither reading keeps its
+//!     `timeline.overlap` / `timeline.gap`;
+//!   - total: `recordingDurationMs` is read in the same convention (the sum of the
+//!     `chunkDuration` values, as the metadata layer already checks): the media plus the
+//!     pauses of those chunks must add up to it, else `duration.total`.
+//!
 //! ```
 //! use callrec_check::{check, Code, Options};
 //! use callrec_meta::Recording;
@@ -53,7 +75,8 @@
 //!   video): the sum of its edit list's segment durations. A file without an edit list (ffmpeg's
 //!   fragmented chunks) presents the AAC encoder priming (1024 samples), so its duration is the
 //!   sum of sample durations minus that priming ([`DurationMethod`]). Compared with
-//!   `chunkDuration` within one video frame.
+//!   `chunkDuration` within one video frame (and, for a paused chunk, with `chunkDuration`
+//!   minus its pauses: see above).
 //! - Frame rate: the track timescale over the most common sample duration (ffmpeg stretches the
 //!   first sample of fragmented files), within [`Options::frame_rate_tolerance_pct`].
 //! - Bitrates: the sum of sample sizes over the sum of sample durations of the whole chunk.
@@ -111,6 +134,56 @@ impl Default for Options {
     }
 }
 
+/// Which reading of `chunkDuration` the media fits: the service's docs do not say whether it
+/// includes the time the chunk was paused. Serialized in snake_case (`"includes_pauses"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationReading {
+    /// `chunkDuration` is the media alone (callrec's model): the chunk spans
+    /// `chunkDuration + sum(pauses)` of wall clock.
+    ExcludesPauses,
+    /// `chunkDuration` includes the pauses: the media lasts `chunkDuration - sum(pauses)` and
+    /// the chunk spans `chunkDuration` of wall clock.
+    IncludesPauses,
+    /// Some chunks fit one reading, some the other (report level only).
+    Mixed,
+}
+
+/// How the service laid out the chunk files. Serialized in lowercase (`"fragmented"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// Samples in `moof`/`trun` fragments ([`MediaFacts::fragmented`]).
+    Fragmented,
+    /// One `moov` with the whole sample tables.
+    Progressive,
+    /// Some chunks are fragmented, some progressive (report level only).
+    Mixed,
+}
+
+impl Layout {
+    fn of(m: &MediaFacts) -> Layout {
+        if m.fragmented {
+            Layout::Fragmented
+        } else {
+            Layout::Progressive
+        }
+    }
+}
+
+/// The one value all `items` share, `mixed` when they differ, `None` when there are none.
+fn agree<T: PartialEq + Copy>(items: impl Iterator<Item = T>, mixed: T) -> Option<T> {
+    let mut out = None;
+    for x in items {
+        match out {
+            None => out = Some(x),
+            Some(y) if y != x => return Some(mixed),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
 /// What was measured for one chunk.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChunkSummary {
@@ -120,6 +193,24 @@ pub struct ChunkSummary {
     pub document_id: String,
     /// The media facts, when the file exists and parses.
     pub media: Option<MediaFacts>,
+    /// The file layout ([`MediaFacts::fragmented`]), when the file parses.
+    pub layout: Option<Layout>,
+    /// Which reading of `chunkDuration` the media fits, when the chunk was paused for more
+    /// than a frame and its media fits one of them (never [`DurationReading::Mixed`]).
+    pub duration_reading: Option<DurationReading>,
+}
+
+impl ChunkSummary {
+    /// A summary of a chunk without media facts.
+    pub fn unmeasured(chunk: &ChunkRef) -> Self {
+        ChunkSummary {
+            index: chunk.index,
+            document_id: chunk.document_id.clone(),
+            media: None,
+            layout: None,
+            duration_reading: None,
+        }
+    }
 }
 
 /// Everything `check` found about a recording.
@@ -137,6 +228,11 @@ pub struct Report {
     /// Sum of the chunks' measured media durations, in milliseconds (chunks that could be
     /// measured).
     pub media_duration_ms: f64,
+    /// The layout of the parsed chunk files: which one the service wrote.
+    pub layout: Option<Layout>,
+    /// Which reading of `chunkDuration` the paused chunks fit (`None`: no chunk was paused,
+    /// or none fits either reading).
+    pub duration_reading: Option<DurationReading>,
 }
 
 impl Report {
@@ -147,12 +243,19 @@ impl Report {
             .filter_map(|c| c.media.as_ref().and_then(|m| m.duration_ms))
             // Not `sum()`: an empty f64 sum is -0.0, printed "-0.000 s".
             .fold(0.0, |a, d| a + d);
+        let layout = agree(chunks.iter().filter_map(|c| c.layout), Layout::Mixed);
+        let duration_reading = agree(
+            chunks.iter().filter_map(|c| c.duration_reading),
+            DurationReading::Mixed,
+        );
         let mut r = Report {
             findings,
             chunks,
             errors: 0,
             warnings: 0,
             media_duration_ms,
+            layout,
+            duration_reading,
         };
         r.errors = r.count(Severity::Error);
         r.warnings = r.count(Severity::Warning);
@@ -225,11 +328,7 @@ pub fn check_chunk(
     opts: &Options,
     chunk: &ChunkRef,
 ) -> (ChunkSummary, Vec<Finding>) {
-    let mut summary = ChunkSummary {
-        index: chunk.index,
-        document_id: chunk.document_id.clone(),
-        media: None,
-    };
+    let mut summary = ChunkSummary::unmeasured(chunk);
     let Some(data) = data else {
         let f = Finding::new(
             Code::FileMissing,
@@ -247,6 +346,8 @@ pub fn check_chunk(
         Err(u) => (summary, vec![compare::unreadable(&u, chunk)]),
         Ok(ins) => {
             let findings = compare::compare(&ins, expected, opts, chunk);
+            summary.layout = Some(Layout::of(&ins.facts));
+            summary.duration_reading = compare::duration_reading(&ins.facts, expected);
             summary.media = Some(ins.facts);
             (summary, findings)
         }

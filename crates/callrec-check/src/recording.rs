@@ -4,12 +4,12 @@
 use std::collections::HashSet;
 
 use callrec_meta::{
-    ChannelKind, Chunk, ChunkMetadata, FormatKind, Problem, Recording, TimelineIssue,
+    ChannelKind, Chunk, ChunkMetadata, FormatKind, Nanos, Problem, Recording, TimelineIssue,
 };
 use serde_json::json;
 
 use crate::compare::{Expected, ExpectedAudio, ExpectedVideo};
-use crate::{check_chunk, ChunkRef, Code, Finding, Options, Report, Severity};
+use crate::{check_chunk, ChunkRef, Code, DurationReading, Finding, Options, Report, Severity};
 
 /// What a chunk's metadata says its media is.
 ///
@@ -37,6 +37,7 @@ pub fn expected_of(m: &ChunkMetadata) -> Expected {
             bit_rate: Some(a.bit_rate),
         }),
         duration_ms: Some(m.chunk_duration.as_millis_f64()),
+        paused_ms: Some(m.paused_total().as_millis_f64()),
     }
 }
 
@@ -107,12 +108,8 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
             findings.push(f);
         }
     }
-    let timeline = recording.timeline();
-    for issue in timeline.issues() {
-        if let Some(f) = issue_finding(issue, opts, recording, chunk_ref(issue.chunk())) {
-            findings.push(f);
-        }
-    }
+    // The timeline's findings go here, but depend on the chunks' duration readings.
+    let timeline_at = findings.len();
 
     let mut summaries = Vec::with_capacity(recording.chunks.len());
     let mut tolerance_ms = 0.0;
@@ -138,11 +135,7 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
                 )
                 .values(json!("a readable file"), json!(why)),
             );
-            summaries.push(crate::ChunkSummary {
-                index: c.index,
-                document_id: c.document_id.clone(),
-                media: None,
-            });
+            summaries.push(crate::ChunkSummary::unmeasured(&r));
             all_measured = false;
             continue;
         }
@@ -163,11 +156,7 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
                     json!([]),
                 ),
             );
-            summaries.push(crate::ChunkSummary {
-                index: c.index,
-                document_id: c.document_id.clone(),
-                media: None,
-            });
+            summaries.push(crate::ChunkSummary::unmeasured(&r));
             all_measured = false;
             continue;
         }
@@ -186,11 +175,7 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
                 )
                 .values("mp4", name),
             );
-            summaries.push(crate::ChunkSummary {
-                index: c.index,
-                document_id: c.document_id.clone(),
-                media: None,
-            });
+            summaries.push(crate::ChunkSummary::unmeasured(&r));
             all_measured = false;
             continue;
         }
@@ -212,8 +197,34 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
         summaries.push(summary);
     }
 
+    // Chunks whose chunkDuration reads as including their pauses.
+    let includes: HashSet<u32> = summaries
+        .iter()
+        .filter(|s| s.duration_reading == Some(DurationReading::IncludesPauses))
+        .map(|s| s.index)
+        .collect();
+    let timeline = recording.timeline();
+    let timeline_findings: Vec<Finding> = timeline
+        .issues()
+        .iter()
+        .filter_map(|issue| {
+            issue_finding(issue, opts, recording, &includes, chunk_ref(issue.chunk()))
+        })
+        .collect();
+    findings.splice(timeline_at..timeline_at, timeline_findings);
+
     if let Some(ev) = &recording.event {
         let want = ev.data.recording_duration_ms as f64;
+        // Under the includes-pauses reading, recordingDurationMs is read in the same
+        // convention as those chunks' chunkDuration: their pauses count.
+        let counted_pauses_ms = recording
+            .chunks
+            .iter()
+            .filter(|c| includes.contains(&c.index))
+            .filter_map(|c| c.metadata.as_ref())
+            .map(|m| m.paused_total().as_millis_f64())
+            .fold(0.0, |a, p| a + p);
+        let total_ms = total_ms + counted_pauses_ms;
         if all_measured && (total_ms - want).abs() > tolerance_ms + 1e-6 {
             // One finding for a wrong total: this one, measured from the media, replaces the
             // metadata layer's `duration.metadata_total` (which the message still cites).
@@ -224,10 +235,18 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
                 _ => None,
             });
             findings.retain(|f| f.code != Code::DurationMetadataTotal);
+            let held = if counted_pauses_ms > 0.0 {
+                format!(
+                    "{:.3} ms of media and {counted_pauses_ms:.3} ms of the pauses their \
+                     chunkDuration includes",
+                    total_ms - counted_pauses_ms
+                )
+            } else {
+                format!("{total_ms:.3} ms of media")
+            };
             let mut msg = format!(
-                "the chunks hold {:.3} ms of media, recordingDurationMs says {want} ms \
-                 (tolerance one frame per chunk, {:.3} ms)",
-                total_ms, tolerance_ms
+                "the chunks hold {held}, recordingDurationMs says {want} ms \
+                 (tolerance one frame per chunk, {tolerance_ms:.3} ms)"
             );
             if let Some(m) = metadata_total {
                 msg.push_str(&format!("; their chunkDuration values add up to {m:.3} ms"));
@@ -341,13 +360,90 @@ fn problem_finding(
     })
 }
 
+/// A gap or overlap before chunk `this` read with the chunks in `includes` spanning their
+/// `chunkDuration` of wall clock (pauses included) and the others `chunkDuration + pauses`:
+/// `None` when `this` does not start where `previous` ends under that reading (the timeline's
+/// finding stands); `Some(Some(info))` when it does and `previous` is one of `includes`;
+/// `Some(None)` when it does and `previous` is not (the timeline moved `previous` because of
+/// an earlier chunk: a knock-on effect with nothing more to report).
+fn continuity_under_reading(
+    this: u32,
+    previous: u32,
+    recording: &Recording,
+    includes: &HashSet<u32>,
+    opts: &Options,
+    chunk: Option<ChunkRef>,
+) -> Option<Option<Finding>> {
+    if includes.is_empty() {
+        return None;
+    }
+    let meta = |i: u32| {
+        recording
+            .chunks
+            .iter()
+            .find(|c| c.index == i)
+            .and_then(|c| c.metadata.as_ref())
+    };
+    let (p, t) = (meta(previous)?, meta(this)?);
+    let paused = p.paused_total();
+    let span = if includes.contains(&previous) {
+        p.chunk_duration
+    } else {
+        p.chunk_duration + paused
+    };
+    let after = Nanos::between(p.chunk_start_time, t.chunk_start_time);
+    let off_ms = (after - span).as_millis_f64();
+    if off_ms.abs() > opts.continuity_tolerance_ms {
+        return None;
+    }
+    if !includes.contains(&previous) {
+        return Some(None);
+    }
+    let (span_ms, paused_ms) = (span.as_millis_f64(), paused.as_millis_f64());
+    Some(Some(
+        Finding::new(
+            Code::TimelineIncludesPauses,
+            Severity::Info,
+            chunk,
+            format!(
+                "chunk {this} starts {} ms after chunk {previous}'s chunkStartTime: where chunk \
+                 {previous} ends if its chunkDuration ({span_ms} ms) includes its {paused_ms} ms \
+                 of pauses, so the two chunks are continuous under that convention",
+                after.as_millis_f64()
+            ),
+        )
+        .values(
+            json!({ "start_after_previous_ms": span_ms, "previous_paused_ms": paused_ms }),
+            json!({ "start_after_previous_ms": after.as_millis_f64() }),
+        ),
+    ))
+}
+
 fn issue_finding(
     i: &TimelineIssue,
     opts: &Options,
     recording: &Recording,
+    includes: &HashSet<u32>,
     chunk: Option<ChunkRef>,
 ) -> Option<Finding> {
     use Severity::*;
+    if let TimelineIssue::ChunkGap {
+        chunk: this,
+        previous: Some(previous),
+        ..
+    }
+    | TimelineIssue::ChunkOverlap {
+        chunk: this,
+        previous: Some(previous),
+        ..
+    } = i
+    {
+        if let Some(f) =
+            continuity_under_reading(*this, *previous, recording, includes, opts, chunk.clone())
+        {
+            return f;
+        }
+    }
     let msg = i.to_string();
     let size_ms = i.size().map(|n| n.as_millis_f64());
     let f = |code, sev| {

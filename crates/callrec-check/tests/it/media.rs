@@ -2,7 +2,8 @@
 //! on the fixtures and on copies edited byte by byte.
 
 use callrec_check::{
-    check_chunk, ChunkRef, Code, DurationMethod, Expected, Finding, Options, Severity,
+    check_chunk, ChunkRef, Code, DurationMethod, DurationReading, Expected, Finding, Layout,
+    Options, Severity,
 };
 use callrec_mp4::{Codec, Movie, TrackKind};
 
@@ -219,6 +220,62 @@ fn wrong_chunk_duration_is_caught_beyond_one_frame() {
         assert_eq!(f[0].expected, Some(serde_json::json!(5200.0)));
         let f = run(name, 0, &data, |e| e.duration_ms = Some(4000.0));
         assert_eq!(codes(&f), ["duration.chunk"], "{name}");
+    }
+}
+
+#[test]
+fn chunk_duration_including_the_pauses_is_its_own_finding_within_one_frame() {
+    // Both layouts: chunk 0 holds 5000 ms of media.
+    for name in ["basic", "fragmented"] {
+        let data = read_chunk(name, 0);
+        // Paused 7000 ms, chunkDuration 12000: the including reading, within a frame (125 ms).
+        for d in [12000.0, 12100.0, 11900.0] {
+            let f = run(name, 0, &data, |e| {
+                e.duration_ms = Some(d);
+                e.paused_ms = Some(7000.0);
+            });
+            assert_eq!(codes(&f), ["duration.includes_pauses"], "{name} {d}");
+            assert_eq!(f[0].severity, Severity::Warning);
+            assert_eq!(
+                f[0].expected,
+                Some(serde_json::json!({ "chunk_duration_ms": d, "paused_ms": 7000.0 }))
+            );
+        }
+        // More than a frame off that reading, or not paused: the plain duration error.
+        for (d, paused) in [
+            (12200.0, 7000.0),
+            (11800.0, 7000.0),
+            (12000.0, 0.0),
+            (12000.0, 6000.0),
+        ] {
+            let f = run(name, 0, &data, |e| {
+                e.duration_ms = Some(d);
+                e.paused_ms = Some(paused);
+            });
+            assert_eq!(codes(&f), ["duration.chunk"], "{name} {d} {paused}");
+            assert_eq!(f[0].severity, Severity::Error);
+        }
+        // Paused, but the media matches chunkDuration: callrec's reading, no finding.
+        let (summary, f) = {
+            let (_, doc, _, meta) = chunks(&recording(name))
+                .into_iter()
+                .find(|c| c.0 == 0)
+                .unwrap();
+            let mut exp = expected_from_json(&meta);
+            exp.paused_ms = Some(7000.0);
+            check_chunk(Some(&data), &exp, &Options::default(), &chunk_ref(0, &doc))
+        };
+        assert!(f.is_empty(), "{name}: {f:#?}");
+        assert_eq!(
+            summary.duration_reading,
+            Some(DurationReading::ExcludesPauses)
+        );
+        let layout = if name == "fragmented" {
+            Layout::Fragmented
+        } else {
+            Layout::Progressive
+        };
+        assert_eq!(summary.layout, Some(layout));
     }
 }
 

@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use callrec_check::{check, check_files, ChunkFile, Code, Finding, Options, Report, Severity};
+use callrec_check::{
+    check, check_files, ChunkFile, Code, DurationReading, Finding, Layout, Options, Report,
+    Severity,
+};
 use callrec_meta::Recording;
 use serde_json::{json, Value};
 
@@ -114,7 +117,205 @@ fn clean_fixtures_give_no_error_and_no_warning() {
         let v: Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(v["errors"], 0);
         assert_eq!(v["chunks"][1]["media"]["video"]["width"], 1920);
+        // Which layout the files have (testdata/README.md: only `fragmented` is made with
+        // `+frag_keyframe+empty_moov`).
+        let layout = if name == "fragmented" {
+            "fragmented"
+        } else {
+            "progressive"
+        };
+        assert_eq!(v["layout"], layout, "{name}");
+        assert!(r.chunks.iter().all(|c| c.layout.is_some()), "{name}");
+        assert_eq!(v["chunks"][0]["layout"], layout, "{name}");
+        // Only `paused` has pauses; its chunkDuration is the media alone.
+        if name == "paused" {
+            assert_eq!(r.duration_reading, Some(DurationReading::ExcludesPauses));
+            assert_eq!(v["duration_reading"], "excludes_pauses");
+            let per_chunk: Vec<_> = r.chunks.iter().map(|c| c.duration_reading).collect();
+            let ex = Some(DurationReading::ExcludesPauses);
+            assert_eq!(per_chunk, [ex, ex, None]);
+        } else {
+            assert_eq!(r.duration_reading, None, "{name}");
+            assert!(v["duration_reading"].is_null());
+        }
     }
+}
+
+/// Sum of `pauseResumeIntervals[].duration` in a metadata JSON.
+fn paused_ms(m: &Value) -> f64 {
+    m["pauseResumeIntervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["duration"].as_f64().unwrap())
+        .sum()
+}
+
+/// The `paused` copy with chunks `which` rewritten so that `chunkDuration` includes the
+/// chunk's pauses (their starts unchanged: they already follow the wall clock), and
+/// `recordingDurationMs` the sum of the chunkDuration values (returned).
+fn paused_with_durations_including_pauses(c: &Copy, which: &[u32]) -> f64 {
+    let mut total = 0.0;
+    for idx in 0..3 {
+        c.edit_meta(idx, |m| {
+            if which.contains(&idx) {
+                let d = m["chunkDuration"].as_f64().unwrap() + paused_ms(m);
+                m["chunkDuration"] = json!(d);
+            }
+            total += m["chunkDuration"].as_f64().unwrap();
+        });
+    }
+    c.edit_event(|d| d["recordingDurationMs"] = json!(total));
+    total
+}
+
+#[test]
+fn chunk_duration_including_the_pauses_is_reported_as_that_reading() {
+    let c = copy("paused");
+    let total = paused_with_durations_including_pauses(&c, &[0, 1]);
+    // The edit the brief describes: 5000 + 7000, 4000 + 1500 + 3250, 6000.
+    assert_eq!(total, 12000.0 + 8750.0 + 6000.0);
+    let r = c.check();
+    assert!(!r.has_errors(), "{:#?}", r.findings);
+    assert_eq!(r.errors, 0);
+    assert_eq!(r.with_code(Code::DurationChunk).count(), 0);
+    assert_eq!(r.with_code(Code::TimelineOverlap).count(), 0);
+    assert_eq!(r.with_code(Code::TimelineGap).count(), 0);
+    assert_eq!(r.with_code(Code::DurationTotal).count(), 0);
+    assert_eq!(r.with_code(Code::DurationMetadataTotal).count(), 0);
+
+    let inc: Vec<&Finding> = r.with_code(Code::DurationIncludesPauses).collect();
+    let chunks: Vec<u32> = inc
+        .iter()
+        .map(|f| f.chunk.as_ref().unwrap().index)
+        .collect();
+    assert_eq!(chunks, [0, 1], "{:#?}", r.findings);
+    for (f, (want, paused, media)) in inc
+        .iter()
+        .zip([(12000.0, 7000.0, 5000.0), (8750.0, 4750.0, 4000.0)])
+    {
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.expected,
+            Some(json!({ "chunk_duration_ms": want, "paused_ms": paused }))
+        );
+        let got = f.actual.as_ref().unwrap()["media_ms"].as_f64().unwrap();
+        assert!((got - media).abs() < 1.0, "{got}");
+        assert!(
+            f.message.contains(&format!("include the {paused} ms")),
+            "{}",
+            f.message
+        );
+    }
+    // Continuity read with that convention: chunk 1 at chunk 0's start + 12000 ms, chunk 2 at
+    // chunk 1's start + 8750 ms; one info each, nothing else.
+    let cont: Vec<&Finding> = r.with_code(Code::TimelineIncludesPauses).collect();
+    let at: Vec<u32> = cont
+        .iter()
+        .map(|f| f.chunk.as_ref().unwrap().index)
+        .collect();
+    assert_eq!(at, [1, 2], "{:#?}", r.findings);
+    assert!(cont.iter().all(|f| f.severity == Severity::Info));
+    assert_eq!(
+        cont[0].actual,
+        Some(json!({ "start_after_previous_ms": 12000.0 }))
+    );
+    assert_eq!(
+        cont[1].actual,
+        Some(json!({ "start_after_previous_ms": 8750.0 }))
+    );
+    assert_eq!(r.findings.len(), 4, "{:#?}", r.findings);
+    assert_eq!(r.duration_reading, Some(DurationReading::IncludesPauses));
+    assert_eq!(r.layout, Some(Layout::Progressive));
+    let v: Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(v["duration_reading"], "includes_pauses");
+    assert_eq!(v["chunks"][0]["duration_reading"], "includes_pauses");
+    assert!(v["chunks"][2]["duration_reading"].is_null());
+}
+
+#[test]
+fn recording_duration_of_the_media_alone_is_wrong_under_the_including_reading() {
+    // recordingDurationMs is read in the convention of chunkDuration: left at the media's
+    // 15000 ms while chunkDuration counts 11750 ms of pauses, the total is one error.
+    let c = copy("paused");
+    paused_with_durations_including_pauses(&c, &[0, 1]);
+    c.edit_event(|d| d["recordingDurationMs"] = json!(15000));
+    let r = c.check();
+    let f = only(&r, Code::DurationTotal);
+    assert_eq!(f.expected, Some(json!(15000.0)));
+    let got = f.actual.as_ref().and_then(Value::as_f64).unwrap();
+    assert!((got - 26750.0).abs() < 1.0, "{got}");
+    assert!(
+        f.message.contains("11750.000 ms of the pauses"),
+        "{}",
+        f.message
+    );
+    assert_eq!(r.errors, 1, "{:#?}", r.findings);
+}
+
+#[test]
+fn one_chunk_including_its_pauses_and_the_knock_on_overlap_after_it() {
+    // Only chunk 0 counts its pauses. The timeline moves chunk 1 to start where chunk 0 ends
+    // under callrec's model (7000 ms later), which pushes chunk 2 too; neither is reported.
+    let c = copy("paused");
+    let total = paused_with_durations_including_pauses(&c, &[0]);
+    assert_eq!(total, 12000.0 + 4000.0 + 6000.0);
+    let r = c.check();
+    assert_eq!(
+        codes(&r),
+        [
+            ("timeline.includes_pauses", Some(1)),
+            ("duration.includes_pauses", Some(0)),
+        ],
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(r.duration_reading, Some(DurationReading::Mixed));
+}
+
+#[test]
+fn paused_chunk_wrong_by_other_than_its_pauses_is_a_duration_error() {
+    let c = copy("paused");
+    // Chunk 0 (5000 ms of media, 7000 ms paused) says 10000: neither 5000 nor 5000 + 7000.
+    c.edit_meta(0, |m| m["chunkDuration"] = json!(10000));
+    let r = c.check();
+    let f = only(&r, Code::DurationChunk);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 0);
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.expected, Some(json!(10000.0)));
+    assert_eq!(r.with_code(Code::DurationIncludesPauses).count(), 0);
+    assert_eq!(r.with_code(Code::TimelineIncludesPauses).count(), 0);
+    // Its wall clock (10000 + 7000) runs 5000 ms into chunk 1: still an overlap error (and
+    // chunk 2's knock-on one, as before this reading existed).
+    let o = r.with_code(Code::TimelineOverlap).next().unwrap();
+    assert_eq!(o.chunk.as_ref().unwrap().index, 1);
+    assert_eq!(o.severity, Severity::Error);
+    assert_eq!(o.actual, Some(json!({ "ms": 5000.0 })));
+    assert_eq!(r.chunks[0].duration_reading, None);
+    assert_eq!(r.duration_reading, Some(DurationReading::ExcludesPauses));
+}
+
+#[test]
+fn paused_chunk_including_its_pauses_but_starting_late_keeps_its_gap() {
+    // Chunk 0 includes its pauses, but chunk 1 (and 2) start 2000 ms after it ends under
+    // that reading: the timeline's finding stands.
+    let c = copy("paused");
+    paused_with_durations_including_pauses(&c, &[0]);
+    for idx in [1, 2] {
+        c.edit_meta(idx, |m| {
+            m["chunkStartTime"] = shift(&m["chunkStartTime"], 2000);
+            for p in m["pauseResumeIntervals"].as_array_mut().unwrap() {
+                p["startTime"] = shift(&p["startTime"], 2000);
+            }
+        });
+    }
+    let r = c.check();
+    only(&r, Code::DurationIncludesPauses);
+    assert_eq!(r.with_code(Code::TimelineIncludesPauses).count(), 0);
+    // Under callrec's model chunk 0 ends at +19000, chunk 1 starts at +14000.
+    let o = only(&r, Code::TimelineOverlap);
+    assert_eq!(o.chunk.as_ref().unwrap().index, 1);
+    assert_eq!(o.actual, Some(json!({ "ms": 5000.0 })));
 }
 
 #[test]

@@ -59,6 +59,11 @@ pub fn expected_from_json(v: &Value) -> Expected {
             bit_rate: Some(num(&a["bitRate"]) as u64),
         }),
         duration_ms: Some(num(&v["chunkDuration"])),
+        paused_ms: Some(
+            v["pauseResumeIntervals"]
+                .as_array()
+                .map_or(0.0, |ps| ps.iter().map(|p| num(&p["duration"])).sum()),
+        ),
         audio_only: false,
     }
 }
