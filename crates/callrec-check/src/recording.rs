@@ -48,7 +48,9 @@ pub fn expected_of(m: &ChunkMetadata) -> Expected {
 /// chunk the media against its metadata, then the recording's total duration against the
 /// event's `recordingDurationMs`. A wrong total is reported once: `duration.total` (from the
 /// media) when every chunk was measured, else `duration.metadata_total` (from the
-/// `chunkDuration` values).
+/// `chunkDuration` values). Paused chunks whose `chunkDuration` reads as including their pauses
+/// change the duration, continuity and total findings as the crate docs describe ("Which
+/// reading of the metadata fits").
 pub fn check(recording: &Recording, media: &[Option<&[u8]>], opts: &Options) -> Report {
     let files: Vec<ChunkFile<'_>> = media
         .iter()
