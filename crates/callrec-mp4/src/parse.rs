@@ -401,6 +401,24 @@ fn progressive_samples(
     Ok(samples)
 }
 
+/// The position in `tracks` of the track a `traf` (`moof[mi]/traf[ti]`) belongs to.
+fn traf_track(
+    tracks: &[Track],
+    track_id: u32,
+    mi: usize,
+    ti: usize,
+    moof_offset: u64,
+) -> Result<usize> {
+    tracks
+        .iter()
+        .position(|t| t.id == track_id)
+        .ok_or_else(|| Error::Invalid {
+            path: format!("moof[{mi}]/traf[{ti}]/tfhd"),
+            offset: moof_offset,
+            reason: "tfhd names a track that is not in moov",
+        })
+}
+
 /// Checks every `trun` against the file and the sample budget before anything is allocated,
 /// then reserves each track's sample list once at its exact final size.
 ///
@@ -418,13 +436,7 @@ fn reserve_fragment_samples(
     for (mi, (moof_offset, moof)) in moofs.iter().enumerate() {
         for (ti, traf) in moof.traf.iter().enumerate() {
             let tfhd = &traf.tfhd;
-            let Some(t) = tracks.iter().position(|t| t.id == tfhd.track_id) else {
-                return Err(Error::Invalid {
-                    path: format!("moof[{mi}]/traf[{ti}]/tfhd"),
-                    offset: *moof_offset,
-                    reason: "tfhd names a track that is not in moov",
-                });
-            };
+            let t = traf_track(tracks, tfhd.track_id, mi, ti, *moof_offset)?;
             let tx = trex.get(&tfhd.track_id).copied().unwrap_or_default();
             let def_size = tfhd.default_sample_size.unwrap_or(tx.default_sample_size);
             for (ri, trun) in traf.trun.iter().enumerate() {
@@ -486,13 +498,7 @@ fn fragment_samples(
                 what,
             };
             let tfhd = &traf.tfhd;
-            let Some(track) = tracks.iter_mut().find(|t| t.id == tfhd.track_id) else {
-                return Err(Error::Invalid {
-                    path: format!("{path}/tfhd"),
-                    offset: *moof_offset,
-                    reason: "tfhd names a track that is not in moov",
-                });
-            };
+            let track = &mut tracks[traf_track(tracks, tfhd.track_id, mi, ti, *moof_offset)?];
             let tx = trex.get(&tfhd.track_id).copied().unwrap_or_default();
             let base = match (
                 tfhd.base_data_offset,
