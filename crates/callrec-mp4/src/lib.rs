@@ -16,6 +16,7 @@ pub mod fragment;
 mod movie;
 mod parse;
 pub mod reader;
+pub mod validate;
 pub mod write;
 
 pub use boxes::Mp4Box;
@@ -26,3 +27,4 @@ pub use movie::{
     TrackKind, TruncatedTail,
 };
 pub use reader::Reader;
+pub use validate::{validate, validate_movie, Defect, DefectKind};

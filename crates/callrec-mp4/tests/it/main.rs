@@ -10,3 +10,4 @@ mod fragments;
 mod robustness;
 mod roundtrip;
 mod util;
+mod validate;

@@ -1,0 +1,588 @@
+//! Structural validation: defects that parse but make a file's samples wrong.
+//!
+//! [`Movie::parse`] accepts what it can read; [`validate`] then says what in the file does not
+//! hold together, each [`Defect`] naming the track, the box and the sample. No I/O: it re-walks
+//! the box layout of the bytes with [`Reader`] and reads the tables [`Movie`] flattened.
+//!
+//! ```
+//! # use callrec_mp4::validate::validate;
+//! assert!(validate(b"not an mp4").is_err());
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+
+use crate::boxes::{Moov, Mp4Box, Stbl};
+use crate::fragment::Moof;
+use crate::reader::Reader;
+use crate::{FourCc, Movie, ParseOptions, Result};
+
+/// The largest composition offset accepted whatever the track duration, in seconds.
+pub const MAX_COMPOSITION_OFFSET_SECS: u64 = 10;
+
+/// What kind of structural defect a [`Defect`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DefectKind {
+    /// A sample entry (`avc1`, `mp4a`...) with a zero size, one smaller than its fixed fields,
+    /// or one running past its parent `stsd`; or an `stsd` entry count the entries disagree with.
+    SampleEntry,
+    /// `stsz`/`stz2` count disagreeing with its own table or with the `stts` total.
+    Stsz,
+    /// An `stts` delta of 0 on any sample but the last.
+    Stts,
+    /// `ctts` entries not covering exactly the samples.
+    Ctts,
+    /// `stsc` `first_chunk` 0, not increasing, or past the chunk offset table; or chunks
+    /// holding fewer samples than `stsz` lists.
+    Stsc,
+    /// A sample whose bytes lie outside the file or outside every `mdat` payload (for example
+    /// inside `moov`).
+    SampleRange,
+    /// A `trun` whose samples run past the data that follows its `moof`.
+    Trun,
+    /// A composition offset larger than the track duration or
+    /// [`MAX_COMPOSITION_OFFSET_SECS`].
+    CompositionOffset,
+}
+
+impl DefectKind {
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [DefectKind] = &[
+        DefectKind::SampleEntry,
+        DefectKind::Stsz,
+        DefectKind::Stts,
+        DefectKind::Ctts,
+        DefectKind::Stsc,
+        DefectKind::SampleRange,
+        DefectKind::Trun,
+        DefectKind::CompositionOffset,
+    ];
+
+    /// The stable finding code (`mp4.stsz`...).
+    pub fn code(self) -> &'static str {
+        match self {
+            DefectKind::SampleEntry => "mp4.sample_entry",
+            DefectKind::Stsz => "mp4.stsz",
+            DefectKind::Stts => "mp4.stts",
+            DefectKind::Ctts => "mp4.ctts",
+            DefectKind::Stsc => "mp4.stsc",
+            DefectKind::SampleRange => "mp4.sample_range",
+            DefectKind::Trun => "mp4.trun",
+            DefectKind::CompositionOffset => "mp4.composition_offset",
+        }
+    }
+}
+
+impl fmt::Display for DefectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One structural defect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Defect {
+    /// What is wrong.
+    pub kind: DefectKind,
+    /// Position of the track in `moov` (0-based), when the defect belongs to one.
+    pub track_index: Option<usize>,
+    /// `tkhd` track_ID of that track.
+    pub track_id: Option<u32>,
+    /// The box at fault, as a path (`moov/trak[0]/mdia/minf/stbl/stsz`, `moof[2]/traf[0]/trun[0]`).
+    pub path: String,
+    /// The first sample concerned (0-based, in the track's decode order), when one is.
+    pub sample: Option<u64>,
+    /// The byte range at fault (a sample's bytes, an entry's box), when one is.
+    pub range: Option<Range<u64>>,
+    /// A sentence saying what is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.path)?;
+        if let Some(t) = self.track_id {
+            write!(f, " (track {t})")?;
+        }
+        if let Some(s) = self.sample {
+            write!(f, ", sample {s}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl Defect {
+    /// True when the defect is a sample running past the end of the file (a truncated
+    /// download, which callers may already report on its own).
+    pub fn past_end_of_file(&self, file_len: u64) -> bool {
+        self.kind == DefectKind::SampleRange
+            && self.range.as_ref().is_some_and(|r| r.end > file_len)
+    }
+}
+
+/// Parses `data` (accepting a truncated last box) and validates it: the defects, in track then
+/// box order. A file that does not parse is the parse error.
+pub fn validate(data: &[u8]) -> Result<Vec<Defect>> {
+    let movie = Movie::parse_with(
+        data,
+        ParseOptions {
+            allow_truncated_tail: true,
+        },
+    )?;
+    Ok(validate_movie(data, &movie))
+}
+
+/// Validates `movie`, parsed from `data`. At most a handful of defects per box and kind: the
+/// first failing sample is named, not every one.
+pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
+    let mut out = Vec::new();
+    let layout = Layout::walk(data);
+    if let Some(moov) = &layout.moov {
+        for (i, trak) in moov.traks.iter().enumerate() {
+            let Some(track) = movie.tracks.get(i) else {
+                continue;
+            };
+            let path = format!("moov/trak[{i}]/mdia/minf/stbl");
+            let d = Ctx {
+                track_index: i,
+                track_id: track.id,
+            };
+            sample_entries(&d, movie, i, &path, &mut out);
+            if !movie.fragmented {
+                tables(&d, &trak.mdia.minf.stbl, &path, &mut out);
+            }
+        }
+    }
+    if movie.fragmented {
+        truns(movie, &layout, &mut out);
+    }
+    for (i, t) in movie.tracks.iter().enumerate() {
+        let d = Ctx {
+            track_index: i,
+            track_id: t.id,
+        };
+        let stbl = format!("moov/trak[{i}]/mdia/minf/stbl");
+        ranges(&d, movie, i, data.len() as u64, &stbl, &mut out);
+        composition(&d, movie, i, &stbl, &mut out);
+        zero_deltas_fragmented(&d, movie, i, &mut out);
+    }
+    // A trun running past its data is named as such, not again as a stray sample.
+    let trun_tracks: Vec<Option<usize>> = out
+        .iter()
+        .filter(|x| x.kind == DefectKind::Trun)
+        .map(|x| x.track_index)
+        .collect();
+    out.retain(|x| x.kind != DefectKind::SampleRange || !trun_tracks.contains(&x.track_index));
+    out
+}
+
+struct Ctx {
+    track_index: usize,
+    track_id: u32,
+}
+
+impl Ctx {
+    fn defect(
+        &self,
+        kind: DefectKind,
+        path: String,
+        sample: Option<u64>,
+        reason: String,
+    ) -> Defect {
+        Defect {
+            kind,
+            track_index: Some(self.track_index),
+            track_id: Some(self.track_id),
+            path,
+            sample,
+            range: None,
+            reason,
+        }
+    }
+}
+
+/// The top-level boxes re-read: `moov` and each `moof` with its offset.
+struct Layout {
+    moov: Option<Moov>,
+    moofs: Vec<(u64, Moof)>,
+}
+
+impl Layout {
+    fn walk(data: &[u8]) -> Layout {
+        let mut r = Reader::new(data);
+        let mut moov = None;
+        let mut moofs = Vec::new();
+        // A box the parse accepted reads again; a truncated tail ends the walk.
+        while let Ok(Some((h, mut c))) = r.next_box() {
+            match &h.fourcc.0 {
+                b"moov" if moov.is_none() => moov = Moov::parse(&mut c).ok(),
+                b"moof" => {
+                    if let Ok(m) = Moof::parse(&mut c) {
+                        moofs.push((h.offset, m));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Layout { moov, moofs }
+    }
+}
+
+/// The fixed fields of a sample entry after its 8-byte header: 8 for every SampleEntry, plus 70
+/// for a visual and 20 for an audio one (ISO/IEC 14496-12 8.5.2.2).
+fn min_entry_size(fourcc: FourCc) -> u64 {
+    match &fourcc.0 {
+        b"avc1" | b"avc3" | b"hvc1" | b"hev1" => 8 + 8 + 70,
+        b"mp4a" => 8 + 8 + 20,
+        _ => 8 + 8,
+    }
+}
+
+fn sample_entries(d: &Ctx, movie: &Movie, i: usize, stbl: &str, out: &mut Vec<Defect>) {
+    let t = &movie.tracks[i];
+    for (k, e) in t.entries.iter().enumerate() {
+        let path = format!("{stbl}/stsd/{}[{k}]", e.fourcc);
+        let declared = e
+            .raw
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let size = match declared {
+            Some(1) => e
+                .raw
+                .get(8..16)
+                .map(|b| u64::from_be_bytes(b.try_into().unwrap_or([0; 8]))),
+            other => other.map(u64::from),
+        };
+        let reason = match size {
+            Some(0) => Some(format!(
+                "the {} sample entry declares size 0 (it then runs to the end of its stsd, {} bytes)",
+                e.fourcc,
+                e.raw.len()
+            )),
+            Some(s) if s > e.raw.len() as u64 => Some(format!(
+                "the {} sample entry declares {s} bytes but its stsd holds only {}",
+                e.fourcc,
+                e.raw.len()
+            )),
+            Some(s) if s < min_entry_size(e.fourcc) => Some(format!(
+                "the {} sample entry is {s} bytes, smaller than its {} bytes of fixed fields",
+                e.fourcc,
+                min_entry_size(e.fourcc)
+            )),
+            None => Some(format!("the {} sample entry has no header", e.fourcc)),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            out.push(d.defect(DefectKind::SampleEntry, path, None, reason));
+            continue;
+        }
+        // Children (avcC, esds...) must fit the entry.
+        let skip = match &e.fourcc.0 {
+            b"avc1" | b"avc3" | b"hvc1" | b"hev1" => Some(8 + 8 + 70),
+            b"mp4a" => Some(8 + 8 + 20),
+            _ => None,
+        };
+        if let Some(skip) = skip {
+            let mut r = Reader::new(e.raw.get(skip..).unwrap_or(&[]));
+            loop {
+                match r.next_box() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(err) => {
+                        out.push(d.defect(
+                            DefectKind::SampleEntry,
+                            path.clone(),
+                            None,
+                            format!(
+                                "a child box of the {} sample entry is corrupt: {err}",
+                                e.fourcc
+                            ),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let used = t
+        .samples
+        .iter()
+        .position(|s| s.description_index == 0 || s.description_index as usize > t.entries.len());
+    if let Some(k) = used {
+        out.push(d.defect(
+            DefectKind::SampleEntry,
+            format!("{stbl}/stsd"),
+            Some(k as u64),
+            format!(
+                "sample {k} uses sample description {} of {}",
+                t.samples[k].description_index,
+                t.entries.len()
+            ),
+        ));
+    }
+}
+
+fn tables(d: &Ctx, stbl: &Stbl, path: &str, out: &mut Vec<Defect>) {
+    let p = |b: &str| format!("{path}/{b}");
+    // Sample count per the size table.
+    let count = match (&stbl.stsz, &stbl.stz2) {
+        (Some(z), _) => {
+            if z.sample_size == 0 && z.sample_count as usize != z.entries.len() {
+                out.push(d.defect(
+                    DefectKind::Stsz,
+                    p("stsz"),
+                    None,
+                    format!(
+                        "stsz declares {} samples but lists {} sizes",
+                        z.sample_count,
+                        z.entries.len()
+                    ),
+                ));
+            }
+            if z.sample_size == 0 {
+                z.entries.len() as u64
+            } else {
+                u64::from(z.sample_count)
+            }
+        }
+        (None, Some(z)) => z.entries.len() as u64,
+        (None, None) => 0,
+    };
+    let size_box = if stbl.stsz.is_some() { "stsz" } else { "stz2" };
+    let stts_total: u64 = stbl
+        .stts
+        .entries
+        .iter()
+        .map(|e| u64::from(e.sample_count))
+        .sum();
+    if stts_total != count {
+        out.push(d.defect(
+            DefectKind::Stsz,
+            p(size_box),
+            Some(count.min(stts_total)),
+            format!("{size_box} lists {count} samples but stts times {stts_total}"),
+        ));
+    }
+    // A zero delta on any sample but the last.
+    let mut k = 0u64;
+    for e in &stbl.stts.entries {
+        let n = u64::from(e.sample_count);
+        if e.sample_delta == 0 && n > 0 && k + n < stts_total.max(count) {
+            out.push(d.defect(
+                DefectKind::Stts,
+                p("stts"),
+                Some(k),
+                format!("sample {k} has a decode delta of 0 (only the last sample may)"),
+            ));
+            break;
+        }
+        k += n;
+    }
+    if let Some(ctts) = &stbl.ctts {
+        let total: u64 = ctts.entries.iter().map(|e| u64::from(e.sample_count)).sum();
+        if total != count {
+            out.push(d.defect(
+                DefectKind::Ctts,
+                p("ctts"),
+                Some(total.min(count)),
+                format!("ctts covers {total} samples but the track has {count}"),
+            ));
+        }
+    }
+    // stsc against the chunk offsets.
+    let (co_box, chunks) = match (&stbl.stco, &stbl.co64) {
+        (Some(c), _) => ("stco", c.entries.len() as u64),
+        (None, Some(c)) => ("co64", c.entries.len() as u64),
+        (None, None) => ("stco", 0),
+    };
+    let mut prev = 0u32;
+    let mut bad = false;
+    for (j, e) in stbl.stsc.entries.iter().enumerate() {
+        let reason = if e.first_chunk == 0 {
+            Some(format!(
+                "stsc entry {j} has first_chunk 0 (chunks count from 1)"
+            ))
+        } else if e.first_chunk <= prev {
+            Some(format!(
+                "stsc entry {j} has first_chunk {} after {prev}: not increasing",
+                e.first_chunk
+            ))
+        } else if u64::from(e.first_chunk) > chunks {
+            Some(format!(
+                "stsc entry {j} has first_chunk {} but {co_box} lists {chunks} chunks",
+                e.first_chunk
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            out.push(d.defect(DefectKind::Stsc, p("stsc"), None, reason));
+            bad = true;
+            break;
+        }
+        prev = e.first_chunk;
+    }
+    if !bad && count > 0 {
+        // Samples the chunks hold.
+        let mut held = 0u64;
+        for (j, e) in stbl.stsc.entries.iter().enumerate() {
+            let end = stbl
+                .stsc
+                .entries
+                .get(j + 1)
+                .map_or(chunks + 1, |n| u64::from(n.first_chunk));
+            held = held.saturating_add(
+                end.saturating_sub(u64::from(e.first_chunk))
+                    .saturating_mul(u64::from(e.samples_per_chunk)),
+            );
+        }
+        if held < count {
+            out.push(d.defect(
+                DefectKind::Stsc,
+                p("stsc"),
+                Some(held),
+                format!("stsc and {co_box} place {held} samples but {size_box} lists {count}"),
+            ));
+        }
+    }
+}
+
+fn ranges(d: &Ctx, movie: &Movie, i: usize, file_len: u64, stbl: &str, out: &mut Vec<Defect>) {
+    let t = &movie.tracks[i];
+    let mut mdats = movie.mdats.clone();
+    mdats.sort_by_key(|r| r.start);
+    let co = if movie.fragmented {
+        "trun".to_string()
+    } else {
+        format!("{stbl}/stco")
+    };
+    for (k, s) in t.samples.iter().enumerate() {
+        let r = s.range();
+        let reason = if r.end > file_len {
+            Some(format!(
+                "sample {k} (bytes {}..{}) runs past the end of the file ({file_len} bytes)",
+                r.start, r.end
+            ))
+        } else {
+            let j = mdats.partition_point(|m| m.start <= r.start);
+            (j == 0 || mdats[j - 1].end < r.end).then(|| {
+                let inside = if movie.moov.start <= r.start && r.start < movie.moov.end {
+                    " (it lies inside moov)"
+                } else {
+                    ""
+                };
+                format!(
+                    "sample {k} (bytes {}..{}) is not inside any mdat payload{inside}",
+                    r.start, r.end
+                )
+            })
+        };
+        if let Some(reason) = reason {
+            let mut x = d.defect(DefectKind::SampleRange, co.clone(), Some(k as u64), reason);
+            x.range = Some(r);
+            out.push(x);
+            return;
+        }
+    }
+}
+
+fn composition(d: &Ctx, movie: &Movie, i: usize, stbl: &str, out: &mut Vec<Defect>) {
+    let t = &movie.tracks[i];
+    let ten = MAX_COMPOSITION_OFFSET_SECS * u64::from(t.timescale.get());
+    let bound = ten.min(t.media_duration.max(1));
+    let k = t
+        .samples
+        .iter()
+        .position(|s| u64::from(s.cts_offset.unsigned_abs()) > bound);
+    if let Some(k) = k {
+        let path = if movie.fragmented {
+            "trun".to_string()
+        } else {
+            format!("{stbl}/ctts")
+        };
+        out.push(d.defect(
+            DefectKind::CompositionOffset,
+            path,
+            Some(k as u64),
+            format!(
+                "sample {k} has a composition offset of {} ticks, beyond {bound} (the track \
+                 duration or {MAX_COMPOSITION_OFFSET_SECS} s at {} ticks/s)",
+                t.samples[k].cts_offset,
+                t.timescale.get()
+            ),
+        ));
+    }
+}
+
+fn zero_deltas_fragmented(d: &Ctx, movie: &Movie, i: usize, out: &mut Vec<Defect>) {
+    if !movie.fragmented {
+        return;
+    }
+    let t = &movie.tracks[i];
+    let n = t.samples.len();
+    if let Some(k) = t
+        .samples
+        .iter()
+        .take(n.saturating_sub(1))
+        .position(|s| s.duration == 0)
+    {
+        out.push(d.defect(
+            DefectKind::Stts,
+            "trun".into(),
+            Some(k as u64),
+            format!("sample {k} has a duration of 0 (only the last sample may)"),
+        ));
+    }
+}
+
+/// Names each fragmented sample's `trun` and checks every run's samples lie in the `mdat`
+/// that follows its `moof`.
+fn truns(movie: &Movie, layout: &Layout, out: &mut Vec<Defect>) {
+    let mut next = vec![0usize; movie.tracks.len()];
+    let mut mdats = movie.mdats.clone();
+    mdats.sort_by_key(|r| r.start);
+    for (mi, (moof_off, moof)) in layout.moofs.iter().enumerate() {
+        // The mdat following this moof.
+        let mdat = mdats.iter().find(|m| m.start > *moof_off);
+        for (ti, traf) in moof.traf.iter().enumerate() {
+            let Some(i) = movie.tracks.iter().position(|t| t.id == traf.tfhd.track_id) else {
+                continue;
+            };
+            let t = &movie.tracks[i];
+            let d = Ctx {
+                track_index: i,
+                track_id: t.id,
+            };
+            for (ri, trun) in traf.trun.iter().enumerate() {
+                let n = (trun.sample_count as usize).max(trun.samples.len());
+                let first = next[i];
+                next[i] += n;
+                let Some(samples) = t.samples.get(first..next[i]) else {
+                    continue;
+                };
+                let bad = samples.iter().position(|s| {
+                    mdat.is_none_or(|m| !(m.start <= s.offset && s.range().end <= m.end))
+                });
+                if let Some(k) = bad {
+                    let s = samples[k];
+                    let mut x = d.defect(
+                        DefectKind::Trun,
+                        format!("moof[{mi}]/traf[{ti}]/trun[{ri}]"),
+                        Some((first + k) as u64),
+                        format!(
+                            "the trun's sample_count {} runs past its data: its sample {k} \
+                             (track sample {}, bytes {}..{}) is outside the mdat after its moof",
+                            trun.sample_count,
+                            first + k,
+                            s.offset,
+                            s.range().end
+                        ),
+                    );
+                    x.range = Some(s.range());
+                    out.push(x);
+                }
+            }
+        }
+    }
+}
