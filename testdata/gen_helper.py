@@ -280,6 +280,160 @@ def corrupt(basic, faststart, outdir):
             f.write(n + "\n")
 
 
+def walk(buf, start, end, prefix=""):
+    """Yield (path, type, offset, size) depth-first, with paths like moov/trak[1]/mdia: a box
+    type repeated under one parent is numbered from 0 (moof[2]/traf[0]/trun[0]). Recurses into
+    every container callrec reads (CONTAINERS plus moof and traf)."""
+    seen = {}
+    off = start
+    while off + 8 <= end:
+        size, typ = struct.unpack(">I4s", buf[off:off + 8])
+        if size == 1:
+            size = struct.unpack(">Q", buf[off + 8:off + 16])[0]
+        elif size == 0:
+            size = end - off
+        assert size >= 8 and off + size <= end, f"bad box {typ} at {off}"
+        name = typ.decode("latin-1")
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        path = f"{prefix}{name}[{k}]"
+        yield path, typ, off, size
+        if typ in CONTAINERS or typ in (b"moof", b"traf"):
+            yield from walk(buf, off + 8, off + size, path + "/")
+        off += size
+
+
+def locate(buf, path):
+    """(offset, size) of the box at `path` (moov/trak[0]/mdia/minf/stbl/stsz; an index left out
+    means [0])."""
+    want = "/".join(p if p.endswith("]") else p + "[0]" for p in path.split("/"))
+    for p, _, o, s in walk(buf, 0, len(buf)):
+        if p == want:
+            return o, s
+    raise KeyError(f"no box {path}")
+
+
+def full_box_entries(buf, path, head=4):
+    """Offset of the first table entry of a full box with a u32 entry count (stts, stsc...),
+    and that count."""
+    o, _ = locate(buf, path)
+    count = struct.unpack(">I", buf[o + 8 + head:o + 12 + head])[0]
+    return o + 12 + head, count
+
+
+def structure(basic, bframes, fragmented, outdir):
+    """One file per structural defect callrec_mp4::validate names, each a clean fixture chunk
+    with one table edited in place (same length), and expected.json with each file's code,
+    track index, box path and first sample."""
+    os.makedirs(outdir, exist_ok=True)
+    expected = {}
+    notes = []
+    src = {"basic": open(basic, "rb").read(), "bframes": open(bframes, "rb").read(),
+           "fragmented": open(fragmented, "rb").read()}
+    stbl = "moov/trak[{}]/mdia/minf/stbl"
+
+    def write(name, base, d, code, track, path, sample, how):
+        with open(os.path.join(outdir, name), "wb") as f:
+            f.write(bytes(d))
+        expected[name] = {"code": code, "track_index": track, "path": path, "sample": sample}
+        notes.append(f"{name}: {base} chunk 0: {how}")
+
+    # sample entry of size 0 (the entry then runs to the end of its stsd)
+    b = src["basic"]
+    o, _ = locate(b, stbl.format(0) + "/stsd")
+    d = bytearray(b)
+    typ = b[o + 20:o + 24].decode()
+    struct.pack_into(">I", d, o + 16, 0)
+    write("sample_entry_size0.mp4", "basic", d, "mp4.sample_entry", 0,
+          stbl.format(0) + f"/stsd/{typ}[0]", None, f"trak[0] stsd entry {typ} size -> 0")
+
+    # stsz: the audio size table one sample short of stts
+    o, _ = locate(b, stbl.format(1) + "/stsz")
+    n = struct.unpack(">I", b[o + 16:o + 20])[0]
+    d = bytearray(b)
+    struct.pack_into(">I", d, o + 16, n - 1)
+    write("stsz_count.mp4", "basic", d, "mp4.stsz", 1, stbl.format(1) + "/stsz", n - 1,
+          f"trak[1] stsz sample_count {n} -> {n - 1} (stts still times {n})")
+
+    # stts: a zero delta on the first run of the video track
+    e, _ = full_box_entries(b, stbl.format(0) + "/stts")
+    d = bytearray(b)
+    struct.pack_into(">I", d, e + 4, 0)
+    write("stts_zero_delta.mp4", "basic", d, "mp4.stts", 0, stbl.format(0) + "/stts", 0,
+          "trak[0] stts first run delta -> 0")
+
+    # stsc: the audio track's last entry no longer after the one before it
+    e, count = full_box_entries(b, stbl.format(1) + "/stsc")
+    prev = struct.unpack(">I", b[e + 12 * (count - 2):e + 12 * (count - 2) + 4])[0]
+    d = bytearray(b)
+    struct.pack_into(">I", d, e + 12 * (count - 1), prev)
+    write("stsc_not_increasing.mp4", "basic", d, "mp4.stsc", 1, stbl.format(1) + "/stsc", None,
+          f"trak[1] stsc entry {count - 1} first_chunk -> {prev} (same as entry {count - 2})")
+
+    # sample range: the video track's first chunk offset points inside moov
+    mo, _ = locate(b, "moov")
+    e, _ = full_box_entries(b, stbl.format(0) + "/stco")
+    d = bytearray(b)
+    struct.pack_into(">I", d, e, mo + 8)
+    write("chunk_offset_in_moov.mp4", "basic", d, "mp4.sample_range", 0,
+          stbl.format(0) + "/stco", 0, f"trak[0] stco entry 0 -> {mo + 8} (inside moov)")
+
+    # ctts: the video track's first run one sample short, so ctts covers one sample too few
+    b = src["bframes"]
+    e, _ = full_box_entries(b, stbl.format(0) + "/ctts")
+    first = struct.unpack(">I", b[e:e + 4])[0]
+    nv = struct.unpack(">I", b[locate(b, stbl.format(0) + "/stsz")[0] + 16:][:4])[0]
+    assert first >= 1
+    d = bytearray(b)
+    struct.pack_into(">I", d, e, first - 1)
+    write("ctts_short.mp4", "bframes", d, "mp4.ctts", 0, stbl.format(0) + "/ctts", nv - 1,
+          f"trak[0] ctts first run sample_count {first} -> {first - 1}")
+
+    # composition offset: 20 s on the video track's first sample
+    o, _ = locate(b, "moov/trak[0]/mdia/mdhd")
+    ts = struct.unpack(">I", b[o + (20 if b[o + 8] == 0 else 28):][:4])[0]
+    d = bytearray(b)
+    struct.pack_into(">I", d, e + 4, 20 * ts)
+    write("composition_offset_huge.mp4", "bframes", d, "mp4.composition_offset", 0,
+          stbl.format(0) + "/ctts", 0, f"trak[0] ctts first run offset -> {20 * ts} (20 s)")
+
+    # trun: the last sample of moof[0]'s last run 4096 bytes larger, past the mdat after it
+    b = src["fragmented"]
+    ti = 0
+    while True:
+        try:
+            locate(b, f"moof[0]/traf[{ti + 1}]")
+            ti += 1
+        except KeyError:
+            break
+    o, _ = locate(b, f"moof[0]/traf[{ti}]/tfhd")
+    track_id = struct.unpack(">I", b[o + 12:o + 16])[0]
+    o, _ = locate(b, f"moof[0]/traf[{ti}]/trun")
+    flags = struct.unpack(">I", b[o + 8:o + 12])[0] & 0xFFFFFF
+    n = struct.unpack(">I", b[o + 12:o + 16])[0]
+    assert flags & 0x200, "trun must carry per-sample sizes"
+    per = [f for f in (0x100, 0x200, 0x400, 0x800) if flags & f]
+    p = o + 16 + 4 * bool(flags & 1) + 4 * bool(flags & 4)
+    p += 4 * len(per) * (n - 1) + 4 * per.index(0x200)
+    old = struct.unpack(">I", b[p:p + 4])[0]
+    d = bytearray(b)
+    struct.pack_into(">I", d, p, old + 4096)
+    write("trun_past_data.mp4", "fragmented", d, "mp4.trun", track_id - 1,
+          f"moof[0]/traf[{ti}]/trun[0]", n - 1,
+          f"moof[0]/traf[{ti}] (track {track_id}) trun sample {n - 1} size {old} -> {old + 4096}")
+
+    with open(os.path.join(outdir, "expected.json"), "w") as f:
+        json.dump(expected, f, indent=2, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(outdir, "README"), "w") as f:
+        f.write("Structurally broken MP4 files made by testdata/gen_helper.py (structure): each "
+                "parses, and\ncallrec_mp4::validate finds exactly the defect expected.json "
+                "names (code, track index,\nbox path, first sample). Same length as the chunk "
+                "each was edited from.\n\n")
+        for n in notes:
+            f.write(n + "\n")
+
+
 def fragcheck(mp4, table):
     """Assert each traf's tfdt equals ffprobe's dts of the fragment's first sample."""
     b = open(mp4, "rb").read()
@@ -318,6 +472,8 @@ def main():
         fragcheck(sys.argv[2], sys.argv[3])
     elif cmd == "uniq":
         uniq(sys.argv[2])
+    elif cmd == "structure":
+        structure(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     elif cmd == "corrupt":
         corrupt(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

@@ -85,3 +85,10 @@ first=$(python3 "$PY" ids basic | sed -n 1p)
 "${FF[@]}" -i "recordings/basic/$first.mp4" -map 0 -c copy "${BITEXACT[@]}" -movflags +faststart \
   "$TMP/faststart.mp4"
 python3 "$PY" corrupt "recordings/basic/$first.mp4" "$TMP/faststart.mp4" corrupt
+
+# corrupt/structure/: one parse-OK file per structural defect (callrec_mp4::validate), each a
+# chunk 0 with one table edited in place by gen_helper.py's box walker
+mkdir -p corrupt/structure
+python3 "$PY" structure "recordings/basic/$first.mp4" \
+  "recordings/bframes/$(python3 "$PY" ids bframes | sed -n 1p).mp4" \
+  "recordings/fragmented/$(python3 "$PY" ids fragmented | sed -n 1p).mp4" corrupt/structure

@@ -368,7 +368,7 @@ fn tables(d: &Ctx, stbl: &Stbl, path: &str, out: &mut Vec<Defect>) {
     let mut k = 0u64;
     for e in &stbl.stts.entries {
         let n = u64::from(e.sample_count);
-        if e.sample_delta == 0 && n > 0 && k + n < stts_total.max(count) {
+        if e.sample_delta == 0 && n > 0 && k + 1 < stts_total.max(count) {
             out.push(d.defect(
                 DefectKind::Stts,
                 p("stts"),
