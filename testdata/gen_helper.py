@@ -370,13 +370,14 @@ def structure(basic, bframes, fragmented, outdir):
     write("stsc_not_increasing.mp4", "basic", d, "mp4.stsc", 1, stbl.format(1) + "/stsc", None,
           f"trak[1] stsc entry {count - 1} first_chunk -> {prev} (same as entry {count - 2})")
 
-    # sample range: the video track's first chunk offset points inside moov
-    mo, _ = locate(b, "moov")
+    # sample range: the video track's first chunk offset points inside ftyp (its sample then
+    # spans ftyp and the mdat header: inside the file, outside every mdat payload)
+    fo, _ = locate(b, "ftyp")
     e, _ = full_box_entries(b, stbl.format(0) + "/stco")
     d = bytearray(b)
-    struct.pack_into(">I", d, e, mo + 8)
-    write("chunk_offset_in_moov.mp4", "basic", d, "mp4.sample_range", 0,
-          stbl.format(0) + "/stco", 0, f"trak[0] stco entry 0 -> {mo + 8} (inside moov)")
+    struct.pack_into(">I", d, e, fo + 8)
+    write("chunk_offset_in_ftyp.mp4", "basic", d, "mp4.sample_range", 0,
+          stbl.format(0) + "/stco", 0, f"trak[0] stco entry 0 -> {fo + 8} (inside ftyp)")
 
     # ctts: the video track's first run one sample short, so ctts covers one sample too few
     b = src["bframes"]

@@ -199,16 +199,28 @@ pub(crate) fn compare(
         }
         push(Code::Mp4Truncated, Severity::Error, msg, expected, actual);
     }
-    if f.samples_outside_mdat > 0 {
+    // Structure: one finding per defect the validator names (samples past the end of the file
+    // are the truncation above).
+    for d in &ins.defects {
+        if d.past_end_of_file(f.file_size) {
+            continue;
+        }
+        let code = defect_code(d.kind);
+        let mut msg = d.reason.clone();
+        if let Some(t) = d.track_id {
+            msg = format!("track {t}, {}: {msg}", d.path);
+        }
         push(
-            Code::Mp4SampleRange,
+            code,
             Severity::Error,
-            format!(
-                "{} samples do not lie inside any mdat box: the chunk offset tables are corrupt",
-                f.samples_outside_mdat
-            ),
-            json!(0),
-            json!(f.samples_outside_mdat),
+            msg,
+            json!(null),
+            json!({
+                "track": d.track_id,
+                "track_index": d.track_index,
+                "box": d.path,
+                "sample": d.sample,
+            }),
         );
     }
     if f.video.is_none() && f.audio.is_none() {
@@ -544,4 +556,20 @@ pub(crate) fn compare(
         }
     }
     out
+}
+
+/// The finding code of a structural defect.
+pub(crate) fn defect_code(kind: callrec_mp4::DefectKind) -> Code {
+    use callrec_mp4::DefectKind as K;
+    match kind {
+        K::SampleEntry => Code::Mp4SampleEntry,
+        K::Stsz => Code::Mp4Stsz,
+        K::Stts => Code::Mp4Stts,
+        K::Ctts => Code::Mp4Ctts,
+        K::Stsc => Code::Mp4Stsc,
+        K::SampleRange => Code::Mp4SampleRange,
+        K::Trun => Code::Mp4Trun,
+        K::CompositionOffset => Code::Mp4CompositionOffset,
+        _ => Code::Mp4Parse,
+    }
 }

@@ -75,6 +75,20 @@ codes! {
     Mp4Truncated => "mp4.truncated",
     /// Sample byte ranges that lie inside the file but outside every `mdat` payload.
     Mp4SampleRange => "mp4.sample_range",
+    /// A sample entry (`avc1`, `mp4a`) of size 0, too small, or past its `stsd`.
+    Mp4SampleEntry => "mp4.sample_entry",
+    /// The `stsz` sample count disagrees with its own table or with `stts`.
+    Mp4Stsz => "mp4.stsz",
+    /// An `stts` (or fragment) duration of 0 on a sample other than the last.
+    Mp4Stts => "mp4.stts",
+    /// `ctts` does not cover exactly the samples.
+    Mp4Ctts => "mp4.ctts",
+    /// `stsc` `first_chunk` 0, not increasing, past the chunk offsets, or too few samples.
+    Mp4Stsc => "mp4.stsc",
+    /// A `trun` whose samples run past the `mdat` after its `moof`.
+    Mp4Trun => "mp4.trun",
+    /// A composition offset beyond the track duration or 10 s.
+    Mp4CompositionOffset => "mp4.composition_offset",
     /// The metadata describes a track kind (video or audio) that the file lacks.
     TrackMissing => "track.missing",
     /// The metadata says audio only (`channelType`), but the file has a video track.

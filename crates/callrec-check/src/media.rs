@@ -131,6 +131,8 @@ pub(crate) enum Unreadable {
 #[derive(Debug, Clone)]
 pub(crate) struct Inspection {
     pub facts: MediaFacts,
+    /// The structural defects [`callrec_mp4::validate_movie`] found.
+    pub defects: Vec<callrec_mp4::Defect>,
     pub truncated_tail: Option<callrec_mp4::TruncatedTail>,
 }
 
@@ -175,7 +177,9 @@ pub(crate) fn inspect(data: &[u8], decode_audio: bool) -> Result<Inspection, Unr
         Some(tail) => Unreadable::Truncated { tail, error },
         None => Unreadable::Parse(error),
     })?;
-    Ok(measure(&movie, data, decode_audio))
+    let mut ins = measure(&movie, data, decode_audio);
+    ins.defects = callrec_mp4::validate_movie(data, &movie);
+    Ok(ins)
 }
 
 /// Walks the top-level box headers (never their contents) and returns the last box when the
@@ -419,6 +423,7 @@ fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
         None => (None, DurationMethod::Samples),
     };
     Inspection {
+        defects: Vec::new(),
         facts: MediaFacts {
             file_size,
             fragmented: movie.fragmented,

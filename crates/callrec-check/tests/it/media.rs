@@ -710,3 +710,33 @@ fn chunk_offsets_outside_mdat_are_a_finding() {
     assert_eq!(m.samples_outside_mdat, first_chunk_video_samples);
     assert_eq!(codes(&f), ["mp4.sample_range"], "{f:#?}");
 }
+
+#[test]
+fn each_structural_defect_is_an_error_naming_track_box_and_sample() {
+    let dir = testdata().join("corrupt/structure");
+    let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+    let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(expected.len(), 8);
+    for (name, want) in &expected {
+        let data = std::fs::read(dir.join(name)).unwrap();
+        let f = check_chunk(
+            Some(&data),
+            &Expected::default(),
+            &Options::default(),
+            &chunk_ref(0, "x"),
+        )
+        .1;
+        let hits: Vec<&Finding> = f
+            .iter()
+            .filter(|x| x.code.as_str() == want["code"])
+            .collect();
+        assert_eq!(hits.len(), 1, "{name}: {f:#?}");
+        let hit = hits[0];
+        assert_eq!(hit.severity, Severity::Error, "{name}");
+        assert_eq!(hit.chunk.as_ref().map(|c| c.index), Some(0), "{name}");
+        let a = hit.actual.as_ref().unwrap();
+        assert_eq!(a["track_index"], want["track_index"], "{name}: {a}");
+        assert_eq!(a["box"], want["path"], "{name}: {a}");
+        assert_eq!(a["sample"], want["sample"], "{name}: {a}");
+    }
+}
