@@ -335,7 +335,8 @@ def structure(basic, bframes, fragmented, outdir):
     def write(name, base, d, code, track, path, sample, how):
         with open(os.path.join(outdir, name), "wb") as f:
             f.write(bytes(d))
-        expected[name] = {"code": code, "track_index": track, "path": path, "sample": sample}
+        expected[name] = {"code": code, "track_index": track, "path": path, "sample": sample,
+                          "recording": base}
         notes.append(f"{name}: {base} chunk 0: {how}")
 
     # sample entry of size 0 (the entry then runs to the end of its stsd)

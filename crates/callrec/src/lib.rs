@@ -81,6 +81,22 @@ pub enum Error {
         /// What the parser said (names the box).
         error: callrec_mp4::Error,
     },
+    /// A chunk's MP4 parses but is structurally broken ([`callrec_mp4::validate`]): its sample
+    /// tables do not say which bytes are which sample, so stitching would copy the wrong bytes.
+    /// Names the chunk and the first defect's track, box and sample; `check` reports them all.
+    #[error("chunk {index} ({document_id}): {}: {defect}", path.display())]
+    Structure {
+        /// The chunk's index.
+        index: u32,
+        /// The chunk's documentId.
+        document_id: String,
+        /// The chunk file.
+        path: PathBuf,
+        /// The first defect (track, box path, sample).
+        defect: Box<callrec_mp4::Defect>,
+        /// How many defects the chunk has in all.
+        defects: usize,
+    },
     /// Planning or writing the stitched file failed (names the chunk and parameter).
     #[error(transparent)]
     Stitch(#[from] callrec_stitch::Error),
@@ -236,6 +252,9 @@ impl Recording {
     /// ambiguous: a missing or duplicate index, a listed chunk whose media is absent, an event
     /// and metadata that disagree on an index, an event that lists no chunk; in wall-clock mode
     /// also a chunk whose metadata is absent or invalid (it has no place on the wall clock).
+    /// A chunk whose MP4 does not parse is [`Error::Parse`]; one that parses with a structural
+    /// defect ([`callrec_mp4::validate_movie`], the same validator `check` reports from) is
+    /// [`Error::Structure`], before the planner runs.
     /// Other problems (no `event.json`: chunks are ordered by `chunkIndex`; a stray file; a
     /// `callId` or `recordingDurationMs` that disagrees) do not change which bytes go where:
     /// [`Recording::check`] reports them.
@@ -281,6 +300,16 @@ impl Recording {
                 path: path.clone(),
                 error,
             })?;
+            let defects = callrec_mp4::validate_movie(bytes, &movie);
+            if let Some(first) = defects.first() {
+                return Err(Error::Structure {
+                    index: chunk.index,
+                    document_id: chunk.document_id.clone(),
+                    path: path.clone(),
+                    defect: Box::new(first.clone()),
+                    defects: defects.len(),
+                });
+            }
             let empty_edits = timeline
                 .as_ref()
                 .map(|t| empty_edits(t, chunk.index))

@@ -359,3 +359,50 @@ fn archive_name_cannot_escape_the_archive() {
     assert_eq!(name, "_.._.._etc");
     assert_eq!(Path::new(&name).components().count(), 1);
 }
+
+#[test]
+fn a_chunk_with_a_structural_defect_is_refused_before_planning_and_checked_as_an_error() {
+    let dir = testdata().join("corrupt/structure");
+    let text = fs::read_to_string(dir.join("expected.json")).unwrap();
+    let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(expected.len(), 8);
+    for (name, want) in &expected {
+        let rec_dir = copy_fixture(want["recording"].as_str().unwrap());
+        let rec = Recording::open(rec_dir.path()).unwrap();
+        let victim = rec.chunks()[0].media_path.clone().unwrap();
+        drop(rec);
+        fs::copy(dir.join(name), &victim).unwrap();
+        let rec = Recording::open(rec_dir.path()).unwrap();
+        let out = rec_dir.path().join("out.mp4");
+        let err = rec.stitch(&StitchOptions::new(&out)).unwrap_err();
+        let msg = err.to_string();
+        match &err {
+            Error::Structure {
+                index: 0, defect, ..
+            } => {
+                assert_eq!(defect.kind.code(), want["code"], "{name}: {msg}");
+                assert_eq!(defect.path, want["path"].as_str().unwrap(), "{name}: {msg}");
+                assert_eq!(defect.sample, want["sample"].as_u64(), "{name}: {msg}");
+                assert_eq!(
+                    defect.track_index,
+                    want["track_index"].as_u64().map(|t| t as usize),
+                    "{name}"
+                );
+            }
+            other => panic!("{name}: expected Error::Structure, got {other:?}"),
+        }
+        assert!(
+            msg.contains("chunk 0") && msg.contains(want["path"].as_str().unwrap()),
+            "{msg}"
+        );
+        assert!(!out.exists(), "{name}");
+        let report = rec.check().unwrap();
+        let hit = report
+            .findings
+            .iter()
+            .find(|f| f.code.as_str() == want["code"])
+            .unwrap_or_else(|| panic!("{name}: {}", report.summary()));
+        assert_eq!(hit.severity, callrec::Severity::Error);
+        assert!(report.has_errors());
+    }
+}
