@@ -157,6 +157,8 @@ codes! {
     EventMissing => "event.missing",
     /// The event's chunk count or list disagrees with the metadata present.
     EventChunkCount => "event.chunk_count",
+    /// The event lists one documentId for more than one chunk.
+    EventDuplicateDocumentId => "event.duplicate_document_id",
     /// A chunk index is missing from the sequence 0..n.
     ChunkIndexMissing => "chunk.index_missing",
     /// Two chunks share an index.

@@ -329,6 +329,13 @@ fn problem_finding(
             json!({ "index": index, "chunks": 1 }),
             json!({ "index": index, "document_ids": document_ids }),
         ),
+        Problem::DuplicateDocumentId {
+            document_id,
+            indices,
+        } => f(Code::EventDuplicateDocumentId, Error).values(
+            json!({ "document_id": document_id, "chunks": 1 }),
+            json!({ "document_id": document_id, "indices": indices }),
+        ),
         Problem::MetadataNotListed { document_id, .. } => {
             f(Code::MetadataUnlisted, Error).values(json!(null), json!(document_id))
         }

@@ -82,6 +82,15 @@ pub enum Problem {
         /// The chunks' documentIds.
         document_ids: Vec<String>,
     },
+    /// The event lists one documentId for more than one chunk: one file cannot be two chunks.
+    /// The later listings get neither the first one's metadata nor its media.
+    #[error("the event lists documentId {document_id} for chunks {}", indices.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))]
+    DuplicateDocumentId {
+        /// The documentId listed more than once.
+        document_id: String,
+        /// The indices the event gives it, in event order.
+        indices: Vec<u32>,
+    },
     /// The event lists the chunk but its media file is absent.
     #[error("chunk {index} ({document_id}): media file {} is absent", expected.display())]
     MediaAbsent {
@@ -187,6 +196,7 @@ impl Problem {
         match self {
             Problem::MissingIndex { .. } => "missing_index",
             Problem::DuplicateIndex { .. } => "duplicate_index",
+            Problem::DuplicateDocumentId { .. } => "duplicate_document_id",
             Problem::MediaAbsent { .. } => "media_absent",
             Problem::MetadataAbsent { .. } => "metadata_absent",
             Problem::MetadataNotListed { .. } => "metadata_not_listed",
@@ -212,6 +222,7 @@ impl Problem {
             | Problem::CallIdMismatch { index, .. }
             | Problem::DocumentIdMismatch { index, .. } => Some(*index),
             Problem::IndexMismatch { event_index, .. } => Some(*event_index),
+            Problem::DuplicateDocumentId { indices, .. } => indices.get(1).copied(),
             Problem::MetadataInvalid { index, .. } => *index,
             _ => None,
         }
@@ -226,7 +237,8 @@ impl Problem {
             | Problem::IndexMismatch { document_id, .. }
             | Problem::CallIdMismatch { document_id, .. }
             | Problem::MetadataInvalid { document_id, .. }
-            | Problem::MediaNotListed { document_id, .. } => Some(document_id),
+            | Problem::MediaNotListed { document_id, .. }
+            | Problem::DuplicateDocumentId { document_id, .. } => Some(document_id),
             Problem::DocumentIdMismatch {
                 file_document_id, ..
             } => Some(file_document_id),
@@ -395,8 +407,37 @@ fn assemble(
         if ev.data.chunks.is_empty() {
             problems.push(Problem::NoChunks);
         }
+        let mut listed: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for ec in &ev.data.chunks {
+            listed
+                .entry(ec.document_id.as_str())
+                .or_default()
+                .push(ec.index);
+        }
         for ec in &ev.data.chunks {
             let doc = ec.document_id.as_str();
+            let indices = &listed[doc];
+            if indices.len() > 1 && indices[0] != ec.index {
+                // A repeat listing: reported once (at the first repeat), never given the first
+                // listing's metadata or media, and kept as a chunk so its index is not a hole.
+                if indices[1] == ec.index {
+                    problems.push(Problem::DuplicateDocumentId {
+                        document_id: doc.to_string(),
+                        indices: indices.clone(),
+                    });
+                }
+                chunks.push(Chunk {
+                    index: ec.index,
+                    document_id: doc.to_string(),
+                    listed: true,
+                    end_reason: Some(ec.end_reason.clone()),
+                    media_path: None,
+                    media_absent: false,
+                    metadata_path: None,
+                    metadata: None,
+                });
+                continue;
+            }
             // Prefer the metadata whose chunkDocumentId matches, else the file named after it.
             let pos = metas
                 .iter()

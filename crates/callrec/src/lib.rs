@@ -364,6 +364,7 @@ fn blocks_stitch(problem: &Problem, wall_clock: bool) -> bool {
     match problem {
         Problem::MissingIndex { .. }
         | Problem::DuplicateIndex { .. }
+        | Problem::DuplicateDocumentId { .. }
         | Problem::MediaAbsent { .. }
         | Problem::IndexMismatch { .. }
         | Problem::NoChunks => true,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use callrec::{Error, Recording, StitchOptions};
+use callrec::{Error, Problem, Recording, Severity, StitchOptions};
 use callrec_mp4::{Movie, TrackKind};
 
 fn testdata() -> PathBuf {
@@ -402,7 +402,94 @@ fn a_chunk_with_a_structural_defect_is_refused_before_planning_and_checked_as_an
             .iter()
             .find(|f| f.code.as_str() == want["code"])
             .unwrap_or_else(|| panic!("{name}: {}", report.summary()));
-        assert_eq!(hit.severity, callrec::Severity::Error);
+        assert_eq!(hit.severity, Severity::Error);
         assert!(report.has_errors());
+    }
+}
+
+/// Rewrites `event.json` in `dir`: `edit` gets the recordingChunks array.
+fn edit_event(dir: &Path, edit: impl FnOnce(&mut Vec<serde_json::Value>)) {
+    let p = dir.join("event.json");
+    let mut v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+    let chunks = v[0]["data"]["recordingStorageInfo"]["recordingChunks"]
+        .as_array_mut()
+        .unwrap();
+    edit(chunks);
+    fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn an_event_listing_one_document_id_twice_is_refused_and_checked_as_an_error() {
+    let dir = copy_fixture("basic");
+    let mut first = String::new();
+    edit_event(dir.path(), |c| {
+        first = c[0]["documentId"].as_str().unwrap().to_string();
+        c[1]["documentId"] = c[0]["documentId"].clone();
+    });
+    let rec = Recording::open(dir.path()).unwrap();
+    let out = dir.path().join("out.mp4");
+    let err = rec.stitch(&StitchOptions::new(&out)).unwrap_err();
+    match &err {
+        Error::NotStitchable { problem, .. } => match problem.as_ref() {
+            Problem::DuplicateDocumentId {
+                document_id,
+                indices,
+            } => {
+                assert_eq!(document_id, &first);
+                assert_eq!(indices, &[0, 1]);
+            }
+            other => panic!("expected DuplicateDocumentId, got {other:?}"),
+        },
+        other => panic!("expected NotStitchable, got {other:?}"),
+    }
+    assert!(!out.exists());
+    let report = rec.check().unwrap();
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+    let dup = report
+        .findings
+        .iter()
+        .find(|f| f.code.as_str() == "event.duplicate_document_id")
+        .unwrap_or_else(|| panic!("{codes:?}"));
+    assert_eq!(dup.severity, Severity::Error);
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| !f.message.contains("is absent")),
+        "{}",
+        report.summary()
+    );
+}
+
+#[test]
+fn an_event_skipping_an_index_is_refused_and_checked_as_an_error() {
+    let dir = copy_fixture("basic");
+    edit_event(dir.path(), |c| {
+        c[1]["documentId"] = c[0]["documentId"].clone();
+        c[1]["index"] = serde_json::json!(2);
+        c[2]["index"] = serde_json::json!(3);
+    });
+    let rec = Recording::open(dir.path()).unwrap();
+    let out = dir.path().join("out.mp4");
+    let err = rec.stitch(&StitchOptions::new(&out)).unwrap_err();
+    assert!(matches!(&err, Error::NotStitchable { .. }), "{err}");
+    assert!(
+        rec.problems()
+            .iter()
+            .any(|p| matches!(p, Problem::MissingIndex { first: 1, last: 1 })),
+        "{:?}",
+        rec.problems()
+    );
+    assert!(!out.exists());
+    let report = rec.check().unwrap();
+    for code in ["chunk.index_missing", "event.duplicate_document_id"] {
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.code.as_str() == code && f.severity == Severity::Error),
+            "{code}: {}",
+            report.summary()
+        );
     }
 }
