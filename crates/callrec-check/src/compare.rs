@@ -158,9 +158,10 @@ fn frame_tolerance_ms(f: &MediaFacts, exp: &Expected) -> f64 {
 }
 
 /// `actual` lies outside `[expected / (1 + t), expected * (1 + t)]`.
-fn outside_ratio(actual: f64, expected: f64, tolerance_pct: f64) -> bool {
-    let k = 1.0 + tolerance_pct / 100.0;
-    actual > expected * k || actual < expected / k
+/// A declared bitrate is a target (a ceiling for constrained encoders): only an actual rate
+/// well above it, past `declared * (1 + tolerance)`, is worth a warning; below never is.
+fn above_declared(actual: f64, declared: f64, tolerance_pct: f64) -> bool {
+    actual > declared * (1.0 + tolerance_pct / 100.0)
 }
 
 /// Every finding about one readable chunk.
@@ -326,12 +327,12 @@ pub(crate) fn compare(
                     }
                 }
                 if let (Some(br), Some(want)) = (v.bitrate, ev.bit_rate.filter(|&b| b > 0)) {
-                    if outside_ratio(br, want as f64, opts.bitrate_tolerance_pct) {
+                    if above_declared(br, want as f64, opts.bitrate_tolerance_pct) {
                         push(
                             Code::VideoBitrate,
                             Severity::Warning,
                             format!(
-                                "average video bitrate is {} bit/s, metadata says {want} (tolerance {}%)",
+                                "average video bitrate is {} bit/s, above the {want} bit/s the metadata declares (tolerance {}%)",
                                 br.round(),
                                 opts.bitrate_tolerance_pct
                             ),
@@ -397,12 +398,12 @@ pub(crate) fn compare(
                     );
                 }
                 if let (Some(br), Some(want)) = (a.bitrate, ea.bit_rate.filter(|&b| b > 0)) {
-                    if outside_ratio(br, want as f64, opts.bitrate_tolerance_pct) {
+                    if above_declared(br, want as f64, opts.bitrate_tolerance_pct) {
                         push(
                             Code::AudioBitrate,
                             Severity::Warning,
                             format!(
-                                "average audio bitrate is {} bit/s, metadata says {want} (tolerance {}%)",
+                                "average audio bitrate is {} bit/s, above the {want} bit/s the metadata declares (tolerance {}%)",
                                 br.round(),
                                 opts.bitrate_tolerance_pct
                             ),
