@@ -134,6 +134,8 @@ codes! {
     DurationTracks => "duration.tracks",
     /// The chunks' media durations do not add up to the event's `recordingDurationMs`.
     DurationTotal => "duration.total",
+    /// `recordingDurationMs` matches the chunks' wall-clock span, not their media (info).
+    DurationTotalWallClock => "duration.total_wall_clock",
     /// The chunks' `chunkDuration` values do not add up to the event's `recordingDurationMs`
     /// (not reported when `duration.total` already is: one finding per wrong total).
     DurationMetadataTotal => "duration.metadata_total",

@@ -227,7 +227,34 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
             .map(|m| m.paused_total().as_millis_f64())
             .fold(0.0, |a, p| a + p);
         let total_ms = total_ms + counted_pauses_ms;
-        if all_measured && (total_ms - want).abs() > tolerance_ms + 1e-6 {
+        // The other reading: recordingDurationMs as wall time, from the first chunk's
+        // chunkStartTime to the end of the last chunk (pauses, gaps, a paused start included).
+        let layout = timeline.chunk_layout();
+        let wall_ms = match (
+            layout.iter().map(|l| l.wall.start).min(),
+            layout.iter().map(|l| l.wall.end).max(),
+        ) {
+            (Some(a), Some(b)) if b > a => (b - a).num_microseconds().map(|u| u as f64 / 1000.0),
+            _ => None,
+        };
+        let fits = |ms: f64| (ms - want).abs() <= tolerance_ms + 1e-6;
+        let media_fits = fits(total_ms);
+        if all_measured && !media_fits && wall_ms.is_some_and(fits) {
+            let wall = wall_ms.unwrap_or_default();
+            findings.retain(|f| f.code != Code::DurationMetadataTotal);
+            findings.push(
+                Finding::new(
+                    Code::DurationTotalWallClock,
+                    Severity::Info,
+                    None,
+                    format!(
+                        "recordingDurationMs ({want} ms) counts wall time: it matches the span                          from the first chunk's start to the last chunk's end ({wall:.3} ms),                          not the {total_ms:.3} ms of media the chunks hold (tolerance                          {tolerance_ms:.3} ms)"
+                    ),
+                )
+                .values(want, json!({ "wall_span_ms": (wall * 1000.0).round() / 1000.0,
+                                      "media_ms": (total_ms * 1000.0).round() / 1000.0 })),
+            );
+        } else if all_measured && !media_fits {
             // One finding for a wrong total: this one, measured from the media, replaces the
             // metadata layer's `duration.metadata_total` (which the message still cites).
             let metadata_total = recording.problems.iter().find_map(|p| match p {
@@ -250,6 +277,11 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
                 "the chunks hold {held}, recordingDurationMs says {want} ms \
                  (tolerance one frame per chunk, {tolerance_ms:.3} ms)"
             );
+            if let Some(w) = wall_ms {
+                msg.push_str(&format!(
+                    "; nor does it match the wall-clock span of the chunks, {w:.3} ms"
+                ));
+            }
             if let Some(m) = metadata_total {
                 msg.push_str(&format!("; their chunkDuration values add up to {m:.3} ms"));
             }

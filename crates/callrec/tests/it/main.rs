@@ -493,3 +493,42 @@ fn an_event_skipping_an_index_is_refused_and_checked_as_an_error() {
         );
     }
 }
+
+#[test]
+fn a_recording_duration_counting_wall_time_is_info_not_an_error() {
+    let dir = copy_fixture("paused");
+    let rec = Recording::open(dir.path()).unwrap();
+    let layout = rec.timeline().chunk_layout().to_vec();
+    let span = layout.last().unwrap().wall.end - layout[0].wall.start;
+    let wall_ms = span.num_milliseconds();
+    drop(rec);
+    let p = dir.path().join("event.json");
+    let mut v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+    let media_ms = v["data"]["recordingDurationMs"].as_i64().unwrap();
+    assert!(
+        wall_ms > media_ms + 5000,
+        "the paused fixture's pauses: {wall_ms} vs {media_ms}"
+    );
+    v["data"]["recordingDurationMs"] = serde_json::json!(wall_ms);
+    fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let report = Recording::open(dir.path()).unwrap().check().unwrap();
+    assert_eq!(report.count(Severity::Error), 0, "{}", report.summary());
+    assert_eq!(report.count(Severity::Warning), 0, "{}", report.summary());
+    let info = report
+        .findings
+        .iter()
+        .find(|f| f.code.as_str() == "duration.total_wall_clock")
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert_eq!(info.severity, Severity::Info);
+    // Neither reading fits: an error that cites both.
+    v["data"]["recordingDurationMs"] = serde_json::json!(wall_ms + 60_000);
+    fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let report = Recording::open(dir.path()).unwrap().check().unwrap();
+    let err = report
+        .findings
+        .iter()
+        .find(|f| f.code.as_str() == "duration.total")
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert_eq!(err.severity, Severity::Error);
+    assert!(err.message.contains("wall-clock span"), "{}", err.message);
+}
