@@ -759,19 +759,62 @@ fn process_inner(
     }
 
     let mp4 = out_dir.join(RECORDING_MP4);
-    let stitched = recording.stitch_with_progress(
-        &callrec::StitchOptions::new(&mp4).wall_clock(opts.wall_clock),
-        &|done, total| {
-            on_event(Event::Stitching {
-                dir: &job.rel,
-                done,
-                total,
-            })
-        },
-    )?;
+    let stitch_opts = callrec::StitchOptions::new(&mp4).wall_clock(opts.wall_clock);
+    // What the output must hold: every input sample of each track kind.
+    let (inputs, _) = recording.plan(&stitch_opts)?;
+    let stitched = recording.stitch_with_progress(&stitch_opts, &|done, total| {
+        on_event(Event::Stitching {
+            dir: &job.rel,
+            done,
+            total,
+        })
+    })?;
     entry.media_ms = Some(stitched.duration_ms);
+    if let Err(reason) = verify_output(&mp4, &inputs, stitched.duration_ms) {
+        // No output that does not read back stands at its final path.
+        let _ = fs::remove_file(&mp4);
+        return Err(Failure {
+            status: Status::Error,
+            reason: format!("the written {RECORDING_MP4} does not read back: {reason}"),
+        });
+    }
     let output = describe(&mp4).map_err(|e| Failure::io("cannot read back", &mp4, e))?;
     entry.outputs.insert(RECORDING_MP4.into(), output);
+    Ok(())
+}
+
+/// Re-reads a written MP4: it parses, has no structural defect, holds every input sample of
+/// each track kind, and presents the duration the plan gave (within a millisecond).
+fn verify_output(
+    mp4: &Path,
+    inputs: &[callrec::crates::stitch::ChunkInput],
+    duration_ms: u64,
+) -> Result<(), String> {
+    use callrec::crates::mp4::{validate_movie, Movie, TrackKind};
+    let data = fs::read(mp4).map_err(|e| e.to_string())?;
+    let movie = Movie::parse(&data).map_err(|e| e.to_string())?;
+    if let Some(d) = validate_movie(&data, &movie).first() {
+        return Err(d.to_string());
+    }
+    for kind in [TrackKind::Video, TrackKind::Audio] {
+        let want: usize = inputs
+            .iter()
+            .filter_map(|i| i.movie.track(kind))
+            .map(|t| t.samples.len())
+            .sum();
+        let got = movie.track(kind).map_or(0, |t| t.samples.len());
+        if got != want {
+            return Err(format!(
+                "its {kind:?} track has {got} samples, the chunks {want}"
+            ));
+        }
+    }
+    let ms = u128::from(movie.duration) * 1000 / u128::from(movie.timescale.get());
+    if ms.abs_diff(u128::from(duration_ms)) > 1 {
+        return Err(format!(
+            "it presents {ms} ms (mvhd), the plan {duration_ms} ms"
+        ));
+    }
     Ok(())
 }
 
@@ -804,4 +847,42 @@ fn remove_temporaries(dir: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callrec::crates::mp4::Movie;
+    use callrec::crates::stitch::ChunkInput;
+
+    fn chunk(path: &Path) -> ChunkInput {
+        ChunkInput {
+            index: 0,
+            name: "c".into(),
+            path: path.to_path_buf(),
+            movie: Movie::parse(&fs::read(path).unwrap()).unwrap(),
+            empty_edits: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_output_is_verified_against_samples_duration_and_structure() {
+        let td = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+        let basic = td.join("recordings/basic");
+        let mp4 = fs::read_dir(&basic)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "mp4"))
+            .unwrap();
+        let c = chunk(&mp4);
+        let ms = (u128::from(c.movie.duration) * 1000 / u128::from(c.movie.timescale.get())) as u64;
+        assert_eq!(verify_output(&mp4, std::slice::from_ref(&c), ms), Ok(()));
+        let e = verify_output(&mp4, std::slice::from_ref(&c), ms + 40).unwrap_err();
+        assert!(e.contains("presents"), "{e}");
+        let e = verify_output(&mp4, &[chunk(&mp4), chunk(&mp4)], ms).unwrap_err();
+        assert!(e.contains("samples"), "{e}");
+        let broken = td.join("corrupt/structure/stsz_count.mp4");
+        let e = verify_output(&broken, &[chunk(&broken)], ms).unwrap_err();
+        assert!(e.starts_with("mp4.stsz"), "{e}");
+    }
 }

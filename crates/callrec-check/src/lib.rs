@@ -226,6 +226,8 @@ pub struct Report {
     pub errors: usize,
     /// Findings of warning severity.
     pub warnings: usize,
+    /// Findings of info severity.
+    pub info: usize,
     /// Sum of the chunks' measured media durations, in milliseconds (chunks that could be
     /// measured).
     pub media_duration_ms: f64,
@@ -254,12 +256,14 @@ impl Report {
             chunks,
             errors: 0,
             warnings: 0,
+            info: 0,
             media_duration_ms,
             layout,
             duration_reading,
         };
         r.errors = r.count(Severity::Error);
         r.warnings = r.count(Severity::Warning);
+        r.info = r.count(Severity::Info);
         r
     }
 

@@ -822,3 +822,41 @@ fn errors_are_retried_and_rejections_wait_for_new_inputs() {
     assert_eq!(fourth.exit_code(), 0);
     assert_consistent(out.path());
 }
+
+#[test]
+fn recordings_with_a_structurally_broken_chunk_are_not_ok() {
+    let dir = testdata().join("corrupt/structure");
+    let expected: serde_json::Map<String, Value> =
+        serde_json::from_str(&fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    assert_eq!(expected.len(), 8);
+    let root = tempfile::tempdir().unwrap();
+    for (name, want) in &expected {
+        let rec = root.path().join(name.trim_end_matches(".mp4"));
+        copy_dir(
+            &testdata()
+                .join("recordings")
+                .join(want["recording"].as_str().unwrap()),
+            &rec,
+        );
+        let chunk0 = callrec::Recording::open(&rec).unwrap().chunks()[0]
+            .media_path
+            .clone()
+            .unwrap();
+        fs::copy(dir.join(name), chunk0).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let summary = batch::run(&options(root.path(), out.path(), 2), &quiet).unwrap();
+    assert_eq!(summary.outcomes.len(), 8);
+    for (name, want) in &expected {
+        let e = outcome(&summary, name.trim_end_matches(".mp4"));
+        assert_eq!(e.status, Status::Rejected, "{name}: {:?}", e.reason);
+        assert!(e.errors > 0, "{name}");
+        let check = fs::read_to_string(out.path().join(&e.key).join("check.json")).unwrap();
+        assert!(
+            check.contains(&format!("\"code\": {}", want["code"])),
+            "{name}: {check}"
+        );
+        assert!(!out.path().join(&e.key).join("recording.mp4").exists());
+    }
+    assert_eq!(summary.exit_code(), 1);
+}
