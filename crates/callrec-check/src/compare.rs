@@ -444,7 +444,7 @@ pub(crate) fn compare(
                             d.errors, d.packets
                         ),
                         json!(0),
-                        json!({ "errors": d.errors, "first": d.first_errors }),
+                        json!({ "errors": d.errors, "first_frame": first, "first": d.first_errors }),
                     );
                 } else if d.packets > 0 && a.timescale > 0 {
                     // The track's duration in decoded samples; the last frame may be cut short

@@ -95,6 +95,16 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, data: &[u8]) -> DecodeF
         );
         // A decoder bug must not take the whole check down: a panic ends this track's decode
         // and is reported as a decode error.
+        // Symphonia decodes many malformed frames without complaint (an all-0xff frame is one
+        // END element; others become silence): the first element is checked first.
+        if let Err(why) = frame_syntax(bytes, cfg.channels, cfg.sample_rate) {
+            facts.errors += 1;
+            if facts.first_errors.len() < KEEP_ERRORS {
+                facts.first_errors.push((i, why.to_string()));
+            }
+            run = 0;
+            continue;
+        }
         let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
             decoder.decode_ref(&pkt).map(|buf| {
                 buf.copy_to_vec_interleaved(&mut pcm);
@@ -144,4 +154,110 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, data: &[u8]) -> DecodeF
     facts.longest_silence_start_ms = longest_start as f64 * 1000.0 / rate;
     facts.silent_ms = silent as f64 * 1000.0 / rate;
     facts
+}
+
+/// Reads bits most significant first.
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn read(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.data.get(self.pos / 8)?;
+            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
+            self.pos += 1;
+        }
+        Some(v)
+    }
+}
+
+/// Scale factor bands of a long and of a short window at `sample_rate` (ISO/IEC 14496-3
+/// 4.5.4, `num_swb_long_window` / `num_swb_short_window`).
+fn num_swb(sample_rate: u32) -> (u32, u32) {
+    match sample_rate {
+        r if r >= 88_200 => (41, 12),
+        r if r >= 64_000 => (47, 12),
+        r if r >= 44_100 => (49, 14),
+        r if r >= 32_000 => (51, 14),
+        r if r >= 22_050 => (47, 15),
+        r if r >= 11_025 => (43, 15),
+        _ => (40, 15),
+    }
+}
+
+/// Checks the start of an AAC-LC `raw_data_block` (ISO/IEC 14496-3 4.4.2.1): its first
+/// syntactic element is not END, a mono stream starts with an SCE and a stereo one with a CPE,
+/// and that element's `ics_info` is valid (reserved bit 0, `max_sfb` within the window's
+/// bands, no prediction, which AAC-LC does not have).
+pub(crate) fn frame_syntax(
+    frame: &[u8],
+    channels: u8,
+    sample_rate: u32,
+) -> Result<(), &'static str> {
+    const SCE: u32 = 0;
+    const CPE: u32 = 1;
+    const END: u32 = 7;
+    let mut b = Bits {
+        data: frame,
+        pos: 0,
+    };
+    let short = "the frame ends inside its first element";
+    let id = b.read(3).ok_or(short)?;
+    if id == END {
+        return if frame.len() > 1 {
+            Err("the frame's first element is END: it holds no audio")
+        } else {
+            Ok(())
+        };
+    }
+    let want = match channels {
+        1 => Some(SCE),
+        2 => Some(CPE),
+        _ => None,
+    };
+    match want {
+        Some(w) if id == SCE || id == CPE => {
+            if id != w {
+                return Err("the frame's first channel element does not match the channel count");
+            }
+        }
+        Some(_) if id == 2 || id == 3 => {
+            return Err("the frame starts with a coupling or LFE element, not its channel element")
+        }
+        _ => return Ok(()),
+    }
+    b.read(4).ok_or(short)?; // element_instance_tag
+    if id == CPE {
+        let common_window = b.read(1).ok_or(short)?;
+        if common_window == 0 {
+            b.read(8).ok_or(short)?; // global_gain of the first channel
+        }
+    } else {
+        b.read(8).ok_or(short)?; // global_gain
+    }
+    // ics_info
+    if b.read(1).ok_or(short)? != 0 {
+        return Err("the first element's ics_reserved_bit is set");
+    }
+    let window_sequence = b.read(2).ok_or(short)?;
+    b.read(1).ok_or(short)?; // window_shape
+    let (long, short_bands) = num_swb(sample_rate);
+    if window_sequence == 2 {
+        let max_sfb = b.read(4).ok_or(short)?;
+        if max_sfb > short_bands {
+            return Err("the first element's max_sfb exceeds the short window's bands");
+        }
+    } else {
+        let max_sfb = b.read(6).ok_or(short)?;
+        if max_sfb > long {
+            return Err("the first element's max_sfb exceeds the long window's bands");
+        }
+        if b.read(1).ok_or(short)? != 0 {
+            return Err("the first element uses prediction, which AAC-LC does not have");
+        }
+    }
+    Ok(())
 }

@@ -743,3 +743,22 @@ fn each_structural_defect_is_an_error_naming_track_box_and_sample() {
         assert_eq!(a["sample"], want["sample"], "{name}: {a}");
     }
 }
+
+#[test]
+fn an_aac_frame_that_does_not_decode_is_an_error_naming_the_frame() {
+    let data = read_chunk("basic", 0);
+    let movie = Movie::parse(&data).unwrap();
+    let audio = movie.track(TrackKind::Audio).unwrap();
+    for (k, fill) in [(7usize, 0xffu8), (20, 0x5a), (33, 0x01)] {
+        let mut d = data.clone();
+        let s = audio.samples[k];
+        d[s.offset as usize..(s.offset + u64::from(s.size)) as usize].fill(fill);
+        let f = run("basic", 0, &d, |_| {});
+        let hit = f
+            .iter()
+            .find(|x| x.code == Code::AudioDecode)
+            .unwrap_or_else(|| panic!("frame {k} filled with {fill:#x}: {f:#?}"));
+        assert_eq!(hit.severity, Severity::Error);
+        assert_eq!(hit.actual.as_ref().unwrap()["first_frame"], k, "{hit:#?}");
+    }
+}
