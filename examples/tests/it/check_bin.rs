@@ -162,3 +162,38 @@ fn check_binary_truncated_chunk_exits_1_with_mp4_truncated() {
     let cols: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(&cols[..3], ["error", "mp4.truncated", "2"], "{out}");
 }
+
+/// Every fixture recording under testdata/recordings but `mismatch` (made to disagree with its
+/// metadata) is clean: the binary exits 0 and its JSON report counts no error and no warning.
+#[test]
+fn check_binary_every_clean_fixture_exits_0_without_warnings() {
+    let mut names: Vec<String> = std::fs::read_dir(testdata().join("recordings"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "mismatch")
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["basic", "bframes", "faststart", "fragmented", "paused"],
+        "a new fixture under testdata/recordings: clean ones belong in this test"
+    );
+    for name in &names {
+        let (code, stdout, stderr) = run(&testdata().join("recordings").join(name), &["--json"]);
+        assert_eq!(code, 0, "{name}: {stdout}{stderr}");
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(report["errors"], 0, "{name}: {stdout}");
+        assert_eq!(report["warnings"], 0, "{name}: {stdout}");
+        let severities: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["severity"].as_str().unwrap())
+            .collect();
+        assert!(
+            severities.iter().all(|s| *s == "info"),
+            "{name}: {severities:?}"
+        );
+        assert_eq!(report["info"], severities.len(), "{name}");
+    }
+}
