@@ -73,8 +73,9 @@
 //! # Measurements and tolerances
 //! - Durations: the presented duration of the video track (the audio track when there is no
 //!   video): the sum of its edit list's segment durations. A file without an edit list (ffmpeg's
-//!   fragmented chunks) presents the AAC encoder priming (1024 samples), so its duration is the
-//!   sum of sample durations minus that priming ([`DurationMethod`]). Compared with
+//!   fragmented chunks) presents the AAC encoder priming (1024 samples): the audio's duration is
+//!   the sum of sample durations minus that priming, the video's its span from the earliest pts
+//!   minus the stretch ffmpeg gives its first sample, if any ([`DurationMethod`]). Compared with
 //!   `chunkDuration` within one video frame (and, for a paused chunk, with `chunkDuration`
 //!   minus its pauses: see above).
 //! - Frame rate: the track timescale over the most common sample duration (ffmpeg stretches the

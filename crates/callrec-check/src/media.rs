@@ -17,10 +17,12 @@ pub(crate) const AAC_FRAME: u64 = 1024;
 pub enum DurationMethod {
     /// From the edit list (sum of `elst` segment durations, in the movie timescale).
     EditList,
-    /// No edit list: the sum of sample durations minus the AAC encoder priming (1024 samples),
-    /// which files without an edit list present (ffmpeg's fragmented chunks).
+    /// No edit list: an audio track's sum of sample durations minus the AAC encoder priming
+    /// (1024 samples), which files without an edit list present (ffmpeg's fragmented chunks);
+    /// a video track's span minus the priming ffmpeg adds to its first sample.
     SamplesMinusPriming,
-    /// No edit list and no AAC track: the sum of sample durations.
+    /// No edit list: a video track's span from its earliest presentation time to the end of its
+    /// last sample (priming is audio's alone), or any other track's sum of sample durations.
     Samples,
 }
 
@@ -263,8 +265,10 @@ fn edit_duration_ms(movie: &Movie, t: &Track) -> Option<f64> {
     (total > 0).then(|| ms(total as f64, movie.timescale.get()))
 }
 
-/// A track's presented duration: from the edit list, else from the samples minus the AAC
-/// priming that a file without an edit list presents.
+/// A track's presented duration: from the edit list, else (a file without one: ffmpeg's
+/// fragmented chunks) an audio track's samples minus the AAC priming it presents, and a video
+/// track's span from its earliest presentation time to the end of its last sample (priming is
+/// audio's alone).
 fn presented_ms(
     movie: &Movie,
     t: &Track,
@@ -274,12 +278,39 @@ fn presented_ms(
         return (Some(d), DurationMethod::EditList);
     }
     let raw = ms(sum_durations(t) as f64, t.timescale.get());
-    match priming_ms {
-        Some(p) => (
+    match (t.kind, priming_ms) {
+        (TrackKind::Audio, Some(p)) => (
             Some((raw - p).max(0.0)),
             DurationMethod::SamplesMinusPriming,
         ),
-        None => (Some(raw), DurationMethod::Samples),
+        (TrackKind::Video, _) => {
+            let ts = t.timescale.get();
+            let start = t.samples.iter().map(|s| s.pts()).min().unwrap_or(0);
+            let end = t
+                .samples
+                .iter()
+                .map(|s| s.pts().saturating_add(i64::from(s.duration)))
+                .max()
+                .unwrap_or(0);
+            let span = ms(end.saturating_sub(start).max(0) as f64, ts);
+            // ffmpeg's fragmented muxer stretches the first video sample by the audio priming
+            // (the audio starts that much earlier): that stretch is not presented. A first
+            // sample no longer than the others is presented whole.
+            let excess = match (t.samples.first(), mode_duration(t)) {
+                (Some(first), Some(mode)) if first.duration > mode => {
+                    ms(f64::from(first.duration - mode), ts)
+                }
+                _ => 0.0,
+            };
+            match priming_ms {
+                Some(p) if excess > 0.0 && excess <= p + ms(1.0, ts) + 1e-9 => (
+                    Some((span - excess).max(0.0)),
+                    DurationMethod::SamplesMinusPriming,
+                ),
+                _ => (Some(span), DurationMethod::Samples),
+            }
+        }
+        _ => (Some(raw), DurationMethod::Samples),
     }
 }
 

@@ -762,3 +762,83 @@ fn an_aac_frame_that_does_not_decode_is_an_error_naming_the_frame() {
         assert_eq!(hit.actual.as_ref().unwrap()["first_frame"], k, "{hit:#?}");
     }
 }
+
+#[test]
+fn fragmented_video_presents_its_span_and_only_ffmpeg_s_stretch_is_taken_off() {
+    let data = read_chunk("fragmented", 0);
+    let movie = Movie::parse(&data).unwrap();
+    let v = movie.track(TrackKind::Video).unwrap();
+    let mode = v.samples[1].duration;
+    assert!(
+        v.samples[0].duration > mode,
+        "ffmpeg stretches the first video sample"
+    );
+    let meta_ms = {
+        let (_, _, _, meta) = chunks(&recording("fragmented"))
+            .into_iter()
+            .find(|c| c.0 == 0)
+            .unwrap();
+        meta["chunkDuration"].as_f64().unwrap()
+    };
+    // The first trun is the video track's (moof[0]/traf[0]); its first sample's duration is
+    // the first per-sample field when flag 0x100 is set.
+    let t = find(&data, b"trun", movie.moov.end as usize) - 4;
+    let flags = u32::from_be_bytes(data[t + 8..t + 12].try_into().unwrap()) & 0xff_ffff;
+    assert!(flags & 0x100 != 0);
+    let at = t + 16 + 4 * usize::from(flags & 1 != 0) + 4 * usize::from(flags & 4 != 0);
+    assert_eq!(
+        u32::from_be_bytes(data[at..at + 4].try_into().unwrap()),
+        v.samples[0].duration
+    );
+    let mut d = data.clone();
+    d[at..at + 4].copy_from_slice(&mode.to_be_bytes());
+    // And every later video fragment's tfdt earlier by the same excess: a file whose first
+    // sample was never stretched.
+    let excess = u64::from(v.samples[0].duration - mode);
+    let mut from = movie.moov.end as usize;
+    let mut track = 0u32;
+    while let Some(k) = d[from..]
+        .windows(4)
+        .position(|w| w == b"tfhd" || w == b"tfdt")
+    {
+        let b = from + k - 4;
+        if &d[b + 4..b + 8] == b"tfhd" {
+            track = u32::from_be_bytes(d[b + 12..b + 16].try_into().unwrap());
+        } else if track == v.id {
+            if d[b + 8] == 1 {
+                let x = u64::from_be_bytes(d[b + 12..b + 20].try_into().unwrap());
+                if x > 0 {
+                    d[b + 12..b + 20].copy_from_slice(&(x - excess).to_be_bytes());
+                }
+            } else {
+                let x = u32::from_be_bytes(d[b + 12..b + 16].try_into().unwrap());
+                if x > 0 {
+                    d[b + 12..b + 16].copy_from_slice(&(x - excess as u32).to_be_bytes());
+                }
+            }
+        }
+        from = b + 8;
+    }
+    let edited = Movie::parse(&d).unwrap();
+    assert_eq!(
+        edited.track(TrackKind::Video).unwrap().samples[0].duration,
+        mode
+    );
+    let (s, _) = check_chunk(
+        Some(&d),
+        &Expected::default(),
+        &Options::default(),
+        &chunk_ref(0, "x"),
+    );
+    let m = s.media.unwrap();
+    // Unstretched: every frame is presented (the audio priming is audio's alone).
+    let frames_ms =
+        f64::from(mode) * v.samples.len() as f64 * 1000.0 / f64::from(v.timescale.get());
+    let vd = m.video.unwrap().duration_ms.unwrap();
+    assert!((vd - frames_ms).abs() < 1e-6, "{vd} vs {frames_ms}");
+    assert!(
+        (vd - meta_ms).abs() < 0.1,
+        "{vd} vs chunkDuration {meta_ms}"
+    );
+    assert_eq!(m.duration_method, DurationMethod::Samples);
+}
