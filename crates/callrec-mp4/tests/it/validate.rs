@@ -52,3 +52,71 @@ fn each_broken_fixture_has_exactly_its_defect() {
     kinds.dedup();
     assert_eq!(kinds.len(), 8, "one fixture per defect kind: {kinds:?}");
 }
+
+/// The chunk of `recording` with index 0.
+fn chunk0(recording: &str) -> Vec<u8> {
+    let dir = crate::util::testdata().join("recordings").join(recording);
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("event.json")).unwrap()).unwrap();
+    let event = if event.is_array() { &event[0] } else { &event };
+    let doc = event["data"]["recordingStorageInfo"]["recordingChunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["index"] == 0)
+        .unwrap()["documentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::read(dir.join(format!("{doc}.mp4"))).unwrap()
+}
+
+/// Offsets of every box header of type `fourcc` (the size field), in file order.
+fn boxes_of(data: &[u8], fourcc: &[u8; 4]) -> Vec<usize> {
+    data.windows(4)
+        .enumerate()
+        .filter(|(_, w)| w == fourcc)
+        .map(|(i, _)| i - 4)
+        .collect()
+}
+
+fn put(data: &mut [u8], at: usize, v: u32) {
+    data[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+#[test]
+fn an_stsc_entry_past_the_chunk_offsets_is_a_defect() {
+    let mut d = chunk0("basic");
+    // The audio track's stsc (the second): entries (1,1) (2,2) (23,1) (24,2) over 41 chunks.
+    let stsc = boxes_of(&d, b"stsc")[1];
+    let chunks = u32::from_be_bytes(d[boxes_of(&d, b"stco")[1] + 12..][..4].try_into().unwrap());
+    put(&mut d, stsc + 16 + 12 * 2, chunks + 1);
+    callrec_mp4::Movie::parse(&d).expect("still parses: entry 1 covers the samples");
+    let defects = validate(&d).unwrap();
+    assert_eq!(defects.len(), 1, "{defects:#?}");
+    assert_eq!(defects[0].kind, DefectKind::Stsc);
+    assert_eq!(defects[0].track_index, Some(1));
+    assert!(defects[0].reason.contains("past") || defects[0].reason.contains("lists"));
+}
+
+#[test]
+fn a_zero_duration_inside_a_fragment_is_a_defect_naming_the_sample() {
+    let mut d = chunk0("fragmented");
+    let trun = boxes_of(&d, b"trun")[0];
+    let flags = u32::from_be_bytes(d[trun + 8..trun + 12].try_into().unwrap()) & 0xff_ffff;
+    assert!(flags & 0x100 != 0, "per-sample durations");
+    let per = [0x100, 0x200, 0x400, 0x800]
+        .iter()
+        .filter(|f| flags & **f != 0)
+        .count();
+    let first = trun + 16 + 4 * usize::from(flags & 1 != 0) + 4 * usize::from(flags & 4 != 0);
+    // Sample 3 of the video track.
+    put(&mut d, first + 4 * per * 3, 0);
+    let defects = validate(&d).unwrap();
+    let z: Vec<_> = defects
+        .iter()
+        .filter(|x| x.kind == DefectKind::Stts)
+        .collect();
+    assert_eq!(z.len(), 1, "{defects:#?}");
+    assert_eq!((z[0].track_index, z[0].sample), (Some(0), Some(3)));
+}
