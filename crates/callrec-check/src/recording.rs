@@ -141,6 +141,16 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
             all_measured = false;
             continue;
         }
+        let repeat = recording.problems.iter().any(|p| {
+            matches!(p, Problem::DuplicateDocumentId { document_id, indices }
+                if *document_id == c.document_id && indices.first() != Some(&c.index))
+        });
+        if repeat {
+            // A repeat listing of a documentId (event.duplicate_document_id): no file of its own.
+            summaries.push(crate::ChunkSummary::unmeasured(&r));
+            all_measured = false;
+            continue;
+        }
         if chunk_absent(c, file(i)) {
             // Listed by the event, but neither file is here.
             findings.push(
