@@ -16,7 +16,8 @@ the frame nearest the global second: inside a chunk, flash frame pts == beep sta
 and any |audio - video| a player shows comes from the join, not from the chunk.
 
 --gap-before K:MS makes chunk K start MS later on the wall clock than the previous chunk's
-end (a gap between chunks, which --wall-clock turns into a timestamp gap). Default 6:1000.
+end (a gap between chunks, which --wall-clock turns into a timestamp gap). Default 6:500 (half the beep spacing, so a
+stream that ignores the gap cannot be matched to the wrong beep: its beeps show as missing).
 """
 import argparse
 import datetime
@@ -101,7 +102,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
     ap.add_argument("--chunks", type=int, default=12)
-    ap.add_argument("--gap-before", default="6:1000", help="K:MS, or 'none'")
+    ap.add_argument("--gap-before", default="6:500", help="K:MS, or 'none'")
     a = ap.parse_args()
     gap_k, gap_ms = (-1, 0) if a.gap_before == "none" else map(int, a.gap_before.split(":"))
     os.makedirs(a.outdir, exist_ok=True)
