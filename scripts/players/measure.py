@@ -237,19 +237,24 @@ def main():
             au = sorted(my + sl * (x["ctx"] - mx) for x in r.get("beeps", []))
         else:
             au = sorted(x["perf"] for x in r.get("beeps", []))
-        fr = [(x["perf"], x["y"]) for x in r.get("frames", [])]
-        vi = flashes(fr)
-        # both clocks are performance.now(); shift so the first flash is the first expected
+        frs = sorted(r.get("frames", []), key=lambda x: x["perf"])
+        # video: the presented frame's mediaTime; audio: its performance time moved onto the
+        # media timeline with the (perf - mediaTime) of the frame presented nearest to it
+        vi = flashes([(x["media"], x["y"]) for x in frs])
+        import bisect
+        perfs = [x["perf"] for x in frs]
+        mapped = []
+        for t in au:
+            i = min(range(max(0, bisect.bisect(perfs, t) - 1), min(len(frs), bisect.bisect(perfs, t) + 1)),
+                    key=lambda k: abs(perfs[k] - t), default=None)
+            if i is not None:
+                mapped.append(t - (frs[i]["perf"] - frs[i]["media"]))
+        au = mapped
         relative = True
     else:
         sys.exit(f"unknown path {a.path}")
     key = "compact_ms" if a.layout == "compact" else "wall_ms"
     exp = [b[key] for b in sync["beeps"]]
-    if relative and vi:
-        # browsers: times are on the page clock; put the video events on the media timeline
-        shift = vi[0] - exp[0]
-        au = [t - shift for t in au]
-        vi = [t - shift for t in vi]
     A, V = align(exp, au), align(exp, vi)
     beeps = []
     for b, x, y in zip(sync["beeps"], A, V):
