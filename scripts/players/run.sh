@@ -37,7 +37,11 @@ STITCH=$ROOT/target/release/examples/stitch
 if [ -n "${PLAYERS_WORK:-}" ]; then W=$PLAYERS_WORK; rm -rf "$W"; mkdir -p "$W"; else
   W=$(mktemp -d); trap 'rm -rf "$W"' EXIT; fi
 PIDS=()
-cleanup_pids() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+STARTED_PULSE=0
+cleanup_pids() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ "$STARTED_PULSE" = 1 ] && pulseaudio --kill 2>/dev/null || true
+}
 trap 'cleanup_pids; [ -z "${PLAYERS_WORK:-}" ] && rm -rf "$W"' EXIT
 echo "== generating the sync recording in $W"
 python3 "$HERE/make_sync_recording.py" "$W/rec"
@@ -76,6 +80,7 @@ else
   # audio output: a PulseAudio null sink (Firefox needs one; Chromium uses it too)
   if ! pactl info >/dev/null 2>&1; then
     pulseaudio -D --exit-idle-time=-1 --system=false 2>/dev/null || true
+    STARTED_PULSE=1
     sleep 1
   fi
   pactl list short sinks 2>/dev/null | grep -q players_null || \
@@ -88,7 +93,11 @@ else
   for fl in "${FILES[@]}"; do
     f=${fl%%:*} lay=${fl##*:}
     for b in chromium firefox; do
-      tag="$b-${f%.mp4}"
+     tag="$b-${f%.mp4}"
+     # one retry: a browser's first start (fresh profile, audio server just up) can stall
+     for attempt in 1 2; do
+      [ -f "$W/res/$tag.json" ] && break
+      [ "$attempt" = 2 ] && echo "   $tag: no result, retrying once"
       prof=$(mktemp -d -p "$W")
       url="http://127.0.0.1:$PORT/page.html?f=$f&tag=$tag"
       if [ "$b" = chromium ]; then
@@ -110,13 +119,14 @@ PREFS
       fi
       for _ in $(seq 75); do [ -f "$W/res/$tag.json" ] && break; sleep 1; done
       kill "$bp" 2>/dev/null || true; wait "$bp" 2>/dev/null || true
+     done
       if [ -f "$W/res/$tag.json" ]; then
         "${M[@]}" browser "$W/$f" "$W/rec/sync.json" "$lay" --browser-json "$W/res/$tag.json" \
           --label "$b ${f%.mp4}" >> "$R" || \
           printf '{"label": "%s %s", "skipped": "measure failed"}\n' "$b" "${f%.mp4}" >> "$R"
       else
         last=$(cat "$W/res/$tag.progress.json" 2>/dev/null || echo "no page progress")
-        printf '{"label": "%s %s", "skipped": "no result within 75 s (%s)"}\n' "$b" "${f%.mp4}" \
+        printf '{"label": "%s %s", "skipped": "no result within 75 s, twice (%s)"}\n' "$b" "${f%.mp4}" \
           "$(echo "$last" | tr -d '"\\')" >> "$R"
       fi
     done
