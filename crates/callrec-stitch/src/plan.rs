@@ -346,10 +346,13 @@ fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<(Ve
             }
             _ => false,
         };
+        // Only audio has priming: video that is not stretched presents from its first
+        // composition time (B-frame chunks start at their composition delay).
+        let lead = if t.kind == TrackKind::Audio { skip } else { 0 };
         let (start, end, trim) = if stretched {
             (0, x.end_pts - skip, skip)
         } else {
-            (x.min_pts.max(0).saturating_add(skip), x.end_pts, 0)
+            (x.min_pts.max(0).saturating_add(lead), x.end_pts, 0)
         };
         if end > start {
             segs.push(Seg {
