@@ -36,9 +36,10 @@
 //!   before the first chunk's media, elsewhere a timestamp gap (the sample presented before
 //!   the empty edit is held through it). Edits with a rate other than 1 are refused.
 //! - A chunk with no edit list on any track (ffmpeg's fragmented chunks) that has an AAC track is
-//!   assumed to start with the 1024 samples of priming ffmpeg's AAC encoder writes: every track of
-//!   the chunk skips that lead, `1024 / sample_rate` seconds converted to the track's timescale
-//!   (rounded to nearest; 1049 ticks at 16384 for 16 kHz audio). Each track then presents up to
+//!   assumed to start with the 1024 samples of priming ffmpeg's AAC encoder writes: the audio
+//!   skips that lead (only audio has priming; a video track that is not ffmpeg's stretch below,
+//!   e.g. with B-frames, presents from its first composition time, every frame kept). The lead is
+//!   `1024 / sample_rate` seconds converted to the track's timescale (rounded to nearest; 1049 ticks at 16384 for 16 kHz audio). Each track then presents up to
 //!   the end of its media. ffmpeg writes that lead into the first video frame instead: it lasts
 //!   3097 ticks (2048 + 1049) and every later frame comes 1049 ticks late. Where a track's first
 //!   sample lasts at least the lead longer than the next one, the output gives it back its own

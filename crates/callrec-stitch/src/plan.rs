@@ -346,13 +346,14 @@ fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<(Ve
             }
             _ => false,
         };
-        // Only audio has priming: video that is not stretched presents from its first
-        // composition time (B-frame chunks start at their composition delay).
-        let lead = if t.kind == TrackKind::Audio { skip } else { 0 };
+        // Only audio has priming: a video track that is not the stretch (B-frames, or a first
+        // frame of ordinary length) starts at its first presented composition time.
         let (start, end, trim) = if stretched {
             (0, x.end_pts - skip, skip)
+        } else if t.kind == TrackKind::Audio {
+            (x.min_pts.max(0).saturating_add(skip), x.end_pts, 0)
         } else {
-            (x.min_pts.max(0).saturating_add(lead), x.end_pts, 0)
+            (x.min_pts.max(0), x.end_pts, 0)
         };
         if end > start {
             segs.push(Seg {
