@@ -1656,6 +1656,40 @@ mod tests {
         assert_eq!(plan.duration(), 2000);
     }
 
+    /// An edit-less (fragmented) chunk whose video has B-frames: only the audio loses its 1024
+    /// priming samples; the video presents from its first composition time with every frame.
+    #[test]
+    fn edit_less_bframe_video_keeps_its_first_frame() {
+        let mut v = track(1, TrackKind::Video, 16384, 16, 10, 2048, 0); // 2 s
+        for (k, s) in v.samples.iter_mut().enumerate() {
+            // Two frames of reorder delay: every pts is at least 4096 past its dts.
+            s.cts_offset = if k % 3 == 0 { 4096 } else { 2048 * 3 };
+        }
+        v.samples[0].cts_offset = 4096;
+        let mut a = track(2, TrackKind::Audio, 16000, 33, 10, 1024, 160);
+        a.entries[0].codec = Codec::Aac(callrec_mp4::AacConfig {
+            object_type: 2,
+            sample_rate: 16000,
+            channels: 1,
+            entry_sample_rate: 16000,
+            entry_channels: 1,
+            asc: vec![0x14, 0x08],
+        });
+        let c0 = chunk(0, vec![v, a]);
+        let plan = Plan::new(&[c0], &StitchOptions::default()).unwrap();
+        let video = &plan.tracks()[0];
+        // Presented from pts 4096 (the composition delay), 2 s of frames: nothing cut.
+        assert_eq!(video.edits.len(), 1);
+        assert_eq!(video.edits[0].media_time, Some(4096));
+        assert_eq!(video.edits[0].segment_duration, 2000);
+        let audio = &plan.tracks()[1];
+        assert_eq!(
+            audio.edits[0].media_time,
+            Some(1024),
+            "audio skips its priming"
+        );
+    }
+
     fn wall() -> StitchOptions {
         StitchOptions {
             wall_clock: true,
