@@ -836,13 +836,16 @@ fn write_output(
     Ok(())
 }
 
-/// Removes the temporary files (`.*.part`) a killed run left in an output folder.
+/// Removes the temporary files (`.callrec-tmp-*`, and `.*.part` of older versions) a killed run
+/// left in an output folder (safe: the batch holds the lock on OUT).
 fn remove_temporaries(dir: &Path) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".part") && entry.file_type()?.is_file() {
+        let ours =
+            name.starts_with(".callrec-tmp-") || (name.starts_with('.') && name.ends_with(".part"));
+        if ours && entry.file_type()?.is_file() {
             fs::remove_file(entry.path())?;
         }
     }

@@ -150,6 +150,7 @@
 
 mod plan;
 mod rat;
+pub mod temp;
 mod write;
 
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -46,38 +46,6 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Err
     }
 }
 
-/// Removes the temporary file unless disarmed.
-struct TempGuard {
-    path: PathBuf,
-    armed: bool,
-}
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn temp_path(out: &Path) -> Result<(PathBuf, PathBuf)> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = out.file_name().ok_or_else(|| Error::Io {
-        op: "create",
-        path: out.to_path_buf(),
-        error: io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file"),
-    })?;
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}-{n}.part", std::process::id()));
-    Ok((dir.join(tmp_name), dir))
-}
-
 /// Plans and writes in one call: [`Plan::new`] then [`write()`].
 pub fn stitch(
     chunks: &[ChunkInput],
@@ -91,8 +59,8 @@ pub fn stitch(
 
 /// Writes the planned output to `out`.
 ///
-/// The file is built as `.<name>.<pid>-<n>.part` in `out`'s directory, synced, then renamed over
-/// `out` (and the directory synced): `out` never holds a partial file, and on any error the
+/// The file is built as a [`temp::Temp`](crate::temp::Temp) in `out`'s directory, synced, then
+/// renamed over `out` (and the directory synced): `out` never holds a partial file, and on any error the
 /// temporary file is removed. Chunk files are only opened for reading; a target that is one of
 /// them is refused ([`Error::OutputIsInput`]), as is a chunk file shorter than its samples need
 /// ([`Error::SourceTruncated`], checked before anything is created).
@@ -128,20 +96,16 @@ pub fn write(
             });
         }
     }
-    let (tmp, dir) = temp_path(out)?;
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(io_err("create", &tmp))?;
-    let mut guard = TempGuard {
-        path: tmp.clone(),
-        armed: true,
-    };
+    // Errors name the target, never the temporary file.
+    let mut temp =
+        crate::temp::Temp::new(out).map_err(io_err("create a temporary file for", out))?;
+    let tmp = temp.path().to_path_buf();
+    let f = temp.as_file_mut();
     f.set_len(plan.output_len())
-        .map_err(io_err("set the length of", &tmp))?;
+        .map_err(io_err("set the length of the temporary file for", out))?;
     f.write_all(plan.header())
-        .map_err(io_err("write the header to", &tmp))?;
+        .map_err(io_err("write the header of", out))?;
+    let f = temp.as_file();
     let done = Mutex::new(plan.header().len() as u64);
     progress(plan.header().len() as u64);
 
@@ -154,7 +118,7 @@ pub fn write(
             off += len;
         }
     }
-    let run = || copy_pieces(plan, &pieces, &tmp, &done, progress);
+    let run = || copy_pieces(plan, &pieces, &tmp, out, &done, progress);
     let copy = || match opts.threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -194,15 +158,11 @@ pub fn write(
         (r, fr)
     });
     copy_result?;
-    flush_result.map_err(io_err("sync", &tmp))?;
+    flush_result.map_err(io_err("sync", out))?;
 
-    f.sync_all().map_err(io_err("sync", &tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, out).map_err(io_err("rename the temporary file to", out))?;
-    guard.armed = false;
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    f.sync_all().map_err(io_err("sync", out))?;
+    temp.persist(out)
+        .map_err(io_err("rename the temporary file to", out))?;
     Ok(Summary {
         chunks: plan.chunks().len(),
         duration_ms: plan.duration_ms(),
@@ -220,6 +180,7 @@ fn copy_pieces(
     plan: &Plan,
     pieces: &[Piece],
     tmp: &Path,
+    out: &Path,
     done: &Mutex<u64>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
@@ -240,16 +201,16 @@ fn copy_pieces(
                     OpenOptions::new()
                         .write(true)
                         .open(tmp)
-                        .map_err(io_err("open", tmp))?,
+                        .map_err(io_err("open the temporary file for", out))?,
                 ),
             };
             src.seek(SeekFrom::Start(src_off))
                 .map_err(io_err("seek in", src_path))?;
             dst.seek(SeekFrom::Start(dst_off))
-                .map_err(io_err("seek in", tmp))?;
+                .map_err(io_err("seek in the temporary file for", out))?;
             // std turns a copy from a `Take<&File>` into a `File` into copy_file_range on Linux.
             let n = io::copy(&mut Read::by_ref(src).take(len), dst)
-                .map_err(io_err("copy into", tmp))?;
+                .map_err(io_err("copy into", out))?;
             if n != len {
                 return Err(Error::Io {
                     op: "copy from",

@@ -100,6 +100,24 @@ pub enum Error {
     /// Planning or writing the stitched file failed (names the chunk and parameter).
     #[error(transparent)]
     Stitch(#[from] callrec_stitch::Error),
+    /// An output path is refused before anything is written: it is one of the recording's
+    /// files, the other output, or an existing file that is not a regular file.
+    #[error("refusing to write {}: {reason}", path.display())]
+    OutputRefused {
+        /// The output path as given.
+        path: PathBuf,
+        /// Why, e.g. "it is the recording's event.json".
+        reason: String,
+    },
+    /// The MP4 was written in full, but the timeline JSON was not (the timeline path holds
+    /// what it held before).
+    #[error("{} was written in full, but the timeline was not: {error}", mp4.display())]
+    TimelineNotWritten {
+        /// The complete MP4.
+        mp4: PathBuf,
+        /// Why the timeline could not be written.
+        error: Box<Error>,
+    },
     /// Writing an output file failed.
     #[error("{op} {}: {error}", path.display())]
     Io {
@@ -339,16 +357,27 @@ impl Recording {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<Stitched> {
         let started = Instant::now();
+        self.check_outputs(opts)?;
         let (_inputs, plan) = self.plan(opts)?;
         let total = plan.output_len();
+        let mut stale_removed = remove_stale(&opts.output)?;
+        if let Some(path) = &opts.timeline {
+            stale_removed += remove_stale(path)?;
+        }
         let summary =
             callrec_stitch::write(&plan, &opts.output, &opts.stitch_options(), &|done| {
                 progress(done, total)
             })?;
         if let Some(path) = &opts.timeline {
-            write_atomic(path, self.timeline().to_json().as_bytes())?;
+            write_atomic(path, self.timeline().to_json().as_bytes()).map_err(|e| {
+                Error::TimelineNotWritten {
+                    mp4: summary.path.clone(),
+                    error: Box::new(e),
+                }
+            })?;
         }
         Ok(Stitched {
+            stale_removed,
             path: summary.path,
             chunks: summary.chunks,
             duration_ms: summary.duration_ms,
@@ -357,6 +386,120 @@ impl Recording {
             placements: summary.placements,
         })
     }
+}
+
+impl Recording {
+    /// The files of the recording directory that an output must never replace: `event.json`
+    /// and, per chunk, `<documentId>.mp4` and `<documentId>.json` (whether present or not), with
+    /// the paths the metadata loader found.
+    fn input_paths(&self) -> Vec<(PathBuf, String)> {
+        let mut paths = vec![(
+            self.dir.join("event.json"),
+            "the recording's event.json".to_string(),
+        )];
+        for c in &self.meta.chunks {
+            let what = |kind: &str| format!("chunk {} ({})'s {kind}", c.index, c.document_id);
+            paths.push((
+                self.dir.join(format!("{}.mp4", c.document_id)),
+                what("media"),
+            ));
+            paths.push((
+                self.dir.join(format!("{}.json", c.document_id)),
+                what("metadata"),
+            ));
+            if let Some(p) = &c.media_path {
+                paths.push((p.clone(), what("media")));
+            }
+            if let Some(p) = &c.metadata_path {
+                paths.push((p.clone(), what("metadata")));
+            }
+        }
+        paths
+    }
+
+    /// Refuses, before anything is written, an output that is one of the recording's files
+    /// (by canonical path or by device and inode), the other output, or an existing file that
+    /// is not a regular file (a directory, FIFO, device or socket).
+    pub fn check_outputs(&self, opts: &StitchOptions) -> Result<()> {
+        let inputs: Vec<(Identity, String)> = self
+            .input_paths()
+            .into_iter()
+            .map(|(p, what)| (Identity::of(&p), what))
+            .collect();
+        let mut outputs = vec![&opts.output];
+        outputs.extend(&opts.timeline);
+        let refuse = |path: &Path, reason: String| Error::OutputRefused {
+            path: path.to_path_buf(),
+            reason,
+        };
+        for path in &outputs {
+            let id = Identity::of(path);
+            if let Some((_, what)) = inputs.iter().find(|(i, _)| i.same(&id)) {
+                return Err(refuse(path, format!("it is {what}")));
+            }
+            match std::fs::metadata(path) {
+                Ok(m) if m.is_dir() => return Err(refuse(path, "it is a directory".into())),
+                Ok(m) if !m.is_file() => {
+                    return Err(refuse(path, "it exists and is not a regular file".into()))
+                }
+                _ => {}
+            }
+        }
+        if let Some(timeline) = &opts.timeline {
+            if Identity::of(&opts.output).same(&Identity::of(timeline)) {
+                return Err(refuse(timeline, "it is also the output MP4".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What identifies a file: its canonical path (the parent's canonical path and the name when it
+/// does not exist yet) and, when it exists, its device and inode.
+#[derive(Debug)]
+struct Identity {
+    canonical: Option<PathBuf>,
+    #[cfg(unix)]
+    inode: Option<(u64, u64)>,
+}
+
+impl Identity {
+    fn of(path: &Path) -> Identity {
+        let canonical = std::fs::canonicalize(path).ok().or_else(|| {
+            let name = path.file_name()?;
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            Some(std::fs::canonicalize(parent).ok()?.join(name))
+        });
+        Identity {
+            canonical,
+            #[cfg(unix)]
+            inode: std::fs::metadata(path).ok().map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            }),
+        }
+    }
+
+    fn same(&self, other: &Identity) -> bool {
+        #[cfg(unix)]
+        if self.inode.is_some() && self.inode == other.inode {
+            return true;
+        }
+        self.canonical.is_some() && self.canonical == other.canonical
+    }
+}
+
+/// Removes the temporaries a killed run left for `target` (see
+/// [`callrec_stitch::temp::remove_stale`]).
+fn remove_stale(target: &Path) -> Result<usize> {
+    callrec_stitch::temp::remove_stale(target).map_err(|error| Error::Io {
+        op: "look for stale temporary files beside",
+        path: target.to_path_buf(),
+        error,
+    })
 }
 
 /// Whether a problem stops a stitch (see [`Recording::plan`]).
@@ -460,6 +603,8 @@ pub struct Stitched {
     pub seconds: f64,
     /// Where each chunk starts in the output.
     pub placements: Vec<ChunkPlacement>,
+    /// Temporary files of an earlier, killed run on the same targets that were removed.
+    pub stale_removed: usize,
 }
 
 /// `s` made safe as one path component: ASCII letters, digits, `-`, `_` and `.` are kept, every
@@ -488,8 +633,11 @@ pub fn safe_file_name(s: &str) -> String {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed, so
-/// `path` holds either its old content or all of `bytes`.
+/// Writes `bytes` to `path` atomically: a temporary file beside it (see
+/// [`callrec_stitch::temp::Temp`]; removed on error and, once a binary installs a signal
+/// handler that calls [`callrec_stitch::temp::remove_all`], on SIGINT/SIGTERM), synced, then
+/// renamed, so `path` holds either its old content or all of `bytes`. An existing `path` that
+/// is not a regular file (a directory, FIFO, device, socket) is refused.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io_err = |op| {
         move |error| Error::Io {
@@ -498,28 +646,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             error,
         }
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".callrec-").suffix(".part");
-    // Readable like any file the user creates (tempfile's default is 0600).
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(io_err("create a temporary file for"))?;
-    tmp.write_all(bytes).map_err(io_err("write"))?;
+    if let Ok(m) = std::fs::metadata(path) {
+        if !m.is_file() {
+            return Err(Error::OutputRefused {
+                path: path.to_path_buf(),
+                reason: "it exists and is not a regular file".into(),
+            });
+        }
+    }
+    let mut tmp =
+        callrec_stitch::temp::Temp::new(path).map_err(io_err("create a temporary file for"))?;
+    tmp.as_file_mut()
+        .write_all(bytes)
+        .map_err(io_err("write"))?;
     tmp.as_file().sync_all().map_err(io_err("sync"))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .map_err(io_err("rename into"))?;
-    // The rename is durable once the directory is synced (not possible on every platform).
-    #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("sync the directory of"))?;
+    tmp.persist(path).map_err(io_err("rename into"))?;
     Ok(())
 }
 

@@ -208,7 +208,9 @@ fn assert_stitched(mp4: &[u8], dir: &Path) {
 fn assert_consistent(out: &Path) {
     for (rel, (_, bytes)) in snapshot(out) {
         let name = rel.rsplit('/').next().unwrap();
-        assert!(!name.ends_with(".part") || name.starts_with('.'), "{rel}");
+        if name.starts_with(".callrec-tmp-") {
+            continue; // a hidden temporary (a killed run's), never a final path
+        }
         match name {
             batch::RECORDING_MP4 => {
                 Movie::parse(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"));
@@ -618,7 +620,7 @@ fn temporaries(dir: &Path) -> Vec<String> {
     for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
         for file in fs::read_dir(entry.path()).into_iter().flatten().flatten() {
             let name = file.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".part") {
+            if name.starts_with(".callrec-tmp-") {
                 found.push(format!("{}/{name}", entry.file_name().to_string_lossy()));
             }
         }
@@ -655,7 +657,7 @@ fn run_and_kill(root: &Path, out: &Path, mode: &str) -> usize {
     let stitching = || {
         temporaries(out)
             .iter()
-            .any(|t| t.contains("/.recording.mp4."))
+            .any(|t| t.contains("/.callrec-tmp-recording.mp4-"))
     };
     while count() <= start || (mode == "stitch" && !stitching()) {
         if let Some(status) = child.try_wait().unwrap() {
@@ -687,7 +689,7 @@ fn killed_batch_resumes_to_identical_outputs() {
     let done = manifest(out.path());
     let part = temporaries(out.path());
     assert_eq!(part.len(), 1, "{part:?}");
-    assert!(part[0].contains("/.recording.mp4."), "{part:?}");
+    assert!(part[0].contains("/.callrec-tmp-recording.mp4-"), "{part:?}");
     let key = part[0].split('/').next().unwrap();
     assert!(
         !done.values().any(|e| e.key == key),

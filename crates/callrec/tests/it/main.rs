@@ -1,5 +1,6 @@
 //! Integration tests of the facade on the fixture recordings.
 
+mod outputs;
 mod robustness;
 
 use std::collections::BTreeMap;
