@@ -46,6 +46,8 @@ use std::sync::Mutex;
 use std::time::{Instant, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
+use callrec::crates::mp4::TrackKind;
+use callrec::crates::stitch::temp;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -760,8 +762,6 @@ fn process_inner(
 
     let mp4 = out_dir.join(RECORDING_MP4);
     let stitch_opts = callrec::StitchOptions::new(&mp4).wall_clock(opts.wall_clock);
-    // What the output must hold: every input sample of each track kind.
-    let (inputs, _) = recording.plan(&stitch_opts)?;
     let stitched = recording.stitch_with_progress(&stitch_opts, &|done, total| {
         on_event(Event::Stitching {
             dir: &job.rel,
@@ -770,7 +770,13 @@ fn process_inner(
         })
     })?;
     entry.media_ms = Some(stitched.duration_ms);
-    if let Err(reason) = verify_output(&mp4, &inputs, stitched.duration_ms) {
+    // What the output must hold: the planned sample count of each track kind.
+    let expected: Vec<(TrackKind, usize)> = stitched
+        .tracks
+        .iter()
+        .map(|t| (t.kind, t.samples))
+        .collect();
+    if let Err(reason) = verify_output(&mp4, &expected, stitched.duration_ms) {
         // No output that does not read back stands at its final path.
         let _ = fs::remove_file(&mp4);
         return Err(Failure {
@@ -783,24 +789,24 @@ fn process_inner(
     Ok(())
 }
 
-/// Re-reads a written MP4: it parses, has no structural defect, holds every input sample of
-/// each track kind, and presents the duration the plan gave (within a millisecond).
+/// Re-reads a written MP4: it parses, has no structural defect, holds the `expected` sample
+/// count of each track kind, and presents the duration the plan gave (within a millisecond).
 fn verify_output(
     mp4: &Path,
-    inputs: &[callrec::crates::stitch::ChunkInput],
+    expected: &[(TrackKind, usize)],
     duration_ms: u64,
 ) -> Result<(), String> {
-    use callrec::crates::mp4::{validate_movie, Movie, TrackKind};
+    use callrec::crates::mp4::{validate_movie, Movie};
     let data = fs::read(mp4).map_err(|e| e.to_string())?;
     let movie = Movie::parse(&data).map_err(|e| e.to_string())?;
     if let Some(d) = validate_movie(&data, &movie).first() {
         return Err(d.to_string());
     }
     for kind in [TrackKind::Video, TrackKind::Audio] {
-        let want: usize = inputs
+        let want: usize = expected
             .iter()
-            .filter_map(|i| i.movie.track(kind))
-            .map(|t| t.samples.len())
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| n)
             .sum();
         let got = movie.track(kind).map_or(0, |t| t.samples.len());
         if got != want {
@@ -844,7 +850,7 @@ fn remove_temporaries(dir: &Path) -> io::Result<()> {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let ours =
-            name.starts_with(".callrec-tmp-") || (name.starts_with('.') && name.ends_with(".part"));
+            temp::is_temporary_name(&name) || (name.starts_with('.') && name.ends_with(".part"));
         if ours && entry.file_type()?.is_file() {
             fs::remove_file(entry.path())?;
         }
@@ -856,16 +862,17 @@ fn remove_temporaries(dir: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use callrec::crates::mp4::Movie;
-    use callrec::crates::stitch::ChunkInput;
 
-    fn chunk(path: &Path) -> ChunkInput {
-        ChunkInput {
-            index: 0,
-            name: "c".into(),
-            path: path.to_path_buf(),
-            movie: Movie::parse(&fs::read(path).unwrap()).unwrap(),
-            empty_edits: Vec::new(),
-        }
+    fn movie(path: &Path) -> Movie {
+        Movie::parse(&fs::read(path).unwrap()).unwrap()
+    }
+
+    /// The sample count of each track of `copies` copies of a movie.
+    fn counts(m: &Movie, copies: usize) -> Vec<(TrackKind, usize)> {
+        m.tracks
+            .iter()
+            .map(|t| (t.kind, t.samples.len() * copies))
+            .collect()
     }
 
     #[test]
@@ -877,15 +884,15 @@ mod tests {
             .map(|e| e.unwrap().path())
             .find(|p| p.extension().is_some_and(|x| x == "mp4"))
             .unwrap();
-        let c = chunk(&mp4);
-        let ms = (u128::from(c.movie.duration) * 1000 / u128::from(c.movie.timescale.get())) as u64;
-        assert_eq!(verify_output(&mp4, std::slice::from_ref(&c), ms), Ok(()));
-        let e = verify_output(&mp4, std::slice::from_ref(&c), ms + 40).unwrap_err();
+        let m = movie(&mp4);
+        let ms = (u128::from(m.duration) * 1000 / u128::from(m.timescale.get())) as u64;
+        assert_eq!(verify_output(&mp4, &counts(&m, 1), ms), Ok(()));
+        let e = verify_output(&mp4, &counts(&m, 1), ms + 40).unwrap_err();
         assert!(e.contains("presents"), "{e}");
-        let e = verify_output(&mp4, &[chunk(&mp4), chunk(&mp4)], ms).unwrap_err();
+        let e = verify_output(&mp4, &counts(&m, 2), ms).unwrap_err();
         assert!(e.contains("samples"), "{e}");
         let broken = td.join("corrupt/structure/stsz_count.mp4");
-        let e = verify_output(&broken, &[chunk(&broken)], ms).unwrap_err();
+        let e = verify_output(&broken, &counts(&movie(&broken), 1), ms).unwrap_err();
         assert!(e.starts_with("mp4.stsz"), "{e}");
     }
 }

@@ -402,7 +402,7 @@ fn progressive_samples(
 }
 
 /// The position in `tracks` of the track a `traf` (`moof[mi]/traf[ti]`) belongs to.
-fn traf_track(
+pub(crate) fn traf_track(
     tracks: &[Track],
     track_id: u32,
     mi: usize,

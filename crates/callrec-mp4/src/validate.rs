@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use crate::boxes::{Moov, Mp4Box, Stbl};
 use crate::fragment::Moof;
+use crate::parse::traf_track;
 use crate::reader::Reader;
 use crate::{FourCc, Movie, ParseOptions, Result};
 
@@ -138,6 +139,8 @@ pub fn validate(data: &[u8]) -> Result<Vec<Defect>> {
 pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
     let mut out = Vec::new();
     let layout = Layout::walk(data);
+    let mut mdats = movie.mdats.clone();
+    mdats.sort_by_key(|r| r.start);
     if let Some(moov) = &layout.moov {
         for (i, trak) in moov.traks.iter().enumerate() {
             let Some(track) = movie.tracks.get(i) else {
@@ -155,7 +158,7 @@ pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
         }
     }
     if movie.fragmented {
-        truns(movie, &layout, &mut out);
+        truns(movie, &layout, &mdats, &mut out);
     }
     for (i, t) in movie.tracks.iter().enumerate() {
         let d = Ctx {
@@ -163,7 +166,7 @@ pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
             track_id: t.id,
         };
         let stbl = format!("moov/trak[{i}]/mdia/minf/stbl");
-        ranges(&d, movie, i, data.len() as u64, &stbl, &mut out);
+        ranges(&d, movie, i, &mdats, data.len() as u64, &stbl, &mut out);
         composition(&d, movie, i, &stbl, &mut out);
         zero_deltas_fragmented(&d, movie, i, &mut out);
     }
@@ -229,14 +232,20 @@ impl Layout {
     }
 }
 
-/// The fixed fields of a sample entry after its 8-byte header: 8 for every SampleEntry, plus 70
-/// for a visual and 20 for an audio one (ISO/IEC 14496-12 8.5.2.2).
-fn min_entry_size(fourcc: FourCc) -> u64 {
+/// The size of a sample entry's header and fixed fields for the codes whose layout we know
+/// (8 bytes of box header, 8 for every SampleEntry, plus 70 for a visual and 20 for an audio
+/// one, ISO/IEC 14496-12 8.5.2.2); child boxes (avcC, esds...) follow them.
+fn fixed_entry_size(fourcc: FourCc) -> Option<u64> {
     match &fourcc.0 {
-        b"avc1" | b"avc3" | b"hvc1" | b"hev1" => 8 + 8 + 70,
-        b"mp4a" => 8 + 8 + 20,
-        _ => 8 + 8,
+        b"avc1" | b"avc3" | b"hvc1" | b"hev1" => Some(8 + 8 + 70),
+        b"mp4a" => Some(8 + 8 + 20),
+        _ => None,
     }
+}
+
+/// The smallest valid size of a sample entry with this code.
+fn min_entry_size(fourcc: FourCc) -> u64 {
+    fixed_entry_size(fourcc).unwrap_or(8 + 8)
 }
 
 fn sample_entries(d: &Ctx, movie: &Movie, i: usize, stbl: &str, out: &mut Vec<Defect>) {
@@ -278,12 +287,8 @@ fn sample_entries(d: &Ctx, movie: &Movie, i: usize, stbl: &str, out: &mut Vec<De
             continue;
         }
         // Children (avcC, esds...) must fit the entry.
-        let skip = match &e.fourcc.0 {
-            b"avc1" | b"avc3" | b"hvc1" | b"hev1" => Some(8 + 8 + 70),
-            b"mp4a" => Some(8 + 8 + 20),
-            _ => None,
-        };
-        if let Some(skip) = skip {
+        if let Some(skip) = fixed_entry_size(e.fourcc) {
+            let skip = usize::try_from(skip).unwrap_or(usize::MAX);
             let mut r = Reader::new(e.raw.get(skip..).unwrap_or(&[]));
             loop {
                 match r.next_box() {
@@ -448,10 +453,17 @@ fn tables(d: &Ctx, stbl: &Stbl, path: &str, out: &mut Vec<Defect>) {
     }
 }
 
-fn ranges(d: &Ctx, movie: &Movie, i: usize, file_len: u64, stbl: &str, out: &mut Vec<Defect>) {
+/// `mdats`: the movie's mdat payloads sorted by start.
+fn ranges(
+    d: &Ctx,
+    movie: &Movie,
+    i: usize,
+    mdats: &[Range<u64>],
+    file_len: u64,
+    stbl: &str,
+    out: &mut Vec<Defect>,
+) {
     let t = &movie.tracks[i];
-    let mut mdats = movie.mdats.clone();
-    mdats.sort_by_key(|r| r.start);
     let co = if movie.fragmented {
         "trun".to_string()
     } else {
@@ -538,15 +550,15 @@ fn zero_deltas_fragmented(d: &Ctx, movie: &Movie, i: usize, out: &mut Vec<Defect
 
 /// Names each fragmented sample's `trun` and checks every run's samples lie in the `mdat`
 /// that follows its `moof`.
-fn truns(movie: &Movie, layout: &Layout, out: &mut Vec<Defect>) {
+/// `mdats`: the movie's mdat payloads sorted by start.
+fn truns(movie: &Movie, layout: &Layout, mdats: &[Range<u64>], out: &mut Vec<Defect>) {
     let mut next = vec![0usize; movie.tracks.len()];
-    let mut mdats = movie.mdats.clone();
-    mdats.sort_by_key(|r| r.start);
     for (mi, (moof_off, moof)) in layout.moofs.iter().enumerate() {
         // The mdat following this moof.
         let mdat = mdats.iter().find(|m| m.start > *moof_off);
         for (ti, traf) in moof.traf.iter().enumerate() {
-            let Some(i) = movie.tracks.iter().position(|t| t.id == traf.tfhd.track_id) else {
+            let found = traf_track(&movie.tracks, traf.tfhd.track_id, mi, ti, *moof_off);
+            let Ok(i) = found else {
                 continue;
             };
             let t = &movie.tracks[i];

@@ -53,7 +53,7 @@ pub struct ChunkPlacement {
 }
 
 /// One output track, as planned.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackPlan {
     /// Track ID in the output.
     pub id: u32,

@@ -13,6 +13,9 @@ static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 /// The longest part of the target's name put into a temporary file's name (so that the name
 /// stays under the 255-byte limit of common file systems).
+/// What every temporary's file name starts with.
+const PREFIX: &str = ".callrec-tmp-";
+
 const NAME_BYTES: usize = 100;
 
 /// The name every temporary file for `target` starts with: `.callrec-tmp-<target name>-`, the
@@ -22,7 +25,12 @@ fn prefix_for(name: &str) -> String {
     while !name.is_char_boundary(end) {
         end -= 1;
     }
-    format!(".callrec-tmp-{}-", &name[..end])
+    format!("{PREFIX}{}-", &name[..end])
+}
+
+/// Whether a file name is one of callrec's temporaries (for any target).
+pub fn is_temporary_name(name: &str) -> bool {
+    name.starts_with(PREFIX)
 }
 
 /// The directory and file name of `target`, or an error when the path names no file.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use crate::{ChunkInput, ChunkPlacement, Error, Plan, Result, StitchOptions};
+use crate::{ChunkInput, ChunkPlacement, Error, Plan, Result, StitchOptions, TrackPlan};
 
 /// Largest single copy handed to one worker: big ranges are split so that threads share the
 /// work and progress moves.
@@ -34,6 +34,8 @@ pub struct Summary {
     pub bytes: u64,
     /// Where each chunk landed on the output timeline.
     pub placements: Vec<ChunkPlacement>,
+    /// The output's tracks as planned (what a re-read of the file must find).
+    pub tracks: Vec<TrackPlan>,
     /// The output file.
     pub path: PathBuf,
 }
@@ -169,6 +171,7 @@ pub fn write(
         duration_us: plan.duration_us(),
         bytes: plan.output_len(),
         placements: plan.chunks().to_vec(),
+        tracks: plan.tracks().to_vec(),
         path: out.to_path_buf(),
     })
 }

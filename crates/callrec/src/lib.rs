@@ -384,6 +384,7 @@ impl Recording {
             bytes: summary.bytes,
             seconds: started.elapsed().as_secs_f64(),
             placements: summary.placements,
+            tracks: summary.tracks,
         })
     }
 }
@@ -603,6 +604,8 @@ pub struct Stitched {
     pub seconds: f64,
     /// Where each chunk starts in the output.
     pub placements: Vec<ChunkPlacement>,
+    /// The output's tracks as planned (sample counts, durations, edits).
+    pub tracks: Vec<callrec_stitch::TrackPlan>,
     /// Temporary files of an earlier, killed run on the same targets that were removed.
     pub stale_removed: usize,
 }
