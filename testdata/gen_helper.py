@@ -199,15 +199,21 @@ def uniq(name):
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"udta"}
 
 
+def box_header(buf, off, end):
+    """(size, type) of the box at off: a 64-bit size when the 32-bit one is 1, to `end` when 0."""
+    size, typ = struct.unpack(">I4s", buf[off:off + 8])
+    if size == 1:
+        size = struct.unpack(">Q", buf[off + 8:off + 16])[0]
+    elif size == 0:
+        size = end - off
+    return size, typ
+
+
 def boxes(buf, start, end, path=(), extra=frozenset()):
     """Yield (path, type, offset, size) depth-first."""
     off = start
     while off + 8 <= end:
-        size, typ = struct.unpack(">I4s", buf[off:off + 8])
-        if size == 1:
-            size = struct.unpack(">Q", buf[off + 8:off + 16])[0]
-        elif size == 0:
-            size = end - off
+        size, typ = box_header(buf, off, end)
         yield path + (typ,), typ, off, size
         if typ in CONTAINERS or typ in extra:
             yield from boxes(buf, off + 8, off + size, path + (typ,), extra)
@@ -287,11 +293,7 @@ def walk(buf, start, end, prefix=""):
     seen = {}
     off = start
     while off + 8 <= end:
-        size, typ = struct.unpack(">I4s", buf[off:off + 8])
-        if size == 1:
-            size = struct.unpack(">Q", buf[off + 8:off + 16])[0]
-        elif size == 0:
-            size = end - off
+        size, typ = box_header(buf, off, end)
         assert size >= 8 and off + size <= end, f"bad box {typ} at {off}"
         name = typ.decode("latin-1")
         k = seen.get(name, 0)
