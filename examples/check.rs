@@ -22,7 +22,8 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Average bitrates may lie within [bitRate / (1 + PCT/100), bitRate * (1 + PCT/100)].
+    /// An average bitrate above bitRate * (1 + PCT/100) is a warning (a declared bitrate is a
+    /// target: a lower actual rate is normal).
     #[arg(long, value_name = "PCT")]
     bitrate_tolerance: Option<f64>,
     /// A run of digital silence at least this long is a warning.
