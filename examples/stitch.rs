@@ -24,11 +24,15 @@ struct Args {
     /// The output MP4 (written atomically: a temporary file beside it, then renamed).
     #[arg(short, long, value_name = "OUT.mp4")]
     output: PathBuf,
-    /// Turn pauses and gaps between chunks into timestamp gaps, so that the playback position
-    /// equals the time since recordingStartTime (default: compact, media runs on through
-    /// pauses).
+    /// Insert pauses and gaps between chunks (silent audio frames, the video frame held), so
+    /// that the playback position equals the time since recordingStartTime (default: compact,
+    /// media runs on through pauses).
     #[arg(long)]
     wall_clock: bool,
+    /// Drop whole frames of AAC priming and end padding at each join, so the output lasts the
+    /// sum of the chunks' durations (default: every audio frame kept, the video waits for it).
+    #[arg(long)]
+    trim_joins: bool,
     /// Also write the wall-clock timeline as JSON to this file.
     #[arg(long, value_name = "OUT.json")]
     timeline: Option<PathBuf>,
@@ -54,7 +58,9 @@ fn progress_bar() -> Option<ProgressBar> {
 fn run(args: &Args) -> anyhow::Result<Stitched> {
     let recording = Recording::open(&args.dir)
         .with_context(|| format!("cannot open recording {}", args.dir.display()))?;
-    let mut opts = StitchOptions::new(&args.output).wall_clock(args.wall_clock);
+    let mut opts = StitchOptions::new(&args.output)
+        .wall_clock(args.wall_clock)
+        .trim_joins(args.trim_joins);
     if let Some(n) = args.threads {
         opts = opts.threads(usize::from(n));
     }

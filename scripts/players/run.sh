@@ -47,10 +47,11 @@ echo "== generating the sync recording in $W"
 python3 "$HERE/make_sync_recording.py" "$W/rec"
 "$STITCH" "$W/rec" -o "$W/stitch-compact.mp4"
 "$STITCH" "$W/rec" -o "$W/stitch-wall.mp4" --wall-clock
+"$STITCH" "$W/rec" -o "$W/stitch-trim.mp4" --trim-joins
 # ffmpeg concat (moov first so push-mode qtdemux can play it)
 ffmpeg -nostdin -v error -y -f concat -safe 0 -i "$W/rec/concat.txt" -c copy \
   -movflags +faststart "$W/ffconcat.mp4"
-FILES=("stitch-compact.mp4:compact" "stitch-wall.mp4:wall" "ffconcat.mp4:compact")
+FILES=("stitch-compact.mp4:compact" "stitch-trim.mp4:compact" "stitch-wall.mp4:wall" "ffconcat.mp4:compact")
 
 R=$W/results.jsonl
 : > "$R"

@@ -155,7 +155,7 @@ mod write;
 
 use std::path::PathBuf;
 
-pub use plan::{ChunkPlacement, CopyRange, Plan, TrackPlan};
+pub use plan::{ChunkPlacement, CopyRange, Plan, Rescaled, TrackPlan};
 pub use write::{stitch, write, Summary};
 
 /// One chunk to stitch, already parsed.
@@ -204,6 +204,12 @@ pub struct StitchOptions {
     /// runs on the caller's current rayon pool (the global one unless inside `install`). The
     /// global pool is never configured.
     pub threads: Option<usize>,
+    /// Trim the joins: drop whole AAC frames of priming and end padding at each join so every
+    /// chunk starts within half an audio frame of the sum of the earlier chunks' durations (the
+    /// audio of one frame per join is then not bit-exact). Off (the default): every audio frame
+    /// is kept and the video waits for it (see the crate docs, *Joins*). Wall-clock mode always
+    /// trims.
+    pub trim_joins: bool,
 }
 
 /// What can go wrong. Every chunk-level error names the chunk by index and name.

@@ -369,11 +369,10 @@ impl Recording {
                 progress(done, total)
             })?;
         if let Some(path) = &opts.timeline {
-            write_atomic(path, self.timeline().to_json().as_bytes()).map_err(|e| {
-                Error::TimelineNotWritten {
-                    mp4: summary.path.clone(),
-                    error: Box::new(e),
-                }
+            let json = output_timeline(&self.timeline(), &plan, opts);
+            write_atomic(path, json.as_bytes()).map_err(|e| Error::TimelineNotWritten {
+                mp4: summary.path.clone(),
+                error: Box::new(e),
             })?;
         }
         Ok(Stitched {
@@ -519,6 +518,111 @@ fn blocks_stitch(problem: &Problem, wall_clock: bool) -> bool {
 
 /// A chunk's pauses (and the gap before it) as empty time for a wall-clock stitch (the stitcher
 /// makes them timestamp gaps: the frame before a pause is held, the audio is silent).
+/// The timeline JSON of a stitch: [`Timeline::to_json_value`] plus where everything is in the
+/// output. Each segment gets `output_start_ms` / `output_end_ms` (its position in the MP4;
+/// `null` for time the output does not hold: pauses and gaps in compact mode, missing chunks),
+/// and an `output` object says how the joins were made and where each chunk starts and ends:
+/// `{"mode": "compact"|"trimmed"|"wall-clock", "duration_ms", "silent_frames",
+/// "dropped_frames", "chunks": [{"chunk", "document_id", "start_ms", "end_ms"}], "rescaled":
+/// [{"chunk", "track", "from", "to"}]}`. Milliseconds with 3 decimals (µs).
+pub fn output_timeline(
+    timeline: &Timeline,
+    plan: &callrec_stitch::Plan,
+    opts: &StitchOptions,
+) -> String {
+    use serde_json::{json, Value};
+    let ms = |us: u64| Value::from((us as f64 / 1000.0 * 1000.0).round() / 1000.0);
+    let mut v = timeline.to_json_value();
+    let places = plan.chunks();
+    // Where a chunk's media offset (ns from its first recorded instant) is in the output, µs.
+    let at = |chunk: u32, offset_ns: i64| -> Option<u64> {
+        let p = places.iter().find(|p| p.index == chunk)?;
+        let x = u64::try_from(offset_ns / 1000).ok()?;
+        let ins = p
+            .inserted
+            .iter()
+            .rev()
+            .find(|(a, _)| *a <= x)
+            .map_or(0, |(_, t)| *t);
+        Some(p.start_us + x + ins)
+    };
+    let segs = timeline.segments();
+    let mut out: Vec<(Option<u64>, Option<u64>)> = segs
+        .iter()
+        .map(|s| match (s.kind(), s.media(), s.chunk()) {
+            (callrec_meta::SegmentKind::Recorded, Some(m), Some(c)) => {
+                let base = segs
+                    .iter()
+                    .filter(|x| {
+                        x.chunk() == Some(c) && x.kind() == callrec_meta::SegmentKind::Recorded
+                    })
+                    .filter_map(|x| x.media())
+                    .map(|m| m.start.as_nanos())
+                    .min()
+                    .unwrap_or(0);
+                let a = at(c, m.start.as_nanos() - base);
+                let len =
+                    u64::try_from((m.end.as_nanos() - m.start.as_nanos()) / 1000).unwrap_or(0);
+                (a, a.map(|a| a + len))
+            }
+            _ => (None, None),
+        })
+        .collect();
+    if opts.wall_clock {
+        // Pauses and gaps are in the output too: from the end of what precedes them to the start
+        // of what follows.
+        let end = plan.duration_us();
+        for i in 0..out.len() {
+            if out[i].0.is_none() && segs[i].kind() != callrec_meta::SegmentKind::Missing {
+                let a = out[..i].iter().rev().find_map(|x| x.1).unwrap_or(0);
+                let b = out[i + 1..].iter().find_map(|x| x.0).unwrap_or(end);
+                out[i] = (Some(a), Some(b.max(a)));
+            }
+        }
+    }
+    if let Some(Value::Array(list)) = v.get_mut("segments") {
+        for (s, (a, b)) in list.iter_mut().zip(&out) {
+            if let Value::Object(o) = s {
+                o.insert("output_start_ms".into(), a.map_or(Value::Null, ms));
+                o.insert("output_end_ms".into(), b.map_or(Value::Null, ms));
+            }
+        }
+    }
+    let mode = if opts.wall_clock {
+        "wall-clock"
+    } else if opts.trim_joins {
+        "trimmed"
+    } else {
+        "compact"
+    };
+    let chunks: Vec<Value> = places
+        .iter()
+        .map(|p| {
+            json!({"chunk": p.index, "document_id": p.name, "start_ms": ms(p.start_us),
+                   "end_ms": ms(p.end_us)})
+        })
+        .collect();
+    let rescaled: Vec<Value> = plan
+        .rescaled()
+        .iter()
+        .map(|r| {
+            json!({"chunk": r.index, "track": format!("{:?}", r.kind).to_lowercase(),
+                        "from": r.from, "to": r.to})
+        })
+        .collect();
+    if let Value::Object(o) = &mut v {
+        o.insert(
+            "output".into(),
+            json!({"mode": mode, "duration_ms": ms(plan.duration_us()),
+                   "silent_frames": plan.silent_frames(), "dropped_frames": plan.dropped_frames(),
+                   "chunks": chunks, "rescaled": rescaled}),
+        );
+    }
+    let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 fn empty_edits(timeline: &Timeline, chunk: u32) -> Vec<callrec_stitch::EmptyEdit> {
     let micros = |n: callrec_meta::Nanos| u64::try_from(n.as_micros_floor()).unwrap_or(0);
     let Some(layout) = timeline.chunk_layout().iter().find(|l| l.chunk == chunk) else {
@@ -550,6 +654,10 @@ pub struct StitchOptions {
     pub threads: Option<usize>,
     /// Also write the wall-clock timeline as JSON here.
     pub timeline: Option<PathBuf>,
+    /// Trim the joins (see [`callrec_stitch::StitchOptions::trim_joins`]): drop whole frames of
+    /// AAC priming and end padding at each join, so the output lasts the sum of the chunks'
+    /// durations (within half an audio frame at every join) instead of keeping every frame.
+    pub trim_joins: bool,
 }
 
 impl StitchOptions {
@@ -560,7 +668,14 @@ impl StitchOptions {
             wall_clock: false,
             threads: None,
             timeline: None,
+            trim_joins: false,
         }
+    }
+
+    /// Sets [`StitchOptions::trim_joins`].
+    pub fn trim_joins(mut self, on: bool) -> StitchOptions {
+        self.trim_joins = on;
+        self
     }
 
     /// Sets [`StitchOptions::wall_clock`].
@@ -585,6 +700,7 @@ impl StitchOptions {
         callrec_stitch::StitchOptions {
             wall_clock: self.wall_clock,
             threads: self.threads,
+            trim_joins: self.trim_joins,
         }
     }
 }

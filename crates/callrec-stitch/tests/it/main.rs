@@ -83,79 +83,178 @@ fn chunk_presented(f: &Fixture, k: usize, kind: TrackKind, ordinal: usize) -> Pr
     }
 }
 
-/// The core assertions of the issue on one recording's output (compact mode).
-fn assert_lossless_and_in_sync(f: &Fixture, out: &Movie, data: &[u8]) {
-    assert_eq!(out.tracks.len(), f.chunks[0].movie.tracks.len());
+/// A silent mono AAC-LC frame as the planner writes it (see the crate docs, *Joins*).
+const SILENT_MONO: [u8; 4] = [0x00, 0xC8, 0x00, 0x07];
+
+/// Output time of a sample: the leading empty edit, then the one media edit (what every
+/// player computes, and what a player that plays the samples back to back hears).
+fn out_time(t: &callrec_mp4::Track, movie_ts: u64, s: &callrec_mp4::Sample) -> Q {
+    assert!(t.edits.len() <= 2, "{:?}: {:?}", t.kind, t.edits);
+    let (lead, media) = match t.edits.as_slice() {
+        [e] => (0, e.media_time.expect("a media edit")),
+        [a, b] => {
+            assert_eq!(
+                a.media_time, None,
+                "{:?}: only a leading edit may be empty",
+                t.kind
+            );
+            (a.segment_duration, b.media_time.expect("a media edit"))
+        }
+        _ => panic!("{:?}: no edit list", t.kind),
+    };
+    let ts = i128::from(t.timescale.get());
+    Q::new(lead as i128, movie_ts as i128).add(Q::new(i128::from(s.pts()) - i128::from(media), ts))
+}
+
+/// How a stitch may have moved the chunks' audio.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Joins {
+    /// Every frame kept (compact default).
+    Lossless,
+    /// Whole frames of priming and padding may be dropped at joins (trimmed, wall clock).
+    Trimmed,
+}
+
+/// Per output track, per chunk: the offset from the chunk's presentation time to the output's,
+/// measured on each of the chunk's presented samples.
+type Offsets = Vec<Vec<Vec<Q>>>;
+
+/// The core assertions of the layouts issue on one output:
+/// - every packet of every chunk is in the output, in order, with its bytes and sync flag (in
+///   [`Joins::Trimmed`] whole audio frames before a chunk's presented start or after its end
+///   may be missing), and the only other packets are silent AAC frames;
+/// - each track has one media edit, after at most one leading empty edit: the sample tables
+///   alone carry the joins;
+/// - within a chunk every presented sample keeps its time relative to the others (within one
+///   output tick), so the chunk sits at one offset on each track (`shift(k, time)` adds the
+///   time inserted before a chunk time, for wall-clock pauses);
+/// - at every join the audio-video offset is the chunk's own, within 1 ms.
+///
+/// Returns, per track and chunk, the offsets of the presented samples.
+fn assert_joined(
+    f: &Fixture,
+    movie: &Movie,
+    data: &[u8],
+    joins: Joins,
+    shift: &dyn Fn(usize, Q) -> Q,
+) -> Offsets {
+    assert_eq!(movie.tracks.len(), f.chunks[0].movie.tracks.len());
+    let movie_ts = u64::from(movie.timescale.get());
     let mut ordinals = std::collections::HashMap::new();
-    // Chunk spans: the longest track of each chunk.
-    let mut spans = vec![Q::ZERO; f.chunks.len()];
-    let mut per_track = Vec::new();
-    for t in &out.tracks {
+    let mut all = Vec::new();
+    for t in &movie.tracks {
         let n = ordinals.entry(format!("{:?}", t.kind)).or_insert(0usize);
         let ordinal = *n;
         *n += 1;
-        let chunks: Vec<Presented> = (0..f.chunks.len())
-            .map(|k| chunk_presented(f, k, t.kind, ordinal))
-            .collect();
-        for (k, p) in chunks.iter().enumerate() {
-            spans[k] = spans[k].max(p.duration);
-        }
-        per_track.push((t, chunks));
-    }
-    for (t, chunks) in per_track {
-        let o = presented(u64::from(out.timescale.get()), t, &t.edits);
-        // Same packets, same order, same bytes.
-        let expected: usize = chunks.iter().map(|p| p.samples.len()).sum();
-        assert_eq!(
-            o.samples.len(),
-            expected,
-            "{:?}: presented packet count",
-            t.kind
-        );
-        let mut j = 0;
-        let mut start = Q::ZERO;
-        for (k, p) in chunks.iter().enumerate() {
-            let src = &f.bytes[k];
+        let tick = Q::new(1, i128::from(t.timescale.get()));
+        let mut j = 0; // output sample
+        let mut per_chunk: Vec<Vec<(Q, Q)>> = Vec::new();
+        for k in 0..f.chunks.len() {
             let ct = f.chunks[k]
                 .movie
                 .tracks
                 .iter()
                 .filter(|u| u.kind == t.kind)
-                .count();
-            assert!(ct >= 1);
-            for (s, time) in &p.samples {
-                let (os, otime) = &o.samples[j];
-                assert_eq!(
-                    &data[os.range().start as usize..os.range().end as usize],
-                    &src[s.range().start as usize..s.range().end as usize],
-                    "{:?}: packet {j} (chunk {k}) bytes",
-                    t.kind
-                );
-                assert_eq!(
-                    os.cts_offset, s.cts_offset,
-                    "{:?}: packet {j} composition offset",
-                    t.kind
-                );
-                assert_eq!(os.sync, s.sync, "{:?}: packet {j} sync flag", t.kind);
-                // Presented exactly where it belongs: the chunk's start plus its own time.
-                assert_eq!(
-                    *otime,
-                    start.add(*time),
-                    "{:?}: packet {j} (chunk {k}) presentation time",
-                    t.kind
-                );
-                j += 1;
+                .nth(ordinal)
+                .unwrap();
+            let presented = chunk_presented(f, k, t.kind, ordinal);
+            let src = &f.bytes[k];
+            let bytes = |s: &callrec_mp4::Sample, d: &[u8]| {
+                d[s.range().start as usize..s.range().end as usize].to_vec()
+            };
+            // Output sample of each of the chunk's samples (None: dropped).
+            let mut at: Vec<Option<usize>> = Vec::with_capacity(ct.samples.len());
+            for (i, s) in ct.samples.iter().enumerate() {
+                while j < t.samples.len() && bytes(&t.samples[j], data) == SILENT_MONO {
+                    j += 1;
+                }
+                let want = bytes(s, src);
+                if j < t.samples.len() && bytes(&t.samples[j], data) == want {
+                    assert_eq!(
+                        t.samples[j].sync, s.sync,
+                        "{:?}: chunk {k} sample {i} sync",
+                        t.kind
+                    );
+                    at.push(Some(j));
+                    j += 1;
+                } else {
+                    let edge = presented.samples.iter().all(|(p, _)| p.dts != s.dts);
+                    assert!(
+                        joins == Joins::Trimmed && t.kind == TrackKind::Audio && edge,
+                        "{:?}: chunk {k} sample {i} missing from the output (output sample {j})",
+                        t.kind
+                    );
+                    at.push(None);
+                }
             }
-            start = start.add(spans[k]);
+            // (time inserted before it, offset) of each presented sample.
+            let mut offs: Vec<(Q, Q)> = Vec::new();
+            for (s, time) in &presented.samples {
+                let i = ct.samples.iter().position(|x| x.dts == s.dts).unwrap();
+                let Some(o) = at[i] else {
+                    assert_eq!(joins, Joins::Trimmed);
+                    continue;
+                };
+                let ins = shift(k, *time);
+                offs.push((ins, out_time(t, movie_ts, &t.samples[o]).sub(time.add(ins))));
+            }
+            // One offset for each stretch of the chunk between inserted times (within a tick of
+            // the output's timescale).
+            for (ins, o) in &offs {
+                let first = offs.iter().find(|x| x.0 == *ins).unwrap().1;
+                assert!(
+                    o.sub(first) <= tick && first.sub(*o) <= tick,
+                    "{:?}: chunk {k}: samples moved against each other by {:?}",
+                    t.kind,
+                    o.sub(first)
+                );
+            }
+            per_chunk.push(offs);
         }
-        // Presented duration == the earlier chunks' spans + the last chunk's presentation (a
-        // shorter track is padded to its chunk's span, except at the end).
-        let n = chunks.len();
-        let sum = spans[..n - 1]
-            .iter()
-            .fold(chunks[n - 1].duration, |a, d| a.add(*d));
-        assert_eq!(o.duration, sum, "{:?}: presented duration", t.kind);
+        while j < t.samples.len() && bytes_eq(&t.samples[j], data, &SILENT_MONO) {
+            j += 1;
+        }
+        assert_eq!(
+            j,
+            t.samples.len(),
+            "{:?}: output packets the chunks do not have",
+            t.kind
+        );
+        all.push(per_chunk);
     }
+    // A/V at every join, and after every inserted time: the same offset on every track.
+    let ms = Q::new(1, 1000);
+    for k in 0..f.chunks.len() {
+        for (ins, o0) in &all[0][k] {
+            for (i, t) in all.iter().enumerate() {
+                if let Some((_, x)) = t[k].iter().find(|x| x.0 == *ins) {
+                    assert!(
+                        x.sub(*o0) <= ms && o0.sub(*x) <= ms,
+                        "chunk {k}: track {i} at {x:?}, track 0 at {o0:?}"
+                    );
+                }
+            }
+        }
+    }
+    all.into_iter()
+        .map(|t| {
+            t.into_iter()
+                .map(|c| c.into_iter().map(|x| x.1).collect())
+                .collect()
+        })
+        .collect()
+}
+
+fn bytes_eq(s: &callrec_mp4::Sample, data: &[u8], want: &[u8]) -> bool {
+    &data[s.range().start as usize..s.range().end as usize] == want
+}
+
+fn no_shift(_: usize, _: Q) -> Q {
+    Q::ZERO
+}
+
+fn q_ms(q: Q) -> f64 {
+    q.to_f64() * 1000.0
 }
 
 #[test]
@@ -171,88 +270,85 @@ fn every_fixture_stitches_losslessly_in_sync() {
             movie.moov.start < movie.mdats[0].start,
             "{name}: moov before mdat"
         );
-        assert_lossless_and_in_sync(&f, &movie, &data);
-        // Placements: chunk k starts at the sum of the earlier chunks' durations.
-        let ts = u64::from(plan.timescale());
-        let mut at = 0u64;
+        let offs = assert_joined(&f, &movie, &data, Joins::Lossless, &no_shift);
+        // Chunk k starts where the plan says, one chunk after the other: the earlier chunk's
+        // duration plus the audio it had past its presentation and the next one's priming.
+        let ts = i128::from(plan.timescale());
         for (k, p) in plan.chunks().iter().enumerate() {
             assert_eq!(p.index, k as u32);
-            assert_eq!(p.span_start, at, "{name}: chunk {k} start");
-            assert_eq!(p.start, at);
-            at = p.end;
-            let ms = f.meta[k]["chunkDuration"].as_f64().unwrap() as u64;
-            assert_eq!(
-                p.end - p.span_start,
-                ms * ts / 1000,
-                "{name}: chunk {k} span"
+            let at = offs[0][k][0];
+            let d = Q::new(i128::from(p.start), ts).sub(at);
+            assert!(
+                q_ms(d).abs() <= 1.0,
+                "{name}: chunk {k} at {} ms, plan says {}",
+                q_ms(at),
+                p.start_us
             );
+            if k > 0 {
+                let prev = plan.chunks()[k - 1].start_us;
+                let ms = f.meta[k - 1]["chunkDuration"].as_f64().unwrap();
+                let gap = (p.start_us - prev) as f64 / 1000.0 - ms;
+                assert!(
+                    (0.0..=200.0).contains(&gap),
+                    "{name}: join {k}: {gap} ms of junk"
+                );
+            }
         }
-        assert_eq!(plan.duration_ms(), 15000, "{name}");
         assert!(plan.exact());
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             1,
             "{name}: no temp left"
         );
+        // Trimmed joins: the chunks back to back within half an audio frame (32 ms), every
+        // video frame kept, in sync at every join.
+        let trim = StitchOptions {
+            trim_joins: true,
+            ..opts(2)
+        };
+        let (plan, data) = stitch_to(&f.chunks, &trim, &dir.path().join("trim.mp4"));
+        let movie = Movie::parse(&data).unwrap();
+        assert_joined(&f, &movie, &data, Joins::Trimmed, &no_shift);
+        let mut at = 0.0;
+        for (k, p) in plan.chunks().iter().enumerate() {
+            let err = p.start_us as f64 / 1000.0 - at;
+            assert!(err.abs() <= 33.0, "{name} trimmed: chunk {k} {err} ms off");
+            at += f.meta[k]["chunkDuration"].as_f64().unwrap();
+        }
         f.assert_unchanged();
     }
 }
 
+/// One edit per track. Audio: from chunk 0's priming (1024). Video: from chunk 0's composition
+/// delay plus the same priming in its own timescale, so that a player ignoring edit lists
+/// still presents both tracks together.
 #[test]
-fn edit_lists_skip_every_chunks_priming() {
-    // basic: audio has one edit per chunk at merged media_time base_k + 1024; video joins into
-    // one edit (media_time 0, no priming, contiguous media).
-    let f = load("basic");
-    let plan = Plan::new(&f.chunks, &opts(1)).unwrap();
-    let audio = plan
-        .tracks()
-        .iter()
-        .find(|t| t.kind == TrackKind::Audio)
-        .unwrap();
-    let video = plan
-        .tracks()
-        .iter()
-        .find(|t| t.kind == TrackKind::Video)
-        .unwrap();
-    let mut base = 0i64;
-    assert_eq!(audio.edits.len(), 3);
-    for (k, e) in audio.edits.iter().enumerate() {
-        let t = f.chunks[k].movie.track(TrackKind::Audio).unwrap();
-        assert_eq!(e.media_time, Some(base + 1024), "chunk {k}");
-        base += t.samples.iter().map(|s| i64::from(s.duration)).sum::<i64>();
+fn one_edit_per_track_from_the_first_chunks_priming() {
+    for (name, delay) in [("basic", 0), ("bframes", 4096)] {
+        let f = load(name);
+        let plan = Plan::new(&f.chunks, &opts(1)).unwrap();
+        let track = |k| plan.tracks().iter().find(|t| t.kind == k).unwrap();
+        let (audio, video) = (track(TrackKind::Audio), track(TrackKind::Video));
+        assert_eq!(audio.edits.len(), 1, "{name}");
+        assert_eq!(audio.edits[0].media_time, Some(1024), "{name}");
+        assert_eq!(video.edits.len(), 1, "{name}");
+        // 1024 / 16000 s = 1048.6 ticks of 16384.
+        assert_eq!(video.edits[0].media_time, Some(delay + 1049), "{name}");
+        assert!(plan.rescaled().is_empty());
     }
-    assert_eq!(plan.timescale(), 1000);
-    assert_eq!(video.edits.len(), 1);
-    assert_eq!(video.edits[0].media_time, Some(0));
-    assert_eq!(video.edits[0].segment_duration, 15000);
-    // bframes: the video's 4096-tick delay recurs at every join, and each chunk's media
-    // continues where the last ended, so the joins are contiguous: one edit.
-    let f = load("bframes");
-    let plan = Plan::new(&f.chunks, &opts(1)).unwrap();
-    let video = plan
-        .tracks()
-        .iter()
-        .find(|t| t.kind == TrackKind::Video)
-        .unwrap();
-    assert_eq!(video.edits.len(), 1);
-    assert_eq!(video.edits[0].media_time, Some(4096));
 }
 
-/// Compact mode, chunks whose audio is shorter than their video (as on real recordings, where
-/// the tracks differ by a few ms per chunk): the audio's last sample of each chunk is held
-/// longer (a timestamp gap) instead of an empty edit after it, which ffmpeg's mov demuxer
-/// ignores (its players would drift by the difference at every join). Every chunk's first audio
-/// and video samples are presented exactly at the chunk's start, every presented sample keeps
-/// its bytes, and no edit list has an empty edit but a leading one.
+/// Chunks whose audio is shorter than their video (as on real recordings, where the tracks
+/// differ by a few ms per chunk): the video must not run into the next chunk, so the audio
+/// waits with silent frames; every chunk still starts in sync on both tracks and no edit list
+/// has more than a leading edit.
 #[test]
-fn shorter_audio_is_padded_by_a_timestamp_gap_not_an_empty_edit() {
+fn shorter_audio_waits_with_silent_frames() {
     let mut f = load("basic");
     let mts = i64::from(f.chunks[0].movie.timescale.get());
     assert_eq!(mts, 1000, "fixture: edits in ms");
-    // Chunk 0: drop its last 3 audio frames and end its edit there (two of 64 ms and the last,
-    // of 128 ticks: 136 ms short, at a frame boundary). Chunk 1: end its audio edit 5 ms early, inside the last frame (80 ticks, not a
-    // frame boundary). Chunk 2 (last) drops 2 frames: nothing follows it, no padding.
-    let mut short_ms = Vec::new();
+    // Chunk 0 drops its last 3 audio frames (ends 136 ms before its video), chunk 1 ends its
+    // audio edit 5 ms early, chunk 2 (last) drops 2 frames.
     for (k, drop) in [(0usize, 3usize), (1, 0), (2, 2)] {
         let t = f.chunks[k]
             .movie
@@ -260,9 +356,7 @@ fn shorter_audio_is_padded_by_a_timestamp_gap_not_an_empty_edit() {
             .iter_mut()
             .find(|t| t.kind == TrackKind::Audio)
             .unwrap();
-        assert_eq!(t.edits.len(), 1, "fixture: one audio edit");
         assert_eq!(t.edits[0].media_time, Some(1024), "fixture: AAC priming");
-        let before = t.edits[0].segment_duration;
         t.samples.truncate(t.samples.len() - drop);
         let last = t.samples.last().unwrap();
         let end = last.dts + u64::from(last.duration);
@@ -272,77 +366,30 @@ fn shorter_audio_is_padded_by_a_timestamp_gap_not_an_empty_edit() {
         if drop == 0 {
             seg -= 5;
         }
-        assert!(seg < before, "chunk {k}: audio shortened");
         t.edits[0].segment_duration = seg;
-        short_ms.push(before - seg);
     }
-    assert_eq!(short_ms[..2], [136, 5], "audio shorter than video by");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.mp4");
     let (plan, data) = stitch_to(&f.chunks, &opts(2), &out);
     let movie = Movie::parse(&data).unwrap();
-    // (a) No empty edit after a media edit (here: no empty edit at all).
-    for t in &movie.tracks {
-        assert!(
-            t.edits.iter().all(|e| e.media_time.is_some()),
-            "{:?}: {:?}",
-            t.kind,
-            t.edits
-        );
-    }
-    // (b) + (c) Every presented sample of chunk k at the chunk's start (the sum of the earlier
-    // chunks' video spans) plus its own time in the chunk, bytes unchanged.
-    assert_lossless_and_in_sync(&f, &movie, &data);
-    // The chunk starts, explicitly: 5 s and 9 s, on both tracks, in the output's sample
-    // tables (the first presented sample of each chunk).
-    let starts: Vec<u64> = plan.chunks().iter().map(|p| p.start_us).collect();
-    assert_eq!(starts, vec![0, 5_000_000, 9_000_000]);
-    for t in &movie.tracks {
-        let o = presented(u64::from(movie.timescale.get()), t, &t.edits);
-        let mut j = 0;
-        for (k, want) in [0i128, 5, 9].into_iter().enumerate() {
-            assert_eq!(
-                o.samples[j].1,
-                Q::new(want, 1),
-                "{:?}: chunk {k} start",
-                t.kind
-            );
-            j += chunk_presented(&f, k, t.kind, 0).samples.len();
-        }
-    }
-    // The padding is in the audio's last sample of chunks 0 and 1: 136 ms = 2176 ticks, 5 ms =
-    // 80 ticks; every other sample keeps its duration.
+    assert_joined(&f, &movie, &data, Joins::Lossless, &no_shift);
+    // 136 ms short: the audio's end padding and chunk 1's priming leave 136 - 64 - 64 ms to
+    // wait, one silent frame.
+    assert!(plan.silent_frames() >= 1, "{}", plan.silent_frames());
     let a = movie.track(TrackKind::Audio).unwrap();
-    let n0 = f.chunks[0]
-        .movie
-        .track(TrackKind::Audio)
-        .unwrap()
+    let silent = a
         .samples
-        .len();
-    let n1 = f.chunks[1]
-        .movie
-        .track(TrackKind::Audio)
-        .unwrap()
-        .samples
-        .len();
-    let src: Vec<u32> = (0..3)
-        .flat_map(|k| {
-            let t = f.chunks[k].movie.track(TrackKind::Audio).unwrap();
-            t.samples.iter().map(|s| s.duration).collect::<Vec<_>>()
-        })
-        .collect();
-    let got: Vec<u32> = a.samples.iter().map(|s| s.duration).collect();
-    let mut want = src.clone();
-    want[n0 - 1] += 2176;
-    want[n0 + n1 - 1] += 80;
-    assert_eq!(got, want);
-    let v = movie.track(TrackKind::Video).unwrap();
-    assert_eq!(v.edits.len(), 1, "video unchanged: one edit");
+        .iter()
+        .filter(|s| bytes_eq(s, &data, &SILENT_MONO))
+        .count();
+    assert_eq!(silent as u64, plan.silent_frames());
+    // Chunk 1 starts after chunk 0's video (5 s), at an audio frame boundary.
+    assert!(plan.chunks()[1].start_us >= 5_000_000);
 }
 
-/// Fragmented (edit-less) chunks: audio skips its first frame (priming) at every chunk; the
-/// first video frame, which ffmpeg stretched by the same lead (1049 ticks), gets its own 2048
-/// back, so the video runs at a steady 2048 and needs a single edit from media time 0.
+/// Fragmented (edit-less) chunks: the first video frame, which ffmpeg stretched by the AAC
+/// lead (1049 ticks), gets its own 2048 back; a chunk's last frame lasts until the next chunk's
+/// first (it waits for the audio's priming); one edit per track.
 #[test]
 fn fragmented_chunks_lose_priming_and_the_stretch() {
     let f = load("fragmented");
@@ -354,31 +401,26 @@ fn fragmented_chunks_lose_priming_and_the_stretch() {
             "fixture: stretched first frame"
         );
     }
-    let plan = Plan::new(&f.chunks, &opts(1)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (_, data) = stitch_to(&f.chunks, &opts(1), &dir.path().join("out.mp4"));
     let m = Movie::parse(&data).unwrap();
+    assert_joined(&f, &m, &data, Joins::Lossless, &no_shift);
     let v = m.track(TrackKind::Video).unwrap();
-    assert!(v.samples.iter().all(|s| s.duration == 2048));
-    assert_eq!(v.edits.len(), 1);
-    assert_eq!(v.edits[0].media_time, Some(0));
-    assert_eq!(v.edits[0].segment_duration, 15000);
-    let a = m.track(TrackKind::Audio).unwrap();
-    assert_eq!(a.edits.len(), 3);
-    let mut base = 0;
-    for (k, e) in a.edits.iter().enumerate() {
-        assert_eq!(e.media_time, Some(base + 1024), "chunk {k}");
-        let ca = f.chunks[k].movie.track(TrackKind::Audio).unwrap();
-        base += ca
-            .samples
+    let mut last = 0;
+    for c in &f.chunks {
+        let n = c.movie.track(TrackKind::Video).unwrap().samples.len();
+        let d: Vec<u32> = v.samples[last..last + n]
             .iter()
-            .map(|s| i64::from(s.duration))
-            .sum::<i64>();
-        assert_eq!(
-            e.segment_duration,
-            plan.chunks()[k].end - plan.chunks()[k].span_start
-        );
+            .map(|s| s.duration)
+            .collect();
+        assert!(d[..n - 1].iter().all(|d| *d == 2048), "{d:?}");
+        assert!(d[n - 1] >= 2048);
+        last += n;
     }
+    assert_eq!(v.edits.len(), 1);
+    let a = m.track(TrackKind::Audio).unwrap();
+    assert_eq!(a.edits.len(), 1);
+    assert_eq!(a.edits[0].media_time, Some(1024));
 }
 
 #[test]
@@ -514,68 +556,50 @@ fn parse_us(s: &str) -> i64 {
 /// duration µs).
 type ChunkWall = (i64, Vec<(i64, i64)>);
 
-/// Every presented sample of `movie` (a wall-clock stitch of `f`) has its source bytes and
-/// composition offset, and is presented at its wall-clock time: its chunk's start plus its time
-/// in the chunk plus the chunk's pauses that start at or before it (exact: the pauses are whole
-/// ticks). No track has an empty edit but a leading one. Returns (track id, wall time) of every
-/// video frame, in the order of its samples.
+/// A wall-clock stitch of `f`: [`assert_joined`] with the pauses inserted, and every presented
+/// sample within half an AAC frame (32 ms at 16 kHz: the output inserts whole silent frames)
+/// of its wall-clock time: its chunk's start plus its time in the chunk plus the chunk's
+/// pauses before it. Returns the video's offsets per chunk.
 fn assert_at_wall_time(
     f: &Fixture,
     chunk_wall: &[ChunkWall],
     movie: &Movie,
     data: &[u8],
-) -> Vec<(u32, Q)> {
-    let mut video = Vec::new();
-    let one_ms = Q::new(1, 1000);
-    for t in &movie.tracks {
-        assert!(
-            t.edits.iter().skip(1).all(|e| e.media_time.is_some()),
-            "{:?}: no empty edit but a leading one: {:?}",
-            t.kind,
-            t.edits
-        );
-        let o = presented(u64::from(movie.timescale.get()), t, &t.edits);
-        let mut j = 0;
-        for (k, (cs, pauses)) in chunk_wall.iter().enumerate() {
-            let p = chunk_presented(f, k, t.kind, 0);
-            let src = &f.bytes[k];
-            for (s, time) in &p.samples {
-                // Media time within the chunk -> wall time since the recording started.
-                let mut wall = Q::new(*cs as i128, 1_000_000).add(*time);
-                for (at, dur) in pauses {
-                    if *time >= Q::new(*at as i128, 1_000_000) {
-                        wall = wall.add(Q::new(*dur as i128, 1_000_000));
-                    }
-                }
-                let (os, otime) = &o.samples[j];
-                assert_eq!(
-                    &data[os.range().start as usize..os.range().end as usize],
-                    &src[s.range().start as usize..s.range().end as usize],
-                    "{:?}: packet {j} (chunk {k}) bytes",
-                    t.kind
-                );
-                assert_eq!(os.cts_offset, s.cts_offset);
+) -> Vec<Vec<Q>> {
+    let shift = |k: usize, time: Q| {
+        chunk_wall[k]
+            .1
+            .iter()
+            .filter(|(at, _)| time >= Q::new(i128::from(*at), 1_000_000))
+            .fold(Q::ZERO, |a, (_, d)| {
+                a.add(Q::new(i128::from(*d), 1_000_000))
+            })
+    };
+    let offs = assert_joined(f, movie, data, Joins::Trimmed, &shift);
+    for (i, t) in offs.iter().enumerate() {
+        for (k, o) in t.iter().enumerate() {
+            let wall = Q::new(i128::from(chunk_wall[k].0), 1_000_000);
+            for x in o {
+                let err = q_ms(x.sub(wall));
                 assert!(
-                    otime.sub(wall) <= one_ms && wall.sub(*otime) <= one_ms,
-                    "{:?}: chunk {k} sample at {time:?}: presented at {otime:?}, wall {wall:?}",
-                    t.kind
+                    err.abs() <= 33.0,
+                    "track {i} chunk {k}: {err} ms from its wall time"
                 );
-                assert_eq!(*otime, wall, "{:?}: chunk {k} sample at {time:?}", t.kind);
-                if t.kind == TrackKind::Video {
-                    video.push((t.id, wall));
-                }
-                j += 1;
             }
         }
-        assert_eq!(j, o.samples.len());
     }
-    video
+    let v = movie
+        .tracks
+        .iter()
+        .position(|t| t.kind == TrackKind::Video)
+        .unwrap();
+    offs[v].clone()
 }
 
 /// The paused recording in wall-clock mode: every presented sample sits at its wall-clock time
-/// since recordingStartTime, with its bytes unchanged; the pauses are gaps in the sample
-/// timing, not empty edits (ffmpeg ignores empty edits after the first), and the `mp4` crate
-/// reads the same timing.
+/// since recordingStartTime (within half an audio frame), with its bytes unchanged; the pauses
+/// are silent audio frames and a held video frame, not empty edits, and the `mp4` crate reads
+/// the same timing.
 #[test]
 fn wall_clock_mode_places_media_at_wall_time() {
     let mut f = load("paused");
@@ -616,17 +640,19 @@ fn wall_clock_mode_places_media_at_wall_time() {
     let o = StitchOptions {
         wall_clock: true,
         threads: Some(2),
+        trim_joins: false,
     };
     let (plan, data) = stitch_to(&f.chunks, &o, &out);
-    assert_eq!(plan.duration_ms(), 15000 + 7000 + 1500 + 3250);
+    let want = 15000 + 7000 + 1500 + 3250;
+    assert!(
+        plan.duration_ms().abs_diff(want) <= 33,
+        "{}",
+        plan.duration_ms()
+    );
+    assert!(plan.silent_frames() > 0);
     let movie = Movie::parse(&data).unwrap();
-    let expected_us = assert_at_wall_time(&f, &chunk_wall, &movie, &data);
-    for t in &movie.tracks {
-        let total: u64 = t.edits.iter().map(|e| e.segment_duration).sum();
-        assert_eq!(total * 1000 / u64::from(movie.timescale.get()), 26_750);
-    }
-    // The mp4 crate reads the same decode times and durations; through the video's single
-    // edit they put every frame at its wall-clock time.
+    assert_at_wall_time(&f, &chunk_wall, &movie, &data);
+    // The mp4 crate reads the same decode times, durations and offsets.
     let file = std::io::BufReader::new(std::fs::File::open(&out).unwrap());
     let mut r = mp4::Mp4Reader::read_header(file, data.len() as u64).unwrap();
     for t in &movie.tracks {
@@ -637,31 +663,19 @@ fn wall_clock_mode_places_media_at_wall_time() {
             assert_eq!(m.rendering_offset, s.cts_offset);
         }
     }
-    let v = movie.track(TrackKind::Video).unwrap();
-    assert_eq!(
-        v.edits.len(),
-        1,
-        "video: one edit from 0 (no priming, no delay)"
-    );
-    let media_time = v.edits[0].media_time.unwrap();
-    let ts = i128::from(v.timescale.get());
-    assert_eq!(expected_us.len(), v.samples.len());
-    for (k, (id, wall)) in expected_us.iter().enumerate() {
-        let m = r.read_sample(*id, k as u32 + 1).unwrap().unwrap();
-        let pts = m.start_time as i128 + i128::from(m.rendering_offset) - i128::from(media_time);
-        assert_eq!(Q::new(pts, ts), *wall, "video frame {k} (mp4 crate)");
-    }
     // The frame before the first pause (7 s at wall 2 s) is held: the next one is at 9 s.
+    let v = movie.track(TrackKind::Video).unwrap();
     let jump = v
         .samples
         .windows(2)
-        .find(|w| w[1].dts - w[0].dts > 2048)
+        .find(|w| w[1].dts - w[0].dts > 4096)
         .unwrap();
-    assert_eq!(jump[1].dts as i64 - media_time, 9 * 16384);
+    let next = q_ms(out_time(v, u64::from(movie.timescale.get()), &jump[1]));
+    assert!((next - 9000.0).abs() <= 33.0, "{next}");
     // The compact stitch of the same inputs ignores the empty edits: the same bytes as
     // without them.
     let (plan, compact) = stitch_to(&f.chunks, &opts(1), &dir.path().join("compact.mp4"));
-    assert_eq!(plan.duration_ms(), 15000);
+    assert!(plan.duration_ms() >= 15000);
     let plain: Vec<ChunkInput> = f
         .chunks
         .iter()
@@ -711,12 +725,15 @@ fn mismatched_track_count_and_channels_are_refused() {
     let mut chunks = f.chunks.clone();
     chunks[1].movie.tracks.reverse(); // audio first: matched by kind, still fine
     Plan::new(&chunks, &opts(1)).unwrap();
+    // Another timescale is converted, and the plan says which chunk.
     chunks[1].movie.tracks[0].timescale = callrec_mp4::Timescale::new(48000).unwrap();
-    let msg = Plan::new(&chunks, &opts(1)).unwrap_err().to_string();
-    assert!(
-        msg.ends_with("audio timescale 48000 differs from chunk 0's 16000"),
-        "{msg}"
-    );
+    let plan = Plan::new(&chunks, &opts(1)).unwrap();
+    let r = plan.rescaled();
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r
+        .iter()
+        .all(|r| r.kind == TrackKind::Audio && r.from == 16000 && r.to == 48000));
+    assert_eq!((r[0].index, r[1].index), (0, 2));
     assert!(matches!(Plan::new(&[], &opts(1)), Err(Error::NoChunks)));
 }
 
@@ -814,22 +831,30 @@ fn wall_clock_mode_with_bframes_cuts_at_the_gop() {
     let o = StitchOptions {
         wall_clock: true,
         threads: Some(1),
+        trim_joins: false,
     };
     let dir = tempfile::tempdir().unwrap();
     let (plan, data) = stitch_to(&f.chunks, &o, &dir.path().join("wall.mp4"));
-    assert_eq!(plan.duration_ms(), 18_500);
-    let starts: Vec<u64> = plan.chunks().iter().map(|p| p.start_us).collect();
-    assert_eq!(starts, vec![0, 8_500_000, 12_500_000]);
-    assert_eq!(
-        plan.chunks()[1].span_start_us,
-        8_000_000,
+    assert!(
+        plan.duration_ms().abs_diff(18_500) <= 33,
+        "{}",
+        plan.duration_ms()
+    );
+    for (p, want) in plan.chunks().iter().zip([0, 8_500_000u64, 12_500_000]) {
+        assert!(
+            p.start_us.abs_diff(want) <= 33_000,
+            "{} vs {want}",
+            p.start_us
+        );
+    }
+    assert!(
+        plan.chunks()[1].span_start_us.abs_diff(8_000_000) <= 33_000,
         "gap in chunk 1's span"
     );
     let movie = Movie::parse(&data).unwrap();
-    // Each frame at its wall time, a monotonic function of its time in its chunk: the
-    // presentation order is kept too.
+    // Each frame at its wall time, on its side of the pause.
     let frames = assert_at_wall_time(&f, &chunk_wall, &movie, &data);
-    assert_eq!(frames.len(), 40 + 32 + 48);
+    assert_eq!(frames.iter().map(Vec::len).sum::<usize>(), 40 + 32 + 48);
     let v = movie.track(TrackKind::Video).unwrap();
     assert_eq!(v.edits.len(), 1, "{:?}", v.edits);
 }

@@ -32,6 +32,9 @@ impl Q {
     pub fn add(self, o: Q) -> Q {
         Q::new(self.num * o.den + o.num * self.den, self.den * o.den)
     }
+    pub fn to_f64(self) -> f64 {
+        self.num as f64 / self.den as f64
+    }
     pub fn sub(self, o: Q) -> Q {
         Q::new(self.num * o.den - o.num * self.den, self.den * o.den)
     }
@@ -54,10 +57,9 @@ impl Ord for Q {
 }
 
 /// The samples an edit list presents, in presentation-edit order (each sample once, at the first
-/// edit that shows any of it), each with the time it is first presented; and the total duration.
+/// edit that shows any of it), each with the time it is first presented.
 pub struct Presented {
     pub samples: Vec<(Sample, Q)>,
-    pub duration: Q,
 }
 
 /// A sample is presented by a media edit when its `[pts, pts + duration)` overlaps the edit's
@@ -86,10 +88,7 @@ pub fn presented(movie_ts: u64, t: &Track, edits: &[Edit]) -> Presented {
         }
         at = at.add(dur);
     }
-    Presented {
-        samples,
-        duration: at,
-    }
+    Presented { samples }
 }
 
 /// Decodes the audio track of `path` with symphonia's isomp4 reader and AAC decoder: (packets,

@@ -56,20 +56,27 @@ fn clean_recordings_check_clean_and_stitch_to_their_media_duration() {
         assert_eq!(stitched.bytes, fs::metadata(&target).unwrap().len());
         let data = fs::read(&target).unwrap();
         let movie = Movie::parse(&data).unwrap();
+        // Every audio frame kept: each join adds the chunk's end padding and the next chunk's
+        // priming (under 200 ms), the video waits for it.
+        let joins = rec.chunks().len() as f64 - 1.0;
         for kind in [TrackKind::Video, TrackKind::Audio] {
             let ms = presented_ms(&movie, kind);
             assert!(
-                (ms - media_ms).abs() <= 1.0,
+                ms >= media_ms - 1.0 && ms <= media_ms + 200.0 * joins,
                 "{name} {kind:?}: {ms} ms vs metadata {media_ms} ms"
             );
         }
-        // The chunk starts are the sums of the metadata's chunk durations.
+        // Trimmed joins: the chunk starts are the sums of the metadata's chunk durations,
+        // within half an AAC frame.
+        let trimmed = rec
+            .stitch(&StitchOptions::new(&target).trim_joins(true))
+            .unwrap();
         let mut expected_start = 0.0;
-        for (placement, chunk) in stitched.placements.iter().zip(rec.chunks()) {
+        for (placement, chunk) in trimmed.placements.iter().zip(rec.chunks()) {
             assert_eq!(placement.index, chunk.index);
             let start_ms = placement.start_us as f64 / 1000.0;
             assert!(
-                (start_ms - expected_start).abs() <= 1.0,
+                (start_ms - expected_start).abs() <= 33.0,
                 "{name} chunk {}: starts at {start_ms} ms, not {expected_start}",
                 chunk.index
             );
@@ -86,6 +93,17 @@ fn clean_recordings_check_clean_and_stitch_to_their_media_duration() {
             timeline["media_ms"].as_f64().unwrap().round(),
             media_ms.round()
         );
+        // The timeline JSON says where each chunk starts in the (lossless) output.
+        let chunks = timeline["output"]["chunks"].as_array().unwrap();
+        assert_eq!(chunks.len(), stitched.placements.len());
+        for (c, p) in chunks.iter().zip(&stitched.placements) {
+            let ms = c["start_ms"].as_f64().unwrap();
+            assert!(
+                (ms - p.start_us as f64 / 1000.0).abs() < 0.001,
+                "{name}: {c}"
+            );
+        }
+        assert_eq!(timeline["output"]["mode"], "compact");
         assert_eq!(snapshot(&dir), before, "{name}: an input changed");
     }
 }
@@ -130,10 +148,19 @@ fn wall_clock_stitch_of_the_paused_recording_spans_the_wall_clock() {
             .windows(2)
             .map(|w| (w[1].dts - w[0].dts) as f64 / ts)
             .fold(0.0, f64::max);
-        assert!(
-            (longest_step - 7.0).abs() < 0.2,
-            "{kind:?}: the 7 s pause is a timestamp gap: {longest_step}"
-        );
+        if kind == TrackKind::Video {
+            assert!(
+                (longest_step - 7.0).abs() < 0.2,
+                "the frame before the 7 s pause is held: {longest_step}"
+            );
+        } else {
+            // Silent frames fill the pause: a player that decodes every audio frame back to
+            // back hears it.
+            assert!(
+                longest_step < 0.1,
+                "audio frames back to back: {longest_step}"
+            );
+        }
         assert!((presented_ms(&movie, kind) - wall_ms).abs() <= 125.0);
     }
     // Each chunk starts where the wall clock says, counted from recordingStartTime.
@@ -316,10 +343,11 @@ fn disagreeing_durations_are_checked_not_refused() {
         .iter()
         .any(|p| p.code() == "duration_mismatch"));
     let out = dir.path().join("out.mp4");
-    assert_eq!(
-        rec.stitch(&StitchOptions::new(&out)).unwrap().duration_ms,
-        15_000
-    );
+    let d = rec
+        .stitch(&StitchOptions::new(&out).trim_joins(true))
+        .unwrap()
+        .duration_ms;
+    assert!(d.abs_diff(15_000) <= 33, "{d}");
 }
 
 #[test]

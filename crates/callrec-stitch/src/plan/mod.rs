@@ -11,11 +11,17 @@ use callrec_mp4::boxes::{
 use callrec_mp4::write::mdat_header_len;
 use callrec_mp4::{Codec, Edit, FourCc, SampleEntry, Track, TrackKind};
 
-use crate::rat::{lcm, Rat};
+use crate::rat::lcm;
 use crate::{ChunkInput, Error, Result, StitchOptions};
 
-/// AAC priming ffmpeg's encoder writes, in samples, assumed for edit-less chunks.
-const AAC_PRIMING: u128 = 1024;
+mod silence;
+mod timing;
+mod window;
+
+use window::Window;
+
+/// Exact signed seconds (and tick counts): the planner's arithmetic.
+pub(crate) type Q = num_rational::Ratio<i128>;
 
 /// One range of bytes to copy from a chunk file into the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +56,11 @@ pub struct ChunkPlacement {
     pub start_us: u64,
     /// `end` in µs.
     pub end_us: u64,
+    /// Time inserted inside the chunk (wall-clock pauses, its own empty edits), as realized:
+    /// (µs of the chunk's media from which it applies, total µs inserted from there on). An
+    /// instant `x` µs into the chunk's media is at `start_us + x + total` of the last entry
+    /// with `at <= x`.
+    pub inserted: Vec<(u64, u64)>,
 }
 
 /// One output track, as planned.
@@ -99,18 +110,25 @@ pub struct Plan {
     mdat_64: bool,
     chunks: Vec<ChunkPlacement>,
     tracks: Vec<TrackPlan>,
+    rescaled: Vec<Rescaled>,
+    silent_frames: u64,
+    dropped_frames: u64,
 }
 
-/// A piece of a chunk's presentation on one track: `dur` seconds of media from `media` (track
-/// ticks relative to the chunk's first decode time), or empty time.
-#[derive(Debug, Clone, Copy)]
-struct Seg {
-    dur: Rat,
-    media: Option<i64>,
+/// A chunk track whose timescale the output converts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rescaled {
+    /// The chunk's index.
+    pub index: u32,
+    /// The chunk's name.
+    pub name: String,
+    /// The track's kind.
+    pub kind: TrackKind,
+    /// The chunk track's timescale.
+    pub from: u32,
+    /// The output track's.
+    pub to: u32,
 }
-
-/// A [`Seg`] in movie ticks: (duration, media time relative to the chunk's first decode time).
-type TickSeg = (u64, Option<i64>);
 
 /// One sample of the merged output track.
 #[derive(Debug, Clone, Copy)]
@@ -241,515 +259,50 @@ fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usize>> {
             }
         }
     }
-    for (i, t) in t0.iter().enumerate() {
-        let u = &tk[map[i]];
-        if u.timescale != t.timescale {
-            return Err(mismatch(
-                format!("{} timescale", kind_name(t.kind)),
-                u.timescale.get().to_string(),
-                t.timescale.get().to_string(),
-            ));
-        }
-    }
     Ok(map)
 }
 
-/// Chunk-relative facts about a track's samples: first dts, presentation start and end.
-struct Extent {
-    d0: u64,
-    min_pts: i64,
-    end_pts: i64,
-}
-
-fn extent(t: &Track) -> Option<Extent> {
-    let d0 = t.samples.first()?.dts;
-    let mut min_pts = i64::MAX;
-    let mut end_pts = i64::MIN;
-    for s in &t.samples {
-        let pts = (s.dts as i128 - d0 as i128) + i128::from(s.cts_offset);
-        let pts = i64::try_from(pts).ok()?;
-        min_pts = min_pts.min(pts);
-        end_pts = end_pts.max(pts.checked_add(i64::from(s.duration))?);
+/// Names the chunk and track of an overflow.
+fn name_overflow(e: Error, c: &ChunkInput, t: &Track) -> Error {
+    match e {
+        Error::Overflow { what } => unsupported(
+            c,
+            format!(
+                "{} track {}: overflow computing {what}",
+                kind_name(t.kind),
+                t.id
+            ),
+        ),
+        e => e,
     }
-    Some(Extent {
-        d0,
-        min_pts,
-        end_pts,
-    })
 }
 
-/// What a chunk's track presents, before timestamp gaps are inserted; and how many ticks to take
-/// off its first sample's duration (ffmpeg's stretch of the first video frame in edit-less
-/// chunks, see the crate docs), shifting every later sample earlier by as much.
-fn presentation(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<(Vec<Seg>, u32)> {
-    let Some(x) = extent(t) else {
-        if t.samples.is_empty() {
-            return Ok((Vec::new(), 0));
-        }
-        return Err(overflow("presentation time"));
-    };
-    let ts = u128::from(t.timescale.get());
-    let mut segs = Vec::new();
-    if !t.edits.is_empty() {
-        let movie_ts = u128::from(c.movie.timescale.get());
-        let d0 = i64::try_from(x.d0).map_err(|_| overflow("decode time"))?;
-        let n = t.edits.len();
-        for (j, e) in t.edits.iter().enumerate() {
-            if (e.media_rate_integer, e.media_rate_fraction) != (1, 0) {
-                return Err(unsupported(
-                    c,
-                    format!(
-                        "{} track {}: edit {j} has media rate {}+{}/65536 (only 1 is supported)",
-                        kind_name(t.kind),
-                        t.id,
-                        e.media_rate_integer,
-                        e.media_rate_fraction
-                    ),
-                ));
-            }
-            let media = match e.media_time {
-                Some(m) => Some(m.checked_sub(d0).ok_or_else(|| overflow("media time"))?),
-                None => None,
-            };
-            let dur = if e.segment_duration == 0 {
-                // Zero duration on the last media edit: "to the end of the media" (fragmented
-                // files); otherwise nothing.
-                match media {
-                    Some(m) if j + 1 == n && x.end_pts > m => Rat::new((x.end_pts - m) as u128, ts),
-                    _ => continue,
-                }
-            } else {
-                Rat::new(u128::from(e.segment_duration), movie_ts)
-            };
-            segs.push(Seg { dur, media });
-        }
-    } else {
-        let skip = match lead_rate {
-            Some(rate) => Rat::new(AAC_PRIMING, u128::from(rate.max(1)))
-                .ticks_round(ts)
-                .and_then(|v| i64::try_from(v).ok())
-                .ok_or_else(|| overflow("priming"))?,
-            None => 0,
-        };
-        // ffmpeg's stretch: the first sample lasts at least the lead longer than the next one
-        // (3097 = 2048 + 1049 ticks). Give it its own duration back instead of cutting the lead
-        // with the edit list, so the first frame is presented from its own start (players that
-        // discard frames starting before an edit would drop it otherwise).
-        let stretched = match (t.samples.first(), t.samples.get(1)) {
-            (Some(a), Some(b)) if skip > 0 && a.cts_offset == 0 && x.min_pts == 0 => {
-                let first = b.dts.saturating_sub(a.dts);
-                let next = match t.samples.get(2) {
-                    Some(n) => n.dts.saturating_sub(b.dts),
-                    None => u64::from(b.duration),
-                };
-                next > 0 && first >= next.saturating_add(skip as u64)
-            }
-            _ => false,
-        };
-        // Only audio has priming: a video track that is not the stretch (B-frames, or a first
-        // frame of ordinary length) starts at its first presented composition time.
-        let (start, end, trim) = if stretched {
-            (0, x.end_pts - skip, skip)
-        } else if t.kind == TrackKind::Audio {
-            (x.min_pts.max(0).saturating_add(skip), x.end_pts, 0)
-        } else {
-            (x.min_pts.max(0), x.end_pts, 0)
-        };
-        if end > start {
-            segs.push(Seg {
-                dur: Rat::new((end - start) as u128, ts),
-                media: Some(start),
-            });
-        }
-        let trim = u32::try_from(trim).map_err(|_| overflow("priming"))?;
-        return Ok((segs, trim));
-    }
-    Ok((segs, 0))
-}
-
-/// Gaps realized on the sample tables (see the crate docs): per chunk and track, the samples
-/// whose duration grows (chunk-local index, ticks), and per chunk its exact placement (span
-/// start, first media, end) in seconds.
-struct Wall {
-    stretch: Vec<Vec<Vec<Stretch>>>,
-    places: Vec<(Rat, Rat, Rat)>,
-}
-
-/// A sample to lengthen by a timestamp gap: (chunk-local sample index, ticks).
-type Stretch = (usize, u64);
-
-/// Where an inserted duration goes in a chunk's presentation on one track.
-#[derive(Debug, Clone, Copy)]
-enum Gap {
-    /// A timestamp gap of `ticks` before chunk-local sample `split` (`split >= 1`: sample
-    /// `split - 1` is held): the segment's duration grows by as much.
-    Media { ticks: u64, split: usize },
-    /// Empty time (an empty edit): where no sample of the chunk is presented before the point
-    /// inside a media segment (an edit that starts before the chunk's first sample).
-    Empty(Rat),
-}
-
-/// A [`Gap`] at `off` into segment `seg` of a chunk's (compact) presentation.
-#[derive(Debug, Clone, Copy)]
-struct Attach {
-    seg: usize,
-    off: Rat,
-    gap: Gap,
-}
-
-/// A chunk's pauses as (media presentation offset, duration), positive durations only, sorted by
-/// offset (stable).
-fn pauses(c: &ChunkInput) -> Vec<(Rat, Rat)> {
-    let mut v: Vec<(Rat, Rat)> = c
-        .empty_edits
-        .iter()
-        .filter(|e| e.duration_us > 0)
-        .map(|e| {
-            (
-                Rat::new(u128::from(e.at_us), 1_000_000),
-                Rat::new(u128::from(e.duration_us), 1_000_000),
-            )
-        })
-        .collect();
-    v.sort_by_key(|a| a.0);
-    v
-}
-
-fn sum(segs: &[Seg]) -> Option<Rat> {
-    segs.iter().try_fold(Rat::ZERO, |a, s| a.checked_add(s.dur))
-}
-
-/// Turns the chunks' own empty edits, the padding of a track shorter than its chunk's span and,
-/// in wall-clock mode, each chunk's pauses and the gap before each chunk into timestamp gaps in
-/// the sample tables (the sample before the point lasts longer; every later sample of the track
-/// is decoded later), so the edit lists keep no empty edit but a leading one. Compact mode
-/// (`wall_clock` false) ignores the pauses. Rewrites `pres` (segment durations include the gaps
-/// they now hold; media times after a gap move later; own empty segments dropped; a leading
-/// empty segment on chunk 0 for what comes before its first media).
-///
-/// Each track converts the gaps into its timescale through the exact running total (rounded
-/// to nearest, the remainder carried), so no chunk start drifts by more than half a tick.
-fn realize_pauses(
-    chunks: &[ChunkInput],
-    maps: &[Vec<usize>],
-    pres: &mut [Vec<Vec<Seg>>],
-    trims: &[Vec<u32>],
-    wall_clock: bool,
-) -> Result<Wall> {
-    let of = || overflow("timestamp gap");
-    let n = chunks.len();
-    let ntracks = maps.first().map_or(0, Vec::len);
-    let all: Vec<Vec<(Rat, Rat)>> = if wall_clock {
-        chunks.iter().map(pauses).collect()
-    } else {
-        vec![Vec::new(); n]
-    };
-    // Compact presented durations, and each chunk's span (its longest track).
-    let totals: Vec<Vec<Rat>> = pres
-        .iter()
-        .map(|per| per.iter().map(|s| sum(s).ok_or_else(of)).collect())
-        .collect::<Result<_>>()?;
-    let spans: Vec<Rat> = totals
-        .iter()
-        .map(|t| t.iter().copied().max().unwrap_or(Rat::ZERO))
-        .collect();
-    // Where each chunk's media starts on each track (its own empty edits, and pauses up to that
-    // point, come first), from the presentation before any gap is realized.
-    let firsts: Vec<Option<Rat>> = pres
-        .iter()
-        .zip(&all)
-        .map(|(per, ps)| {
-            let mut first: Option<Rat> = None;
-            for segs in per {
-                let mut pos = Rat::ZERO;
-                for s in segs {
-                    if s.media.is_some() {
-                        let delay = ps
-                            .iter()
-                            .filter(|(p, _)| !p.is_zero() && *p <= pos)
-                            .try_fold(pos, |a, (_, d)| a.checked_add(*d))
-                            .ok_or_else(of)?;
-                        first = Some(first.map_or(delay, |f| f.min(delay)));
-                        break;
-                    }
-                    pos = pos.checked_add(s.dur).ok_or_else(of)?;
+/// Decode times must increase by at most 32 bits per sample in every chunk track.
+fn check_decode_order(chunks: &[ChunkInput], maps: &[Vec<usize>]) -> Result<()> {
+    for (c, map) in chunks.iter().zip(maps) {
+        for &j in map {
+            let t = &c.movie.tracks[j];
+            for (k, w) in t.samples.windows(2).enumerate() {
+                let ok = w[1]
+                    .dts
+                    .checked_sub(w[0].dts)
+                    .is_some_and(|d| u32::try_from(d).is_ok());
+                if !ok {
+                    return Err(unsupported(
+                        c,
+                        format!(
+                            "{} track {}: decode time of sample {} goes backwards or jumps by \
+                             more than 32 bits",
+                            kind_name(t.kind),
+                            t.id,
+                            k + 1
+                        ),
+                    ));
                 }
             }
-            Ok(first)
-        })
-        .collect::<Result<_>>()?;
-    let mut stretch = vec![vec![Vec::new(); ntracks]; n];
-    for i in 0..ntracks {
-        let ts = u128::from(chunks[0].movie.tracks[maps[0][i]].timescale.get());
-        let mut atts: Vec<Vec<Attach>> = vec![Vec::new(); n];
-        let mut lead = Rat::ZERO;
-        let mut exact = Rat::ZERO; // media gaps so far, in seconds
-        let mut done: u128 = 0; // the same, in ticks as inserted
-
-        // The insertions of the track in timeline order: (chunk, offset in the chunk's
-        // presentation, duration): the chunk's own empty edits, its pauses, and the padding at
-        // its end. A point at 0 belongs before the chunk.
-        let mut ins: Vec<(usize, Rat, Rat)> = Vec::new();
-        for k in 0..n {
-            let first = ins.len();
-            let mut pos = Rat::ZERO;
-            for s in &pres[k][i] {
-                if s.media.is_none() {
-                    ins.push((k, pos, s.dur));
-                }
-                pos = pos.checked_add(s.dur).ok_or_else(of)?;
-            }
-            for &(p, d) in &all[k] {
-                ins.push((k, p, d));
-            }
-            ins[first..].sort_by_key(|x| x.1);
-            if k + 1 < n {
-                let pad = spans[k].checked_sub(totals[k][i]).ok_or_else(of)?;
-                if !pad.is_zero() {
-                    ins.push((k, totals[k][i], pad));
-                }
-            }
-        }
-        // The last media segment of a chunk, and its duration.
-        let last_media = |c: usize| {
-            pres[c][i]
-                .iter()
-                .enumerate()
-                .rev()
-                .find(|(_, s)| s.media.is_some())
-                .map(|(j, s)| (c, j, s.dur))
-        };
-        for (k, at, d) in ins {
-            let segs = &pres[k][i];
-            // The media segment holding the point: the last segment that starts before it (the
-            // point may be its end); inside an empty segment, the end of the media segment before
-            // it (the empty time is realized there too). A point at the chunk's start, or before
-            // its first media, goes to the end of an earlier chunk's media.
-            let mut target = None;
-            if !at.is_zero() {
-                let mut pos = Rat::ZERO;
-                for (j, s) in segs.iter().enumerate() {
-                    if pos >= at {
-                        break;
-                    }
-                    if s.media.is_some() {
-                        let off = at.checked_sub(pos).ok_or_else(of)?.min(s.dur);
-                        target = Some((k, j, off));
-                    }
-                    pos = pos.checked_add(s.dur).ok_or_else(of)?;
-                }
-            }
-            if target.is_none() {
-                target = (0..k).rev().find_map(last_media);
-            }
-            let Some((c, j, off)) = target else {
-                lead = lead.checked_add(d).ok_or_else(of)?;
-                continue;
-            };
-            let Some(m) = pres[c][i][j].media else {
-                return Err(of());
-            };
-            let t = &chunks[c].movie.tracks[maps[c][i]];
-            let at_media = off
-                .ticks_round(ts)
-                .and_then(|v| i64::try_from(v).ok())
-                .and_then(|v| v.checked_add(m))
-                .ok_or_else(of)?;
-            let gap = match split_at(t, trims[c][i], at_media) {
-                Some(split) => {
-                    exact = exact.checked_add(d).ok_or_else(of)?;
-                    let want = exact.ticks_round(ts).ok_or_else(of)?;
-                    let ticks = u64::try_from(want.saturating_sub(done)).map_err(|_| of())?;
-                    done = want.max(done);
-                    // Refused here, naming the chunk whose pause or gap it is (the sample that
-                    // would hold it may be an earlier chunk's last one).
-                    if ticks > u64::from(u32::MAX) {
-                        let t0 = &chunks[k].movie.tracks[maps[k][i]];
-                        return Err(unsupported(
-                            &chunks[k],
-                            format!(
-                                "{} track {}: a pause or gap of {} s does not fit a sample \
-                                 duration (32 bits: {} s at most at timescale {ts})",
-                                kind_name(t0.kind),
-                                t0.id,
-                                d.ticks_round(1).unwrap_or(u128::MAX),
-                                u128::from(u32::MAX) / ts
-                            ),
-                        ));
-                    }
-                    Gap::Media { ticks, split }
-                }
-                None => Gap::Empty(d),
-            };
-            atts[c].push(Attach { seg: j, off, gap });
-        }
-        for (k, a) in atts.into_iter().enumerate() {
-            if a.is_empty() && pres[k][i].iter().all(|s| s.media.is_some()) {
-                continue;
-            }
-            let (segs, st) = apply(&pres[k][i], a, ts)?;
-            pres[k][i] = segs;
-            stretch[k][i] = st;
-        }
-        if !lead.is_zero() {
-            pres[0][i].insert(
-                0,
-                Seg {
-                    dur: lead,
-                    media: None,
-                },
-            );
         }
     }
-    // Placements, exact: chunk k's span is the gap before it, its longest track, its pauses.
-    let mut places = Vec::with_capacity(n);
-    let mut at = Rat::ZERO;
-    for k in 0..n {
-        let before = all[k]
-            .iter()
-            .filter(|(p, _)| p.is_zero())
-            .try_fold(Rat::ZERO, |a, (_, d)| a.checked_add(*d))
-            .ok_or_else(of)?;
-        let inner = all[k]
-            .iter()
-            .filter(|(p, _)| !p.is_zero())
-            .try_fold(Rat::ZERO, |a, (_, d)| a.checked_add(*d))
-            .ok_or_else(of)?;
-        let span = before
-            .checked_add(spans[k])
-            .and_then(|v| v.checked_add(inner))
-            .ok_or_else(of)?;
-        let start = at
-            .checked_add(before)
-            .and_then(|v| v.checked_add(firsts[k].unwrap_or(spans[k])))
-            .ok_or_else(of)?;
-        let end = at.checked_add(span).ok_or_else(of)?;
-        places.push((at, start.min(end), end));
-        at = end;
-    }
-    Ok(Wall { stretch, places })
-}
-
-/// The first sample, in decode order, presented at or after `at` (track ticks relative to the
-/// chunk's first decode time, after the stretched first frame is trimmed): the gap goes before
-/// it. `None` when that is the chunk's first sample (no sample of the chunk to hold).
-fn split_at(t: &Track, trim: u32, at: i64) -> Option<usize> {
-    let d0 = t.samples.first()?.dts;
-    let split = t
-        .samples
-        .iter()
-        .enumerate()
-        .position(|(k, s)| {
-            let rel = i128::from(s.dts) - i128::from(d0);
-            let rel = if k == 0 { rel } else { rel - i128::from(trim) };
-            rel + i128::from(s.cts_offset) >= i128::from(at)
-        })
-        .unwrap_or(t.samples.len());
-    (split > 0).then_some(split)
-}
-
-/// Rebuilds a chunk's segments with its gaps: a media gap lengthens its segment and moves the
-/// media of every later piece; an empty gap splits a media segment around an empty one. The
-/// chunk's own empty segments are dropped: [`realize_pauses`] inserted their time as gaps
-/// (attachments only target media segments). Returns the segments and the samples to lengthen.
-fn apply(segs: &[Seg], mut atts: Vec<Attach>, ts: u128) -> Result<(Vec<Seg>, Vec<Stretch>)> {
-    let of = || overflow("timestamp gap");
-    atts.sort_by(|a, b| a.seg.cmp(&b.seg).then(a.off.cmp(&b.off)));
-    let mut out = Vec::with_capacity(segs.len() + atts.len() * 2);
-    let mut stretch = Vec::new();
-    let mut shift = 0i64; // media ticks inserted so far in this chunk
-    let mut it = atts.into_iter().peekable();
-    for (j, s) in segs.iter().enumerate() {
-        let Some(m) = s.media else {
-            if it.peek().is_some_and(|a| a.seg == j) {
-                return Err(of());
-            }
-            continue;
-        };
-        let mut start = Rat::ZERO; // offset of the current piece in the segment
-        let mut media = m.checked_add(shift).ok_or_else(of)?;
-        let mut extra = Rat::ZERO; // media gaps in the current piece
-        while let Some(a) = it.next_if(|a| a.seg == j) {
-            match a.gap {
-                Gap::Media { ticks, split } => {
-                    extra = extra
-                        .checked_add(Rat::new(u128::from(ticks), ts))
-                        .ok_or_else(of)?;
-                    shift = i64::try_from(ticks)
-                        .ok()
-                        .and_then(|t| shift.checked_add(t))
-                        .ok_or_else(of)?;
-                    stretch.push((split - 1, ticks));
-                }
-                Gap::Empty(d) => {
-                    let head = a.off.checked_sub(start).ok_or_else(of)?;
-                    let dur = head.checked_add(extra).ok_or_else(of)?;
-                    if !dur.is_zero() {
-                        out.push(Seg {
-                            dur,
-                            media: Some(media),
-                        });
-                    }
-                    out.push(Seg {
-                        dur: d,
-                        media: None,
-                    });
-                    start = a.off;
-                    extra = Rat::ZERO;
-                    media = a
-                        .off
-                        .ticks_round(ts)
-                        .and_then(|v| i64::try_from(v).ok())
-                        .and_then(|v| v.checked_add(m))
-                        .and_then(|v| v.checked_add(shift))
-                        .ok_or_else(of)?;
-                }
-            }
-        }
-        let dur = s
-            .dur
-            .checked_sub(start)
-            .and_then(|v| v.checked_add(extra))
-            .ok_or_else(of)?;
-        if !dur.is_zero() {
-            out.push(Seg {
-                dur,
-                media: Some(media),
-            });
-        }
-    }
-    Ok((out, stretch))
-}
-
-/// Appends an edit, merging it into the previous one when it continues it exactly.
-fn push_edit(edits: &mut Vec<Edit>, dur: u64, media: Option<i64>, ts: u64, movie_ts: u64) {
-    if dur == 0 {
-        return;
-    }
-    if let Some(last) = edits.last_mut() {
-        match (last.media_time, media) {
-            (None, None) => {
-                last.segment_duration += dur;
-                return;
-            }
-            (Some(a), Some(b)) => {
-                let p = u128::from(last.segment_duration) * u128::from(ts);
-                if p % u128::from(movie_ts) == 0
-                    && i128::from(a) + (p / u128::from(movie_ts)) as i128 == i128::from(b)
-                {
-                    last.segment_duration += dur;
-                    return;
-                }
-            }
-            _ => {}
-        }
-    }
-    edits.push(Edit {
-        segment_duration: dur,
-        media_time: media,
-        media_rate_integer: 1,
-        media_rate_fraction: 0,
-    });
+    Ok(())
 }
 
 fn ticks_to_us(ticks: u64, movie_ts: u64) -> u64 {
@@ -770,117 +323,71 @@ impl Plan {
             .map(|c| match_tracks(first, c))
             .collect::<Result<_>>()?;
         let ntracks = first.movie.tracks.len();
+        check_decode_order(chunks, &maps)?;
 
-        // 1. What each chunk presents on each track, as exact fractions of a second.
-        let mut pres: Vec<Vec<Vec<Seg>>> = Vec::with_capacity(chunks.len());
-        let mut trims: Vec<Vec<u32>> = Vec::with_capacity(chunks.len());
+        // 1. What each chunk presents on each track.
+        let mut windows: Vec<Vec<Window>> = Vec::with_capacity(chunks.len());
         for (c, map) in chunks.iter().zip(&maps) {
-            let edit_less = c.movie.tracks.iter().all(|t| t.edits.is_empty());
-            let lead_rate = if edit_less {
-                c.movie.tracks.iter().find_map(|t| match t.codec() {
-                    Some(Codec::Aac(a)) if t.kind == TrackKind::Audio => Some(a.sample_rate),
-                    _ => None,
+            let rate = window::lead_rate(c);
+            let per_track = map
+                .iter()
+                .map(|&j| {
+                    let t = &c.movie.tracks[j];
+                    window::window(c, t, rate).map_err(|e| name_overflow(e, c, t))
                 })
-            } else {
-                None
-            };
-            let mut per_track = Vec::with_capacity(ntracks);
-            let mut trim = Vec::with_capacity(ntracks);
-            for &j in map {
-                let t = &c.movie.tracks[j];
-                // Name the chunk and track when its times do not fit.
-                let (segs, tr) = presentation(c, t, lead_rate).map_err(|e| match e {
-                    Error::Overflow { what } => unsupported(
-                        c,
-                        format!(
-                            "{} track {}: overflow computing {what}",
-                            kind_name(t.kind),
-                            t.id
-                        ),
-                    ),
-                    e => e,
-                })?;
-                trim.push(tr);
-                per_track.push(segs);
-            }
-            pres.push(per_track);
-            trims.push(trim);
+                .collect::<Result<Vec<_>>>()?;
+            windows.push(per_track);
         }
-        // Padding (and wall-clock gaps) as timestamp gaps, in both modes.
-        let wall = realize_pauses(chunks, &maps, &mut pres, &trims, opts.wall_clock)?;
 
-        // 2. The movie timescale.
+        // 2. Every output sample's time, continuous tables.
+        let mode = timing::Mode {
+            wall_clock: opts.wall_clock,
+            trim: opts.trim_joins,
+        };
+        let timing = timing::time(chunks, &maps, &windows, mode)?;
+
+        // 3. The movie timescale: 1000, or finer so that every edit is exact when that fits
+        //    in 32 bits; else the largest track timescale (edits rounded to nearest).
+        let presented = |t: &timing::TrackTiming| {
+            Q::new(
+                (i128::from(t.media_end) - i128::from(t.media_time)).max(0),
+                i128::from(t.timescale),
+            )
+        };
         let mut m: u128 = 1000;
         let mut exact = true;
-        'outer: for segs in pres.iter().flatten() {
-            for s in segs {
-                match lcm(m, s.dur.den) {
+        let places = timing
+            .places
+            .iter()
+            .flat_map(|p| [p.span_start, p.start, p.end]);
+        let edits = timing
+            .tracks
+            .iter()
+            .flat_map(|t| [t.lead_empty, presented(t)]);
+        for q in edits.chain(places) {
+            {
+                match lcm(m, q.denom().unsigned_abs()) {
                     Some(v) if v <= u128::from(u32::MAX) => m = v,
-                    _ => {
-                        exact = false;
-                        break 'outer;
-                    }
+                    _ => exact = false,
                 }
             }
         }
         if !exact {
-            let mut l: Option<u128> = Some(1000);
-            for t in &first.movie.tracks {
-                l = l
-                    .and_then(|l| lcm(l, u128::from(t.timescale.get())))
-                    .filter(|v| *v <= u128::from(u32::MAX));
-            }
-            m = l.unwrap_or_else(|| {
-                first
-                    .movie
-                    .tracks
-                    .iter()
-                    .map(|t| u128::from(t.timescale.get()))
-                    .max()
-                    .unwrap_or(1000)
-                    .max(1000)
-            });
+            m = timing
+                .tracks
+                .iter()
+                .map(|t| u128::from(t.timescale))
+                .max()
+                .unwrap_or(1000)
+                .max(1000);
         }
         let movie_ts = m as u64;
-
-        // 3. Durations in movie ticks: exact, or (fallback) each segment's end rounded to nearest
-        //    on its track's running timeline, so rounding does not accumulate over the chunks.
-        //    Placements: the exact positions, rounded.
-        let mut ticks: Vec<Vec<Vec<TickSeg>>> = vec![vec![Vec::new(); ntracks]; chunks.len()];
-        for i in 0..ntracks {
-            let mut pos = Rat::ZERO;
-            let mut done = 0u128;
-            for (k, per_track) in pres.iter().enumerate() {
-                for s in &per_track[i] {
-                    let d = if exact {
-                        s.dur.ticks_exact(m)
-                    } else {
-                        pos.checked_add(s.dur)
-                            .and_then(|p| {
-                                pos = p;
-                                p.ticks_round(m)
-                            })
-                            .and_then(|end| {
-                                let d = end.checked_sub(done);
-                                done = end;
-                                d
-                            })
-                    };
-                    let d = d
-                        .and_then(|d| u64::try_from(d).ok())
-                        .ok_or_else(|| overflow("edit duration"))?;
-                    ticks[k][i].push((d, s.media));
-                }
-            }
-        }
+        let mticks = |q: Q| -> Result<u64> {
+            u64::try_from((q * m as i128).round().to_integer()).map_err(|_| overflow("timeline"))
+        };
         let mut placements = Vec::with_capacity(chunks.len());
-        for (c, &(a, b, e)) in chunks.iter().zip(&wall.places) {
-            let t = |r: Rat| {
-                r.ticks_round(m)
-                    .and_then(|v| u64::try_from(v).ok())
-                    .ok_or_else(|| overflow("timeline"))
-            };
-            let (a, b, e) = (t(a)?, t(b)?, t(e)?);
+        for (c, p) in chunks.iter().zip(&timing.places) {
+            let (a, b, e) = (mticks(p.span_start)?, mticks(p.start)?, mticks(p.end)?);
             placements.push(ChunkPlacement {
                 index: c.index,
                 name: c.name.clone(),
@@ -890,21 +397,38 @@ impl Plan {
                 span_start_us: ticks_to_us(a, movie_ts),
                 start_us: ticks_to_us(b, movie_ts),
                 end_us: ticks_to_us(e, movie_ts),
+                inserted: p
+                    .shifts
+                    .iter()
+                    .map(|&(at, total)| {
+                        let us =
+                            |q: Q| u64::try_from((q * 1_000_000).round().to_integer()).unwrap_or(0);
+                        (us(at), us(total))
+                    })
+                    .collect(),
             });
         }
 
-        // 4. Byte layout: each chunk's sample bytes, in file order, merged into ranges.
+        // 4. Byte layout: the silence block, then each chunk's sample bytes in file order,
+        //    merged into ranges.
+        let silence_len = timing.silence.len() as u64;
+        let mut used: Vec<Vec<(u64, u64)>> = vec![Vec::new(); chunks.len()];
+        for (i, t) in timing.tracks.iter().enumerate() {
+            for s in &t.samples {
+                if let timing::Src::Sample(j) = s.src {
+                    let smp = &chunks[s.chunk].movie.tracks[maps[s.chunk][i]].samples[j];
+                    if smp.size > 0 {
+                        used[s.chunk]
+                            .push((smp.offset, smp.offset.saturating_add(u64::from(smp.size))));
+                    }
+                }
+            }
+        }
         let mut copies: Vec<CopyRange> = Vec::new();
         let mut chunk_ranges: Vec<(usize, usize)> = Vec::with_capacity(chunks.len());
         let mut sources = Vec::with_capacity(chunks.len());
-        let mut dst = 0u64;
-        for (ci, (c, map)) in chunks.iter().zip(&maps).enumerate() {
-            let mut spans_b: Vec<(u64, u64)> = map
-                .iter()
-                .flat_map(|&j| c.movie.tracks[j].samples.iter())
-                .filter(|s| s.size > 0)
-                .map(|s| (s.offset, s.offset.saturating_add(u64::from(s.size))))
-                .collect();
+        let mut dst = silence_len;
+        for (ci, (c, mut spans_b)) in chunks.iter().zip(used).enumerate() {
             spans_b.sort_unstable();
             let first_copy = copies.len();
             let mut needed = 0u64;
@@ -949,7 +473,7 @@ impl Plan {
             }
         };
 
-        // 5. Merged tracks: samples, descriptions, edit lists.
+        // 5. Merged tracks: samples, descriptions, the edit list.
         let mut ids: Vec<u32> = first.movie.tracks.iter().map(|t| t.id).collect();
         let mut sorted = ids.clone();
         sorted.sort_unstable();
@@ -958,154 +482,132 @@ impl Plan {
             ids = (1..=ntracks as u32).collect();
         }
         let mut out_tracks = Vec::with_capacity(ntracks);
-        for (i, t0) in first.movie.tracks.iter().enumerate() {
-            let ts = u64::from(t0.timescale.get());
+        for (i, (t0, tt)) in first.movie.tracks.iter().zip(&timing.tracks).enumerate() {
             let mut entries: Vec<Vec<u8>> = Vec::new();
             let mut keys: Vec<Vec<u8>> = Vec::new();
-            let mut samples: Vec<OutSample> = Vec::new();
-            let mut edits: Vec<Edit> = Vec::new();
-            let mut base = 0u64;
-            for (ci, c) in chunks.iter().enumerate() {
-                let t = &c.movie.tracks[maps[ci][i]];
-                let desc_map: Vec<u32> = t
-                    .entries
-                    .iter()
-                    .map(|e| {
-                        let key = share_key(e, t.kind);
-                        let k = match keys.iter().position(|x| *x == key) {
-                            Some(k) => k,
-                            None => {
-                                entries.push(e.raw.clone());
-                                keys.push(key);
-                                entries.len() - 1
-                            }
-                        };
-                        k as u32 + 1
-                    })
-                    .collect();
-                let d0 = t.samples.first().map_or(0, |s| s.dts);
-                let trim = trims[ci][i];
-                samples.reserve(t.samples.len());
-                for (k, s) in t.samples.iter().enumerate() {
-                    let duration = match t.samples.get(k + 1) {
-                        Some(n) => n
-                            .dts
-                            .checked_sub(s.dts)
-                            .and_then(|d| u32::try_from(d).ok())
+            let desc_maps: Vec<Vec<u32>> = chunks
+                .iter()
+                .zip(&maps)
+                .map(|(c, map)| {
+                    let t = &c.movie.tracks[map[i]];
+                    t.entries
+                        .iter()
+                        .map(|e| {
+                            let key = share_key(e, t.kind);
+                            let k = match keys.iter().position(|x| *x == key) {
+                                Some(k) => k,
+                                None => {
+                                    entries.push(e.raw.clone());
+                                    keys.push(key);
+                                    entries.len() - 1
+                                }
+                            };
+                            k as u32 + 1
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut samples: Vec<OutSample> = Vec::with_capacity(tt.samples.len());
+            let mut last_desc = 1u32;
+            for s in &tt.samples {
+                let c = &chunks[s.chunk];
+                let t = &c.movie.tracks[maps[s.chunk][i]];
+                let o = match s.src {
+                    timing::Src::Sample(j) => {
+                        let smp = &t.samples[j];
+                        let desc = smp
+                            .description_index
+                            .checked_sub(1)
+                            .and_then(|d| desc_maps[s.chunk].get(d as usize))
+                            .copied()
                             .ok_or_else(|| {
                                 unsupported(
                                     c,
                                     format!(
-                                        "{} track {}: decode time of sample {} goes backwards \
-                                         or jumps by more than 32 bits",
+                                        "{} track {}: sample {j} uses sample description {}, \
+                                         which does not exist",
                                         kind_name(t.kind),
                                         t.id,
-                                        k + 1
+                                        smp.description_index
                                     ),
                                 )
-                            })?,
-                        None => s.duration,
-                    };
-                    let duration = if k == 0 { duration - trim } else { duration };
-                    let desc = s
-                        .description_index
-                        .checked_sub(1)
-                        .and_then(|d| desc_map.get(d as usize))
-                        .copied()
-                        .ok_or_else(|| {
-                            unsupported(
-                                c,
-                                format!(
-                                    "{} track {}: sample {k} uses sample description {}, which \
-                                     does not exist",
-                                    kind_name(t.kind),
-                                    t.id,
-                                    s.description_index
-                                ),
-                            )
-                        })?;
-                    samples.push(OutSample {
-                        size: s.size,
-                        duration,
-                        cts: s.cts_offset,
-                        sync: s.sync,
-                        desc,
-                        dst: if s.size > 0 { dst_of(ci, s.offset) } else { 0 },
-                        chunk: ci,
-                    });
-                }
-                // Edits of this chunk, shifted by where its media starts in the merged track.
-                for &(d, media) in &ticks[ci][i] {
-                    let media = match media {
-                        Some(mt) => {
-                            let v = i128::from(base) + i128::from(mt);
-                            Some(i64::try_from(v).ok().filter(|v| *v >= 0).ok_or_else(|| {
-                                unsupported(
-                                    c,
-                                    format!(
-                                        "{} track {}: an edit starts before the track's media",
-                                        kind_name(t.kind),
-                                        t.id
-                                    ),
-                                )
-                            })?)
+                            })?;
+                        OutSample {
+                            size: smp.size,
+                            duration: s.duration,
+                            cts: s.cts,
+                            sync: smp.sync,
+                            desc,
+                            dst: if smp.size > 0 {
+                                dst_of(s.chunk, smp.offset)
+                            } else {
+                                0
+                            },
+                            chunk: s.chunk,
                         }
-                        None => None,
-                    };
-                    push_edit(&mut edits, d, media, ts, movie_ts);
-                }
-                let mut media_len = t
-                    .samples
-                    .last()
-                    .map_or(0, |s| s.dts - d0 + u64::from(s.duration))
-                    - u64::from(trim);
-                // Timestamp gaps (padding, wall-clock gaps): the sample before each lasts longer.
-                let first_out = samples.len() - t.samples.len();
-                for &(k, g) in &wall.stretch[ci][i] {
-                    let s = &mut samples[first_out + k];
-                    s.duration = u32::try_from(g)
-                        .ok()
-                        .and_then(|g| s.duration.checked_add(g))
-                        .ok_or_else(|| {
-                            unsupported(
-                                c,
-                                format!(
-                                    "{} track {}: sample {k} cannot hold a timestamp gap of {g} \
-                                     ticks (a sample duration has 32 bits: {} s at most at \
-                                     timescale {})",
-                                    kind_name(t.kind),
-                                    t.id,
-                                    u64::from(u32::MAX) / u64::from(t.timescale.get()),
-                                    t.timescale.get()
-                                ),
-                            )
-                        })?;
-                    media_len = media_len
-                        .checked_add(g)
-                        .ok_or_else(|| overflow("media duration"))?;
-                }
-                base = base
-                    .checked_add(media_len)
-                    .ok_or_else(|| overflow("media duration"))?;
+                    }
+                    timing::Src::Silence { at, size } => OutSample {
+                        size,
+                        duration: s.duration,
+                        cts: 0,
+                        sync: true,
+                        desc: last_desc,
+                        dst: at,
+                        chunk: usize::MAX,
+                    },
+                };
+                last_desc = o.desc;
+                samples.push(o);
+            }
+            let mut edits = Vec::new();
+            let lead = mticks(tt.lead_empty)?;
+            if lead > 0 {
+                edits.push(Edit {
+                    segment_duration: lead,
+                    media_time: None,
+                    media_rate_integer: 1,
+                    media_rate_fraction: 0,
+                });
+            }
+            let seg = mticks(presented(tt))?;
+            if seg > 0 {
+                edits.push(Edit {
+                    segment_duration: seg,
+                    media_time: Some(tt.media_time),
+                    media_rate_integer: 1,
+                    media_rate_fraction: 0,
+                });
             }
             let duration = edits.iter().map(|e| e.segment_duration).sum();
             out_tracks.push(OutTrack {
                 id: ids[i],
                 kind: t0.kind,
-                timescale: t0.timescale.get(),
+                timescale: tt.timescale,
                 language: t0.language,
                 volume: t0.volume,
                 width: t0.tkhd_width,
                 height: t0.tkhd_height,
                 entries,
                 samples,
-                media_duration: base,
+                media_duration: tt.media_duration,
                 edits,
                 duration,
             });
         }
+        let rescaled = timing
+            .rescaled
+            .iter()
+            .map(|&(k, i)| Rescaled {
+                index: chunks[k].index,
+                name: chunks[k].name.clone(),
+                kind: first.movie.tracks[i].kind,
+                from: chunks[k].movie.tracks[maps[k][i]].timescale.get(),
+                to: timing.tracks[i].timescale,
+            })
+            .collect();
 
-        // 6. Header: ftyp, moov (offsets depend on its own size: iterate), mdat header.
+        // 6. Header: ftyp, moov (offsets depend on its own size: iterate), mdat header, and the
+        //    silence block at the start of the mdat payload.
         let ftyp = Ftyp {
             major_brand: FourCc(*b"isom"),
             minor_version: 512,
@@ -1139,6 +641,7 @@ impl Plan {
         if header.len() as u64 != payload_start {
             return Err(overflow("moov size"));
         }
+        header.extend_from_slice(&timing.silence);
         for r in &mut copies {
             r.dst_offset += payload_start;
         }
@@ -1153,7 +656,27 @@ impl Plan {
             mdat_64: mdat_hdr == 16,
             chunks: placements,
             tracks: track_plans,
+            rescaled,
+            silent_frames: timing.silent_frames,
+            dropped_frames: timing.dropped_frames,
         })
+    }
+
+    /// The chunk tracks whose timescale differs from their output track's (converted exactly
+    /// when the output timescale is a multiple, else each time rounded to the nearest tick).
+    pub fn rescaled(&self) -> &[Rescaled] {
+        &self.rescaled
+    }
+
+    /// Silent AAC frames inserted (where the output's audio waits: pauses and gaps in
+    /// wall-clock mode, or a video longer than its chunk's audio).
+    pub fn silent_frames(&self) -> u64 {
+        self.silent_frames
+    }
+
+    /// Audio frames of priming or end padding dropped at joins (trimmed joins, wall clock).
+    pub fn dropped_frames(&self) -> u64 {
+        self.dropped_frames
     }
 
     /// Size of the output file in bytes.
@@ -1678,9 +1201,11 @@ mod tests {
         let c0 = chunk(0, vec![v, a]);
         let plan = Plan::new(&[c0], &StitchOptions::default()).unwrap();
         let video = &plan.tracks()[0];
-        // Presented from pts 4096 (the composition delay), 2 s of frames: nothing cut.
+        // Presented from pts 4096 (the composition delay) plus the audio's priming (1024 of
+        // 16000 = 1049 of 16384: the video's media starts where the audio's content does, so
+        // players that ignore edit lists keep them together), 2 s of frames: nothing cut.
         assert_eq!(video.edits.len(), 1);
-        assert_eq!(video.edits[0].media_time, Some(4096));
+        assert_eq!(video.edits[0].media_time, Some(4096 + 1049));
         assert_eq!(video.edits[0].segment_duration, 2000);
         let audio = &plan.tracks()[1];
         assert_eq!(
@@ -1694,6 +1219,7 @@ mod tests {
         StitchOptions {
             wall_clock: true,
             threads: None,
+            trim_joins: false,
         }
     }
 
@@ -1877,8 +1403,10 @@ mod tests {
         assert_eq!(extra, vec![44, 44, 44]);
     }
 
-    /// With B-frames the gap goes before the first sample in decode order that is presented at
-    /// or after the pause, so decode order and presentation order are both kept.
+    /// With B-frames the gap goes after the last sample in decode order that is presented
+    /// before the pause; a sample decoded before that but presented after the pause keeps its
+    /// decode time and gets a composition offset larger by the gap, so every frame is presented
+    /// on its side of the pause and the composition offsets stay positive.
     #[test]
     fn bframe_pause_splits_in_decode_order() {
         // Decode order I0 P3 B1 B2 P6 B4 B5 (frames of 100 ticks), presented two frames late.
@@ -1893,22 +1421,19 @@ mod tests {
             media_rate_fraction: 0,
         }];
         let mut c = chunk(0, vec![v]);
-        // At 250 ms of presentation = media 450, inside B2 (400..500): the first sample in decode
-        // order presented at or after 450 is P3 (500), decoded second: I0 is held.
+        // At 250 ms of presentation = media 450, inside B2 (400..500): B2, decoded fourth, is
+        // the last one presented before it and is held; P3 (500), decoded second, is presented
+        // after the pause.
         c.empty_edits = vec![EmptyEdit {
             at_us: 250_000,
             duration_us: 1_000_000,
         }];
         let plan = Plan::new(std::slice::from_ref(&c), &wall()).unwrap();
         let m = parse_header(&plan);
-        assert_eq!(durations(&m, 0), vec![1100, 100, 100, 100, 100, 100, 100]);
-        let cts: Vec<i32> = m.tracks[0].samples.iter().map(|s| s.cts_offset).collect();
-        let orig: Vec<i32> = c.movie.tracks[0]
-            .samples
-            .iter()
-            .map(|s| s.cts_offset)
-            .collect();
-        assert_eq!(cts, orig, "composition offsets unchanged");
+        assert_eq!(durations(&m, 0), vec![100, 100, 100, 1100, 100, 100, 100]);
+        let pts: Vec<i64> = m.tracks[0].samples.iter().map(|s| s.pts()).collect();
+        assert_eq!(pts, vec![200, 1500, 300, 400, 1800, 1600, 1700]);
+        assert!(m.tracks[0].samples.iter().all(|s| s.cts_offset >= 0));
         assert_eq!(edits(&plan, 0), vec![(1700, Some(200))]);
     }
 
@@ -1944,7 +1469,7 @@ mod tests {
     }
 
     /// Timescales with no common 32-bit multiple: edits are rounded (documented), chunk starts
-    /// still agree across tracks.
+    /// still agree across tracks, and each track keeps one edit.
     #[test]
     fn timescale_fallback_rounds() {
         let c = chunk(
@@ -1960,10 +1485,10 @@ mod tests {
         let v = &plan.tracks()[0];
         assert_eq!(v.edits[0].segment_duration, 6006);
         assert_eq!(plan.chunks()[1].span_start, 3003);
-        // Audio: padded to the chunk's 3003/65521 s in its last sample of chunk 0 (5.91 ticks of
-        // 65519, rounded to 6): 3003/65519 s, 3003 ticks of 65521, so chunk 1 starts at 3003 on
-        // both tracks; chunk 1's 2997/65519 s rounds to 2997.
-        assert_eq!(edits(&plan, 1), vec![(3003, Some(0)), (2997, Some(3003))]);
+        // Audio: its last sample of chunk 0 lasts until chunk 1's start, 3003/65521 s (3002.9
+        // ticks of 65519, rounded to 3003: 6 more than the sample's 999); the edit ends after
+        // chunk 1's 2997 ticks: 6000 of 65519 = 6000.2 of 65521, rounded.
+        assert_eq!(edits(&plan, 1), vec![(6000, Some(0))]);
         let m = parse_header(&plan);
         assert_eq!(durations(&m, 1), vec![999, 999, 999 + 6, 999, 999, 999]);
     }
@@ -2028,13 +1553,13 @@ mod tests {
         ];
         let mut c = chunk(0, vec![a]);
         let plan = Plan::new(std::slice::from_ref(&c), &StitchOptions::default()).unwrap();
-        assert_eq!(edits(&plan, 0), vec![(1300, Some(0))]);
         let m = parse_header(&plan);
+        assert_eq!(edits(&plan, 0), vec![(1300, Some(0))]);
         let mut want = vec![100; 10];
         want[4] += 300;
         assert_eq!(durations(&m, 0), want);
-        // Wall clock: a 200 ms pause at 600 ms, inside the empty edit (450..750), is held by
-        // the same sample.
+        // Wall clock: a 200 ms pause at 600 ms of media (the empty edit does not count), at the
+        // boundary of samples 5 and 6: sample 5 is held.
         c.empty_edits = vec![EmptyEdit {
             at_us: 600_000,
             duration_us: 200_000,
@@ -2042,7 +1567,7 @@ mod tests {
         let plan = Plan::new(&[c], &wall()).unwrap();
         assert_eq!(edits(&plan, 0), vec![(1500, Some(0))]);
         let m = parse_header(&plan);
-        want[4] += 200;
+        want[5] += 200;
         assert_eq!(durations(&m, 0), want);
         assert_eq!(plan.duration(), 1500);
     }
