@@ -71,8 +71,8 @@ fn write(c: &mut Criterion) {
     group.sample_size(10);
     for threads in [1, 2] {
         let opts = StitchOptions {
-            wall_clock: false,
             threads: Some(threads),
+            ..StitchOptions::default()
         };
         let p = Plan::new(&chunks, &opts).expect("plan");
         group.throughput(Throughput::Bytes(p.output_len()));
