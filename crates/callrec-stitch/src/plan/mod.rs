@@ -1201,11 +1201,9 @@ mod tests {
         let c0 = chunk(0, vec![v, a]);
         let plan = Plan::new(&[c0], &StitchOptions::default()).unwrap();
         let video = &plan.tracks()[0];
-        // Presented from pts 4096 (the composition delay) plus the audio's priming (1024 of
-        // 16000 = 1049 of 16384: the video's media starts where the audio's content does, so
-        // players that ignore edit lists keep them together), 2 s of frames: nothing cut.
+        // Presented from pts 4096 (the composition delay), 2 s of frames: nothing cut.
         assert_eq!(video.edits.len(), 1);
-        assert_eq!(video.edits[0].media_time, Some(4096 + 1049));
+        assert_eq!(video.edits[0].media_time, Some(4096));
         assert_eq!(video.edits[0].segment_duration, 2000);
         let audio = &plan.tracks()[1];
         assert_eq!(

@@ -377,14 +377,10 @@ pub(super) fn time(
             if k > 0 {
                 let target = targets[k];
                 if drop_mode {
-                    // Too late: drop whole frames of priming, then of the previous chunk's padding.
-                    while origin_of(end_b, lo) - target > half
-                        && lo + 1 < v.len()
-                        && v.pts(lo) + v.dur(lo) <= i128::from(w.start)
-                    {
-                        lo += 1;
-                        dropped += 1;
-                    }
+                    // Too late: drop frames of the previous chunk's end padding (a frame partly
+                    // content loses that part: less than a frame), then of this chunk's
+                    // priming (its first content frame then decodes without the overlap the
+                    // priming frame gives it: a whole frame of content garbled, so last).
                     while origin_of(end_b, lo) - target > half {
                         let Some(last) = samples.last() else { break };
                         let Src::Sample(j) = last.src else { break };
@@ -392,16 +388,24 @@ pub(super) fn time(
                             break;
                         }
                         let pv = View::new(track(k - 1, a), &windows[k - 1][a], scales[a]);
-                        let content = i128::from(windows[k - 1][a].end) - pv.pts(j);
+                        // Its content: from its start to the end of the chunk's presentation.
+                        let content = Q::new(i128::from(windows[k - 1][a].end) - pv.pts(j), pv.ts);
                         let first_kept = samples
                             .iter()
                             .rposition(|s| s.chunk != k - 1)
                             .map_or(0, |p| p + 1);
-                        if 2 * content >= pv.dur(j) || samples.len() - first_kept <= 1 {
+                        if content >= frame || samples.len() - first_kept <= 1 {
                             break;
                         }
                         end_b -= i128::from(last.duration);
                         samples.pop();
+                        dropped += 1;
+                    }
+                    while origin_of(end_b, lo) - target > half
+                        && lo + 1 < v.len()
+                        && v.pts(lo) + v.dur(lo) <= i128::from(w.start)
+                    {
+                        lo += 1;
                         dropped += 1;
                     }
                     // Too early: silence.
@@ -448,7 +452,6 @@ pub(super) fn time(
                 Q::default()
             };
             let mut real = Q::default();
-            let mut base = end_b - v.r(v.rel(lo));
             let mut gi = gaps[k].iter().peekable();
             for j in lo..v.len() {
                 while let Some(&&(m, d)) = gi.peek() {
@@ -461,20 +464,34 @@ pub(super) fn time(
                     exact += d;
                     let nf = ((exact - real) / frame).round().to_integer().max(0);
                     silence.insert(&mut samples, &chunks[k], k, nf)?;
-                    base += nf * silence.ticks;
+                    end_b += nf * silence.ticks;
                     real += Q::new(nf * silence.ticks, out);
                     shifts.push((m, real));
                 }
-                let dts = base + v.r(v.rel(j));
-                let dur = v.r(v.rel(j) + v.dur(j)) - v.r(v.rel(j));
+                // Every AAC frame decodes to a whole frame of samples, whatever its `stts`
+                // delta says (an encoder gives the last frame of a chunk the length of its
+                // content only): the output gives each frame its whole length, so the
+                // timestamps are what a player hears decoding them back to back.
+                let dts = end_b;
                 let cts = v.r(v.pts(j)) - v.r(v.rel(j));
                 samples.push(Timed {
                     chunk: k,
                     src: Src::Sample(j),
-                    duration: to_u32(dur.max(1), "sample duration")?,
+                    duration: to_u32(silence.ticks, "sample duration")?,
                     cts: i32::try_from(cts).map_err(|_| overflow("composition offset"))?,
                 });
-                end_b = dts + dur.max(1);
+                end_b = dts + silence.ticks;
+                // A jump in the chunk's own decode times (a dropout) is silence too.
+                if j + 1 < v.len() {
+                    let step = v.r(v.rel(j + 1)) - v.r(v.rel(j));
+                    let nf = Q::new(step - silence.ticks, silence.ticks)
+                        .round()
+                        .to_integer();
+                    if nf > 0 {
+                        silence.insert(&mut samples, &chunks[k], k, nf)?;
+                        end_b += nf * silence.ticks;
+                    }
+                }
             }
             // Gaps at the chunk's end: silence after its last frame.
             for &(_, d) in gi {
@@ -559,18 +576,11 @@ pub(super) fn time(
     }
 
     // Every other track presents each chunk from its place.
-    let o_secs = master.and_then(|a| {
-        out_tracks[a]
-            .as_ref()
-            .map(|t| Q::new(i128::from(t.media_time), i128::from(t.timescale)))
-    });
     for i in 0..ntracks {
         if Some(i) == master {
             continue;
         }
-        out_tracks[i] = Some(follow(
-            chunks, maps, windows, &places, i, scales[i], p0, o_secs,
-        )?);
+        out_tracks[i] = Some(follow(chunks, maps, windows, &places, i, scales[i], p0)?);
     }
 
     // First media instants; span ends: the next chunk's span start; the last chunk's, its
@@ -625,7 +635,6 @@ fn follow(
     i: usize,
     scale: u32,
     p0: Q,
-    origin: Option<Q>,
 ) -> Result<TrackTiming> {
     let n = chunks.len();
     let out = i128::from(scale);
@@ -640,12 +649,10 @@ fn follow(
         })
         .collect();
     // Video: one composition delay for the whole track (the largest chunk's), so each chunk's
-    // first frame can be decoded after the previous chunk's last; plus the master's media
-    // origin, so that players ignoring edit lists still see audio and video together.
-    let o_i = origin.map_or(0, |o| ticks(o, out));
+    // first frame can be decoded after the previous chunk's last.
     let delay = starts.iter().flatten().copied().max().unwrap_or(0);
     let first_start = starts.iter().flatten().copied().next().unwrap_or(0);
-    let m_i = if audio { first_start } else { o_i + delay };
+    let m_i = if audio { first_start } else { delay };
     let mut samples: Vec<Timed> = Vec::new();
     let mut dts_list: Vec<i128> = Vec::new();
     let mut media_end = m_i;
@@ -654,7 +661,7 @@ fn follow(
         let Some(start_r) = starts[k] else { continue };
         let w = &windows[k][i];
         let p = &places[k];
-        let cts_shift = if audio { 0 } else { o_i + delay - start_r };
+        let cts_shift = if audio { 0 } else { delay - start_r };
         let mut base = ticks(p.origin + w.lead - e_i, out) + if audio { m_i - start_r } else { 0 };
         if let Some(&last) = dts_list.last() {
             if base + v.r(v.rel(0)) <= last {

@@ -178,7 +178,9 @@ fn assert_joined(
                     at.push(Some(j));
                     j += 1;
                 } else {
-                    let edge = presented.samples.iter().all(|(p, _)| p.dts != s.dts);
+                    // Trimmed joins drop whole frames of priming and end padding (a last frame
+                    // partly content may go too), never more than two frames at either end.
+                    let edge = i < 2 || i + 2 >= ct.samples.len();
                     assert!(
                         joins == Joins::Trimmed && t.kind == TrackKind::Audio && edge,
                         "{:?}: chunk {k} sample {i} missing from the output (output sample {j})",
@@ -319,9 +321,8 @@ fn every_fixture_stitches_losslessly_in_sync() {
     }
 }
 
-/// One edit per track. Audio: from chunk 0's priming (1024). Video: from chunk 0's composition
-/// delay plus the same priming in its own timescale, so that a player ignoring edit lists
-/// still presents both tracks together.
+/// One edit per track. Audio: from chunk 0's priming (1024). Video: from the largest
+/// composition delay of the chunks (every chunk's B-frames get that delay).
 #[test]
 fn one_edit_per_track_from_the_first_chunks_priming() {
     for (name, delay) in [("basic", 0), ("bframes", 4096)] {
@@ -332,8 +333,7 @@ fn one_edit_per_track_from_the_first_chunks_priming() {
         assert_eq!(audio.edits.len(), 1, "{name}");
         assert_eq!(audio.edits[0].media_time, Some(1024), "{name}");
         assert_eq!(video.edits.len(), 1, "{name}");
-        // 1024 / 16000 s = 1048.6 ticks of 16384.
-        assert_eq!(video.edits[0].media_time, Some(delay + 1049), "{name}");
+        assert_eq!(video.edits[0].media_time, Some(delay), "{name}");
         assert!(plan.rescaled().is_empty());
     }
 }
