@@ -7,25 +7,27 @@
 #
 # Chunk files: `inspect --json` agrees with ffprobe.
 # Recordings: `stitch` (compact and --wall-clock) and, with ffprobe/ffmpeg:
-#   - the packets the output presents (per its edit lists, ISO/IEC 14496-12 8.6.6, over
-#     ffprobe's packet table and MD5s) are the packets the chunks present, in order; a chunk
-#     presents what its edit list says, and a chunk without edit lists (ffmpeg's fragmented
-#     files) everything after its first 1024/sample_rate s of AAC priming, on every track (the
-#     stitcher's documented rule);
-#   - each stream lasts the sum of the chunks' presented durations (wall clock: up to the end of
-#     the last chunk's wall span) within 1 ms;
-#   - every presented packet, so the start of chunk k at every join, is within 1 ms of where it
-#     belongs (compact: the sum of the earlier chunks' durations; wall clock: chunkStartTime
-#     minus recordingStartTime, plus the chunk's pauses before it), and the audio-video offset at
-#     every join differs from the chunk's own by at most 1 ms;
-#   - ffmpeg's own edit-list handling (packets not flagged discard in ffprobe -show_packets)
-#     presents the same packets at the same times, and its stream durations agree; skipped
-#     for an output with an empty edit after media (ffmpeg 5.1 honours only leading ones);
-#   - wall clock: the output lasts the timeline's wall_ms; `ffmpeg -v error -i OUT -f null -`
-#     prints nothing; `--threads 1` writes the same bytes; the recording's files are unchanged;
+#   - every packet of every chunk is in the output, in order, with its bytes (MD5); the only
+#     other packets are silent AAC frames; wall clock may drop whole audio frames at a chunk's
+#     two ends (priming, end padding);
+#   - every track has one media edit after at most a leading empty one: the sample tables
+#     alone carry the joins, so players that ignore edit lists or decode back to back agree;
+#   - each chunk's presented packets keep their times relative to each other (one tick) and
+#     the chunk starts where the --timeline JSON's output.chunks says (1 ms), on every track,
+#     so the A/V offset at every join (and after every pause) is the chunk's own (1 ms);
+#   - wall clock: every presented packet within one video frame of its wall-clock instant
+#     (chunkStartTime minus recordingStartTime, plus the chunk's pauses before it), and the
+#     output lasts the timeline's wall_ms within a frame;
+#   - ffmpeg's own edit-list handling presents every packet it keeps at our time and discards
+#     only what precedes the start (chunk 0's priming); the output lasts the timeline's
+#     output.duration_ms;
+#   - the decoded video frames (ffmpeg framemd5) are the chunks' decoded frames, in order;
+#   - `ffmpeg -v error -i OUT -f null -` prints nothing; `--threads 1` writes the same bytes;
+#     the recording's files are unchanged;
 #   - a recording whose chunks' tracks differ from chunk 0's (codec, sample rate, channels,
-#     timescale, track count; found with ffprobe) is refused: non-zero exit, a message naming
-#     the chunk and the parameter, and no output or temporary file left.
+#     track count; found with ffprobe) is refused: non-zero exit, a message naming the chunk
+#     and the parameter, and no output or temporary file left. Another timescale is not a
+#     difference: it is converted.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -260,8 +262,7 @@ rec_start = wall(rec_start)
 chunks = [analyze(os.path.join(REC, doc + ".mp4"), True) for _, doc, _ in metas]
 
 # Chunks whose tracks differ from chunk 0's must be refused, naming the chunk and the parameter.
-words = {"codec": "codec", "sample_rate": "sample rate", "channels": "channel",
-         "time_base": "timescale"}
+words = {"codec": "codec", "sample_rate": "sample rate", "channels": "channel"}
 refuse = None
 for (index, doc, _), c in zip(metas[1:], chunks[1:]):
     kinds = lambda x: [s["kind"] for s in x]
@@ -326,86 +327,134 @@ def expected(k, rel):
 
 
 ok_notes = []
-for si, o in enumerate(res):
+SILENT = {"MD5:" + hashlib.md5(bytes([0x00, 0xC8, 0x00, 0x07])).hexdigest()}
+tl = json.load(open(timeline)) if os.path.exists(timeline) else None
+if tl is None:
+    fail("--timeline wrote nothing")
+out_chunks = (tl or {}).get("output", {}).get("chunks", [])
+movie_ts, out_tracks = movie_info(out)
+vframe = None
+offsets = {}  # kind -> per chunk: list of (inserted before, offset)
+for si, (o, ot) in enumerate(zip(res, out_tracks)):
     kind = o["kind"]
-    # 1. Presented packets: MD5s in decode order equal the chunks' presented packets, in order.
-    want = [(k, i) for k, c in enumerate(chunks) for i in sorted(c[si]["when"])]
-    got = sorted(o["when"])
-    wmd5 = [chunks[k][si]["pkts"][i]["md5"] for k, i in want]
-    gmd5 = [o["pkts"][i]["md5"] for i in got]
-    if wmd5 != gmd5:
-        j = next((j for j, (a, b) in enumerate(zip(wmd5, gmd5)) if a != b), min(len(wmd5), len(gmd5)))
-        fail(f"{kind}: presented packets differ from the chunks' at #{j} "
-             f"({len(gmd5)} presented, chunks present {len(wmd5)})")
+    edits = ot["edits"] or []
+    # 1. One media edit, after at most one leading empty edit: the sample tables carry the joins.
+    if len(edits) > 2 or sum(1 for _, mt in edits if mt is not None) != 1 or \
+            (len(edits) == 2 and edits[0][1] is not None):
+        fail(f"{kind}: edit list {edits}: not one media edit after at most a leading empty one")
         continue
-    # 2. Duration: the sum of the chunks' presented durations (wall clock: up to the end of the
-    #    last chunk's wall span).
-    last = len(chunks) - 1
-    want_dur = (expected(last, chunks[last][si]["duration"]) if WALL
-                else sum(c[si]["duration"] for c in chunks))
-    if abs(o["duration"] - want_dur) > MS:
-        fail(f"{kind}: duration {ms(o['duration'])}, chunks sum to {ms(want_dur)}")
-    # 3. Every presented packet where it belongs (chunk start + its time in the chunk).
-    bad = [(k, i, g, expected(k, chunks[k][si]["when"][i]))
-           for (k, i), g in zip(want, got)
-           if abs(o["when"][g] - expected(k, chunks[k][si]["when"][i])) > MS]
-    for k, i, g, e in bad[:3]:
-        fail(f"{kind}: chunk {k} packet {i} at {ms(o['when'][g])}, belongs at {ms(e)}")
-    if len(bad) > 3:
-        fail(f"{kind}: {len(bad) - 3} more packets misplaced")
-    o["first"] = {}
-    for (k, i), g in zip(want, got):
-        o["first"].setdefault(k, (o["when"][g], chunks[k][si]["when"][i]))
+    lead = edits[0][0] if edits[0][1] is None else F(0)
+    media_time = [mt for _, mt in edits if mt is not None][0]
+    ts = ot["timescale"]
+    t_out = [lead + F(p["pts"] - media_time, ts) for p in o["pkts"]]
+    # 2. Every packet of every chunk, in order, same bytes (wall clock: whole audio frames at a
+    #    chunk's ends may be dropped); the only others are silent AAC frames.
+    j, where = 0, []
+    for k, c in enumerate(chunks):
+        pk = c[si]["pkts"]
+        w = []
+        for i, p in enumerate(pk):
+            while j < len(o["pkts"]) and o["pkts"][j]["md5"] in SILENT and p["md5"] not in SILENT:
+                j += 1
+            if j < len(o["pkts"]) and o["pkts"][j]["md5"] == p["md5"]:
+                w.append(j)
+                j += 1
+            elif WALL and kind == "audio" and (i < 2 or i + 2 >= len(pk)):
+                w.append(None)
+            else:
+                fail(f"{kind}: chunk {k} packet {i} is not in the output (at output packet {j})")
+                break
+        where.append(w)
+    rest = [p for p in o["pkts"][j:] if p["md5"] not in SILENT]
+    if rest:
+        fail(f"{kind}: {len(rest)} output packets no chunk has")
+    if fails:
+        continue
+    if kind == "video":
+        vframe = F(o["pkts"][0]["dur"], ts)
+    # 3. Each chunk presented at one offset (per stretch between inserted pauses), its packets
+    #    keeping their times relative to each other (1 tick); wall clock: every packet within
+    #    one video frame of its wall-clock instant.
+    per = []
+    for k, c in enumerate(chunks):
+        offs = []
+        for i, rel in sorted(c[si]["when"].items()):
+            g = where[k][i]
+            if g is None:
+                continue
+            ins = sum(d for at, d in pauses[k] if at <= rel)
+            offs.append((ins, t_out[g] - rel - ins, t_out[g], rel))
+        for ins, off, got, rel in offs:
+            first = next(x[1] for x in offs if x[0] == ins)
+            if abs(off - first) > F(1, ts):
+                fail(f"{kind}: chunk {k} packet at {ms(rel)} moved {ms(off - first)} against the chunk")
+                break
+        if WALL:
+            late = [(got, starts[k] + rel + ins) for ins, _, got, rel in offs
+                    if abs(got - starts[k] - rel - ins) > F(1, 8)]
+            if late:
+                fail(f"{kind}: chunk {k}: {len(late)} packets more than a frame from their wall "
+                     f"time, first at {ms(late[0][0])}, belongs at {ms(late[0][1])}")
+        per.append(offs)
+    offsets[kind] = per
+    # 4. The timeline JSON says where each chunk starts (its first presented instant).
+    for k, offs in enumerate(per):
+        if k < len(out_chunks) and offs:
+            said = F(str(out_chunks[k]["start_ms"])) / 1000
+            if abs(offs[0][1] - said) > MS:
+                fail(f"{kind}: chunk {k} starts at {ms(offs[0][1])}, the timeline says {ms(said)}")
+    if len(out_chunks) != len(chunks):
+        fail(f"the timeline lists {len(out_chunks)} chunks, the recording has {len(chunks)}")
+    o["t_out"], o["media_time"] = t_out, media_time
 
-# 4. At every join: chunk k starts where it belongs and the A/V offset is the chunk's own.
-kinds = [o["kind"] for o in res]
-if not fails and "video" in kinds and "audio" in kinds:
-    v, a = res[kinds.index("video")], res[kinds.index("audio")]
-    for k in range(1, len(chunks)):
-        (vo, vr), (ao, ar) = v["first"][k], a["first"][k]
-        for what, got_, rel in (("video", vo, vr), ("audio", ao, ar)):
-            if abs(got_ - expected(k, rel)) > MS:
-                fail(f"join {k}: {what} starts at {ms(got_)}, belongs at {ms(expected(k, rel))}")
-        if abs((vo - ao) - (vr - ar)) > MS:
-            fail(f"join {k}: A/V offset {ms(vo - ao)}, chunk's own {ms(vr - ar)}")
+# 5. At every join and after every pause: the A/V offset is the chunk's own (1 ms).
+if not fails and "video" in offsets and "audio" in offsets:
+    for k in range(len(chunks)):
+        for ins, off, _, _ in offsets["video"][k]:
+            a = next((x[1] for x in offsets["audio"][k] if x[0] == ins), None)
+            if a is not None and abs(off - a) > MS:
+                fail(f"chunk {k}: A/V offset {ms(off - a)} after {ms(ins)} of pauses, chunk's own 0")
+                break
 
-# 5. ffmpeg's own view where it applies (it honours only leading empty edits): the packets it
-#    presents are ours (less frames it drops for starting before an edit) at the same times,
-#    and its stream durations agree.
-if any(o["empty_after_media"] for o in res):
-    ok_notes.append("ffmpeg timing view skipped (mid-track empty edits)")
-else:
+# 6. ffmpeg's own edit-list handling presents every packet it does not discard at our time,
+#    and discards only chunk 0's audio priming.
+if not fails:
     view, durs = ffmpeg_view(out, res)
     for si, o in enumerate(res):
-        ours = {(si, o["pkts"][i]["pos"]): w for i, w in o["when"].items()}
-        clipped = {(si, o["pkts"][i]["pos"]) for i in o["clipped"]}
-        theirs = {k: w for k, w in view.items() if k[0] == si}
-        extra = set(theirs) - set(ours)
-        missing = set(ours) - set(theirs) - clipped
-        if extra or missing:
-            fail(f"{o['kind']}: ffmpeg presents {len(extra)} packets we do not and misses "
-                 f"{len(missing)} of ours")
-        off = [k for k in set(theirs) & set(ours) if abs(theirs[k] - ours[k]) > MS]
+        theirs = {k[1]: w for k, w in view.items() if k[0] == si}
+        off = [p for p, t in zip(o["pkts"], o["t_out"]) if p["pos"] in theirs
+               and abs(theirs[p["pos"]] - t) > MS]
         if off:
             fail(f"{o['kind']}: ffmpeg presents {len(off)} packets at other times")
-        # ffprobe leaves a leading empty edit out of the stream's duration (it is its start).
-        mine = o["duration"] - o["lead_empty"]
-        if durs.get(si) is not None and abs(F(durs[si]) - mine) > MS:
-            fail(f"{o['kind']}: ffprobe duration {durs[si]} s, ours {ms(mine)} after the "
-                 f"leading empty edit")
-        if set(ours) - set(theirs):
-            ok_notes.append(f"ffmpeg drops {len(set(ours) - set(theirs))} clipped {o['kind']} frames")
+        dropped = [p for p, t in zip(o["pkts"], o["t_out"]) if p["pos"] not in theirs]
+        if any(t >= 0 for p, t in zip(o["pkts"], o["t_out"]) if p["pos"] not in theirs):
+            fail(f"{o['kind']}: ffmpeg discards {len(dropped)} packets, some after the start")
 
-# 6. Wall clock: the output lasts as long as the timeline says.
-if not os.path.exists(timeline):
-    fail("--timeline wrote nothing")
-elif WALL:
-    tl = json.load(open(timeline))
+# 7. The output lasts what the timeline says.
+if tl is not None and not fails:
     span = max(o["duration"] for o in res)
-    if abs(span - F(tl["wall_ms"]) / 1000) > MS:
+    said = F(str(tl["output"]["duration_ms"])) / 1000
+    if abs(span - said) > MS:
+        fail(f"lasts {ms(span)}, timeline output duration_ms {tl['output']['duration_ms']}")
+    if WALL and abs(span - F(tl["wall_ms"]) / 1000) > (vframe or F(1, 8)):
         fail(f"lasts {ms(span)}, timeline wall_ms {tl['wall_ms']}")
 
-# 7. One copy thread writes the same bytes.
+# 8. Decoded video frames identical to the chunks' (ffmpeg framemd5, presentation order).
+def framemd5(path):
+    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", "0:v:0",
+                        "-fps_mode", "passthrough", "-f", "framemd5", "-"],
+                       capture_output=True, text=True)
+    return [l.rsplit(",", 1)[1].strip() for l in r.stdout.splitlines()
+            if l and not l.startswith("#")]
+if not fails and any(o["kind"] == "video" for o in res):
+    want = [h for _, doc, _ in metas for h in framemd5(os.path.join(REC, doc + ".mp4"))]
+    got = framemd5(out)
+    if want != got:
+        j = next((j for j, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+        fail(f"decoded video frames differ from the chunks' at frame {j} "
+             f"({len(got)} decoded, chunks decode {len(want)})")
+
+# 9. One copy thread writes the same bytes.
 one = out + ".1.mp4"
 r = subprocess.run(cmd[:3] + [one] + cmd[4:] + ["--threads", "1"], capture_output=True, text=True)
 if r.returncode != 0 or open(one, "rb").read() != open(out, "rb").read():
@@ -413,7 +462,7 @@ if r.returncode != 0 or open(one, "rb").read() != open(out, "rb").read():
 if os.path.exists(one):
     os.remove(one)
 
-# 8. ffmpeg decodes it without a word.
+# 10. ffmpeg decodes it without a word.
 r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", out, "-f", "null", "-"],
                    capture_output=True, text=True)
 if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
@@ -422,9 +471,10 @@ if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
 for f in fails:
     print(f"FAIL {NAME} {MODE}: {f}")
 if not fails:
-    n = [f"{len(o['when'])} {o['kind']}" for o in res]
-    print(f"   {NAME} {MODE}: {', '.join(n)} packets presented as the chunks present them; "
-          f"{len(chunks) - 1} joins in place; {float(max(o['duration'] for o in res)):.3f} s"
+    n = [f"{len(o['pkts'])} {o['kind']}" for o in res]
+    print(f"   {NAME} {MODE}: {', '.join(n)} packets, every chunk's in order; "
+          f"{len(chunks) - 1} joins where the timeline says, A/V as in the chunks; "
+          f"video frames decode identical; {float(max(o['duration'] for o in res)):.3f} s"
           + "".join(f"; {x}" for x in ok_notes))
 os.remove(out)
 sys.exit(1 if fails else 0)
