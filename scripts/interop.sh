@@ -182,11 +182,12 @@ def analyze(path, lead_rule):
     if len(streams) != len(tracks):
         raise SystemExit(f"FAIL {NAME} {MODE}: {path}: {len(streams)} streams, {len(tracks)} traks")
     lead = F(0)
-    if lead_rule and all(t["edits"] is None for t in tracks):
+    edit_less = lead_rule and all(t["edits"] is None for t in tracks)
+    if edit_less:
         aac = [s for s in streams if s["codec_type"] == "audio" and s["codec_name"] == "aac"]
         if aac:
             lead = F(1024, int(aac[0]["sample_rate"]))
-    out = []
+    per = []
     for s, t in zip(streams, tracks):
         ts = t["timescale"]
         pk = [p for p in d["packets"] if p["stream_index"] == s["index"]]
@@ -198,12 +199,35 @@ def analyze(path, lead_rule):
                 dur = int(pk[0]["dts"]) + int(s["duration_ts"]) - int(p["dts"])
             pkts.append({"pts": int(p["pts"]), "dur": dur, "md5": p["data_hash"],
                          "pos": int(p["pos"])})
-        edits = t["edits"]
-        if edits is None:
+        start = end = None
+        if t["edits"] is None and edit_less:
+            # ffmpeg's fragments: a stretched first sample (it lasts until the second, longer
+            # than the one after) really starts later, by as much; audio skips its priming.
+            if len(pkts) >= 3 and pkts[0]["pts"] == int(pk[0]["dts"]):
+                d1 = int(pk[1]["dts"]) - int(pk[0]["dts"])
+                d2 = int(pk[2]["dts"]) - int(pk[1]["dts"])
+                if d1 > d2 > 0:
+                    pkts[0]["pts"] += d1 - d2
+                    pkts[0]["dur"] -= d1 - d2
             first = min(p["pts"] for p in pkts)
             end = max(p["pts"] + p["dur"] for p in pkts)
-            start = first + round(lead * ts)
-            edits = [(F(end - start, ts), start)]
+            start = first + (round(lead * ts) if s["codec_type"] == "audio" else 0)
+        per.append((s, t, pkts, start, end))
+    # The chunk's presentation starts where the audio content does; a track starting later
+    # waits that long (an empty edit).
+    firsts = [(s["codec_type"], F(st, t["timescale"])) for s, t, _, st, _ in per if st is not None]
+    origin = next((x for k, x in firsts if k == "audio"), min((x for _, x in firsts), default=F(0)))
+    out = []
+    for s, t, pkts, start, end in per:
+        ts = t["timescale"]
+        edits = t["edits"]
+        if edits is None:
+            if start is None:
+                first = min(p["pts"] for p in pkts)
+                end = max(p["pts"] + p["dur"] for p in pkts)
+                start = first
+            wait = F(start, ts) - origin
+            edits = ([(wait, None)] if wait > 0 else []) + [(F(end - start, ts), start)]
         when, clipped, now, empty_after_media, lead_empty = {}, set(), F(0), False, F(0)
         for seg, mt in edits:
             if mt is None:
@@ -401,8 +425,9 @@ for si, (o, ot) in enumerate(zip(res, out_tracks)):
     for k, offs in enumerate(per):
         if k < len(out_chunks) and offs:
             said = F(str(out_chunks[k]["start_ms"])) / 1000
-            if abs(offs[0][1] - said) > MS:
-                fail(f"{kind}: chunk {k} starts at {ms(offs[0][1])}, the timeline says {ms(said)}")
+            ins, off, got, rel = offs[0]
+            if abs(got - rel - said) > MS:
+                fail(f"{kind}: chunk {k} starts at {ms(got - rel)}, the timeline says {ms(said)}")
     if len(out_chunks) != len(chunks):
         fail(f"the timeline lists {len(out_chunks)} chunks, the recording has {len(chunks)}")
     o["t_out"], o["media_time"] = t_out, media_time

@@ -20,6 +20,9 @@ VARIANTS = {
     "fragmented": ("2024-05-17T11:00:00", 0),
     "faststart": ("2024-05-18T12:34:56.7890123", 7),
     "mismatch": ("2024-05-19T13:00:00.5000000", 7),
+    "fragmented_bframes": ("2024-05-20T08:00:00.250", 3),
+    "mixed_timescale": ("2024-05-21T09:30:00.0000000", 7),
+    "paused_bframes": ("2024-05-22T10:00:00.500", 3),
 }
 
 # paused: per chunk, list of (wall offset from chunk start in ms, duration ms)
@@ -29,7 +32,14 @@ PAUSES = {
         # 1500 ms at media +1000 (wall +1000); 3250 ms at media +3000 = wall +3000+1500
         [(1000, 1500), (4500, 3250)],
         [],
-    ]
+    ],
+    # B-frames (GOP of 16 frames = 2 s): a pause inside a GOP, one at a chunk's very start,
+    # and two back to back.
+    "paused_bframes": [
+        [(1300, 2000)],
+        [(0, 1000)],
+        [(2000, 500), (2500, 700)],
+    ],
 }
 
 
@@ -182,8 +192,10 @@ def packets(path):
 
 
 def uniq(name):
+    """Counts repeated packets (an all-skip B-frame can be byte-identical in two chunks); the
+    checks match packets in order, so repeats are allowed but reported."""
     seen = {}
-    n = 0
+    n = rep = 0
     for line in sys.stdin:
         line = line.strip()
         if not line:
@@ -191,9 +203,9 @@ def uniq(name):
         md5 = line.split(",")[5].strip()
         n += 1
         if md5 in seen:
-            sys.exit(f"{name}: packet md5 {md5} repeats ({seen[md5]!r} / {line!r})")
+            rep += 1
         seen[md5] = line
-    print(f"{name}: {n} packets, all distinct", file=sys.stderr)
+    print(f"{name}: {n} packets, {rep} repeated", file=sys.stderr)
 
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"udta"}

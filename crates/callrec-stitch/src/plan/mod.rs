@@ -328,12 +328,15 @@ impl Plan {
         // 1. What each chunk presents on each track.
         let mut windows: Vec<Vec<Window>> = Vec::with_capacity(chunks.len());
         for (c, map) in chunks.iter().zip(&maps) {
-            let rate = window::lead_rate(c);
+            let el = window::edit_less(c).map_err(|e| match e {
+                Error::Overflow { what } => unsupported(c, format!("overflow computing {what}")),
+                e => e,
+            })?;
             let per_track = map
                 .iter()
                 .map(|&j| {
                     let t = &c.movie.tracks[j];
-                    window::window(c, t, rate).map_err(|e| name_overflow(e, c, t))
+                    window::window(c, t, el).map_err(|e| name_overflow(e, c, t))
                 })
                 .collect::<Result<Vec<_>>>()?;
             windows.push(per_track);

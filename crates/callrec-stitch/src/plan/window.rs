@@ -61,20 +61,98 @@ fn extent(t: &Track) -> Option<Extent> {
     })
 }
 
-/// The AAC sample rate that decides the priming of an edit-less chunk (`None` when the chunk
-/// has an edit list on any track, or no AAC track).
-pub(super) fn lead_rate(c: &ChunkInput) -> Option<u32> {
-    if !c.movie.tracks.iter().all(|t| t.edits.is_empty()) {
-        return None;
+/// How an edit-less chunk (ffmpeg's fragmented files) presents: its tracks' timestamps, with
+/// two corrections ffmpeg's muxer makes necessary. Every track's first sample starts at the
+/// fragment's decode time 0 and lasts until the second one, so a track whose media really
+/// starts later has a *stretched* first sample (the video's by the audio priming, 1049 ticks
+/// at 16384, or the audio's by the B-frame delay): it is given the length of the one after it
+/// (`trim`), and so starts that much later. And AAC audio begins with 1024 samples of priming,
+/// which are not presented. The chunk's presentation starts where the audio content does (or,
+/// without AAC, where the first track starts); a track that starts later waits (`lead`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EditLess {
+    /// The AAC sample rate, when the chunk has AAC audio.
+    rate: Option<u32>,
+    /// Where the chunk's presentation starts, seconds on the fragments' decode clock.
+    origin: Q,
+}
+
+/// Ticks the first sample of an edit-less track is stretched by (0 when it is not).
+fn stretch(t: &Track) -> u32 {
+    let (Some(a), Some(b), Some(c)) = (t.samples.first(), t.samples.get(1), t.samples.get(2))
+    else {
+        return 0;
+    };
+    let first = b.dts.saturating_sub(a.dts);
+    let next = c.dts.saturating_sub(b.dts);
+    if a.cts_offset == 0 && next > 0 && first > next {
+        u32::try_from(first - next).unwrap_or(0)
+    } else {
+        0
     }
-    c.movie.tracks.iter().find_map(|t| match t.codec() {
-        Some(Codec::Aac(a)) if t.kind == TrackKind::Audio => Some(a.sample_rate),
+}
+
+/// Priming ticks of an AAC track in its timescale (0 for other tracks or without AAC).
+fn priming(t: &Track, rate: Option<u32>) -> Result<i64> {
+    match rate {
+        Some(rate) if t.kind == TrackKind::Audio => i64::try_from(
+            (Q::new(AAC_PRIMING, i128::from(rate.max(1))) * i128::from(t.timescale.get()))
+                .round()
+                .to_integer(),
+        )
+        .map_err(|_| overflow("priming")),
+        _ => Ok(0),
+    }
+}
+
+/// Seconds on the decode clock at which track `t`'s presented media starts, before any lead:
+/// its first presented composition time after the stretch and the priming.
+fn real_start(t: &Track, rate: Option<u32>) -> Result<Option<Q>> {
+    let Some(x) = extent(t) else { return Ok(None) };
+    let ts = i128::from(t.timescale.get());
+    let start = if t.kind == TrackKind::Audio {
+        x.min_pts.max(0) + priming(t, rate)?
+    } else {
+        x.min_pts
+    };
+    let at = i128::from(x.d0) + i128::from(stretch(t)) + i128::from(start);
+    Ok(Some(Q::new(at, ts)))
+}
+
+/// The edit-less presentation of `c`, `None` when any track of it has an edit list.
+pub(super) fn edit_less(c: &ChunkInput) -> Result<Option<EditLess>> {
+    if !c.movie.tracks.iter().all(|t| t.edits.is_empty()) {
+        return Ok(None);
+    }
+    let aac = c.movie.tracks.iter().find(|t| {
+        t.kind == TrackKind::Audio
+            && matches!(t.codec(), Some(Codec::Aac(_)))
+            && !t.samples.is_empty()
+    });
+    let rate = aac.and_then(|t| match t.codec() {
+        Some(Codec::Aac(a)) => Some(a.sample_rate),
         _ => None,
-    })
+    });
+    let origin = match aac {
+        Some(t) => real_start(t, rate)?,
+        None => {
+            let mut first: Option<Q> = None;
+            for t in &c.movie.tracks {
+                if let Some(s) = real_start(t, rate)? {
+                    first = Some(first.map_or(s, |f| f.min(s)));
+                }
+            }
+            first
+        }
+    };
+    Ok(Some(EditLess {
+        rate,
+        origin: origin.unwrap_or_default(),
+    }))
 }
 
 /// What chunk `c`'s track `t` presents (see the crate docs, *What is presented*).
-pub(super) fn window(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Result<Window> {
+pub(super) fn window(c: &ChunkInput, t: &Track, el: Option<EditLess>) -> Result<Window> {
     let empty = Window {
         lead: Q::from_integer(0),
         start: 0,
@@ -89,8 +167,8 @@ pub(super) fn window(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Resul
         return Err(overflow("presentation time"));
     };
     let ts = i128::from(t.timescale.get());
-    if t.edits.is_empty() {
-        return edit_less(t, &x, lead_rate, ts);
+    if let Some(el) = el {
+        return edit_less_window(t, &x, el, ts);
     }
     let movie_ts = i128::from(c.movie.timescale.get());
     let d0 = i64::try_from(x.d0).map_err(|_| overflow("decode time"))?;
@@ -149,43 +227,24 @@ pub(super) fn window(c: &ChunkInput, t: &Track, lead_rate: Option<u32>) -> Resul
     Ok(w)
 }
 
-/// An edit-less chunk track: audio skips the AAC priming; video presents from its first
-/// composition time, or gives ffmpeg's stretched first frame its own length back.
-fn edit_less(t: &Track, x: &Extent, lead_rate: Option<u32>, ts: i128) -> Result<Window> {
-    let skip = match lead_rate {
-        Some(rate) => i64::try_from(
-            (Q::new(AAC_PRIMING, i128::from(rate.max(1))) * ts)
-                .round()
-                .to_integer(),
-        )
-        .map_err(|_| overflow("priming"))?,
-        None => 0,
-    };
-    // ffmpeg's stretch: the first sample lasts at least the lead longer than the next one
-    // (3097 = 2048 + 1049 ticks).
-    let stretched = match (t.samples.first(), t.samples.get(1)) {
-        (Some(a), Some(b)) if skip > 0 && a.cts_offset == 0 && x.min_pts == 0 => {
-            let first = b.dts.saturating_sub(a.dts);
-            let next = match t.samples.get(2) {
-                Some(n) => n.dts.saturating_sub(b.dts),
-                None => u64::from(b.duration),
-            };
-            next > 0 && first >= next.saturating_add(skip as u64)
-        }
-        _ => false,
-    };
-    let (start, end, trim) = if stretched {
-        (0, x.end_pts - skip, skip)
-    } else if t.kind == TrackKind::Audio {
-        (x.min_pts.max(0).saturating_add(skip), x.end_pts, 0)
+/// An edit-less chunk's track (see [`EditLess`]).
+fn edit_less_window(t: &Track, x: &Extent, el: EditLess, ts: i128) -> Result<Window> {
+    let trim = stretch(t);
+    let start = if t.kind == TrackKind::Audio {
+        x.min_pts.max(0) + priming(t, el.rate)?
     } else {
-        (x.min_pts, x.end_pts, 0)
+        x.min_pts
     };
+    // After the trim every sample but the first moves `trim` earlier; the first keeps its
+    // place, so presentation times are relative to it.
+    let end = x.end_pts - i64::from(trim);
+    let real = Q::new(i128::from(x.d0) + i128::from(trim) + i128::from(start), ts);
+    let lead = (real - el.origin).max(Q::default());
     Ok(Window {
-        lead: Q::from_integer(0),
+        lead,
         start,
         end: end.max(start),
-        trim: u32::try_from(trim).map_err(|_| overflow("priming"))?,
+        trim,
         gaps: Vec::new(),
     })
 }
