@@ -15,6 +15,7 @@ mod fourcc;
 pub mod fragment;
 mod movie;
 mod parse;
+pub mod present;
 pub mod reader;
 pub mod validate;
 pub mod write;

@@ -9,7 +9,16 @@ use callrec_mp4::{Codec, Movie, TrackKind};
 
 use crate::util::{chunks, expected_from_json, recording, testdata};
 
-const CLEAN: [&str; 5] = ["basic", "bframes", "paused", "fragmented", "faststart"];
+const CLEAN: [&str; 8] = [
+    "basic",
+    "bframes",
+    "paused",
+    "fragmented",
+    "faststart",
+    "fragmented_bframes",
+    "mixed_timescale",
+    "paused_bframes",
+];
 
 fn chunk_ref(idx: u32, doc: &str) -> ChunkRef {
     ChunkRef {

@@ -9,19 +9,18 @@ use callrec_mp4::boxes::{
     IDENTITY_MATRIX,
 };
 use callrec_mp4::write::mdat_header_len;
-use callrec_mp4::{Codec, Edit, FourCc, SampleEntry, Track, TrackKind};
+use callrec_mp4::{Codec, Edit, FourCc, SampleEntry, TrackKind};
 
 use crate::rat::lcm;
 use crate::{ChunkInput, Error, Result, StitchOptions};
 
 mod silence;
 mod timing;
-mod window;
 
-use window::Window;
+use callrec_mp4::present::{self, Window};
 
 /// Exact signed seconds (and tick counts): the planner's arithmetic.
-pub(crate) type Q = num_rational::Ratio<i128>;
+pub(crate) use callrec_mp4::present::Q;
 
 /// One range of bytes to copy from a chunk file into the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -262,21 +261,6 @@ fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usize>> {
     Ok(map)
 }
 
-/// Names the chunk and track of an overflow.
-fn name_overflow(e: Error, c: &ChunkInput, t: &Track) -> Error {
-    match e {
-        Error::Overflow { what } => unsupported(
-            c,
-            format!(
-                "{} track {}: overflow computing {what}",
-                kind_name(t.kind),
-                t.id
-            ),
-        ),
-        e => e,
-    }
-}
-
 /// Decode times must increase by at most 32 bits per sample in every chunk track.
 fn check_decode_order(chunks: &[ChunkInput], maps: &[Vec<usize>]) -> Result<()> {
     for (c, map) in chunks.iter().zip(maps) {
@@ -328,15 +312,12 @@ impl Plan {
         // 1. What each chunk presents on each track.
         let mut windows: Vec<Vec<Window>> = Vec::with_capacity(chunks.len());
         for (c, map) in chunks.iter().zip(&maps) {
-            let el = window::edit_less(c).map_err(|e| match e {
-                Error::Overflow { what } => unsupported(c, format!("overflow computing {what}")),
-                e => e,
-            })?;
+            let el = present::edit_less(&c.movie).map_err(|e| unsupported(c, e.to_string()))?;
             let per_track = map
                 .iter()
                 .map(|&j| {
                     let t = &c.movie.tracks[j];
-                    window::window(c, t, el).map_err(|e| name_overflow(e, c, t))
+                    present::window(&c.movie, t, el).map_err(|e| unsupported(c, e.to_string()))
                 })
                 .collect::<Result<Vec<_>>>()?;
             windows.push(per_track);
@@ -978,7 +959,7 @@ fn build_moov(
 mod tests {
     use super::*;
     use crate::EmptyEdit;
-    use callrec_mp4::{Movie, ParseOptions, Sample, Timescale};
+    use callrec_mp4::{Movie, ParseOptions, Sample, Timescale, Track};
 
     fn entry(kind: TrackKind) -> SampleEntry {
         // A code the parser keeps as unknown (a real avc1/mp4a needs its whole configuration).

@@ -14,9 +14,9 @@
 
 use callrec_mp4::{Codec, Track, TrackKind};
 
-use super::window::Window;
 use super::{kind_name, overflow, silence, unsupported, Q};
 use crate::{ChunkInput, Result};
+use callrec_mp4::present::Window;
 
 /// Where an output sample's bytes come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

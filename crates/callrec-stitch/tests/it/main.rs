@@ -12,7 +12,16 @@ use callrec_stitch::{write, ChunkInput, Error, Plan, StitchOptions};
 use fixtures::{load, Fixture};
 use read::{presented, Presented, Q};
 
-const GOOD: [&str; 5] = ["basic", "bframes", "paused", "fragmented", "faststart"];
+const GOOD: [&str; 8] = [
+    "basic",
+    "bframes",
+    "paused",
+    "fragmented",
+    "faststart",
+    "fragmented_bframes",
+    "mixed_timescale",
+    "paused_bframes",
+];
 
 fn opts(threads: usize) -> StitchOptions {
     StitchOptions {

@@ -14,7 +14,16 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-const CLEAN: [&str; 5] = ["basic", "bframes", "paused", "fragmented", "faststart"];
+const CLEAN: [&str; 8] = [
+    "basic",
+    "bframes",
+    "paused",
+    "fragmented",
+    "faststart",
+    "fragmented_bframes",
+    "mixed_timescale",
+    "paused_bframes",
+];
 
 /// Every file of a directory with its bytes, to show inputs are never modified.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {

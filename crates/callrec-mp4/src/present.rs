@@ -1,21 +1,53 @@
-//! What one chunk presents on one track: the presentation model the planner builds on.
+//! What a file presents on each track: the one presentation model `check` and the stitcher
+//! share (edit lists, AAC priming, composition offsets, ffmpeg's fragments).
 //!
-//! A [`Window`] is a chunk track's presentation reduced to what a continuous output needs: how
-//! long the track waits at the chunk's start (its leading empty edits), the media it presents
-//! (from `start` to `end`, composition times relative to the chunk's first decode time) and the
-//! empty time inside it (empty edits after media). Edit lists with rate 1 only.
+//! A [`Window`] is a track's presentation reduced to what a continuous output needs: how long
+//! the track waits at the file's start (its leading empty edits), the media it presents (from
+//! `start` to `end`, composition times relative to the track's first decode time, after the
+//! `trim`) and the empty time inside it (empty edits after media). Edit lists with rate 1 only.
+//! Exact arithmetic: seconds are rationals.
 
-use callrec_mp4::{Codec, Track, TrackKind};
+use crate::{Codec, Movie, Track, TrackKind};
 
-use super::{kind_name, overflow, unsupported, Q};
-use crate::{ChunkInput, Result};
+/// Exact signed seconds.
+pub type Q = num_rational::Ratio<i128>;
+
+/// Why a track's presentation cannot be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} track {track_id}: {what}")]
+pub struct PresentError {
+    /// `video`, `audio` or the handler code.
+    pub kind: String,
+    /// The track's `tkhd` ID.
+    pub track_id: u32,
+    /// What does not work (an edit rate other than 1, an overflow).
+    pub what: String,
+}
+
+type Result<T> = std::result::Result<T, PresentError>;
+
+fn kind_name(k: TrackKind) -> String {
+    match k {
+        TrackKind::Video => "video".into(),
+        TrackKind::Audio => "audio".into(),
+        TrackKind::Other(f) => format!("{f}"),
+    }
+}
+
+fn err(t: &Track, what: String) -> PresentError {
+    PresentError {
+        kind: kind_name(t.kind),
+        track_id: t.id,
+        what,
+    }
+}
 
 /// AAC priming ffmpeg's encoder writes, in samples, assumed for edit-less chunks.
-pub(super) const AAC_PRIMING: i128 = 1024;
+pub const AAC_PRIMING: i128 = 1024;
 
 /// One chunk's presentation on one track.
-#[derive(Debug, Clone)]
-pub(super) struct Window {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
     /// Seconds of the chunk's presentation before this track's media starts.
     pub lead: Q,
     /// First presented composition time, track ticks relative to the chunk's first decode time
@@ -69,8 +101,8 @@ fn extent(t: &Track) -> Option<Extent> {
 /// (`trim`), and so starts that much later. And AAC audio begins with 1024 samples of priming,
 /// which are not presented. The chunk's presentation starts where the audio content does (or,
 /// without AAC, where the first track starts); a track that starts later waits (`lead`).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct EditLess {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EditLess {
     /// The AAC sample rate, when the chunk has AAC audio.
     rate: Option<u32>,
     /// Where the chunk's presentation starts, seconds on the fragments' decode clock.
@@ -100,7 +132,11 @@ fn priming(t: &Track, rate: Option<u32>) -> Result<i64> {
                 .round()
                 .to_integer(),
         )
-        .map_err(|_| overflow("priming")),
+        .map_err(|_| PresentError {
+            kind: kind_name(t.kind),
+            track_id: t.id,
+            what: "overflow computing priming".into(),
+        }),
         _ => Ok(0),
     }
 }
@@ -120,11 +156,11 @@ fn real_start(t: &Track, rate: Option<u32>) -> Result<Option<Q>> {
 }
 
 /// The edit-less presentation of `c`, `None` when any track of it has an edit list.
-pub(super) fn edit_less(c: &ChunkInput) -> Result<Option<EditLess>> {
-    if !c.movie.tracks.iter().all(|t| t.edits.is_empty()) {
+pub fn edit_less(c: &Movie) -> Result<Option<EditLess>> {
+    if !c.tracks.iter().all(|t| t.edits.is_empty()) {
         return Ok(None);
     }
-    let aac = c.movie.tracks.iter().find(|t| {
+    let aac = c.tracks.iter().find(|t| {
         t.kind == TrackKind::Audio
             && matches!(t.codec(), Some(Codec::Aac(_)))
             && !t.samples.is_empty()
@@ -137,7 +173,7 @@ pub(super) fn edit_less(c: &ChunkInput) -> Result<Option<EditLess>> {
         Some(t) => real_start(t, rate)?,
         None => {
             let mut first: Option<Q> = None;
-            for t in &c.movie.tracks {
+            for t in &c.tracks {
                 if let Some(s) = real_start(t, rate)? {
                     first = Some(first.map_or(s, |f| f.min(s)));
                 }
@@ -152,7 +188,7 @@ pub(super) fn edit_less(c: &ChunkInput) -> Result<Option<EditLess>> {
 }
 
 /// What chunk `c`'s track `t` presents (see the crate docs, *What is presented*).
-pub(super) fn window(c: &ChunkInput, t: &Track, el: Option<EditLess>) -> Result<Window> {
+pub fn window(c: &Movie, t: &Track, el: Option<EditLess>) -> Result<Window> {
     let empty = Window {
         lead: Q::from_integer(0),
         start: 0,
@@ -164,28 +200,25 @@ pub(super) fn window(c: &ChunkInput, t: &Track, el: Option<EditLess>) -> Result<
         if t.samples.is_empty() {
             return Ok(empty);
         }
-        return Err(overflow("presentation time"));
+        return Err(err(t, "overflow computing presentation time".into()));
     };
     let ts = i128::from(t.timescale.get());
     if let Some(el) = el {
         return edit_less_window(t, &x, el, ts);
     }
-    let movie_ts = i128::from(c.movie.timescale.get());
-    let d0 = i64::try_from(x.d0).map_err(|_| overflow("decode time"))?;
+    let movie_ts = i128::from(c.timescale.get());
+    let d0 = i64::try_from(x.d0).map_err(|_| err(t, "overflow computing decode time".into()))?;
     let n = t.edits.len();
     let mut w = empty;
     let mut media_seen = false;
     let mut pos = Q::from_integer(0); // media presented so far, seconds
     for (j, e) in t.edits.iter().enumerate() {
         if (e.media_rate_integer, e.media_rate_fraction) != (1, 0) {
-            return Err(unsupported(
-                c,
+            return Err(err(
+                t,
                 format!(
-                    "{} track {}: edit {j} has media rate {}+{}/65536 (only 1 is supported)",
-                    kind_name(t.kind),
-                    t.id,
-                    e.media_rate_integer,
-                    e.media_rate_fraction
+                    "edit {j} has media rate {}+{}/65536 (only 1 is supported)",
+                    e.media_rate_integer, e.media_rate_fraction
                 ),
             ));
         }
@@ -201,7 +234,9 @@ pub(super) fn window(c: &ChunkInput, t: &Track, el: Option<EditLess>) -> Result<
             }
             continue;
         };
-        let m = m.checked_sub(d0).ok_or_else(|| overflow("media time"))?;
+        let m = m
+            .checked_sub(d0)
+            .ok_or_else(|| err(t, "overflow computing media time".into()))?;
         let len = if e.segment_duration == 0 {
             // Zero duration on the last media edit: "to the end of the media" (fragmented
             // files); otherwise nothing.
@@ -210,13 +245,16 @@ pub(super) fn window(c: &ChunkInput, t: &Track, el: Option<EditLess>) -> Result<
             }
             x.end_pts - m
         } else {
-            i64::try_from((dur * ts).round().to_integer()).map_err(|_| overflow("edit"))?
+            i64::try_from((dur * ts).round().to_integer())
+                .map_err(|_| err(t, "overflow computing an edit".into()))?
         };
         if !media_seen {
             w.start = m;
             media_seen = true;
         }
-        w.end = m.checked_add(len).ok_or_else(|| overflow("edit"))?;
+        w.end = m
+            .checked_add(len)
+            .ok_or_else(|| err(t, "overflow computing an edit".into()))?;
         pos += Q::new(i128::from(len), ts);
     }
     if !media_seen {
@@ -247,4 +285,10 @@ fn edit_less_window(t: &Track, x: &Extent, el: EditLess, ts: i128) -> Result<Win
         trim,
         gaps: Vec::new(),
     })
+}
+
+/// Every track's window, in `movie.tracks` order.
+pub fn windows(movie: &Movie) -> Result<Vec<Window>> {
+    let el = edit_less(movie)?;
+    movie.tracks.iter().map(|t| window(movie, t, el)).collect()
 }
