@@ -24,6 +24,12 @@ pub trait Source {
     /// Fills `buf` with the bytes at `offset`; an error (`UnexpectedEof` when the file is now
     /// shorter) when they cannot all be read.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+
+    /// Why the file is no longer what was opened (another size or modification time), if it
+    /// is not; `None` for data that cannot change (a slice).
+    fn changed(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Source for [u8] {
@@ -56,6 +62,10 @@ impl<S: Source + ?Sized> Source for &S {
 
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
+    }
+
+    fn changed(&self) -> Option<String> {
+        (**self).changed()
     }
 }
 
