@@ -92,6 +92,22 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, src: &dyn Source) -> De
             // Past the end of the file: the truncation finding counts these.
             continue;
         }
+        if !window.holds(s.offset, u64::from(s.size)) {
+            // Read the run of contiguous samples that starts here (an stco chunk, a trun's
+            // data), up to the window's size: not the video between them.
+            let mut end = s.range().end;
+            for n in &track.samples[i + 1..] {
+                let e = n.range().end;
+                if n.offset != end || e > len || e - s.offset > READ_WINDOW as u64 {
+                    break;
+                }
+                end = e;
+            }
+            if let Err(e) = window.load(s.offset, (end - s.offset) as usize) {
+                facts.read_error = Some((i, e.to_string()));
+                break;
+            }
+        }
         let bytes = match window.get(s.offset, s.size as usize) {
             Ok(b) => b,
             Err(e) => {

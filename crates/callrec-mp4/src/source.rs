@@ -195,6 +195,30 @@ impl<'a, S: Source + ?Sized> Window<'a, S> {
         self.src
     }
 
+    /// True when the window holds `len` bytes at `offset`.
+    pub fn holds(&self, offset: u64, len: u64) -> bool {
+        offset >= self.start
+            && offset
+                .checked_add(len)
+                .is_some_and(|end| end <= self.start + self.buf.len() as u64)
+    }
+
+    /// Reads exactly the `len` bytes at `offset` into the window (replacing what it held), for
+    /// a caller that knows which bytes it will want next (a run of contiguous samples).
+    pub fn load(&mut self, offset: u64, len: usize) -> io::Result<()> {
+        let end = offset.checked_add(len as u64).ok_or_else(eof)?;
+        if end > self.src.len() {
+            return Err(eof());
+        }
+        self.buf.resize(len, 0);
+        self.start = offset;
+        if let Err(e) = self.src.read_exact_at(&mut self.buf, offset) {
+            self.buf.clear();
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// The `len` bytes at `offset`; `UnexpectedEof` when they lie past the source's length
     /// (or the file shrank).
     pub fn get(&mut self, offset: u64, len: usize) -> io::Result<&[u8]> {
@@ -202,16 +226,9 @@ impl<'a, S: Source + ?Sized> Window<'a, S> {
         if end > self.src.len() {
             return Err(eof());
         }
-        let have = self.start..self.start + self.buf.len() as u64;
-        if !(have.start <= offset && end <= have.end) {
+        if !self.holds(offset, len as u64) {
             let want = (self.size.max(len) as u64).min(self.src.len() - offset);
-            let want = usize::try_from(want).map_err(|_| eof())?;
-            self.buf.resize(want, 0);
-            self.start = offset;
-            if let Err(e) = self.src.read_exact_at(&mut self.buf, offset) {
-                self.buf.clear();
-                return Err(e);
-            }
+            self.load(offset, usize::try_from(want).map_err(|_| eof())?)?;
         }
         let from = (offset - self.start) as usize;
         Ok(&self.buf[from..from + len])

@@ -28,8 +28,9 @@ pub const MAX_COMPOSITION_OFFSET_SECS: u64 = 10;
 /// track).
 pub const MAX_SAMPLE_DELTA_SECS: u64 = 10;
 
-/// Bytes read at once when walking the NAL units of video samples.
-const NAL_WINDOW: usize = 64 << 10;
+/// Bytes read at once when walking the NAL units of video samples: a NAL header and the small
+/// NAL units after it (SEI, SPS, PPS), not the slice data.
+const NAL_WINDOW: usize = 4 << 10;
 
 /// What kind of structural defect a [`Defect`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -168,7 +169,7 @@ pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
 }
 
 /// [`validate_movie`] over a [`Source`]: re-reads the `moov` and `moof` payloads and the NAL
-/// length prefixes of the video samples (in windows of 64 KiB), never the whole file. A failed
+/// length prefixes of the video samples (4 KiB at each NAL header), never the whole file. A failed
 /// read (the file shrank or changed) is the [`Error::Read`](crate::Error::Read).
 pub fn validate_source(src: &dyn Source, movie: &Movie) -> Result<Vec<Defect>> {
     let data_len = src.len();
@@ -862,9 +863,10 @@ fn nal_units(
                 break;
             }
             let at = s.offset + pos;
-            let b = w
-                .get(at, ls + 1)
-                .map_err(|e| read_error(&path_of(k), at, ls64 + 1, &e))?;
+            let b = w.get(at, ls + 1).map_err(|e| {
+                let at_sample = format!("{} (track {}, sample {k})", path_of(k), t.id);
+                read_error(&at_sample, at, ls64 + 1, &e)
+            })?;
             let n = b[..ls].iter().fold(0u64, |a, &x| (a << 8) | u64::from(x));
             let header = b[ls];
             let kind = header & 0x1f;

@@ -203,11 +203,14 @@ impl Source for ChunkReader {
         use std::os::unix::fs::FileExt;
         self.file.read_exact_at(buf, offset).map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
+                let now = self
+                    .file
+                    .metadata()
+                    .map_or_else(|_| "fewer".to_string(), |m| m.len().to_string());
                 io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     format!(
-                        "the file ends before byte {} (it had {} bytes when opened)",
-                        offset.saturating_add(buf.len() as u64),
+                        "the file is shorter than when it was opened ({} bytes then, {now} now)",
                         self.len
                     ),
                 )

@@ -533,3 +533,104 @@ fn a_recording_duration_counting_wall_time_is_info_not_an_error() {
     assert_eq!(err.severity, Severity::Error);
     assert!(err.message.contains("wall-clock span"), "{}", err.message);
 }
+
+/// Chunk `i`'s media path in `rec`.
+fn media_path(rec: &Recording, i: usize) -> PathBuf {
+    rec.chunks()[i].media_path.clone().unwrap()
+}
+
+#[test]
+fn a_chunk_that_shrinks_after_it_was_opened_is_file_changed_naming_the_chunk() {
+    use callrec::crates::check::{check_lazy, ChunkMedia, Code, Options};
+    for (recording, cut) in [("basic", 2.0 / 3.0), ("basic", 0.0), ("fragmented", 0.5)] {
+        let dir = copy_fixture(recording);
+        let rec = Recording::open(dir.path()).unwrap();
+        // Each chunk is opened, then chunk 1 is cut short before a byte is read: the check
+        // reads it with the length it had when opened.
+        let mut open = |i: usize| {
+            let reader = callrec::ChunkReader::open(&media_path(&rec, i)).unwrap();
+            if i == 1 {
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(media_path(&rec, i))
+                    .unwrap();
+                f.set_len((reader_len(&reader) as f64 * cut) as u64)
+                    .unwrap();
+            }
+            ChunkMedia::Source(Box::new(reader))
+        };
+        let report = check_lazy(rec.meta(), &mut open, &Options::default());
+        let changed: Vec<_> = report.with_code(Code::FileChanged).collect();
+        assert_eq!(changed.len(), 1, "{recording} cut {cut}: {report}");
+        assert_eq!(changed[0].chunk.as_ref().unwrap().index, 1, "{report}");
+        assert!(report.has_errors());
+        // Chunks 0 and 2 are checked as usual.
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| f.chunk.as_ref().is_none_or(|c| c.index == 1)),
+            "{report}"
+        );
+    }
+}
+
+fn reader_len(r: &callrec::ChunkReader) -> u64 {
+    use callrec::crates::mp4::Source;
+    r.len()
+}
+
+#[test]
+fn a_chunk_cut_short_after_its_header_was_read_names_the_sample_it_could_not_read() {
+    use callrec::crates::check::{check_lazy, ChunkMedia, Code, Options};
+    // faststart: the moov comes first, so the cut leaves it whole and a sample read fails.
+    let dir = copy_fixture("faststart");
+    let rec = Recording::open(dir.path()).unwrap();
+    let path = media_path(&rec, 0);
+    let movie = Movie::parse(&fs::read(&path).unwrap()).unwrap();
+    let audio = movie.track(TrackKind::Audio).unwrap();
+    let cut = audio.samples[audio.samples.len() / 2].offset + 1;
+    let mut first = Some(callrec::ChunkReader::open(&path).unwrap());
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let mut open = |i: usize| {
+        let r = match first.take() {
+            Some(r) if i == 0 => r,
+            _ => callrec::ChunkReader::open(&media_path(&rec, i)).unwrap(),
+        };
+        ChunkMedia::Source(Box::new(r))
+    };
+    let report = check_lazy(rec.meta(), &mut open, &Options::default());
+    let changed: Vec<_> = report.with_code(Code::FileChanged).collect();
+    assert_eq!(changed.len(), 1, "{report}");
+    assert_eq!(changed[0].chunk.as_ref().unwrap().index, 0);
+    assert!(changed[0].message.contains("sample"), "{report}");
+}
+
+#[test]
+fn a_chunk_that_grows_after_it_was_opened_is_file_changed() {
+    use callrec::crates::check::{check_lazy, ChunkMedia, Code, Options};
+    let dir = copy_fixture("basic");
+    let rec = Recording::open(dir.path()).unwrap();
+    let mut open = |i: usize| {
+        let reader = callrec::ChunkReader::open(&media_path(&rec, i)).unwrap();
+        if i == 2 {
+            use std::io::Write;
+            let mut f = fs::OpenOptions::new()
+                .append(true)
+                .open(media_path(&rec, i))
+                .unwrap();
+            f.write_all(b"\0\0\0\x08free").unwrap();
+        }
+        ChunkMedia::Source(Box::new(reader))
+    };
+    let report = check_lazy(rec.meta(), &mut open, &Options::default());
+    let changed: Vec<_> = report.with_code(Code::FileChanged).collect();
+    assert_eq!(changed.len(), 1, "{report}");
+    assert_eq!(changed[0].chunk.as_ref().unwrap().index, 2);
+    assert!(changed[0].message.contains("bytes when opened"), "{report}");
+}
