@@ -691,7 +691,8 @@ fn stss(d: &Ctx, stss: Option<&Stss>, count: usize, stbl: &str, out: &mut Vec<De
             None
         };
         if let Some(reason) = reason {
-            let sample = (k > 0).then(|| u64::from(k - 1));
+            // The sample named, when it is one of the track's.
+            let sample = (k > 0 && k as usize <= count).then(|| u64::from(k - 1));
             out.push(d.defect(DefectKind::Stss, format!("{stbl}/stss"), sample, reason));
             return;
         }
@@ -839,9 +840,14 @@ fn nal_units(
         }
         if s.size == 0 {
             if !empty_reported {
+                let path = if runs.is_empty() {
+                    format!("{stbl}/stsz")
+                } else {
+                    path_of(k)
+                };
                 let mut x = d.defect(
                     DefectKind::EmptySample,
-                    path_of(k),
+                    path,
                     Some(k as u64),
                     format!("video sample {k} is 0 bytes: it holds no picture"),
                 );

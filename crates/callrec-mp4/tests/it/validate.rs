@@ -30,7 +30,7 @@ fn each_broken_fixture_has_exactly_its_defect() {
     let dir = crate::util::testdata().join("corrupt/structure");
     let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
     let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
-    assert_eq!(expected.len(), 8, "broken fixtures in {}", dir.display());
+    assert_eq!(expected.len(), 13, "broken fixtures in {}", dir.display());
     let mut kinds = Vec::new();
     for (name, want) in &expected {
         let data = std::fs::read(dir.join(name)).unwrap();
@@ -50,7 +50,13 @@ fn each_broken_fixture_has_exactly_its_defect() {
     }
     kinds.sort();
     kinds.dedup();
-    assert_eq!(kinds.len(), 8, "one fixture per defect kind: {kinds:?}");
+    // mp4.stts: a zero and a huge delta; mp4.sample_data: a wrong stco and trun offset.
+    assert_eq!(
+        kinds.len(),
+        11,
+        "every defect kind has a fixture: {kinds:?}"
+    );
+    assert_eq!(kinds.len(), DefectKind::ALL.len());
 }
 
 /// The chunk of `recording` with index 0.
