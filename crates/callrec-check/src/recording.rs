@@ -185,11 +185,7 @@ fn check_impl<'a>(
             index: c.index,
             document_id: c.document_id.clone(),
         };
-        let repeat = recording.problems.iter().any(|p| {
-            matches!(p, Problem::DuplicateDocumentId { document_id, indices }
-                if *document_id == c.document_id && indices.first() != Some(&c.index))
-        });
-        if repeat {
+        if c.repeat {
             // A repeat listing of a documentId (event.duplicate_document_id): no file of its own.
             summaries.push(crate::ChunkSummary::unmeasured(&r));
             all_measured = false;
@@ -326,11 +322,17 @@ fn check_impl<'a>(
                     Severity::Info,
                     None,
                     format!(
-                        "recordingDurationMs ({want} ms) counts wall time: it matches the span                          from the first chunk's start to the last chunk's end ({wall:.3} ms),                          not the {total_ms:.3} ms of media the chunks hold (tolerance                          {tolerance_ms:.3} ms)"
+                        "recordingDurationMs ({want} ms) counts wall time: it matches the span \
+                         from the first chunk's start to the last chunk's end ({wall:.3} ms), \
+                         not the {total_ms:.3} ms of media the chunks hold (tolerance \
+                         {tolerance_ms:.3} ms)"
                     ),
                 )
-                .values(want, json!({ "wall_span_ms": (wall * 1000.0).round() / 1000.0,
-                                      "media_ms": (total_ms * 1000.0).round() / 1000.0 })),
+                .values(
+                    want,
+                    json!({ "wall_span_ms": (wall * 1000.0).round() / 1000.0,
+                                      "media_ms": (total_ms * 1000.0).round() / 1000.0 }),
+                ),
             );
         } else if all_measured && !media_fits {
             // One finding for a wrong total: this one, measured from the media, replaces the

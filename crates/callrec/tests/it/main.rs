@@ -634,3 +634,35 @@ fn a_chunk_that_grows_after_it_was_opened_is_file_changed() {
     assert_eq!(changed[0].chunk.as_ref().unwrap().index, 2);
     assert!(changed[0].message.contains("bytes when opened"), "{report}");
 }
+
+#[test]
+fn an_event_repeating_one_chunk_entry_is_one_duplicate_finding_not_missing_metadata() {
+    let dir = copy_fixture("basic");
+    let mut repeated = String::new();
+    edit_event(dir.path(), |c| {
+        repeated = c[1]["documentId"].as_str().unwrap().to_string();
+        let entry = c[1].clone();
+        c.push(entry);
+    });
+    let rec = Recording::open(dir.path()).unwrap();
+    let report = rec.check().unwrap();
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(codes, ["event.duplicate_document_id"], "{report}");
+    let dup = &report.findings[0];
+    assert_eq!(dup.severity, Severity::Error);
+    assert!(dup.message.contains(&repeated), "{}", dup.message);
+    // The repeat is not measured again: the media total is the three chunks'.
+    assert!(
+        (report.media_duration_ms - 15_000.0).abs() < 1.0,
+        "{report}"
+    );
+    let out = dir.path().join("out.mp4");
+    match rec.stitch(&StitchOptions::new(&out)).unwrap_err() {
+        Error::NotStitchable { problem, .. } => assert!(
+            matches!(problem.as_ref(), Problem::DuplicateDocumentId { document_id, .. } if *document_id == repeated),
+            "{problem:?}"
+        ),
+        other => panic!("expected NotStitchable, got {other:?}"),
+    }
+    assert!(!out.exists());
+}
