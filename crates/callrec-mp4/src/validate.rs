@@ -796,8 +796,8 @@ fn trun_paths(movie: &Movie, layout: &Layout, i: usize) -> Vec<(usize, String)> 
 }
 
 /// Walks the NAL length prefixes of every H.264 sample of `t`: they must tile the sample
-/// exactly, and each NAL header must have its forbidden bit clear and a specified type
-/// (1–23). Also a 0-byte sample is a defect. The first failing sample is named (the `trun`
+/// exactly (zero bytes after the last NAL unit are accepted as padding), and each NAL header
+/// must have its forbidden bit clear and a specified type (1–23). Also a 0-byte sample is a defect. The first failing sample is named (the `trun`
 /// that placed it, or `stco` for a progressive file).
 fn nal_units(
     d: &Ctx,
@@ -895,6 +895,24 @@ fn nal_units(
                 break;
             }
             pos += ls64 + n;
+        }
+        // Zero bytes after the last NAL unit (padding some muxers write) are not a fault.
+        if fault.is_some() && pos > 0 {
+            let mut at = s.offset + pos;
+            let end = s.range().end;
+            let mut zeros = true;
+            while zeros && at < end {
+                let n = (end - at).min(NAL_WINDOW as u64);
+                let b = w.get(at, n as usize).map_err(|e| {
+                    let at_sample = format!("{} (track {}, sample {k})", path_of(k), t.id);
+                    read_error(&at_sample, at, n, &e)
+                })?;
+                zeros = b.iter().all(|&x| x == 0);
+                at += n;
+            }
+            if zeros {
+                fault = None;
+            }
         }
         if let Some(why) = fault {
             let mut x = d.defect(
