@@ -145,7 +145,8 @@ fn nal_defects(sample: &[u8]) -> Vec<callrec_mp4::Defect> {
             });
         }
     }
-    movie.mdats = vec![0..data.len() as u64];
+    let whole = 0..data.len() as u64;
+    movie.mdats = Vec::from([whole]);
     callrec_mp4::validate_movie(&data, &movie)
 }
 
