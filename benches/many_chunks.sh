@@ -32,8 +32,8 @@ for i in range(n):
         base = os.path.join(rec, doc + ".mp4")
         with open(os.path.join(src, chunk), "rb") as f, open(base, "wb") as g:
             g.write(f.read())
-        continue
-    os.link(base, os.path.join(rec, doc + ".mp4"))
+    else:
+        os.link(base, os.path.join(rec, doc + ".mp4"))
     listing.append({"documentId": doc, "index": i, "endReason": "ChunkMaximumSizeExceeded"})
 event[0]["data"]["recordingStorageInfo"]["recordingChunks"] = listing
 event[0]["data"]["recordingDurationMs"] = n * 4000

@@ -445,7 +445,10 @@ impl Recording {
     ) -> Result<Stitched> {
         let started = Instant::now();
         self.check_outputs(opts)?;
-        let (_inputs, plan) = self.plan(opts)?;
+        let (inputs, plan) = self.plan(opts)?;
+        // The plan holds what the copy needs (paths, ranges, the header): the parsed chunks
+        // are freed before it runs.
+        drop(inputs);
         let total = plan.output_len();
         let mut stale_removed = remove_stale(&opts.output)?;
         if let Some(path) = &opts.timeline {
