@@ -1,7 +1,9 @@
 //! callrec-check: prove that each chunk of an ACS call recording is what its metadata says,
 //! before the service deletes the source.
 //!
-//! [`check`] takes a [`callrec_meta::Recording`] and each chunk's file bytes and returns a
+//! [`check`] takes a [`callrec_meta::Recording`] and each chunk's file bytes ([`check_lazy`]:
+//! an opener called for one chunk at a time, whose [`callrec_mp4::Source`] is read with
+//! positioned reads in bounded windows, never whole) and returns a
 //! [`Report`] of every [`Finding`], each with a stable [`Code`], a [`Severity`], the chunk and
 //! the expected and actual values, never just the first error:
 //! - per chunk ([`check_chunk`]): codec, picture size from the SPS, frame rate from the sample

@@ -83,7 +83,7 @@ pub enum Error {
         /// What the parser said (names the box).
         error: Box<callrec_mp4::Error>,
     },
-    /// A chunk's MP4 parses but is structurally broken ([`callrec_mp4::validate`]): its sample
+    /// A chunk's MP4 parses but is structurally broken ([`callrec_mp4::validate()`]): its sample
     /// tables do not say which bytes are which sample, so stitching would copy the wrong bytes.
     /// Names the chunk and the first defect's track, box and sample; `check` reports them all.
     #[error("chunk {index} ({document_id}): {}: {defect}", path.display())]
