@@ -828,7 +828,14 @@ fn nal_units(
     let len = src.len();
     let mut w = Window::new(src, NAL_WINDOW);
     let mut empty_reported = false;
+    // Samples that overlap (a hostile table may point every sample at the same bytes) could
+    // make the walk quadratic: it covers at most twice the file's bytes, then stops.
+    let mut budget = len.saturating_mul(2).saturating_add(1 << 16);
     for (k, s) in t.samples.iter().enumerate() {
+        budget = match budget.checked_sub(u64::from(s.size)) {
+            Some(b) => b,
+            None => break,
+        };
         let Some(&ls) = (s.description_index as usize)
             .checked_sub(1)
             .and_then(|e| length_sizes.get(e))
