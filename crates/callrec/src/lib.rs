@@ -99,8 +99,9 @@ pub enum Error {
         /// How many defects the chunk has in all.
         defects: usize,
     },
-    /// A chunk file changed while it was read: it shrank under the reader, or its size or
-    /// modification time differs from when it was opened. Nothing was written.
+    /// A chunk file changed while it was read: it shrank under the reader, or its size,
+    /// modification time or inode differs from when it was read. Nothing was written (a
+    /// change noticed only after the copy removes the output).
     #[error("chunk {index} ({document_id}): {} changed while it was read: {why}", path.display())]
     Changed {
         /// The chunk's index.
@@ -165,6 +166,50 @@ pub struct ChunkReader {
     path: PathBuf,
     len: u64,
     modified: Option<SystemTime>,
+    inode: (u64, u64),
+}
+
+/// What a chunk file was when the stitch plan read it (see [`unchanged`]).
+#[derive(Debug)]
+struct Stamp {
+    index: u32,
+    document_id: String,
+    path: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: (u64, u64),
+}
+
+/// Fails with [`Error::Changed`] when a chunk file is no longer what the plan read: another
+/// length, modification time or file (device and inode) at its path.
+fn unchanged(stamps: &[Stamp]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for s in stamps {
+        let why = match std::fs::metadata(&s.path) {
+            Err(e) => Some(format!("it cannot be examined any more: {e}")),
+            Ok(m) if (m.dev(), m.ino()) != s.inode => {
+                Some("another file replaced it after it was read".to_string())
+            }
+            Ok(m) if m.len() != s.len => Some(format!(
+                "it had {} bytes when it was read, {} now",
+                s.len,
+                m.len()
+            )),
+            Ok(m) if m.modified().ok() != s.modified => {
+                Some("it was modified after it was read".to_string())
+            }
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            return Err(Error::Changed {
+                index: s.index,
+                document_id: s.document_id.clone(),
+                path: s.path.clone(),
+                why,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl ChunkReader {
@@ -180,11 +225,13 @@ impl ChunkReader {
         if !m.is_file() {
             return Err(not_regular());
         }
+        use std::os::unix::fs::MetadataExt;
         Ok(ChunkReader {
             file,
             path: path.to_path_buf(),
             len: m.len(),
             modified: m.modified().ok(),
+            inode: (m.dev(), m.ino()),
         })
     }
 
@@ -346,6 +393,19 @@ impl Recording {
         &self,
         opts: &StitchOptions,
     ) -> Result<(Vec<callrec_stitch::ChunkInput>, callrec_stitch::Plan)> {
+        self.plan_stamped(opts)
+            .map(|(inputs, plan, _)| (inputs, plan))
+    }
+
+    /// [`Recording::plan`], with what each chunk file was when it was read.
+    fn plan_stamped(
+        &self,
+        opts: &StitchOptions,
+    ) -> Result<(
+        Vec<callrec_stitch::ChunkInput>,
+        callrec_stitch::Plan,
+        Vec<Stamp>,
+    )> {
         let blocking = self
             .meta
             .problems
@@ -359,6 +419,7 @@ impl Recording {
         }
         let timeline = opts.wall_clock.then(|| self.timeline());
         let mut inputs = Vec::with_capacity(self.meta.chunks.len());
+        let mut stamps = Vec::with_capacity(self.meta.chunks.len());
         for (i, chunk) in self.meta.chunks.iter().enumerate() {
             let open_err = |path: &Path, error: io::Error| Error::Open {
                 index: chunk.index,
@@ -414,6 +475,14 @@ impl Recording {
             if let Some(why) = reader.changed() {
                 return Err(changed(path, why));
             }
+            stamps.push(Stamp {
+                index: chunk.index,
+                document_id: chunk.document_id.clone(),
+                path: path.clone(),
+                len: reader.len,
+                modified: reader.modified,
+                inode: reader.inode,
+            });
             drop(reader);
             let empty_edits = timeline
                 .as_ref()
@@ -428,11 +497,13 @@ impl Recording {
             });
         }
         let plan = callrec_stitch::Plan::new(&inputs, &opts.stitch_options())?;
-        Ok((inputs, plan))
+        Ok((inputs, plan, stamps))
     }
 
     /// Stitches the chunks into one MP4 at [`StitchOptions::output`] (atomically: the path holds
-    /// the complete file or nothing), and writes the timeline JSON when asked.
+    /// the complete file or nothing), and writes the timeline JSON when asked. A chunk file
+    /// that changes after the plan read it (length, modification time, or another file at its
+    /// path), before or during the copy, is [`Error::Changed`], and the output is removed.
     pub fn stitch(&self, opts: &StitchOptions) -> Result<Stitched> {
         self.stitch_with_progress(opts, &|_, _| {})
     }
@@ -445,10 +516,11 @@ impl Recording {
     ) -> Result<Stitched> {
         let started = Instant::now();
         self.check_outputs(opts)?;
-        let (inputs, plan) = self.plan(opts)?;
+        let (inputs, plan, stamps) = self.plan_stamped(opts)?;
         // The plan holds what the copy needs (paths, ranges, the header): the parsed chunks
         // are freed before it runs.
         drop(inputs);
+        unchanged(&stamps)?;
         let total = plan.output_len();
         let mut stale_removed = remove_stale(&opts.output)?;
         if let Some(path) = &opts.timeline {
@@ -458,6 +530,12 @@ impl Recording {
             callrec_stitch::write(&plan, &opts.output, &opts.stitch_options(), &|done| {
                 progress(done, total)
             })?;
+        // A chunk rewritten during the copy (same length: the copy did not run short) gave
+        // bytes its tables do not describe: the output is removed.
+        if let Err(e) = unchanged(&stamps) {
+            let _ = std::fs::remove_file(&summary.path);
+            return Err(e);
+        }
         if let Some(path) = &opts.timeline {
             write_atomic(path, self.timeline().to_json().as_bytes()).map_err(|e| {
                 Error::TimelineNotWritten {

@@ -666,3 +666,38 @@ fn an_event_repeating_one_chunk_entry_is_one_duplicate_finding_not_missing_metad
     }
     assert!(!out.exists());
 }
+
+#[test]
+fn a_chunk_modified_during_the_copy_is_error_changed_and_no_output_is_left() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = copy_fixture("basic");
+    let rec = Recording::open(dir.path()).unwrap();
+    let victim = media_path(&rec, 2);
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("out.mp4");
+    let touched = AtomicBool::new(false);
+    // The first progress report comes after the header is written, before the samples are
+    // copied: the chunk's modification time moves (its bytes stay the same length).
+    let progress = |_: u64, _: u64| {
+        if !touched.swap(true, Ordering::SeqCst) {
+            let f = fs::OpenOptions::new().write(true).open(&victim).unwrap();
+            f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+                .unwrap();
+        }
+    };
+    let err = rec
+        .stitch_with_progress(&StitchOptions::new(&target), &progress)
+        .unwrap_err();
+    assert!(touched.load(Ordering::SeqCst));
+    match &err {
+        Error::Changed { index: 2, path, .. } => assert_eq!(path, &victim),
+        other => panic!("expected Error::Changed for chunk 2, got {other:?}"),
+    }
+    assert!(err.to_string().contains("modified"), "{err}");
+    assert!(!target.exists());
+    assert_eq!(
+        fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "no temporary left"
+    );
+}
