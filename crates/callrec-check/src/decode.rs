@@ -49,6 +49,10 @@ pub struct DecodeFacts {
 /// Bytes read at once from the file: consecutive AAC frames come from one positioned read.
 const READ_WINDOW: usize = 256 << 10;
 
+/// The largest AAC frame read: an AAC-LC raw_data_block holds at most 6144 bits per channel
+/// (768 bytes), so 64 KiB is far beyond any real frame of up to 48 channels.
+const MAX_AAC_FRAME: usize = 64 << 10;
+
 /// Decodes every sample of `track` that lies inside `src` (its length when opened), reading
 /// the frames through one reused window of [`READ_WINDOW`] bytes.
 pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, src: &dyn Source) -> DecodeFacts {
@@ -90,6 +94,22 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, src: &dyn Source) -> De
     for (i, s) in track.samples.iter().enumerate() {
         if s.range().end > len {
             // Past the end of the file: the truncation finding counts these.
+            continue;
+        }
+        if s.size as usize > MAX_AAC_FRAME {
+            // Not read: no AAC frame is this large (a hostile size must not size a buffer).
+            facts.packets += 1;
+            facts.errors += 1;
+            if facts.first_errors.len() < KEEP_ERRORS {
+                facts.first_errors.push((
+                    i,
+                    format!(
+                        "the frame is {} bytes, more than any AAC frame ({MAX_AAC_FRAME})",
+                        s.size
+                    ),
+                ));
+            }
+            run = 0;
             continue;
         }
         if !window.holds(s.offset, u64::from(s.size)) {
