@@ -22,8 +22,9 @@ fn example(name: &str) -> PathBuf {
     bin
 }
 
-/// A recording of `n` chunks in a temporary directory: hard links of the `basic` fixture's
-/// first chunk file (no copy), an event listing them, no metadata files.
+/// A recording of `n` chunks in a temporary directory: hard links of one copy of the `basic`
+/// fixture's first chunk file (chunk 0's; never links to the fixture itself, which a test
+/// may cut), an event listing them, no metadata files.
 fn many_chunks(n: usize) -> tempfile::TempDir {
     let src = testdata().join("recordings/basic");
     let chunk = fs::read_dir(&src)
@@ -34,9 +35,13 @@ fn many_chunks(n: usize) -> tempfile::TempDir {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut list = Vec::with_capacity(n);
+    let first = dir.path().join("0-eus-d3-many0000000.mp4");
+    fs::copy(&chunk, &first).unwrap();
     for i in 0..n {
         let id = format!("0-eus-d3-many{i:07}");
-        fs::hard_link(&chunk, dir.path().join(format!("{id}.mp4"))).unwrap();
+        if i > 0 {
+            fs::hard_link(&first, dir.path().join(format!("{id}.mp4"))).unwrap();
+        }
         list.push(serde_json::json!({
             "documentId": id,
             "index": i,
@@ -105,4 +110,52 @@ fn a_recording_of_400_chunks_checks_and_stitches_with_64_file_descriptors() {
     for (t, o) in movie.tracks.iter().zip(&one.tracks) {
         assert_eq!(t.samples.len(), o.samples.len() * n, "track {}", t.id);
     }
+}
+
+#[test]
+fn chunks_truncated_while_check_reads_them_are_findings_not_a_signal() {
+    // 1,000 chunks that are one file (hard links): cutting it once cuts every chunk the check
+    // has not read yet, while it runs. A memory-mapped reader dies with SIGBUS here.
+    let dir = many_chunks(1000);
+    let chunk = dir.path().join("0-eus-d3-many0000000.mp4");
+    let len = fs::metadata(&chunk).unwrap().len();
+    let child = Command::new(example("check"))
+        .arg(dir.path())
+        .arg("--json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Early in the run (decoding 4,000 s of audio takes far longer): the mapped reader of
+    // old had mapped every chunk by then; every chunk read after the cut is cut short.
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&chunk)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let code = out.status.code().unwrap_or_else(|| {
+        panic!(
+            "check was killed by a signal: {:?}",
+            std::os::unix::process::ExitStatusExt::signal(&out.status)
+        )
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, 1, "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    // The chunks read after the cut are truncated (or changed, when the cut came mid-read).
+    assert!(
+        codes
+            .iter()
+            .any(|c| *c == "mp4.truncated" || *c == "file.changed"),
+        "the cut came after the check had read every chunk: {codes:?}"
+    );
 }
