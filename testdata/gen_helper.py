@@ -438,6 +438,68 @@ def structure(basic, bframes, fragmented, outdir):
           f"moof[0]/traf[{ti}]/trun[0]", n - 1,
           f"moof[0]/traf[{ti}] (track {track_id}) trun sample {n - 1} size {old} -> {old + 4096}")
 
+    # Misses found by an attacker: edits that leave every table consistent with the others but
+    # point the samples at the wrong bytes, or hold values no encoder writes.
+    b = src["basic"]
+
+    # stco: the video track's first chunk offset one byte late (its samples' NAL length
+    # prefixes then no longer tile them)
+    e, _ = full_box_entries(b, stbl.format(0) + "/stco")
+    old = struct.unpack(">I", b[e:e + 4])[0]
+    d = bytearray(b)
+    struct.pack_into(">I", d, e, old + 1)
+    write("stco_off_by_one.mp4", "basic", d, "mp4.sample_data", 0, stbl.format(0) + "/stco", 0,
+          f"trak[0] stco entry 0 {old} -> {old + 1}")
+
+    # stsz: the last video sample of the first chunk 0 bytes (the next chunk has its own
+    # offset, so no other sample moves)
+    e, _ = full_box_entries(b, stbl.format(0) + "/stsc")
+    first_chunk, per_chunk = struct.unpack(">II", b[e:e + 8])
+    assert first_chunk == 1
+    o, _ = locate(b, stbl.format(0) + "/stsz")
+    assert struct.unpack(">I", b[o + 12:o + 16])[0] == 0, "video stsz has a size per sample"
+    k = per_chunk - 1
+    d = bytearray(b)
+    struct.pack_into(">I", d, o + 20 + 4 * k, 0)
+    write("video_sample_empty.mp4", "basic", d, "mp4.empty_sample", 0, stbl.format(0) + "/stsz",
+          k, f"trak[0] stsz entry {k} (the last sample of the first chunk) -> 0 bytes")
+
+    # stss: the last sync sample entry past the video track's sample count
+    nv = struct.unpack(">I", b[o + 16:o + 20])[0]
+    e, count = full_box_entries(b, stbl.format(0) + "/stss")
+    d = bytearray(b)
+    struct.pack_into(">I", d, e + 4 * (count - 1), nv + 1)
+    write("stss_past_count.mp4", "basic", d, "mp4.stss", 0, stbl.format(0) + "/stss", None,
+          f"trak[0] stss entry {count - 1} -> {nv + 1} (the track has {nv} samples)")
+
+    # stts: the video track's first run delta 2^31 ticks (hours: beyond 10 s and the mdhd
+    # duration)
+    e, _ = full_box_entries(b, stbl.format(0) + "/stts")
+    d = bytearray(b)
+    struct.pack_into(">I", d, e + 4, 1 << 31)
+    write("stts_delta_huge.mp4", "basic", d, "mp4.stts", 0, stbl.format(0) + "/stts", 0,
+          "trak[0] stts first run delta -> 2^31")
+
+    # trun: moof[0]'s video run data_offset one byte late
+    b = src["fragmented"]
+    o, _ = locate(b, "moov/trak[0]/tkhd")
+    video_id = struct.unpack(">I", b[o + (20 if b[o + 8] == 0 else 28):][:4])[0]
+    ti = 0
+    while True:
+        o, _ = locate(b, f"moof[0]/traf[{ti}]/tfhd")
+        if struct.unpack(">I", b[o + 12:o + 16])[0] == video_id:
+            break
+        ti += 1
+    o, _ = locate(b, f"moof[0]/traf[{ti}]/trun")
+    flags = struct.unpack(">I", b[o + 8:o + 12])[0] & 0xFFFFFF
+    assert flags & 1, "trun must carry a data_offset"
+    old = struct.unpack(">i", b[o + 16:o + 20])[0]
+    d = bytearray(b)
+    struct.pack_into(">i", d, o + 16, old + 1)
+    write("trun_data_offset_off_by_one.mp4", "fragmented", d, "mp4.sample_data", 0,
+          f"moof[0]/traf[{ti}]/trun[0]", 0,
+          f"moof[0]/traf[{ti}] (track {video_id}) trun data_offset {old} -> {old + 1}")
+
     with open(os.path.join(outdir, "expected.json"), "w") as f:
         json.dump(expected, f, indent=2, sort_keys=True)
         f.write("\n")

@@ -80,6 +80,23 @@ pub(crate) fn unreadable(u: &Unreadable, chunk: &ChunkRef) -> Finding {
             )
             .values("ftyp box", prefix)
         }
+        Unreadable::Changed(e) => Finding::new(
+            Code::FileChanged,
+            Severity::Error,
+            c,
+            format!(
+                "the media file changed while it was read (it is shorter than when it was \
+                 opened, or the read failed): {e}; check it again once nothing writes it"
+            ),
+        )
+        .actual(json!({ "box": e.path(), "error": e.to_string() })),
+        Unreadable::Io(e) => Finding::new(
+            Code::FileUnreadable,
+            Severity::Error,
+            c,
+            format!("the media file cannot be read: {e}"),
+        )
+        .values(json!("a readable file"), json!(e.to_string())),
         Unreadable::Parse(e) => Finding::new(
             Code::Mp4Parse,
             Severity::Error,
@@ -426,7 +443,18 @@ pub(crate) fn compare(
                 );
             }
             if let Some(d) = &a.decode {
-                if let Some(why) = &d.unsupported {
+                if let Some((k, why)) = &d.read_error {
+                    push(
+                        Code::FileChanged,
+                        Severity::Error,
+                        format!(
+                            "the media file changed while it was read: audio sample {k} cannot \
+                             be read ({why}); check it again once nothing writes it"
+                        ),
+                        json!(null),
+                        json!({ "track": "audio", "sample": k, "error": why }),
+                    );
+                } else if let Some(why) = &d.unsupported {
                     push(
                         Code::AudioDecode,
                         Severity::Error,
@@ -571,6 +599,9 @@ pub(crate) fn defect_code(kind: callrec_mp4::DefectKind) -> Code {
         K::SampleRange => Code::Mp4SampleRange,
         K::Trun => Code::Mp4Trun,
         K::CompositionOffset => Code::Mp4CompositionOffset,
+        K::Stss => Code::Mp4Stss,
+        K::EmptySample => Code::Mp4EmptySample,
+        K::SampleData => Code::Mp4SampleData,
         _ => Code::Mp4Parse,
     }
 }

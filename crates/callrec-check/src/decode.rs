@@ -3,7 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 
-use callrec_mp4::{AacConfig, Track};
+use callrec_mp4::{AacConfig, Source, Track, Window};
 use serde::Serialize;
 use symphonia::core::codecs::audio::well_known::CODEC_ID_AAC;
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
@@ -33,6 +33,9 @@ pub struct DecodeFacts {
     pub errors: u64,
     /// The first few errors: `(sample number, message)`.
     pub first_errors: Vec<(usize, String)>,
+    /// A sample could not be read (the file shrank or changed under the check): the sample
+    /// number and the I/O error. The decode stopped there.
+    pub read_error: Option<(usize, String)>,
     /// The decoder could not be created (unsupported configuration): the reason.
     pub unsupported: Option<String>,
     /// The longest run of digital silence, in milliseconds.
@@ -43,8 +46,16 @@ pub struct DecodeFacts {
     pub silent_ms: f64,
 }
 
-/// Decodes every sample of `track` that lies inside `data`.
-pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, data: &[u8]) -> DecodeFacts {
+/// Bytes read at once from the file: consecutive AAC frames come from one positioned read.
+const READ_WINDOW: usize = 256 << 10;
+
+/// The largest AAC frame read: an AAC-LC raw_data_block holds at most 6144 bits per channel
+/// (768 bytes), so 64 KiB is far beyond any real frame of up to 48 channels.
+const MAX_AAC_FRAME: usize = 64 << 10;
+
+/// Decodes every sample of `track` that lies inside `src` (its length when opened), reading
+/// the frames through one reused window of [`READ_WINDOW`] bytes.
+pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, src: &dyn Source) -> DecodeFacts {
     let mut facts = DecodeFacts {
         packets: 0,
         packets_duration: 0,
@@ -52,6 +63,7 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, data: &[u8]) -> DecodeF
         sample_rate: cfg.sample_rate,
         errors: 0,
         first_errors: Vec::new(),
+        read_error: None,
         unsupported: None,
         longest_silence_ms: 0.0,
         longest_silence_start_ms: 0.0,
@@ -77,13 +89,51 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, data: &[u8]) -> DecodeF
     let mut longest: u64 = 0;
     let mut longest_start: u64 = 0;
     let mut silent: u64 = 0;
+    let len = src.len();
+    let mut window = Window::new(src, READ_WINDOW);
     for (i, s) in track.samples.iter().enumerate() {
-        let r = s.range();
-        let (Ok(start), Ok(end)) = (usize::try_from(r.start), usize::try_from(r.end)) else {
+        if s.range().end > len {
+            // Past the end of the file: the truncation finding counts these.
             continue;
-        };
-        let Some(bytes) = data.get(start..end) else {
+        }
+        if s.size as usize > MAX_AAC_FRAME {
+            // Not read: no AAC frame is this large (a hostile size must not size a buffer).
+            facts.packets += 1;
+            facts.errors += 1;
+            if facts.first_errors.len() < KEEP_ERRORS {
+                facts.first_errors.push((
+                    i,
+                    format!(
+                        "the frame is {} bytes, more than any AAC frame ({MAX_AAC_FRAME})",
+                        s.size
+                    ),
+                ));
+            }
+            run = 0;
             continue;
+        }
+        if !window.holds(s.offset, u64::from(s.size)) {
+            // Read the run of contiguous samples that starts here (an stco chunk, a trun's
+            // data), up to the window's size: not the video between them.
+            let mut end = s.range().end;
+            for n in &track.samples[i + 1..] {
+                let e = n.range().end;
+                if n.offset != end || e > len || e - s.offset > READ_WINDOW as u64 {
+                    break;
+                }
+                end = e;
+            }
+            if let Err(e) = window.load(s.offset, (end - s.offset) as usize) {
+                facts.read_error = Some((i, e.to_string()));
+                break;
+            }
+        }
+        let bytes = match window.get(s.offset, s.size as usize) {
+            Ok(b) => b,
+            Err(e) => {
+                facts.read_error = Some((i, e.to_string()));
+                break;
+            }
         };
         facts.packets += 1;
         facts.packets_duration = facts.packets_duration.saturating_add(u64::from(s.duration));

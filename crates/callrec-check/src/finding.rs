@@ -63,6 +63,10 @@ codes! {
     FileMissing => "file.missing",
     /// The chunk's media file exists but cannot be opened or read (see `check_files`).
     FileUnreadable => "file.unreadable",
+    /// The chunk's media file changed while it was read: it shrank (a read past its new end),
+    /// or its size or modification time differs from when it was opened. Nothing read from
+    /// it can be trusted; check it again once nothing writes it.
+    FileChanged => "file.changed",
     /// The chunk's media file has 0 bytes (a failed download).
     FileEmpty => "file.empty",
     /// The file does not start like an MP4 (an HTML error page, JSON, garbage).
@@ -79,7 +83,8 @@ codes! {
     Mp4SampleEntry => "mp4.sample_entry",
     /// The `stsz` sample count disagrees with its own table or with `stts`.
     Mp4Stsz => "mp4.stsz",
-    /// An `stts` (or fragment) duration of 0 on a sample other than the last.
+    /// An `stts` (or fragment) duration of 0 on a sample other than the last, or one longer
+    /// than 10 s and the track's declared duration.
     Mp4Stts => "mp4.stts",
     /// `ctts` does not cover exactly the samples.
     Mp4Ctts => "mp4.ctts",
@@ -89,6 +94,13 @@ codes! {
     Mp4Trun => "mp4.trun",
     /// A composition offset beyond the track duration or 10 s.
     Mp4CompositionOffset => "mp4.composition_offset",
+    /// An `stss` entry of 0, past the sample count, or not increasing.
+    Mp4Stss => "mp4.stss",
+    /// A video sample of 0 bytes.
+    Mp4EmptySample => "mp4.empty_sample",
+    /// An H.264 sample whose NAL length prefixes do not tile it exactly (or name a forbidden
+    /// or unspecified NAL type): its chunk offset (`stco`) or `trun` data offset is wrong.
+    Mp4SampleData => "mp4.sample_data",
     /// The metadata describes a track kind (video or audio) that the file lacks.
     TrackMissing => "track.missing",
     /// The metadata says audio only (`channelType`), but the file has a video track.

@@ -1,7 +1,9 @@
 //! callrec-check: prove that each chunk of an ACS call recording is what its metadata says,
 //! before the service deletes the source.
 //!
-//! [`check`] takes a [`callrec_meta::Recording`] and each chunk's file bytes and returns a
+//! [`check`] takes a [`callrec_meta::Recording`] and each chunk's file bytes ([`check_lazy`]:
+//! an opener called for one chunk at a time, whose [`callrec_mp4::Source`] is read with
+//! positioned reads in bounded windows, never whole) and returns a
 //! [`Report`] of every [`Finding`], each with a stable [`Code`], a [`Severity`], the chunk and
 //! the expected and actual values, never just the first error:
 //! - per chunk ([`check_chunk`]): codec, picture size from the SPS, frame rate from the sample
@@ -99,13 +101,14 @@ mod finding;
 mod media;
 mod recording;
 
+use callrec_mp4::Source;
 use serde::Serialize;
 
 pub use compare::{Expected, ExpectedAudio, ExpectedVideo};
 pub use decode::{DecodeFacts, SILENCE_THRESHOLD};
 pub use finding::{ChunkRef, Code, Finding, Severity};
 pub use media::{AudioFacts, DurationMethod, MediaFacts, VideoFacts};
-pub use recording::{check, check_files, expected_of, ChunkFile};
+pub use recording::{check, check_files, check_lazy, expected_of, ChunkFile, ChunkMedia};
 
 /// What `check` tolerates and does.
 #[derive(Debug, Clone, PartialEq)]
@@ -334,8 +337,22 @@ pub fn check_chunk(
     opts: &Options,
     chunk: &ChunkRef,
 ) -> (ChunkSummary, Vec<Finding>) {
+    let src = data.map(|d| Box::new(d) as Box<dyn Source + '_>);
+    check_chunk_source(src.as_deref(), expected, opts, chunk)
+}
+
+/// [`check_chunk`] reading the file through `src` (positioned reads: the box headers, `moov`
+/// and `moof`, then the AAC frames and NAL length prefixes in bounded windows, never the whole
+/// file). A read that fails because the file shrank, or a file whose size or modification
+/// time changed by the end of the check ([`Source::changed`]), is a `file.changed` error.
+pub fn check_chunk_source(
+    src: Option<&dyn Source>,
+    expected: &Expected,
+    opts: &Options,
+    chunk: &ChunkRef,
+) -> (ChunkSummary, Vec<Finding>) {
     let mut summary = ChunkSummary::unmeasured(chunk);
-    let Some(data) = data else {
+    let Some(src) = src else {
         let f = Finding::new(
             Code::FileMissing,
             Severity::Error,
@@ -348,14 +365,31 @@ pub fn check_chunk(
         );
         return (summary, vec![f]);
     };
-    match media::inspect(data, opts.decode_audio) {
-        Err(u) => (summary, vec![compare::unreadable(&u, chunk)]),
+    let mut findings = match media::inspect(src, opts.decode_audio) {
+        Err(u) => vec![compare::unreadable(&u, chunk)],
         Ok(ins) => {
             let findings = compare::compare(&ins, expected, opts, chunk);
             summary.layout = Some(Layout::of(&ins.facts));
             summary.duration_reading = compare::duration_reading(&ins.facts, expected);
             summary.media = Some(ins.facts);
-            (summary, findings)
+            findings
+        }
+    };
+    if !findings.iter().any(|f| f.code == Code::FileChanged) {
+        if let Some(why) = src.changed() {
+            findings.push(
+                Finding::new(
+                    Code::FileChanged,
+                    Severity::Error,
+                    Some(chunk.clone()),
+                    format!(
+                        "the media file changed while it was checked ({why}): nothing read \
+                         from it can be trusted; check it again once nothing writes it"
+                    ),
+                )
+                .actual(why),
+            );
         }
     }
+    (summary, findings)
 }

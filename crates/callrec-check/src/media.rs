@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use callrec_mp4::{Codec, FourCc, Movie, ParseOptions, Track, TrackKind, TruncatedTail};
+use callrec_mp4::{Codec, FourCc, Movie, ParseOptions, Source, Track, TrackKind, TruncatedTail};
 use serde::Serialize;
 
 use crate::decode::{decode_aac, DecodeFacts};
@@ -121,6 +121,11 @@ pub(crate) enum Unreadable {
         html: bool,
     },
     Parse(callrec_mp4::Error),
+    /// A read failed because the file is shorter than when it was opened (it changed under
+    /// the check): `file.changed`.
+    Changed(callrec_mp4::Error),
+    /// A read failed with another I/O error: `file.unreadable`.
+    Io(callrec_mp4::Error),
     /// The file does not parse because it ends inside its last top-level box: a truncated
     /// download (e.g. a moov-last file cut in its `mdat`, so the `moov` is gone).
     Truncated {
@@ -143,12 +148,38 @@ const TOP_LEVEL: &[&[u8; 4]] = &[
     b"pdin", b"meta", b"mfra", b"emsg", b"prft",
 ];
 
-/// Cheap signature check before parsing: 0 bytes, an HTML page, or something that does not
-/// start with a top-level ISO-BMFF box.
-pub(crate) fn sniff(data: &[u8]) -> Result<(), Unreadable> {
-    if data.is_empty() {
+/// A failed read, as what it means: the file shrank under us, or another I/O error.
+fn read_failure(e: callrec_mp4::Error) -> Unreadable {
+    match &e {
+        callrec_mp4::Error::Read { kind, .. } if *kind == std::io::ErrorKind::UnexpectedEof => {
+            Unreadable::Changed(e)
+        }
+        _ => Unreadable::Io(e),
+    }
+}
+
+fn read_at(src: &dyn Source, offset: u64, n: u64) -> Result<Vec<u8>, Unreadable> {
+    let n = n.min(src.len().saturating_sub(offset));
+    let mut buf = vec![0u8; n as usize];
+    src.read_exact_at(&mut buf, offset).map_err(|e| {
+        read_failure(callrec_mp4::Error::Read {
+            path: String::new(),
+            offset,
+            needed: n,
+            kind: e.kind(),
+            reason: e.to_string(),
+        })
+    })?;
+    Ok(buf)
+}
+
+/// Cheap signature check before parsing (reads the first KiB): 0 bytes, an HTML page, or
+/// something that does not start with a top-level ISO-BMFF box.
+pub(crate) fn sniff(src: &dyn Source) -> Result<(), Unreadable> {
+    if src.is_empty() {
         return Err(Unreadable::Empty);
     }
+    let data = read_at(src, 0, 1024)?;
     let ok = data.len() >= 8 && TOP_LEVEL.iter().any(|t| &data[4..8] == *t);
     if ok {
         return Ok(());
@@ -158,7 +189,7 @@ pub(crate) fn sniff(data: &[u8]) -> Result<(), Unreadable> {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let lower = String::from_utf8_lossy(&data[..data.len().min(1024)]).to_ascii_lowercase();
+    let lower = String::from_utf8_lossy(&data).to_ascii_lowercase();
     let html = lower.contains("<html") || lower.contains("<!doctype") || lower.contains("<head");
     Err(Unreadable::NotMp4 {
         prefix: prefix.trim().to_string(),
@@ -166,21 +197,28 @@ pub(crate) fn sniff(data: &[u8]) -> Result<(), Unreadable> {
     })
 }
 
-/// Parses and measures one file.
-pub(crate) fn inspect(data: &[u8], decode_audio: bool) -> Result<Inspection, Unreadable> {
-    sniff(data)?;
-    let movie = Movie::parse_with(
-        data,
+/// Parses and measures one file, read through `src` (box headers, `moov`/`moof`, then the
+/// samples the decode and the validator need, in bounded windows).
+pub(crate) fn inspect(src: &dyn Source, decode_audio: bool) -> Result<Inspection, Unreadable> {
+    sniff(src)?;
+    let movie = Movie::read(
+        src,
         ParseOptions {
             allow_truncated_tail: true,
         },
     )
-    .map_err(|error| match truncated_tail(data) {
-        Some(tail) => Unreadable::Truncated { tail, error },
-        None => Unreadable::Parse(error),
+    .map_err(|error| {
+        if matches!(error, callrec_mp4::Error::Read { .. }) {
+            return read_failure(error);
+        }
+        match truncated_tail(src) {
+            Ok(Some(tail)) => Unreadable::Truncated { tail, error },
+            Ok(None) => Unreadable::Parse(error),
+            Err(u) => u,
+        }
     })?;
-    let mut ins = measure(&movie, data, decode_audio);
-    ins.defects = callrec_mp4::validate_movie(data, &movie);
+    let mut ins = measure(&movie, src, decode_audio);
+    ins.defects = callrec_mp4::validate_source(src, &movie).map_err(read_failure)?;
     Ok(ins)
 }
 
@@ -188,12 +226,12 @@ pub(crate) fn inspect(data: &[u8], decode_audio: bool) -> Result<Inspection, Unr
 /// file ends inside it: its header claims more bytes than are left, or the file ends inside the
 /// header itself (`declared` 0). Steps once per box, each at least 8 bytes: bounded by the
 /// file size.
-pub(crate) fn truncated_tail(data: &[u8]) -> Option<TruncatedTail> {
-    let len = data.len() as u64;
+pub(crate) fn truncated_tail(src: &dyn Source) -> Result<Option<TruncatedTail>, Unreadable> {
+    let len = src.len();
     let mut offset: u64 = 0;
     while offset < len {
-        let rest = data.get(usize::try_from(offset).ok()?..)?;
-        let available = rest.len() as u64;
+        let rest = read_at(src, offset, 16)?;
+        let available = len - offset;
         let fourcc = FourCc(
             rest.get(4..8)
                 .and_then(|b| <[u8; 4]>::try_from(b).ok())
@@ -205,32 +243,32 @@ pub(crate) fn truncated_tail(data: &[u8]) -> Option<TruncatedTail> {
             declared,
             available,
         };
-        let Some(size32) = rest.get(..4) else {
-            return Some(cut(0));
+        let Some(size32) = rest.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) else {
+            return Ok(Some(cut(0)));
         };
-        let size32 = u32::from_be_bytes(size32.try_into().ok()?);
+        let size32 = u32::from_be_bytes(size32);
         let (size, header) = match size32 {
             // To the end of the file: cannot run past it.
-            0 => return None,
-            1 => match rest.get(8..16) {
-                Some(b) => (u64::from_be_bytes(b.try_into().ok()?), 16),
-                None => return Some(cut(0)),
+            0 => return Ok(None),
+            1 => match rest.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                Some(b) => (u64::from_be_bytes(b), 16),
+                None => return Ok(Some(cut(0))),
             },
             n => (u64::from(n), 8),
         };
         if available < header {
-            return Some(cut(0));
+            return Ok(Some(cut(0)));
         }
         if size < header {
             // Not a box size at all: corrupt, not cut short.
-            return None;
+            return Ok(None);
         }
         if size > available {
-            return Some(cut(size));
+            return Ok(Some(cut(size)));
         }
         offset += size;
     }
-    None
+    Ok(None)
 }
 
 fn ms(ticks: f64, timescale: u32) -> f64 {
@@ -346,8 +384,8 @@ fn mode_duration(t: &Track) -> Option<u32> {
         .map(|(d, _)| d)
 }
 
-fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
-    let file_size = data.len() as u64;
+fn measure(movie: &Movie, src: &dyn Source, decode_audio: bool) -> Inspection {
+    let file_size = src.len();
     let vt = movie.track(TrackKind::Video);
     let at = movie.track(TrackKind::Audio);
     let past_eof = |t: &Track| {
@@ -428,7 +466,7 @@ fn measure(movie: &Movie, data: &[u8], decode_audio: bool) -> Inspection {
         let dur = sum_durations(t);
         let bytes = sum_sizes(t);
         let decode = match (decode_audio, t.codec()) {
-            (true, Some(Codec::Aac(c))) => Some(decode_aac(c, t, data)),
+            (true, Some(Codec::Aac(c))) => Some(decode_aac(c, t, src)),
             _ => None,
         };
         AudioFacts {

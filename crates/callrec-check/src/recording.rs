@@ -6,10 +6,13 @@ use std::collections::HashSet;
 use callrec_meta::{
     ChannelKind, Chunk, ChunkMetadata, FormatKind, Nanos, Problem, Recording, TimelineIssue,
 };
+use callrec_mp4::Source;
 use serde_json::json;
 
 use crate::compare::{Expected, ExpectedAudio, ExpectedVideo};
-use crate::{check_chunk, ChunkRef, Code, DurationReading, Finding, Options, Report, Severity};
+use crate::{
+    check_chunk_source, ChunkRef, Code, DurationReading, Finding, Options, Report, Severity,
+};
 
 /// What a chunk's metadata says its media is.
 ///
@@ -71,11 +74,24 @@ pub enum ChunkFile<'a> {
     Unreadable(&'a str),
 }
 
-impl<'a> ChunkFile<'a> {
-    fn bytes(self) -> Option<&'a [u8]> {
+/// A chunk's media file as [`check_lazy`]'s opener returns it: opened only while that chunk is
+/// checked, so a recording of any number of chunks holds one file at a time.
+pub enum ChunkMedia<'a> {
+    /// No file: a `file.missing` (or `chunk.absent`) finding.
+    Absent,
+    /// The file, read through positioned reads.
+    Source(Box<dyn Source + 'a>),
+    /// The file is there but could not be opened: a `file.unreadable` finding with this
+    /// reason.
+    Unreadable(String),
+}
+
+impl std::fmt::Debug for ChunkMedia<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ChunkFile::Bytes(b) => Some(b),
-            _ => None,
+            ChunkMedia::Absent => f.write_str("Absent"),
+            ChunkMedia::Source(s) => write!(f, "Source({} bytes)", s.len()),
+            ChunkMedia::Unreadable(why) => f.debug_tuple("Unreadable").field(why).finish(),
         }
     }
 }
@@ -85,6 +101,53 @@ impl<'a> ChunkFile<'a> {
 /// slice counts as [`ChunkFile::Absent`] for the rest.
 pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Options) -> Report {
     let file = |i: usize| files.get(i).copied().unwrap_or(ChunkFile::Absent);
+    check_impl(
+        recording,
+        &|i| file(i) != ChunkFile::Absent,
+        &mut |i| match file(i) {
+            ChunkFile::Absent => ChunkMedia::Absent,
+            ChunkFile::Bytes(b) => ChunkMedia::Source(Box::new(b)),
+            ChunkFile::Unreadable(why) => ChunkMedia::Unreadable(why.to_string()),
+        },
+        opts,
+    )
+}
+
+/// [`check`] opening each chunk's media only while it is checked: `open(i)` is called once
+/// for chunk `i` (position in `recording.chunks`) whose `media_path` is set, and what it
+/// returns is dropped (the file closed) before the next chunk. A chunk without a
+/// `media_path` is absent.
+pub fn check_lazy<'a>(
+    recording: &Recording,
+    open: &mut dyn FnMut(usize) -> ChunkMedia<'a>,
+    opts: &Options,
+) -> Report {
+    let present = |i: usize| {
+        recording
+            .chunks
+            .get(i)
+            .is_some_and(|c| c.media_path.is_some())
+    };
+    check_impl(
+        recording,
+        &present,
+        &mut |i| {
+            if present(i) {
+                open(i)
+            } else {
+                ChunkMedia::Absent
+            }
+        },
+        opts,
+    )
+}
+
+fn check_impl<'a>(
+    recording: &Recording,
+    present: &dyn Fn(usize) -> bool,
+    open: &mut dyn FnMut(usize) -> ChunkMedia<'a>,
+    opts: &Options,
+) -> Report {
     let mut findings = Vec::new();
     let chunk_ref = |index: u32| -> Option<ChunkRef> {
         recording
@@ -102,7 +165,7 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
         .chunks
         .iter()
         .enumerate()
-        .filter(|(i, c)| chunk_absent(c, file(*i)))
+        .filter(|(i, c)| chunk_absent(c, present(*i)))
         .map(|(_, c)| c.document_id.as_str())
         .collect();
     for p in &recording.problems {
@@ -122,36 +185,13 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
             index: c.index,
             document_id: c.document_id.clone(),
         };
-        let data = file(i).bytes();
-        if let ChunkFile::Unreadable(why) = file(i) {
-            let name = c.media_path.as_ref().map_or_else(
-                || format!("{}.mp4", c.document_id),
-                |p| p.display().to_string(),
-            );
-            findings.push(
-                Finding::new(
-                    Code::FileUnreadable,
-                    Severity::Error,
-                    Some(r.clone()),
-                    format!("the media file {name} cannot be read: {why}"),
-                )
-                .values(json!("a readable file"), json!(why)),
-            );
-            summaries.push(crate::ChunkSummary::unmeasured(&r));
-            all_measured = false;
-            continue;
-        }
-        let repeat = recording.problems.iter().any(|p| {
-            matches!(p, Problem::DuplicateDocumentId { document_id, indices }
-                if *document_id == c.document_id && indices.first() != Some(&c.index))
-        });
-        if repeat {
+        if c.repeat {
             // A repeat listing of a documentId (event.duplicate_document_id): no file of its own.
             summaries.push(crate::ChunkSummary::unmeasured(&r));
             all_measured = false;
             continue;
         }
-        if chunk_absent(c, file(i)) {
+        if chunk_absent(c, present(i)) {
             // Listed by the event, but neither file is here.
             findings.push(
                 Finding::new(
@@ -172,6 +212,30 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
             all_measured = false;
             continue;
         }
+        // Opened here, closed at the end of this iteration.
+        let media = open(i);
+        if let ChunkMedia::Unreadable(why) = &media {
+            let name = c.media_path.as_ref().map_or_else(
+                || format!("{}.mp4", c.document_id),
+                |p| p.display().to_string(),
+            );
+            findings.push(
+                Finding::new(
+                    Code::FileUnreadable,
+                    Severity::Error,
+                    Some(r.clone()),
+                    format!("the media file {name} cannot be read: {why}"),
+                )
+                .values(json!("a readable file"), json!(why)),
+            );
+            summaries.push(crate::ChunkSummary::unmeasured(&r));
+            all_measured = false;
+            continue;
+        }
+        let data = match &media {
+            ChunkMedia::Source(s) => Some(&**s as &dyn Source),
+            _ => None,
+        };
         let format = c
             .metadata
             .as_ref()
@@ -192,7 +256,7 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
             continue;
         }
         let exp = c.metadata.as_ref().map(expected_of).unwrap_or_default();
-        let (summary, mut fs) = check_chunk(data, &exp, opts, &r);
+        let (summary, mut fs) = check_chunk_source(data, &exp, opts, &r);
         match summary.media.as_ref().and_then(|m| m.duration_ms) {
             Some(d) => {
                 total_ms += d;
@@ -258,11 +322,17 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
                     Severity::Info,
                     None,
                     format!(
-                        "recordingDurationMs ({want} ms) counts wall time: it matches the span                          from the first chunk's start to the last chunk's end ({wall:.3} ms),                          not the {total_ms:.3} ms of media the chunks hold (tolerance                          {tolerance_ms:.3} ms)"
+                        "recordingDurationMs ({want} ms) counts wall time: it matches the span \
+                         from the first chunk's start to the last chunk's end ({wall:.3} ms), \
+                         not the {total_ms:.3} ms of media the chunks hold (tolerance \
+                         {tolerance_ms:.3} ms)"
                     ),
                 )
-                .values(want, json!({ "wall_span_ms": (wall * 1000.0).round() / 1000.0,
-                                      "media_ms": (total_ms * 1000.0).round() / 1000.0 })),
+                .values(
+                    want,
+                    json!({ "wall_span_ms": (wall * 1000.0).round() / 1000.0,
+                                      "media_ms": (total_ms * 1000.0).round() / 1000.0 }),
+                ),
             );
         } else if all_measured && !media_fits {
             // One finding for a wrong total: this one, measured from the media, replaces the
@@ -304,8 +374,8 @@ pub fn check_files(recording: &Recording, files: &[ChunkFile<'_>], opts: &Option
     Report::new(findings, summaries)
 }
 
-fn chunk_absent(c: &Chunk, file: ChunkFile<'_>) -> bool {
-    file == ChunkFile::Absent && c.metadata.is_none() && c.metadata_path.is_none()
+fn chunk_absent(c: &Chunk, present: bool) -> bool {
+    !present && c.metadata.is_none() && c.metadata_path.is_none()
 }
 
 fn problem_finding(

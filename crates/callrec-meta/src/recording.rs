@@ -34,6 +34,10 @@ pub struct Chunk {
     pub metadata_path: Option<PathBuf>,
     /// The parsed metadata, if present and valid.
     pub metadata: Option<ChunkMetadata>,
+    /// `true` for a repeat listing: the event lists this documentId earlier too
+    /// ([`Problem::DuplicateDocumentId`]). It has no files of its own (`media_path` and
+    /// `metadata_path` are `None`): the first listing has them.
+    pub repeat: bool,
 }
 
 impl Chunk {
@@ -414,13 +418,18 @@ fn assemble(
                 .or_default()
                 .push(ec.index);
         }
+        // How many times each documentId was listed so far (in event order).
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for ec in &ev.data.chunks {
             let doc = ec.document_id.as_str();
             let indices = &listed[doc];
-            if indices.len() > 1 && indices[0] != ec.index {
-                // A repeat listing: reported once (at the first repeat), never given the first
-                // listing's metadata or media, and kept as a chunk so its index is not a hole.
-                if indices[1] == ec.index {
+            let times = seen.entry(doc).or_default();
+            *times += 1;
+            if *times > 1 {
+                // A repeat listing (by position: the same entry listed twice is one too):
+                // reported once (at the first repeat), never given the first listing's
+                // metadata or media, and kept as a chunk so its index is not a hole.
+                if *times == 2 {
                     problems.push(Problem::DuplicateDocumentId {
                         document_id: doc.to_string(),
                         indices: indices.clone(),
@@ -435,6 +444,7 @@ fn assemble(
                     media_absent: false,
                     metadata_path: None,
                     metadata: None,
+                    repeat: true,
                 });
                 continue;
             }
@@ -471,6 +481,7 @@ fn assemble(
                 media_absent,
                 metadata_path: None,
                 metadata: None,
+                repeat: false,
             };
             match pos {
                 None => problems.push(Problem::MetadataAbsent {
@@ -577,6 +588,7 @@ fn assemble(
                         media_absent,
                         metadata_path: m.path.clone(),
                         metadata: Some(md.clone()),
+                        repeat: false,
                     });
                 }
             }
@@ -616,7 +628,10 @@ fn assemble(
                 last: index - 1,
             });
         }
-        if docs.len() > 1 {
+        // The same entry listed twice is one chunk listed twice (DuplicateDocumentId), not
+        // two chunks at one index.
+        let distinct: BTreeSet<&String> = docs.iter().collect();
+        if distinct.len() > 1 {
             problems.push(Problem::DuplicateIndex {
                 index,
                 document_ids: docs.clone(),

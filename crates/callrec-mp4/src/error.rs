@@ -100,6 +100,22 @@ pub enum Error {
         /// What was being computed.
         what: &'static str,
     },
+    /// Reading the file failed (positioned reads of a [`Source`](crate::Source)): an I/O
+    /// error, or `UnexpectedEof` when the file is now shorter than when it was opened (it
+    /// changed under the reader).
+    #[error("{path}: cannot read {needed} bytes at offset {offset}: {reason}")]
+    Read {
+        /// Path of the box being read (empty at the top level).
+        path: String,
+        /// Absolute offset of the read.
+        offset: u64,
+        /// Bytes the read needed.
+        needed: u64,
+        /// The I/O error's kind.
+        kind: std::io::ErrorKind,
+        /// The I/O error's message.
+        reason: String,
+    },
     /// A box of another type where one was expected.
     #[error("{path}: expected box {expected}, found {found}")]
     UnexpectedBox {
@@ -126,6 +142,7 @@ impl Error {
             | Error::UnsupportedVersion { path, .. }
             | Error::Invalid { path, .. }
             | Error::Overflow { path, .. }
+            | Error::Read { path, .. }
             | Error::UnexpectedBox { path, .. } => path,
         }
     }

@@ -1,5 +1,6 @@
 //! ISO-BMFF (MP4) boxes over `&[u8]`: parse progressive and fragmented files, write the boxes
-//! callrec emits. No I/O, no policy.
+//! callrec emits. No I/O, no policy: a file is read through the caller's [`Source`] (positioned
+//! reads of the box headers, `moov` and `moof`; never the media).
 //!
 //! ```
 //! use callrec_mp4::boxes::{Mp4Box, Stts, SttsEntry};
@@ -17,6 +18,7 @@ mod movie;
 mod parse;
 pub mod present;
 pub mod reader;
+pub mod source;
 pub mod validate;
 pub mod write;
 
@@ -28,4 +30,5 @@ pub use movie::{
     TrackKind, TruncatedTail,
 };
 pub use reader::Reader;
-pub use validate::{validate, validate_movie, Defect, DefectKind};
+pub use source::{Source, Window};
+pub use validate::{validate, validate_movie, validate_source, Defect, DefectKind};

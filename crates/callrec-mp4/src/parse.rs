@@ -6,6 +6,7 @@ use crate::boxes::{Moov, Mp4Box, Stbl, Trak};
 use crate::codec::parse_sample_entry;
 use crate::fragment::{Moof, Trex, SAMPLE_IS_NON_SYNC};
 use crate::reader::Reader;
+use crate::source::{read_error, read_vec, top_header, Source};
 use crate::{
     Error, FourCc, Movie, ParseOptions, Result, Sample, Timescale, Track, TrackKind, TruncatedTail,
 };
@@ -26,77 +27,71 @@ impl Movie {
     /// box, as is a sample count past the budget. Sample ranges are not checked against the
     /// file: a header-only file (a `moov` without its media) parses.
     pub fn parse_with(data: &[u8], opts: ParseOptions) -> Result<Movie> {
-        let mut r = Reader::new(data);
+        Movie::read(&data, opts)
+    }
+
+    /// Parses a file read through `src` ([`Source`]): the top-level box headers are read at
+    /// their offsets (16 bytes each), then only the `moov` and `moof` payloads (at most
+    /// [`MAX_HEADER_BOX`](crate::source::MAX_HEADER_BOX) each); `mdat` payloads are never read.
+    /// Otherwise as [`Movie::parse_with`], against the length `src` reports; a failed read
+    /// (the file shrank, an I/O error) is an [`Error::Read`].
+    pub fn read(src: &dyn Source, opts: ParseOptions) -> Result<Movie> {
+        let len = src.len();
+        let mut offset = 0u64;
         let mut major_brand = None;
         let mut moov: Option<(Moov, std::ops::Range<u64>)> = None;
         let mut moofs: Vec<(u64, Moof)> = Vec::new();
         let mut mdats = Vec::new();
         let mut truncated_tail = None;
-        while !r.is_empty() {
-            let offset = r.offset();
-            let rest = r.rest();
-            let next = match r.next_box() {
-                Ok(n) => n,
-                Err(Error::BoxPastEnd {
-                    path,
-                    offset,
-                    size,
-                    available,
-                }) if opts.allow_truncated_tail => {
-                    r.take_rest();
-                    let fourcc = rest
-                        .get(4..8)
-                        .and_then(|s| <[u8; 4]>::try_from(s).ok())
-                        .map(FourCc)
-                        .unwrap_or(FourCc(*b"????"));
-                    if fourcc.0 == *b"mdat" {
-                        let hl = if rest.get(..4) == Some(&[0, 0, 0, 1]) {
-                            16
-                        } else {
-                            8
-                        };
-                        mdats.push(
-                            offset.saturating_add(hl).min(data.len() as u64)..data.len() as u64,
-                        );
-                    } else if fourcc.0 == *b"moov" {
-                        return Err(Error::BoxPastEnd {
-                            path,
-                            offset,
-                            size,
-                            available,
-                        });
+        loop {
+            let h = match top_header(src, offset) {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e @ (Error::BoxPastEnd { .. } | Error::Truncated { .. }))
+                    if opts.allow_truncated_tail =>
+                {
+                    let available = len - offset;
+                    let mut head = [0u8; 8];
+                    let n = available.min(8) as usize;
+                    src.read_exact_at(&mut head[..n], offset)
+                        .map_err(|io| read_error("", offset, n as u64, &io))?;
+                    let fourcc = if n == 8 {
+                        FourCc([head[4], head[5], head[6], head[7]])
+                    } else {
+                        FourCc(*b"????")
+                    };
+                    let declared = match e {
+                        Error::BoxPastEnd { size, .. } => size,
+                        // The file ends inside the last box header.
+                        _ => 0,
+                    };
+                    if declared > 0 {
+                        if fourcc.0 == *b"mdat" {
+                            let hl = if head[..4] == [0, 0, 0, 1] { 16 } else { 8 };
+                            mdats.push(offset.saturating_add(hl).min(len)..len);
+                        } else if fourcc.0 == *b"moov" {
+                            return Err(e);
+                        }
                     }
                     truncated_tail = Some(TruncatedTail {
                         fourcc,
                         offset,
-                        declared: size,
-                        available,
-                    });
-                    break;
-                }
-                Err(Error::Truncated { .. }) if opts.allow_truncated_tail => {
-                    let available = rest.len() as u64;
-                    // The file ends inside the last box header.
-                    r.take_rest();
-                    let fourcc = rest
-                        .get(4..8)
-                        .and_then(|s| <[u8; 4]>::try_from(s).ok())
-                        .map(FourCc)
-                        .unwrap_or(FourCc(*b"????"));
-                    truncated_tail = Some(TruncatedTail {
-                        fourcc,
-                        offset,
-                        declared: 0,
+                        declared,
                         available,
                     });
                     break;
                 }
                 Err(e) => return Err(e),
             };
-            let Some((h, mut c)) = next else { break };
+            let start = h.offset + h.header_len;
+            let payload_len = h.size - h.header_len;
             match &h.fourcc.0 {
                 b"ftyp" => {
-                    major_brand = Some(c.fourcc()?);
+                    let mut b = [0u8; 4];
+                    let n = payload_len.min(4) as usize;
+                    src.read_exact_at(&mut b[..n], start)
+                        .map_err(|io| read_error("ftyp", start, n as u64, &io))?;
+                    major_brand = Some(Reader::top_level_child(&b[..n], start, "ftyp").fourcc()?);
                 }
                 b"moov" => {
                     if moov.is_some() {
@@ -106,14 +101,19 @@ impl Movie {
                             reason: "more than one moov",
                         });
                     }
+                    let payload = read_vec(src, "moov", start, payload_len)?;
+                    let mut c = Reader::top_level_child(&payload, start, "moov");
                     moov = Some((Moov::parse(&mut c)?, offset..offset + h.size));
                 }
                 b"moof" => {
+                    let payload = read_vec(src, "moof", start, payload_len)?;
+                    let mut c = Reader::top_level_child(&payload, start, "moof");
                     moofs.push((offset, Moof::parse(&mut c)?));
                 }
-                b"mdat" => mdats.push(offset + h.header_len..offset + h.size),
+                b"mdat" => mdats.push(start..offset + h.size),
                 _ => {}
             }
+            offset += h.size;
         }
         let (moov, moov_range) = moov.ok_or(Error::MissingBox {
             path: "(file)".into(),
@@ -129,7 +129,8 @@ impl Movie {
         // samples of all tracks together number at most the file's length. Each sample list is
         // allocated once at its exact size, so the sample lists of a parse never hold more than
         // `size_of::<Sample>()` (40) bytes per byte of the file, whatever the input.
-        let mut budget = data.len() as u64;
+        let mut budget = len;
+        let file_len = usize::try_from(len).unwrap_or(usize::MAX);
         for (i, trak) in moov.traks.iter().enumerate() {
             tracks.push(track_header(trak, i)?);
             let path = format!("moov/trak[{i}]/mdia/minf/stbl");
@@ -137,7 +138,7 @@ impl Movie {
                 path: path.clone(),
                 what: "track",
             })?;
-            t.samples = progressive_samples(&trak.mdia.minf.stbl, &path, &mut budget, data.len())?;
+            t.samples = progressive_samples(&trak.mdia.minf.stbl, &path, &mut budget, file_len)?;
             if t.media_duration == 0 {
                 t.media_duration = sum_durations(&t.samples, &path)?;
             }
@@ -149,7 +150,7 @@ impl Movie {
                 .flat_map(|m| m.trex.iter())
                 .map(|t| (t.track_id, *t))
                 .collect();
-            fragment_samples(&moofs, &mut tracks, &trex, &mut budget, data.len())?;
+            fragment_samples(&moofs, &mut tracks, &trex, &mut budget, file_len)?;
             for (i, t) in tracks.iter_mut().enumerate() {
                 let path = format!("moov/trak[{i}]");
                 t.media_duration = sum_durations(&t.samples, &path)?;

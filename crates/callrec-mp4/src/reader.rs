@@ -51,6 +51,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A reader over the payload of a top-level box read on its own (depth 1, as if
+    /// [`Reader::next_box`] had returned it).
+    pub(crate) fn top_level_child(data: &'a [u8], base: u64, path: impl Into<String>) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            base,
+            path: path.into(),
+            depth: 1,
+        }
+    }
+
     /// The box path of this reader.
     pub fn path(&self) -> &str {
         &self.path

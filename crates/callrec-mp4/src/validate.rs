@@ -12,14 +12,25 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::boxes::Stss;
 use crate::boxes::{Moov, Mp4Box, Stbl};
 use crate::fragment::Moof;
 use crate::parse::traf_track;
 use crate::reader::Reader;
-use crate::{FourCc, Movie, ParseOptions, Result};
+use crate::source::{read_error, read_vec, top_header};
+use crate::{Codec, FourCc, Movie, ParseOptions, Result, Source, Track, TrackKind, Window};
 
 /// The largest composition offset accepted whatever the track duration, in seconds.
 pub const MAX_COMPOSITION_OFFSET_SECS: u64 = 10;
+
+/// A sample delta longer than this many seconds is a defect when it is also longer than the
+/// track's declared duration (a pause held on one frame may last minutes, never longer than its
+/// track).
+pub const MAX_SAMPLE_DELTA_SECS: u64 = 10;
+
+/// Bytes read at once when walking the NAL units of video samples: a NAL header and the small
+/// NAL units after it (SEI, SPS, PPS), not the slice data.
+const NAL_WINDOW: usize = 4 << 10;
 
 /// What kind of structural defect a [`Defect`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,7 +41,8 @@ pub enum DefectKind {
     SampleEntry,
     /// `stsz`/`stz2` count disagreeing with its own table or with the `stts` total.
     Stsz,
-    /// An `stts` delta of 0 on any sample but the last.
+    /// An `stts` delta (a `trun` sample duration) of 0 on any sample but the last, or one
+    /// longer than [`MAX_SAMPLE_DELTA_SECS`] and the track's declared duration.
     Stts,
     /// `ctts` entries not covering exactly the samples.
     Ctts,
@@ -45,6 +57,15 @@ pub enum DefectKind {
     /// A composition offset larger than the track duration or
     /// [`MAX_COMPOSITION_OFFSET_SECS`].
     CompositionOffset,
+    /// An `stss` entry of 0, past the sample count, or not increasing.
+    Stss,
+    /// A video sample of 0 bytes.
+    EmptySample,
+    /// An H.264 sample whose bytes are not the NAL units its tables say: the NAL length
+    /// prefixes do not tile it exactly, or a NAL unit has its forbidden bit set or an
+    /// unspecified type (0, 24–31). A chunk offset or `trun` data offset that is off by a few
+    /// bytes shows as this.
+    SampleData,
 }
 
 impl DefectKind {
@@ -58,6 +79,9 @@ impl DefectKind {
         DefectKind::SampleRange,
         DefectKind::Trun,
         DefectKind::CompositionOffset,
+        DefectKind::Stss,
+        DefectKind::EmptySample,
+        DefectKind::SampleData,
     ];
 
     /// The stable finding code (`mp4.stsz`...).
@@ -71,6 +95,9 @@ impl DefectKind {
             DefectKind::SampleRange => "mp4.sample_range",
             DefectKind::Trun => "mp4.trun",
             DefectKind::CompositionOffset => "mp4.composition_offset",
+            DefectKind::Stss => "mp4.stss",
+            DefectKind::EmptySample => "mp4.empty_sample",
+            DefectKind::SampleData => "mp4.sample_data",
         }
     }
 }
@@ -137,8 +164,17 @@ pub fn validate(data: &[u8]) -> Result<Vec<Defect>> {
 /// Validates `movie`, parsed from `data`. At most a handful of defects per box and kind: the
 /// first failing sample is named, not every one.
 pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
+    // Reads of a slice within its length do not fail.
+    validate_source(&data, movie).unwrap_or_default()
+}
+
+/// [`validate_movie`] over a [`Source`]: re-reads the `moov` and `moof` payloads and the NAL
+/// length prefixes of the video samples (4 KiB at each NAL header), never the whole file. A failed
+/// read (the file shrank or changed) is the [`Error::Read`](crate::Error::Read).
+pub fn validate_source(src: &dyn Source, movie: &Movie) -> Result<Vec<Defect>> {
+    let data_len = src.len();
     let mut out = Vec::new();
-    let layout = Layout::walk(data);
+    let layout = Layout::walk(src)?;
     let mut mdats = movie.mdats.clone();
     mdats.sort_by_key(|r| r.start);
     if let Some(moov) = &layout.moov {
@@ -166,9 +202,32 @@ pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
             track_id: t.id,
         };
         let stbl = format!("moov/trak[{i}]/mdia/minf/stbl");
-        ranges(&d, movie, i, &mdats, data.len() as u64, &stbl, &mut out);
+        ranges(&d, movie, i, &mdats, data_len, &stbl, &mut out);
         composition(&d, movie, i, &stbl, &mut out);
         zero_deltas_fragmented(&d, movie, i, &mut out);
+        long_deltas(&d, movie, &layout, i, &stbl, &mut out);
+        if let Some(moov) = &layout.moov {
+            if let (false, Some(trak)) = (movie.fragmented, moov.traks.get(i)) {
+                stss(
+                    &d,
+                    trak.mdia.minf.stbl.stss.as_ref(),
+                    t.samples.len(),
+                    &stbl,
+                    &mut out,
+                );
+            }
+        }
+        let placed = out.iter().any(|x| {
+            x.track_index == Some(i)
+                && matches!(
+                    x.kind,
+                    DefectKind::SampleRange | DefectKind::Trun | DefectKind::Stsc
+                )
+        });
+        if !placed && t.kind == TrackKind::Video {
+            let runs = trun_paths(movie, &layout, i);
+            nal_units(&d, src, t, &runs, &stbl, &mut out)?;
+        }
     }
     // A trun running past its data is named as such, not again as a stray sample.
     let trun_tracks: Vec<Option<usize>> = out
@@ -177,7 +236,7 @@ pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
         .map(|x| x.track_index)
         .collect();
     out.retain(|x| x.kind != DefectKind::SampleRange || !trun_tracks.contains(&x.track_index));
-    out
+    Ok(out)
 }
 
 struct Ctx {
@@ -212,23 +271,37 @@ struct Layout {
 }
 
 impl Layout {
-    fn walk(data: &[u8]) -> Layout {
-        let mut r = Reader::new(data);
+    /// Only a failed read is an error: a box the parse accepted reads again, and a truncated
+    /// tail ends the walk.
+    fn walk(src: &dyn Source) -> Result<Layout> {
         let mut moov = None;
         let mut moofs = Vec::new();
-        // A box the parse accepted reads again; a truncated tail ends the walk.
-        while let Ok(Some((h, mut c))) = r.next_box() {
+        let mut offset = 0;
+        loop {
+            let h = match top_header(src, offset) {
+                Ok(Some(h)) => h,
+                Err(e @ crate::Error::Read { .. }) => return Err(e),
+                Ok(None) | Err(_) => break,
+            };
+            let start = h.offset + h.header_len;
+            let name = h.fourcc.to_string();
             match &h.fourcc.0 {
-                b"moov" if moov.is_none() => moov = Moov::parse(&mut c).ok(),
+                b"moov" if moov.is_none() => {
+                    let payload = read_vec(src, &name, start, h.size - h.header_len)?;
+                    moov = Moov::parse(&mut Reader::top_level_child(&payload, start, name)).ok();
+                }
                 b"moof" => {
-                    if let Ok(m) = Moof::parse(&mut c) {
+                    let payload = read_vec(src, &name, start, h.size - h.header_len)?;
+                    if let Ok(m) = Moof::parse(&mut Reader::top_level_child(&payload, start, name))
+                    {
                         moofs.push((h.offset, m));
                     }
                 }
                 _ => {}
             }
+            offset += h.size;
         }
-        Layout { moov, moofs }
+        Ok(Layout { moov, moofs })
     }
 }
 
@@ -597,4 +670,273 @@ fn truns(movie: &Movie, layout: &Layout, mdats: &[Range<u64>], out: &mut Vec<Def
             }
         }
     }
+}
+
+/// `stss` entries: each a 1-based sample number within the track, strictly increasing.
+fn stss(d: &Ctx, stss: Option<&Stss>, count: usize, stbl: &str, out: &mut Vec<Defect>) {
+    let Some(stss) = stss else { return };
+    let mut prev = 0u32;
+    for (j, &k) in stss.entries.iter().enumerate() {
+        let reason = if k == 0 {
+            Some(format!("stss entry {j} is 0 (sample numbers count from 1)"))
+        } else if k as usize > count {
+            Some(format!(
+                "stss entry {j} names sample {k} but the track has {count} samples"
+            ))
+        } else if k <= prev {
+            Some(format!(
+                "stss entry {j} names sample {k} after {prev}: not increasing"
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            // The sample named, when it is one of the track's.
+            let sample = (k > 0 && k as usize <= count).then(|| u64::from(k - 1));
+            out.push(d.defect(DefectKind::Stss, format!("{stbl}/stss"), sample, reason));
+            return;
+        }
+        prev = k;
+    }
+}
+
+/// The duration the file declares for track `i`, in its timescale: `mdhd` (progressive), else
+/// `mvhd`/`mehd` rescaled, else the longest other track's samples rescaled.
+fn declared_duration(movie: &Movie, layout: &Layout, i: usize) -> Option<u64> {
+    let t = &movie.tracks[i];
+    let ts = u128::from(t.timescale.get());
+    let moov = layout.moov.as_ref()?;
+    let mdhd = moov.traks.get(i).map_or(0, |k| k.mdia.mdhd.duration);
+    if !movie.fragmented && mdhd > 0 {
+        return Some(mdhd);
+    }
+    let movie_ts = u128::from(movie.timescale.get());
+    let mvhd = moov.mvhd.duration;
+    let mehd = moov
+        .mvex
+        .as_ref()
+        .and_then(|m| m.mehd)
+        .map_or(0, |m| m.fragment_duration);
+    let whole = mvhd.max(mehd);
+    if whole > 0 {
+        return u64::try_from(u128::from(whole) * ts / movie_ts).ok();
+    }
+    movie
+        .tracks
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .map(|(_, o)| {
+            let sum: u64 = o
+                .samples
+                .iter()
+                .fold(0u64, |a, s| a.saturating_add(u64::from(s.duration)));
+            u128::from(sum) * ts / u128::from(o.timescale.get())
+        })
+        .max()
+        .and_then(|d| u64::try_from(d).ok())
+        .filter(|&d| d > 0)
+}
+
+/// A sample delta longer than [`MAX_SAMPLE_DELTA_SECS`] and than the track's declared
+/// duration (see [`declared_duration`]).
+fn long_deltas(
+    d: &Ctx,
+    movie: &Movie,
+    layout: &Layout,
+    i: usize,
+    stbl: &str,
+    out: &mut Vec<Defect>,
+) {
+    let t = &movie.tracks[i];
+    let Some(declared) = declared_duration(movie, layout, i) else {
+        return;
+    };
+    let bound = (MAX_SAMPLE_DELTA_SECS * u64::from(t.timescale.get())).max(declared);
+    if let Some(k) = t.samples.iter().position(|s| u64::from(s.duration) > bound) {
+        let path = if movie.fragmented {
+            "trun".to_string()
+        } else {
+            format!("{stbl}/stts")
+        };
+        out.push(d.defect(
+            DefectKind::Stts,
+            path,
+            Some(k as u64),
+            format!(
+                "sample {k} has a decode delta of {} ticks, beyond {bound} (the track's \
+                 declared duration or {MAX_SAMPLE_DELTA_SECS} s at {} ticks/s)",
+                t.samples[k].duration,
+                t.timescale.get()
+            ),
+        ));
+    }
+}
+
+/// Per `moof[mi]/traf[ti]/trun[ri]` of track `i`: the track sample it starts at and its path,
+/// in sample order.
+fn trun_paths(movie: &Movie, layout: &Layout, i: usize) -> Vec<(usize, String)> {
+    let mut runs = Vec::new();
+    if !movie.fragmented {
+        return runs;
+    }
+    let mut next = 0usize;
+    for (mi, (moof_off, moof)) in layout.moofs.iter().enumerate() {
+        for (ti, traf) in moof.traf.iter().enumerate() {
+            if traf_track(&movie.tracks, traf.tfhd.track_id, mi, ti, *moof_off) != Ok(i) {
+                continue;
+            }
+            for (ri, trun) in traf.trun.iter().enumerate() {
+                runs.push((next, format!("moof[{mi}]/traf[{ti}]/trun[{ri}]")));
+                next += (trun.sample_count as usize).max(trun.samples.len());
+            }
+        }
+    }
+    runs
+}
+
+/// Walks the NAL length prefixes of every H.264 sample of `t`: they must tile the sample
+/// exactly (zero bytes after the last NAL unit are accepted as padding), and each NAL header
+/// must have its forbidden bit clear and a specified type (1–23). Also a 0-byte sample is a defect. The first failing sample is named (the `trun`
+/// that placed it, or `stco` for a progressive file).
+fn nal_units(
+    d: &Ctx,
+    src: &dyn Source,
+    t: &Track,
+    runs: &[(usize, String)],
+    stbl: &str,
+    out: &mut Vec<Defect>,
+) -> Result<()> {
+    let path_of = |k: usize| {
+        if runs.is_empty() {
+            format!("{stbl}/stco")
+        } else {
+            let j = runs.partition_point(|(first, _)| *first <= k);
+            runs.get(j.saturating_sub(1))
+                .map_or_else(|| "trun".to_string(), |(_, p)| p.clone())
+        }
+    };
+    // lengthSizeMinusOne + 1 per sample description (`avcC` byte 4); 0 for non-AVC entries.
+    let length_sizes: Vec<usize> = t
+        .entries
+        .iter()
+        .map(|e| match &e.codec {
+            Codec::Avc(c) => c.avcc.get(4).map_or(0, |b| usize::from(b & 3) + 1),
+            _ => 0,
+        })
+        .collect();
+    let len = src.len();
+    let mut w = Window::new(src, NAL_WINDOW);
+    let mut empty_reported = false;
+    // Samples that overlap (a hostile table may point every sample at the same bytes) could
+    // make the walk quadratic: it covers at most twice the file's bytes, then stops.
+    let mut budget = len.saturating_mul(2).saturating_add(1 << 16);
+    for (k, s) in t.samples.iter().enumerate() {
+        budget = match budget.checked_sub(u64::from(s.size)) {
+            Some(b) => b,
+            None => break,
+        };
+        let Some(&ls) = (s.description_index as usize)
+            .checked_sub(1)
+            .and_then(|e| length_sizes.get(e))
+        else {
+            continue;
+        };
+        if ls == 0 || s.range().end > len {
+            continue;
+        }
+        if s.size == 0 {
+            if !empty_reported {
+                let path = if runs.is_empty() {
+                    format!("{stbl}/stsz")
+                } else {
+                    path_of(k)
+                };
+                let mut x = d.defect(
+                    DefectKind::EmptySample,
+                    path,
+                    Some(k as u64),
+                    format!("video sample {k} is 0 bytes: it holds no picture"),
+                );
+                x.range = Some(s.range());
+                out.push(x);
+                empty_reported = true;
+            }
+            continue;
+        }
+        let size = u64::from(s.size);
+        let mut pos = 0u64;
+        let mut fault = None;
+        while pos < size {
+            let ls64 = ls as u64;
+            if pos + ls64 + 1 > size {
+                fault = Some(format!(
+                    "the NAL length prefix at byte {pos} runs past the sample's {size} bytes"
+                ));
+                break;
+            }
+            let at = s.offset + pos;
+            let b = w.get(at, ls + 1).map_err(|e| {
+                let at_sample = format!("{} (track {}, sample {k})", path_of(k), t.id);
+                read_error(&at_sample, at, ls64 + 1, &e)
+            })?;
+            let n = b[..ls].iter().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+            let header = b[ls];
+            let kind = header & 0x1f;
+            if n == 0 || pos + ls64 + n > size {
+                fault = Some(format!(
+                    "the NAL length prefix at byte {pos} says {n} bytes, but {} are left in \
+                     the sample",
+                    size - pos - ls64
+                ));
+            } else if header & 0x80 != 0 {
+                fault = Some(format!(
+                    "the NAL unit at byte {pos} has its forbidden_zero_bit set"
+                ));
+            } else if kind == 0 || kind >= 24 {
+                fault = Some(format!(
+                    "the NAL unit at byte {pos} has the unspecified nal_unit_type {kind}"
+                ));
+            }
+            if fault.is_some() {
+                break;
+            }
+            pos += ls64 + n;
+        }
+        // Zero bytes after the last NAL unit (padding some muxers write) are not a fault.
+        if fault.is_some() && pos > 0 {
+            let mut at = s.offset + pos;
+            let end = s.range().end;
+            let mut zeros = true;
+            while zeros && at < end {
+                let n = (end - at).min(NAL_WINDOW as u64);
+                let b = w.get(at, n as usize).map_err(|e| {
+                    let at_sample = format!("{} (track {}, sample {k})", path_of(k), t.id);
+                    read_error(&at_sample, at, n, &e)
+                })?;
+                zeros = b.iter().all(|&x| x == 0);
+                at += n;
+            }
+            if zeros {
+                fault = None;
+            }
+        }
+        if let Some(why) = fault {
+            let mut x = d.defect(
+                DefectKind::SampleData,
+                path_of(k),
+                Some(k as u64),
+                format!(
+                    "video sample {k} (bytes {}..{}) is not H.264 NAL units: {why} (a wrong \
+                     chunk or data offset?)",
+                    s.offset,
+                    s.range().end
+                ),
+            );
+            x.range = Some(s.range());
+            out.push(x);
+            return Ok(());
+        }
+    }
+    Ok(())
 }

@@ -178,7 +178,10 @@ pub fn write(
 
 type Piece = (usize, u64, u64, u64);
 
-/// Copies every piece, each worker with its own file handles.
+/// Copies every piece, each worker with its own file handles: the output and the one chunk
+/// file it last copied from (pieces are in chunk order, so a worker moves through the chunks;
+/// it never holds more than one open, whatever their number). Positioned copies: the source
+/// is read from `src_off` (`copy_file_range` on Linux), never mapped.
 fn copy_pieces(
     plan: &Plan,
     pieces: &[Piece],
@@ -188,15 +191,17 @@ fn copy_pieces(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     pieces.par_iter().try_for_each_init(
-        || (Vec::<Option<File>>::new(), None::<File>),
-        |(srcs, dst), &(chunk, src_off, len, dst_off)| {
+        || (None::<(usize, File)>, None::<File>),
+        |(src, dst), &(chunk, src_off, len, dst_off)| {
             let src_path = plan.source_path(chunk).unwrap_or(Path::new(""));
-            if srcs.len() <= chunk {
-                srcs.resize_with(chunk + 1, || None);
-            }
-            let src = match &mut srcs[chunk] {
-                Some(f) => f,
-                slot => slot.insert(File::open(src_path).map_err(io_err("open", src_path))?),
+            let src = match src {
+                Some((c, f)) if *c == chunk => f,
+                slot => {
+                    // The previous chunk's file is closed here.
+                    *slot = None;
+                    let f = File::open(src_path).map_err(io_err("open", src_path))?;
+                    &mut slot.insert((chunk, f)).1
+                }
             };
             let dst = match dst {
                 Some(f) => f,
@@ -220,7 +225,10 @@ fn copy_pieces(
                     path: src_path.to_path_buf(),
                     error: io::Error::new(
                         io::ErrorKind::UnexpectedEof,
-                        format!("the file ended {} bytes early", len - n),
+                        format!(
+                            "the file ended {} bytes early (it changed while it was copied)",
+                            len - n
+                        ),
                     ),
                 });
             }

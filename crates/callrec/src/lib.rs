@@ -20,14 +20,16 @@
 //! # Ok(()) }
 //! ```
 //!
-//! This is the one crate of the workspace that memory-maps files (see [`Recording::open`]).
+//! No file is memory-mapped: chunks are read with positioned reads ([`ChunkReader`]), one
+//! chunk open at a time, so a file that shrinks under a reader is a typed error or a
+//! `file.changed` finding, never a SIGBUS.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
-use memmap2::Mmap;
+use callrec_mp4::Source;
 
 pub use callrec_check::{Finding, Options as CheckOptions, Report, Severity};
 pub use callrec_meta::{Chunk, Problem, Timeline};
@@ -48,7 +50,7 @@ pub enum Error {
     /// The directory is not a readable recording, or its `event.json` does not parse.
     #[error(transparent)]
     Meta(#[from] callrec_meta::Error),
-    /// A chunk file could not be opened or mapped.
+    /// A chunk file could not be opened or read (or is not a regular file).
     #[error("chunk {index} ({document_id}): cannot read {}: {error}", path.display())]
     Open {
         /// The chunk's index.
@@ -79,9 +81,9 @@ pub enum Error {
         /// The chunk file.
         path: PathBuf,
         /// What the parser said (names the box).
-        error: callrec_mp4::Error,
+        error: Box<callrec_mp4::Error>,
     },
-    /// A chunk's MP4 parses but is structurally broken ([`callrec_mp4::validate`]): its sample
+    /// A chunk's MP4 parses but is structurally broken ([`callrec_mp4::validate()`]): its sample
     /// tables do not say which bytes are which sample, so stitching would copy the wrong bytes.
     /// Names the chunk and the first defect's track, box and sample; `check` reports them all.
     #[error("chunk {index} ({document_id}): {}: {defect}", path.display())]
@@ -96,6 +98,20 @@ pub enum Error {
         defect: Box<callrec_mp4::Defect>,
         /// How many defects the chunk has in all.
         defects: usize,
+    },
+    /// A chunk file changed while it was read: it shrank under the reader, or its size,
+    /// modification time or inode differs from when it was read. Nothing was written (a
+    /// change noticed only after the copy removes the output).
+    #[error("chunk {index} ({document_id}): {} changed while it was read: {why}", path.display())]
+    Changed {
+        /// The chunk's index.
+        index: u32,
+        /// The chunk's documentId.
+        document_id: String,
+        /// The chunk file.
+        path: PathBuf,
+        /// What changed (or the failed read).
+        why: String,
     },
     /// Planning or writing the stitched file failed (names the chunk and parameter).
     #[error(transparent)]
@@ -133,13 +149,141 @@ pub enum Error {
 /// This crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A recording directory, opened: its metadata matched up and every present chunk file mapped.
+/// A recording directory, opened: its metadata matched up. Chunk files are opened only while
+/// one is read ([`Recording::open_chunk`]), so any number of chunks costs no file descriptors
+/// or mappings.
 pub struct Recording {
     meta: callrec_meta::Recording,
     dir: PathBuf,
-    /// Parallel to `meta.chunks`: the mapped file, `None` when absent, or why it could not be
-    /// opened or mapped.
-    maps: Vec<Result<Option<Mmap>, io::Error>>,
+}
+
+/// A chunk file read with positioned reads (`pread`), never mapped: a read past the end of a
+/// file that shrank is an `UnexpectedEof` error, not a SIGBUS. Remembers the size and
+/// modification time it was opened with ([`Source::changed`]).
+#[derive(Debug)]
+pub struct ChunkReader {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: (u64, u64),
+}
+
+/// What a chunk file was when the stitch plan read it (see [`unchanged`]).
+#[derive(Debug)]
+struct Stamp {
+    index: u32,
+    document_id: String,
+    path: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: (u64, u64),
+}
+
+/// Fails with [`Error::Changed`] when a chunk file is no longer what the plan read: another
+/// length, modification time or file (device and inode) at its path.
+fn unchanged(stamps: &[Stamp]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for s in stamps {
+        let why = match std::fs::metadata(&s.path) {
+            Err(e) => Some(format!("it cannot be examined any more: {e}")),
+            Ok(m) if (m.dev(), m.ino()) != s.inode => {
+                Some("another file replaced it after it was read".to_string())
+            }
+            Ok(m) if m.len() != s.len => Some(format!(
+                "it had {} bytes when it was read, {} now",
+                s.len,
+                m.len()
+            )),
+            Ok(m) if m.modified().ok() != s.modified => {
+                Some("it was modified after it was read".to_string())
+            }
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            return Err(Error::Changed {
+                index: s.index,
+                document_id: s.document_id.clone(),
+                path: s.path.clone(),
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl ChunkReader {
+    /// Opens `path` for reading; a path that is not a regular file (a directory, FIFO,
+    /// device) is refused with `InvalidInput` before it is opened (a FIFO would block).
+    pub fn open(path: &Path) -> io::Result<ChunkReader> {
+        let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        if !std::fs::metadata(path)?.is_file() {
+            return Err(not_regular());
+        }
+        let file = File::open(path)?;
+        let m = file.metadata()?;
+        if !m.is_file() {
+            return Err(not_regular());
+        }
+        use std::os::unix::fs::MetadataExt;
+        Ok(ChunkReader {
+            file,
+            path: path.to_path_buf(),
+            len: m.len(),
+            modified: m.modified().ok(),
+            inode: (m.dev(), m.ino()),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Source for ChunkReader {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.read_exact_at(buf, offset).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                let now = self
+                    .file
+                    .metadata()
+                    .map_or_else(|_| "fewer".to_string(), |m| m.len().to_string());
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the file is shorter than when it was opened ({} bytes then, {now} now)",
+                        self.len
+                    ),
+                )
+            } else {
+                e
+            }
+        })
+    }
+
+    fn changed(&self) -> Option<String> {
+        let m = match self.file.metadata() {
+            Ok(m) => m,
+            Err(e) => return Some(format!("it cannot be examined any more: {e}")),
+        };
+        if m.len() != self.len {
+            return Some(format!(
+                "it had {} bytes when opened, {} now",
+                self.len,
+                m.len()
+            ));
+        }
+        if m.modified().ok() != self.modified {
+            return Some("it was modified after it was opened".to_string());
+        }
+        None
+    }
 }
 
 impl std::fmt::Debug for Recording {
@@ -152,22 +296,9 @@ impl std::fmt::Debug for Recording {
     }
 }
 
-/// Maps a chunk file read-only.
-///
-/// # Safety
-/// A mapping is only sound while no one truncates or rewrites the file: a truncated file raises
-/// SIGBUS on access. callrec never writes its inputs, and the chunk files of a recording
-/// directory are downloads that nothing else modifies while a worker processes them; the
-/// stitcher copies sample bytes with file I/O, not through this mapping.
-#[allow(unsafe_code)]
-fn map(file: &File) -> io::Result<Mmap> {
-    // SAFETY: see the function's doc: inputs are read-only and not modified while mapped.
-    unsafe { Mmap::map(file) }
-}
-
 impl Recording {
     /// Opens a recording directory: reads `event.json` and the chunk metadata (see
-    /// [`callrec_meta::Recording::load`]) and maps every chunk file that is present.
+    /// [`callrec_meta::Recording::load`]). No chunk file is opened here.
     ///
     /// Fails when the directory is not a recording or `event.json` does not parse. Everything
     /// else (missing chunks, disagreeing metadata, a chunk file that cannot be read) is a
@@ -176,18 +307,9 @@ impl Recording {
     pub fn open(dir: impl AsRef<Path>) -> Result<Recording> {
         let dir = dir.as_ref();
         let meta = callrec_meta::Recording::load(dir)?;
-        let maps = meta
-            .chunks
-            .iter()
-            .map(|c| match &c.media_path {
-                None => Ok(None),
-                Some(path) => File::open(path).and_then(|f| map(&f)).map(Some),
-            })
-            .collect();
         Ok(Recording {
             meta,
             dir: dir.to_path_buf(),
-            maps,
         })
     }
 
@@ -225,12 +347,11 @@ impl Recording {
         safe_file_name(self.call_id().or(dir_name.as_deref()).unwrap_or(""))
     }
 
-    /// The bytes of chunk `i` (position in [`Recording::chunks`]), `None` when absent.
-    pub fn media(&self, i: usize) -> Option<&[u8]> {
-        self.maps
-            .get(i)
-            .and_then(|m| m.as_ref().ok())
-            .and_then(|m| m.as_deref())
+    /// Opens chunk `i` (position in [`Recording::chunks`]) for positioned reads; `None` when
+    /// its media is absent. The file is closed when the reader is dropped.
+    pub fn open_chunk(&self, i: usize) -> Option<io::Result<ChunkReader>> {
+        let path = self.meta.chunks.get(i)?.media_path.as_ref()?;
+        Some(ChunkReader::open(path))
     }
 
     /// Checks the media against the metadata with the default [`CheckOptions`] (every AAC frame
@@ -239,24 +360,16 @@ impl Recording {
         self.check_with(&CheckOptions::default())
     }
 
-    /// Checks with the given options.
+    /// Checks with the given options. Each chunk file is opened while it is checked, read
+    /// with positioned reads in bounded windows, and closed before the next.
     pub fn check_with(&self, opts: &CheckOptions) -> Result<Report> {
-        let reasons: Vec<Option<String>> = self
-            .maps
-            .iter()
-            .map(|m| m.as_ref().err().map(io::Error::to_string))
-            .collect();
-        let files: Vec<callrec_check::ChunkFile<'_>> = self
-            .maps
-            .iter()
-            .zip(&reasons)
-            .map(|(m, why)| match (m, why) {
-                (Ok(Some(map)), _) => callrec_check::ChunkFile::Bytes(map),
-                (Err(_), Some(why)) => callrec_check::ChunkFile::Unreadable(why),
-                _ => callrec_check::ChunkFile::Absent,
-            })
-            .collect();
-        Ok(callrec_check::check_files(&self.meta, &files, opts))
+        use callrec_check::ChunkMedia;
+        let mut open = |i: usize| match self.open_chunk(i) {
+            None => ChunkMedia::Absent,
+            Some(Ok(r)) => ChunkMedia::Source(Box::new(r)),
+            Some(Err(e)) => ChunkMedia::Unreadable(e.to_string()),
+        };
+        Ok(callrec_check::check_lazy(&self.meta, &mut open, opts))
     }
 
     /// The wall-clock timeline built from the chunk start times and pause intervals.
@@ -280,6 +393,19 @@ impl Recording {
         &self,
         opts: &StitchOptions,
     ) -> Result<(Vec<callrec_stitch::ChunkInput>, callrec_stitch::Plan)> {
+        self.plan_stamped(opts)
+            .map(|(inputs, plan, _)| (inputs, plan))
+    }
+
+    /// [`Recording::plan`], with what each chunk file was when it was read.
+    fn plan_stamped(
+        &self,
+        opts: &StitchOptions,
+    ) -> Result<(
+        Vec<callrec_stitch::ChunkInput>,
+        callrec_stitch::Plan,
+        Vec<Stamp>,
+    )> {
         let blocking = self
             .meta
             .problems
@@ -293,16 +419,21 @@ impl Recording {
         }
         let timeline = opts.wall_clock.then(|| self.timeline());
         let mut inputs = Vec::with_capacity(self.meta.chunks.len());
+        let mut stamps = Vec::with_capacity(self.meta.chunks.len());
         for (i, chunk) in self.meta.chunks.iter().enumerate() {
-            if let (Some(path), Some(Err(error))) = (&chunk.media_path, self.maps.get(i)) {
-                return Err(Error::Open {
-                    index: chunk.index,
-                    document_id: chunk.document_id.clone(),
-                    path: path.clone(),
-                    error: io::Error::new(error.kind(), error.to_string()),
-                });
-            }
-            let (Some(path), Some(bytes)) = (&chunk.media_path, self.media(i)) else {
+            let open_err = |path: &Path, error: io::Error| Error::Open {
+                index: chunk.index,
+                document_id: chunk.document_id.clone(),
+                path: path.to_path_buf(),
+                error,
+            };
+            let changed = |path: &Path, why: String| Error::Changed {
+                index: chunk.index,
+                document_id: chunk.document_id.clone(),
+                path: path.to_path_buf(),
+                why,
+            };
+            let (Some(path), Some(reader)) = (&chunk.media_path, self.open_chunk(i)) else {
                 return Err(Error::NotStitchable {
                     dir: self.dir.clone(),
                     problem: Box::new(Problem::MediaAbsent {
@@ -312,13 +443,26 @@ impl Recording {
                     }),
                 });
             };
-            let movie = callrec_mp4::Movie::parse(bytes).map_err(|error| Error::Parse {
-                index: chunk.index,
-                document_id: chunk.document_id.clone(),
-                path: path.clone(),
-                error,
-            })?;
-            let defects = callrec_mp4::validate_movie(bytes, &movie);
+            // Open, parse the tables, validate, close: one chunk file open at a time.
+            let reader = reader.map_err(|e| open_err(path, e))?;
+            let read_failure = |error: callrec_mp4::Error| match error {
+                callrec_mp4::Error::Read {
+                    kind: io::ErrorKind::UnexpectedEof,
+                    ..
+                } => changed(path, error.to_string()),
+                callrec_mp4::Error::Read { kind, .. } => {
+                    open_err(path, io::Error::new(kind, error.to_string()))
+                }
+                error => Error::Parse {
+                    index: chunk.index,
+                    document_id: chunk.document_id.clone(),
+                    path: path.clone(),
+                    error: Box::new(error),
+                },
+            };
+            let movie = callrec_mp4::Movie::read(&reader, callrec_mp4::ParseOptions::default())
+                .map_err(read_failure)?;
+            let defects = callrec_mp4::validate_source(&reader, &movie).map_err(read_failure)?;
             if let Some(first) = defects.first() {
                 return Err(Error::Structure {
                     index: chunk.index,
@@ -328,6 +472,18 @@ impl Recording {
                     defects: defects.len(),
                 });
             }
+            if let Some(why) = reader.changed() {
+                return Err(changed(path, why));
+            }
+            stamps.push(Stamp {
+                index: chunk.index,
+                document_id: chunk.document_id.clone(),
+                path: path.clone(),
+                len: reader.len,
+                modified: reader.modified,
+                inode: reader.inode,
+            });
+            drop(reader);
             let empty_edits = timeline
                 .as_ref()
                 .map(|t| empty_edits(t, chunk.index))
@@ -341,11 +497,13 @@ impl Recording {
             });
         }
         let plan = callrec_stitch::Plan::new(&inputs, &opts.stitch_options())?;
-        Ok((inputs, plan))
+        Ok((inputs, plan, stamps))
     }
 
     /// Stitches the chunks into one MP4 at [`StitchOptions::output`] (atomically: the path holds
-    /// the complete file or nothing), and writes the timeline JSON when asked.
+    /// the complete file or nothing), and writes the timeline JSON when asked. A chunk file
+    /// that changes after the plan read it (length, modification time, or another file at its
+    /// path), before or during the copy, is [`Error::Changed`], and the output is removed.
     pub fn stitch(&self, opts: &StitchOptions) -> Result<Stitched> {
         self.stitch_with_progress(opts, &|_, _| {})
     }
@@ -358,7 +516,11 @@ impl Recording {
     ) -> Result<Stitched> {
         let started = Instant::now();
         self.check_outputs(opts)?;
-        let (_inputs, plan) = self.plan(opts)?;
+        let (inputs, plan, stamps) = self.plan_stamped(opts)?;
+        // The plan holds what the copy needs (paths, ranges, the header): the parsed chunks
+        // are freed before it runs.
+        drop(inputs);
+        unchanged(&stamps)?;
         let total = plan.output_len();
         let mut stale_removed = remove_stale(&opts.output)?;
         if let Some(path) = &opts.timeline {
@@ -368,6 +530,12 @@ impl Recording {
             callrec_stitch::write(&plan, &opts.output, &opts.stitch_options(), &|done| {
                 progress(done, total)
             })?;
+        // A chunk rewritten during the copy (same length: the copy did not run short) gave
+        // bytes its tables do not describe: the output is removed.
+        if let Err(e) = unchanged(&stamps) {
+            let _ = std::fs::remove_file(&summary.path);
+            return Err(e);
+        }
         if let Some(path) = &opts.timeline {
             let json = output_timeline(&self.timeline(), &plan, opts);
             write_atomic(path, json.as_bytes()).map_err(|e| Error::TimelineNotWritten {

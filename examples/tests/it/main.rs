@@ -1,4 +1,5 @@
 //! Integration tests of the example package.
 
 mod batch;
+mod bounded;
 mod check_bin;

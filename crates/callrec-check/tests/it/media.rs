@@ -728,7 +728,7 @@ fn each_structural_defect_is_an_error_naming_track_box_and_sample() {
     let dir = testdata().join("corrupt/structure");
     let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
     let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
-    assert_eq!(expected.len(), 8);
+    assert_eq!(expected.len(), 13);
     for (name, want) in &expected {
         let data = std::fs::read(dir.join(name)).unwrap();
         let f = check_chunk(
@@ -850,4 +850,44 @@ fn fragmented_video_presents_its_span_and_only_ffmpeg_s_stretch_is_taken_off() {
         "{vd} vs chunkDuration {meta_ms}"
     );
     assert_eq!(m.duration_method, DurationMethod::Samples);
+}
+
+#[test]
+fn an_aac_sample_larger_than_any_frame_is_a_decode_error_and_is_not_read() {
+    let mut data = read_chunk("basic", 0);
+    let movie = Movie::parse(&data).unwrap();
+    let audio = movie.track(TrackKind::Audio).unwrap();
+    // The second audio stsz (moov is last in the basic chunk): its entry 5 becomes 100 KB,
+    // and a 200 KB free box at the end keeps the sample inside the file.
+    let stsz = find(&data, b"stsz", movie.moov.start as usize);
+    let stsz = find(&data, b"stsz", stsz + 4) - 4;
+    let k = 5;
+    let at = stsz + 20 + 4 * k;
+    data[at..at + 4].copy_from_slice(&100_000u32.to_be_bytes());
+    let mut free = (200_008u32).to_be_bytes().to_vec();
+    free.extend_from_slice(b"free");
+    free.resize(200_008, 0);
+    data.extend_from_slice(&free);
+    assert_eq!(
+        Movie::parse(&data)
+            .unwrap()
+            .track(TrackKind::Audio)
+            .unwrap()
+            .samples[k]
+            .size,
+        100_000
+    );
+    assert!(audio.samples[k].size < 1000);
+    let f = run("basic", 0, &data, |_| {});
+    let hit = f
+        .iter()
+        .find(|x| x.code == Code::AudioDecode)
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    let a = hit.actual.as_ref().unwrap();
+    assert_eq!(a["first_frame"], k, "{hit:#?}");
+    assert!(
+        hit.message.contains("more than any AAC frame"),
+        "{}",
+        hit.message
+    );
 }

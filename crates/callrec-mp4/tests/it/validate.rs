@@ -30,7 +30,7 @@ fn each_broken_fixture_has_exactly_its_defect() {
     let dir = crate::util::testdata().join("corrupt/structure");
     let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
     let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
-    assert_eq!(expected.len(), 8, "broken fixtures in {}", dir.display());
+    assert_eq!(expected.len(), 13, "broken fixtures in {}", dir.display());
     let mut kinds = Vec::new();
     for (name, want) in &expected {
         let data = std::fs::read(dir.join(name)).unwrap();
@@ -50,7 +50,13 @@ fn each_broken_fixture_has_exactly_its_defect() {
     }
     kinds.sort();
     kinds.dedup();
-    assert_eq!(kinds.len(), 8, "one fixture per defect kind: {kinds:?}");
+    // mp4.stts: a zero and a huge delta; mp4.sample_data: a wrong stco and trun offset.
+    assert_eq!(
+        kinds.len(),
+        11,
+        "every defect kind has a fixture: {kinds:?}"
+    );
+    assert_eq!(kinds.len(), DefectKind::ALL.len());
 }
 
 /// The chunk of `recording` with index 0.
@@ -119,4 +125,56 @@ fn a_zero_duration_inside_a_fragment_is_a_defect_naming_the_sample() {
         .collect();
     assert_eq!(z.len(), 1, "{defects:#?}");
     assert_eq!((z[0].track_index, z[0].sample), (Some(0), Some(3)));
+}
+
+/// The defects of a movie whose video track is the basic fixture's, with one sample over
+/// `sample` (in a buffer that is all one mdat payload) and no audio.
+fn nal_defects(sample: &[u8]) -> Vec<callrec_mp4::Defect> {
+    let mut movie = callrec_mp4::Movie::parse(&chunk0("basic")).unwrap();
+    let mut data = b"junkjunk".to_vec();
+    let offset = data.len() as u64;
+    data.extend_from_slice(sample);
+    for t in &mut movie.tracks {
+        let first = t.samples[0];
+        t.samples.clear();
+        if t.kind == callrec_mp4::TrackKind::Video {
+            t.samples.push(callrec_mp4::Sample {
+                offset,
+                size: sample.len() as u32,
+                ..first
+            });
+        }
+    }
+    let whole = 0..data.len() as u64;
+    movie.mdats = Vec::from([whole]);
+    callrec_mp4::validate_movie(&data, &movie)
+}
+
+#[test]
+fn nal_length_prefixes_must_tile_each_h264_sample() {
+    let kinds = |s: &[u8]| -> Vec<DefectKind> { nal_defects(s).iter().map(|d| d.kind).collect() };
+    // Two NAL units (an SEI and an IDR slice) tiling the sample.
+    assert_eq!(kinds(&[0, 0, 0, 2, 6, 5, 0, 0, 0, 2, 0x65, 0x88]), []);
+    // Zero padding after the last unit.
+    assert_eq!(kinds(&[0, 0, 0, 2, 0x65, 0x88, 0, 0, 0]), []);
+    // A length past the sample; a prefix cut short; a forbidden bit; type 24; all zeros.
+    for bad in [
+        &[0, 0, 0, 5, 0x65, 0x88][..],
+        &[0, 0, 0, 2, 0x65, 0x88, 0, 0, 1],
+        &[0, 0, 0, 2, 0xe5, 0x88],
+        &[0, 0, 0, 2, 0x78, 0x88],
+        &[0, 0, 0, 0, 0, 0],
+    ] {
+        let d = nal_defects(bad);
+        assert_eq!(d.len(), 1, "{bad:?}: {d:#?}");
+        assert_eq!(d[0].kind, DefectKind::SampleData, "{bad:?}");
+        assert_eq!(d[0].sample, Some(0));
+        assert_eq!(d[0].path, "moov/trak[0]/mdia/minf/stbl/stco");
+    }
+    let d = nal_defects(&[]);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(
+        (d[0].kind, d[0].path.as_str()),
+        (DefectKind::EmptySample, "moov/trak[0]/mdia/minf/stbl/stsz")
+    );
 }

@@ -403,7 +403,7 @@ fn a_chunk_with_a_structural_defect_is_refused_before_planning_and_checked_as_an
     let dir = testdata().join("corrupt/structure");
     let text = fs::read_to_string(dir.join("expected.json")).unwrap();
     let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
-    assert_eq!(expected.len(), 8);
+    assert_eq!(expected.len(), 13);
     for (name, want) in &expected {
         let rec_dir = copy_fixture(want["recording"].as_str().unwrap());
         let rec = Recording::open(rec_dir.path()).unwrap();
@@ -569,4 +569,172 @@ fn a_recording_duration_counting_wall_time_is_info_not_an_error() {
         .unwrap_or_else(|| panic!("{:#?}", report.findings));
     assert_eq!(err.severity, Severity::Error);
     assert!(err.message.contains("wall-clock span"), "{}", err.message);
+}
+
+/// Chunk `i`'s media path in `rec`.
+fn media_path(rec: &Recording, i: usize) -> PathBuf {
+    rec.chunks()[i].media_path.clone().unwrap()
+}
+
+#[test]
+fn a_chunk_that_shrinks_after_it_was_opened_is_file_changed_naming_the_chunk() {
+    use callrec::crates::check::{check_lazy, ChunkMedia, Code, Options};
+    for (recording, cut) in [("basic", 2.0 / 3.0), ("basic", 0.0), ("fragmented", 0.5)] {
+        let dir = copy_fixture(recording);
+        let rec = Recording::open(dir.path()).unwrap();
+        // Each chunk is opened, then chunk 1 is cut short before a byte is read: the check
+        // reads it with the length it had when opened.
+        let mut open = |i: usize| {
+            let reader = callrec::ChunkReader::open(&media_path(&rec, i)).unwrap();
+            if i == 1 {
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(media_path(&rec, i))
+                    .unwrap();
+                f.set_len((reader_len(&reader) as f64 * cut) as u64)
+                    .unwrap();
+            }
+            ChunkMedia::Source(Box::new(reader))
+        };
+        let report = check_lazy(rec.meta(), &mut open, &Options::default());
+        let changed: Vec<_> = report.with_code(Code::FileChanged).collect();
+        assert_eq!(changed.len(), 1, "{recording} cut {cut}: {report}");
+        assert_eq!(changed[0].chunk.as_ref().unwrap().index, 1, "{report}");
+        assert!(report.has_errors());
+        // Chunks 0 and 2 are checked as usual.
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| f.chunk.as_ref().is_none_or(|c| c.index == 1)),
+            "{report}"
+        );
+    }
+}
+
+fn reader_len(r: &callrec::ChunkReader) -> u64 {
+    use callrec::crates::mp4::Source;
+    r.len()
+}
+
+#[test]
+fn a_chunk_cut_short_after_its_header_was_read_names_the_sample_it_could_not_read() {
+    use callrec::crates::check::{check_lazy, ChunkMedia, Code, Options};
+    // faststart: the moov comes first, so the cut leaves it whole and a sample read fails.
+    let dir = copy_fixture("faststart");
+    let rec = Recording::open(dir.path()).unwrap();
+    let path = media_path(&rec, 0);
+    let movie = Movie::parse(&fs::read(&path).unwrap()).unwrap();
+    let audio = movie.track(TrackKind::Audio).unwrap();
+    let cut = audio.samples[audio.samples.len() / 2].offset + 1;
+    let mut first = Some(callrec::ChunkReader::open(&path).unwrap());
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let mut open = |i: usize| {
+        let r = match first.take() {
+            Some(r) if i == 0 => r,
+            _ => callrec::ChunkReader::open(&media_path(&rec, i)).unwrap(),
+        };
+        ChunkMedia::Source(Box::new(r))
+    };
+    let report = check_lazy(rec.meta(), &mut open, &Options::default());
+    let changed: Vec<_> = report.with_code(Code::FileChanged).collect();
+    assert_eq!(changed.len(), 1, "{report}");
+    assert_eq!(changed[0].chunk.as_ref().unwrap().index, 0);
+    assert!(changed[0].message.contains("sample"), "{report}");
+}
+
+#[test]
+fn a_chunk_that_grows_after_it_was_opened_is_file_changed() {
+    use callrec::crates::check::{check_lazy, ChunkMedia, Code, Options};
+    let dir = copy_fixture("basic");
+    let rec = Recording::open(dir.path()).unwrap();
+    let mut open = |i: usize| {
+        let reader = callrec::ChunkReader::open(&media_path(&rec, i)).unwrap();
+        if i == 2 {
+            use std::io::Write;
+            let mut f = fs::OpenOptions::new()
+                .append(true)
+                .open(media_path(&rec, i))
+                .unwrap();
+            f.write_all(b"\0\0\0\x08free").unwrap();
+        }
+        ChunkMedia::Source(Box::new(reader))
+    };
+    let report = check_lazy(rec.meta(), &mut open, &Options::default());
+    let changed: Vec<_> = report.with_code(Code::FileChanged).collect();
+    assert_eq!(changed.len(), 1, "{report}");
+    assert_eq!(changed[0].chunk.as_ref().unwrap().index, 2);
+    assert!(changed[0].message.contains("bytes when opened"), "{report}");
+}
+
+#[test]
+fn an_event_repeating_one_chunk_entry_is_one_duplicate_finding_not_missing_metadata() {
+    let dir = copy_fixture("basic");
+    let mut repeated = String::new();
+    edit_event(dir.path(), |c| {
+        repeated = c[1]["documentId"].as_str().unwrap().to_string();
+        let entry = c[1].clone();
+        c.push(entry);
+    });
+    let rec = Recording::open(dir.path()).unwrap();
+    let report = rec.check().unwrap();
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(codes, ["event.duplicate_document_id"], "{report}");
+    let dup = &report.findings[0];
+    assert_eq!(dup.severity, Severity::Error);
+    assert!(dup.message.contains(&repeated), "{}", dup.message);
+    // The repeat is not measured again: the media total is the three chunks'.
+    assert!(
+        (report.media_duration_ms - 15_000.0).abs() < 1.0,
+        "{report}"
+    );
+    let out = dir.path().join("out.mp4");
+    match rec.stitch(&StitchOptions::new(&out)).unwrap_err() {
+        Error::NotStitchable { problem, .. } => assert!(
+            matches!(problem.as_ref(), Problem::DuplicateDocumentId { document_id, .. } if *document_id == repeated),
+            "{problem:?}"
+        ),
+        other => panic!("expected NotStitchable, got {other:?}"),
+    }
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_chunk_modified_during_the_copy_is_error_changed_and_no_output_is_left() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = copy_fixture("basic");
+    let rec = Recording::open(dir.path()).unwrap();
+    let victim = media_path(&rec, 2);
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("out.mp4");
+    let touched = AtomicBool::new(false);
+    // The first progress report comes after the header is written, before the samples are
+    // copied: the chunk's modification time moves (its bytes stay the same length).
+    let progress = |_: u64, _: u64| {
+        if !touched.swap(true, Ordering::SeqCst) {
+            let f = fs::OpenOptions::new().write(true).open(&victim).unwrap();
+            f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+                .unwrap();
+        }
+    };
+    let err = rec
+        .stitch_with_progress(&StitchOptions::new(&target), &progress)
+        .unwrap_err();
+    assert!(touched.load(Ordering::SeqCst));
+    match &err {
+        Error::Changed { index: 2, path, .. } => assert_eq!(path, &victim),
+        other => panic!("expected Error::Changed for chunk 2, got {other:?}"),
+    }
+    assert!(err.to_string().contains("modified"), "{err}");
+    assert!(!target.exists());
+    assert_eq!(
+        fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "no temporary left"
+    );
 }
