@@ -23,7 +23,8 @@ const KEEP_ERRORS: usize = 5;
 pub struct DecodeFacts {
     /// Packets handed to the decoder (samples that lie wholly inside the file).
     pub packets: u64,
-    /// Sum of those packets' durations, in the track timescale.
+    /// Sum of those packets' durations, in the track timescale (less the stretch of an
+    /// edit-less first frame, see [`callrec_mp4::present`]).
     pub packets_duration: u64,
     /// PCM sample frames (per channel) the decoder produced.
     pub decoded_frames: u64,

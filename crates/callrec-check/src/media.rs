@@ -304,52 +304,42 @@ fn edit_duration_ms(movie: &Movie, t: &Track) -> Option<f64> {
 }
 
 /// A track's presented duration: from the edit list, else (a file without one: ffmpeg's
-/// fragmented chunks) an audio track's samples minus the AAC priming it presents, and a video
-/// track's span from its earliest presentation time to the end of its last sample (priming is
-/// audio's alone).
+/// fragmented chunks) what [`callrec_mp4::present`] says it presents, the model the stitcher
+/// uses: audio after its AAC priming, a stretched first sample given its own length back.
 fn presented_ms(
     movie: &Movie,
     t: &Track,
-    priming_ms: Option<f64>,
+    _priming_ms: Option<f64>,
 ) -> (Option<f64>, DurationMethod) {
     if let Some(d) = edit_duration_ms(movie, t) {
         return (Some(d), DurationMethod::EditList);
     }
-    let raw = ms(sum_durations(t) as f64, t.timescale.get());
-    match (t.kind, priming_ms) {
-        (TrackKind::Audio, Some(p)) => (
-            Some((raw - p).max(0.0)),
-            DurationMethod::SamplesMinusPriming,
-        ),
-        (TrackKind::Video, _) => {
-            let ts = t.timescale.get();
-            let start = t.samples.iter().map(|s| s.pts()).min().unwrap_or(0);
-            let end = t
-                .samples
-                .iter()
-                .map(|s| s.pts().saturating_add(i64::from(s.duration)))
-                .max()
-                .unwrap_or(0);
-            let span = ms(end.saturating_sub(start).max(0) as f64, ts);
-            // ffmpeg's fragmented muxer stretches the first video sample by the audio priming
-            // (the audio starts that much earlier): that stretch is not presented. A first
-            // sample no longer than the others is presented whole.
-            let excess = match (t.samples.first(), mode_duration(t)) {
-                (Some(first), Some(mode)) if first.duration > mode => {
-                    ms(f64::from(first.duration - mode), ts)
-                }
-                _ => 0.0,
-            };
-            match priming_ms {
-                Some(p) if excess > 0.0 && excess <= p + ms(1.0, ts) + 1e-9 => (
-                    Some((span - excess).max(0.0)),
-                    DurationMethod::SamplesMinusPriming,
-                ),
-                _ => (Some(span), DurationMethod::Samples),
-            }
-        }
-        _ => (Some(raw), DurationMethod::Samples),
-    }
+    let w = callrec_mp4::present::edit_less(movie)
+        .ok()
+        .flatten()
+        .and_then(|el| callrec_mp4::present::window(movie, t, Some(el)).ok());
+    let Some(w) = w else {
+        let raw = ms(sum_durations(t) as f64, t.timescale.get());
+        return (Some(raw), DurationMethod::Samples);
+    };
+    let ts = t.timescale.get();
+    let span = ms(w.end.saturating_sub(w.start).max(0) as f64, ts);
+    let method = if w.trim > 0 || t.kind == TrackKind::Audio {
+        DurationMethod::SamplesMinusPriming
+    } else {
+        DurationMethod::Samples
+    };
+    (Some(span), method)
+}
+
+/// Ticks by which an edit-less track's first sample is stretched (ffmpeg's fragments): its
+/// decode-time delta is not media.
+fn first_stretch(movie: &Movie, t: &Track) -> u64 {
+    callrec_mp4::present::edit_less(movie)
+        .ok()
+        .flatten()
+        .and_then(|el| callrec_mp4::present::window(movie, t, Some(el)).ok())
+        .map_or(0, |w| u64::from(w.trim))
 }
 
 /// Most distinct picture sizes [`VideoFacts::other_sizes`] lists (a hostile `stsd` may hold
@@ -468,7 +458,12 @@ fn measure(movie: &Movie, src: &dyn Source, decode_audio: bool) -> Inspection {
         let decode = match (decode_audio, t.codec()) {
             (true, Some(Codec::Aac(c))) => Some(decode_aac(c, t, src)),
             _ => None,
-        };
+        }
+        .map(|mut d| {
+            // A stretched first frame decodes to one frame like any other.
+            d.packets_duration = d.packets_duration.saturating_sub(first_stretch(movie, t));
+            d
+        });
         AudioFacts {
             codec: t
                 .entries

@@ -83,8 +83,16 @@ fn clean_fixture_chunks_give_no_findings() {
             // Presented duration: chunkDuration exactly from the edit list; fragmented chunks
             // (no edit list) within a fraction of a millisecond once the priming is taken off.
             let want = meta["chunkDuration"].as_f64().unwrap();
-            if name == "fragmented" {
-                assert_eq!(m.duration_method, DurationMethod::SamplesMinusPriming);
+            if name.starts_with("fragmented") {
+                // The video's first frame carries the stretch without B-frames; with them the
+                // audio's does, and the video is presented as its samples say.
+                assert!(
+                    matches!(
+                        m.duration_method,
+                        DurationMethod::SamplesMinusPriming | DurationMethod::Samples
+                    ),
+                    "{m:?}"
+                );
                 assert!((m.duration_ms.unwrap() - want).abs() < 0.1, "{m:?}");
             } else {
                 assert_eq!(m.duration_method, DurationMethod::EditList);
@@ -132,7 +140,7 @@ fn facts_agree_with_ffprobe_packet_tables() {
                     let fr = st["avg_frame_rate"].as_str().unwrap();
                     let (n, d) = fr.split_once('/').unwrap();
                     let fr = n.parse::<f64>().unwrap() / d.parse::<f64>().unwrap();
-                    if m.fragmented {
+                    if m.fragmented && fr != 8.0 {
                         // ffprobe averages over the first sample, which ffmpeg stretched by
                         // the AAC priming (see testdata/README.md); we take the usual frame.
                         assert!(fr < 8.0 && (fr - 8.0).abs() < 0.2, "{fr}");
