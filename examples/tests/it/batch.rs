@@ -296,9 +296,12 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
         assert_stitched(&mp4, &src);
         let check = json(&key_dir.join("check.json"));
         assert_eq!(check["errors"], 0, "{rel}");
-        // The durations agree with the metadata: 5 + 4 + 6 s of media in every fixture.
+        // The durations agree with the metadata: 5 + 4 + 6 s of media in every fixture; the
+        // output keeps every audio frame, so each of its 2 joins adds the end padding and the
+        // next chunk's priming (under 200 ms).
         let timeline = json(&key_dir.join("timeline.json"));
-        assert_eq!(e.media_ms, Some(15_000), "{rel}");
+        let ms = e.media_ms.unwrap();
+        assert!((15_000..=15_400).contains(&ms), "{rel}: {ms}");
         assert_eq!(timeline["media_ms"].as_f64(), Some(15_000.0), "{rel}");
         assert_eq!(
             timeline["wall_ms"].as_f64(),
@@ -484,7 +487,7 @@ fn outputs_do_not_depend_on_the_number_of_jobs_and_wall_clock_is_recorded() {
     );
     let e = outcome(&summary, "recordings/paused");
     assert!(!e.wall_clock);
-    assert_eq!(e.media_ms, Some(15_000));
+    assert!((15_000..=15_400).contains(&e.media_ms.unwrap()));
     let again = batch::run(&options(root.path(), wall.path(), 2), &quiet).unwrap();
     assert_eq!(again.skipped(), 7, "the same mode again is done");
 }

@@ -175,7 +175,16 @@ fn check_binary_every_clean_fixture_exits_0_without_warnings() {
     names.sort();
     assert_eq!(
         names,
-        ["basic", "bframes", "faststart", "fragmented", "paused"],
+        [
+            "basic",
+            "bframes",
+            "faststart",
+            "fragmented",
+            "fragmented_bframes",
+            "mixed_timescale",
+            "paused",
+            "paused_bframes"
+        ],
         "a new fixture under testdata/recordings: clean ones belong in this test"
     );
     for name in &names {
