@@ -35,7 +35,19 @@
 //! renamed), and a recording's manifest line is appended, and synced, only after all its outputs
 //! are in place. A final path therefore holds a complete file or nothing new, the manifest lists
 //! only finished recordings (a line cut short by a kill is ignored), and a rerun removes the
-//! temporary files a killed run left behind. One batch at a time per output directory.
+//! temporary files a killed run left behind.
+//!
+//! # One batch per output directory
+//! [`run`] holds an exclusive lock on `OUT/.callrec-batch.lock` (which holds its process id)
+//! while it works: a second batch on the same OUT fails naming the holder's pid, or waits for it
+//! with [`Options::wait`]. An OUT inside a recording directory under the root is refused (the
+//! root is only read).
+//!
+//! # Names
+//! Keys are bounded (a long callId is cut and given a hash of the whole), unique, and never a
+//! name the batch uses itself (`manifest.jsonl`, the lock file, a hidden name). Every key read
+//! back from the manifest is checked again: an entry whose key or output names are not what
+//! the batch would write (a tampered manifest: `../x`) is ignored, so no path escapes OUT.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -44,6 +56,8 @@ use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Instant, UNIX_EPOCH};
+
+use crate::cli::plural;
 
 use anyhow::{Context, Result};
 use callrec::crates::mp4::TrackKind;
@@ -60,6 +74,13 @@ pub const RECORDING_MP4: &str = "recording.mp4";
 pub const TIMELINE_JSON: &str = "timeline.json";
 /// The check report's file name.
 pub const CHECK_JSON: &str = "check.json";
+/// The lock file's name inside the output directory (it holds the running batch's pid).
+pub const LOCK: &str = ".callrec-batch.lock";
+/// The longest output key: far below the 255 bytes a file name may have.
+pub const MAX_KEY_BYTES: usize = 160;
+/// The longest callId (or directory name) kept whole in a key; a longer one is cut and given
+/// 12 hex digits of its SHA-256.
+const MAX_BASE_BYTES: usize = 96;
 
 /// What a batch is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +96,8 @@ pub struct Options {
     pub wall_clock: bool,
     /// Redo recordings the manifest says are done.
     pub force: bool,
+    /// When another batch holds OUT's lock, wait for it (else fail naming its pid).
+    pub wait: bool,
 }
 
 impl Options {
@@ -86,6 +109,7 @@ impl Options {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             wall_clock: false,
             force: false,
+            wait: false,
         }
     }
 }
@@ -261,8 +285,8 @@ impl Summary {
         let ok = self.outcomes.len() - self.failed();
         let _ = writeln!(
             out,
-            "{} recordings: {} ok, {} failed, {} skipped (done earlier)",
-            self.outcomes.len(),
+            "{}: {} ok, {} failed, {} skipped (done earlier)",
+            plural(self.outcomes.len(), "recording"),
             ok,
             self.failed(),
             self.skipped()
@@ -274,6 +298,11 @@ impl Summary {
 /// What [`run`] reports as it goes.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// Another batch holds OUT's lock and [`Options::wait`] is set: waiting for it.
+    Waiting {
+        /// The holder's process id, when its lock file says.
+        pid: Option<u32>,
+    },
     /// The work is known.
     Start {
         /// Recording directories found.
@@ -341,6 +370,19 @@ pub fn discover(root: &Path, exclude: Option<&Path>) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// Whether `dir` itself is a recording directory (see [`discover`]).
+fn is_recording_dir(dir: &Path) -> bool {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return false;
+    };
+    let files: BTreeSet<String> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    is_recording(dir, &files)
+}
+
 fn is_recording(dir: &Path, files: &BTreeSet<String>) -> bool {
     if files.contains(callrec::crates::meta::EVENT_FILE) {
         return true;
@@ -354,7 +396,7 @@ fn is_recording(dir: &Path, files: &BTreeSet<String>) -> bool {
             return true;
         }
         let path = dir.join(file);
-        if fs::read(&path)
+        if callrec::crates::meta::read_json_file(&path)
             .is_ok_and(|b| callrec::crates::meta::ChunkMetadata::from_json(&b, &path).is_ok())
         {
             return true;
@@ -374,11 +416,59 @@ pub fn read_manifest(path: &Path) -> Result<BTreeMap<String, Entry>> {
     };
     for line in BufReader::new(file).lines() {
         let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        if let Ok(entry) = serde_json::from_str::<Entry>(&line) {
-            entries.insert(entry.dir.clone(), entry);
+        match serde_json::from_str::<Entry>(&line) {
+            Ok(entry) if trusted(&entry) => {
+                entries.insert(entry.dir.clone(), entry);
+            }
+            // A key or output name the batch never writes: the manifest was edited; the
+            // directory gets a fresh key and is redone.
+            _ => {}
         }
     }
     Ok(entries)
+}
+
+/// Whether `key` is a name [`assign_keys`] could give: one path component of safe characters,
+/// bounded, not hidden and not one of the batch's own files.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_KEY_BYTES
+        && callrec::safe_file_name(key) == key
+        && !reserved(key)
+}
+
+/// Names in OUT that the batch uses itself.
+fn reserved(name: &str) -> bool {
+    [MANIFEST, LOCK]
+        .iter()
+        .any(|r| name.eq_ignore_ascii_case(r))
+}
+
+/// Whether a manifest entry read back names only what the batch writes.
+fn trusted(entry: &Entry) -> bool {
+    valid_key(&entry.key)
+        && entry
+            .outputs
+            .keys()
+            .all(|n| [CHECK_JSON, TIMELINE_JSON, RECORDING_MP4].contains(&n.as_str()))
+}
+
+/// `s` made a bounded, safe, non-reserved name: [`callrec::safe_file_name`], cut to
+/// [`MAX_BASE_BYTES`] with 12 hex digits of the SHA-256 of the whole when longer, and `_` put
+/// before a name the batch uses itself.
+fn bounded_name(s: &str) -> String {
+    let safe = callrec::safe_file_name(s);
+    let name = if safe.len() > MAX_BASE_BYTES {
+        // ASCII only: any byte index is a char boundary.
+        format!("{}-{}", &safe[..MAX_BASE_BYTES - 13], &sha256_hex(s)[..12])
+    } else {
+        safe
+    };
+    if reserved(&name) {
+        format!("_{name}")
+    } else {
+        name
+    }
 }
 
 /// A directory's name relative to the root, `/`-separated.
@@ -414,10 +504,10 @@ pub fn assign_keys(
     previous: &BTreeMap<String, Entry>,
 ) -> Vec<String> {
     let base = |(rel, call_id): &(String, Option<String>)| match call_id {
-        Some(id) => callrec::safe_file_name(id),
+        Some(id) => bounded_name(id),
         None => format!(
             "dir-{}",
-            callrec::safe_file_name(rel.rsplit('/').next().unwrap_or(rel))
+            bounded_name(rel.rsplit('/').next().unwrap_or(rel))
         ),
     };
     let bases: Vec<String> = dirs.iter().map(base).collect();
@@ -426,13 +516,18 @@ pub fn assign_keys(
         *count.entry(b).or_default() += 1;
     }
     let mut taken: BTreeSet<String> = previous.values().map(|e| e.key.clone()).collect();
+    // Keys of earlier runs, each kept by the first directory that had it (an edited manifest
+    // may give two directories one key).
+    let mut kept = BTreeSet::new();
     let mut keys = Vec::with_capacity(dirs.len());
     for ((rel, _), base) in dirs.iter().zip(&bases) {
         if let Some(e) = previous.get(rel) {
-            keys.push(e.key.clone());
-            continue;
+            if valid_key(&e.key) && kept.insert(e.key.clone()) {
+                keys.push(e.key.clone());
+                continue;
+            }
         }
-        let name = callrec::safe_file_name(rel.rsplit('/').next().unwrap_or(rel));
+        let name = bounded_name(rel.rsplit('/').next().unwrap_or(rel));
         let hash = &sha256_hex(rel.as_bytes())[..8];
         let mut candidates = vec![];
         if count[base.as_str()] == 1 {
@@ -442,7 +537,7 @@ pub fn assign_keys(
         candidates.push(format!("{base}--{hash}"));
         let key = candidates
             .into_iter()
-            .find(|k| !taken.contains(k))
+            .find(|k| !taken.contains(k) && valid_key(k))
             .unwrap_or_else(|| {
                 (2..)
                     .map(|n| format!("{base}--{hash}-{n}"))
@@ -520,8 +615,10 @@ fn still_done(entry: &Entry, inputs: &str, wall_clock: bool, out_dir: &Path) -> 
 /// `on_event` is called from the worker threads. The result is `Err` only when the batch itself
 /// cannot run (the root cannot be read, the output directory or manifest cannot be written).
 pub fn run(opts: &Options, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<Summary> {
+    refuse_out_inside_a_recording(&opts.root, &opts.out)?;
     fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
+    let _lock = OutLock::take(&opts.out, opts.wait, on_event)?;
     let dirs = discover(&opts.root, Some(&opts.out))?;
     let manifest_path = opts.out.join(MANIFEST);
     let previous = read_manifest(&manifest_path)?;
@@ -565,7 +662,7 @@ pub fn run(opts: &Options, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<Summ
 
     let manifest = Mutex::new(open_manifest(&manifest_path)?);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
+        .num_threads(opts.jobs.clamp(1, callrec::max_threads()))
         .thread_name(|i| format!("batch-{i}"))
         .build()
         .context("cannot start the worker pool")?;
@@ -606,6 +703,84 @@ pub fn run(opts: &Options, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<Summ
     }
     outcomes.sort_by(|a, b| Path::new(&a.entry.dir).cmp(Path::new(&b.entry.dir)));
     Ok(Summary { outcomes })
+}
+
+/// Refuses an output directory that is, or is inside, a recording directory under `root`
+/// (the batch would write into its input). A root that cannot be read is left to [`discover`]
+/// to report.
+fn refuse_out_inside_a_recording(root: &Path, out: &Path) -> Result<()> {
+    let Ok(root) = fs::canonicalize(root) else {
+        return Ok(());
+    };
+    let out_abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    for dir in out_abs.ancestors() {
+        let Ok(dir) = fs::canonicalize(dir) else {
+            continue; // not created yet
+        };
+        if dir.starts_with(&root) && is_recording_dir(&dir) {
+            anyhow::bail!(
+                "refusing to write into {}: it is inside the recording directory {} (the root \
+                 is only read; choose an output directory outside every recording)",
+                out.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The exclusive lock a batch holds on its output directory (released when dropped; the file
+/// stays, emptied, so that no waiting batch locks a file that is being removed).
+struct OutLock {
+    file: File,
+}
+
+impl OutLock {
+    fn take(out: &Path, wait: bool, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<OutLock> {
+        let path = out.join(LOCK);
+        let ctx = || format!("cannot lock {}", path.display());
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .with_context(ctx)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let pid = text.trim().parse::<u32>().ok();
+                let holder = pid.map_or("another batch".to_string(), |p| {
+                    format!("another batch (pid {p})")
+                });
+                if !wait {
+                    anyhow::bail!(
+                        "{} is in use by {holder}, which holds {}: wait for it to finish, or \
+                         pass --wait",
+                        out.display(),
+                        path.display()
+                    );
+                }
+                on_event(Event::Waiting { pid });
+                file.lock().with_context(ctx)?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e).with_context(ctx),
+        }
+        file.set_len(0).with_context(ctx)?;
+        file.seek(io::SeekFrom::Start(0)).with_context(ctx)?;
+        writeln!(file, "{}", std::process::id()).with_context(ctx)?;
+        Ok(OutLock { file })
+    }
+}
+
+impl Drop for OutLock {
+    fn drop(&mut self) {
+        // Emptied first, so that the file never names a process that no longer holds it.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
 }
 
 /// A recording to process.
@@ -755,8 +930,9 @@ fn process_inner(
         .find(|f| f.severity == callrec::Severity::Error)
     {
         return Err(Failure::rejected(format!(
-            "check found {} error(s), first: {first}",
-            report.errors
+            "check found {}, first: {}",
+            plural(report.errors, "error"),
+            finding_note(first)
         )));
     }
 
@@ -787,6 +963,19 @@ fn process_inner(
     let output = describe(&mp4).map_err(|e| Failure::io("cannot read back", &mp4, e))?;
     entry.outputs.insert(RECORDING_MP4.into(), output);
     Ok(())
+}
+
+/// A finding as a note: severity, code, the chunk (unless the message already names it) and the
+/// message, so that each chunk is named once.
+pub fn finding_note(f: &callrec::Finding) -> String {
+    let mut note = format!("{} {}", f.severity, f.code);
+    if let Some(c) = &f.chunk {
+        if !f.message.contains(&c.document_id) {
+            let _ = write!(note, " chunk {} ({})", c.index, c.document_id);
+        }
+    }
+    let _ = write!(note, ": {}", f.message);
+    note
 }
 
 /// Re-reads a written MP4: it parses, has no structural defect, holds the `expected` sample

@@ -36,3 +36,4 @@
 
 #[path = "batch_lib.rs"]
 pub mod batch;
+pub mod cli;

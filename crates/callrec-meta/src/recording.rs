@@ -279,16 +279,16 @@ impl Recording {
         let mut names = Vec::new();
         for entry in rd {
             let entry = entry.map_err(|e| Error::io(dir, e))?;
+            // Every name, whatever its type: a directory or FIFO where a chunk or event.json
+            // belongs is reported as "not a regular file" when read, not as absent.
             if let Ok(name) = entry.file_name().into_string() {
-                if entry.path().is_file() {
-                    names.push(name);
-                }
+                names.push(name);
             }
         }
         names.sort();
         let event = if names.iter().any(|n| n == EVENT_FILE) {
             let p = dir.join(EVENT_FILE);
-            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            let bytes = crate::read_json_file(&p)?;
             Some(RecordingEvent::from_json(&bytes, &p)?)
         } else {
             None
@@ -311,9 +311,8 @@ impl Recording {
                 continue;
             }
             let path = dir.join(name);
-            let result = std::fs::read(&path)
-                .map_err(|e| Error::io(&path, e))
-                .and_then(|b| ChunkMetadata::from_json(&b, &path));
+            let result =
+                crate::read_json_file(&path).and_then(|b| ChunkMetadata::from_json(&b, &path));
             // A JSON file that is not metadata is ignored unless it belongs to a chunk.
             if result.is_err() && !listed.contains(stem) && !media.contains(stem) {
                 continue;

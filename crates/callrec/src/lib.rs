@@ -165,6 +165,20 @@ fn map(file: &File) -> io::Result<Mmap> {
     unsafe { Mmap::map(file) }
 }
 
+/// Opens a chunk file, refusing what is not a regular file (a directory; a FIFO, whose open
+/// would block until a writer comes) with "not a regular file".
+fn open_chunk(path: &Path) -> io::Result<File> {
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
 impl Recording {
     /// Opens a recording directory: reads `event.json` and the chunk metadata (see
     /// [`callrec_meta::Recording::load`]) and maps every chunk file that is present.
@@ -181,7 +195,7 @@ impl Recording {
             .iter()
             .map(|c| match &c.media_path {
                 None => Ok(None),
-                Some(path) => File::open(path).and_then(|f| map(&f)).map(Some),
+                Some(path) => open_chunk(path).and_then(|f| map(&f)).map(Some),
             })
             .collect();
         Ok(Recording {
@@ -419,8 +433,9 @@ impl Recording {
     }
 
     /// Refuses, before anything is written, an output that is one of the recording's files
-    /// (by canonical path or by device and inode), the other output, or an existing file that
-    /// is not a regular file (a directory, FIFO, device or socket).
+    /// (by canonical path or by device and inode), an existing JSON file of the recording
+    /// directory (`*.packets.json`), the other output, a dangling symbolic link, or an
+    /// existing file that is not a regular file (a directory, FIFO, device or socket).
     pub fn check_outputs(&self, opts: &StitchOptions) -> Result<()> {
         let inputs: Vec<(Identity, String)> = self
             .input_paths()
@@ -433,10 +448,33 @@ impl Recording {
             path: path.to_path_buf(),
             reason,
         };
+        let own_dir = std::fs::canonicalize(&self.dir).ok();
         for path in &outputs {
             let id = Identity::of(path);
             if let Some((_, what)) = inputs.iter().find(|(i, _)| i.same(&id)) {
                 return Err(refuse(path, format!("it is {what}")));
+            }
+            if let Ok(link) = std::fs::symlink_metadata(path) {
+                if link.file_type().is_symlink() && std::fs::metadata(path).is_err() {
+                    return Err(refuse(
+                        path,
+                        "it is a symbolic link to nothing (dangling)".into(),
+                    ));
+                }
+                // Any existing JSON file of the recording directory (`*.packets.json`, metadata
+                // of an unlisted chunk...): what the directory's metadata is read from. (An
+                // earlier output MP4 there may be replaced.)
+                let canonical = id.canonical.as_deref();
+                let parent = canonical.and_then(Path::parent);
+                let json = canonical
+                    .and_then(Path::extension)
+                    .is_some_and(|x| x == "json");
+                if json && own_dir.is_some() && parent == own_dir.as_deref() {
+                    return Err(refuse(
+                        path,
+                        "it is a JSON file of the recording directory, which is only read".into(),
+                    ));
+                }
             }
             match std::fs::metadata(path) {
                 Ok(m) if m.is_dir() => return Err(refuse(path, "it is a directory".into())),
@@ -546,7 +584,7 @@ pub struct StitchOptions {
     /// edit), so the playback position equals the time since `recordingStartTime` in every
     /// player. Off (compact): media runs on through pauses.
     pub wall_clock: bool,
-    /// Copy threads; `None` uses the caller's rayon pool.
+    /// Copy threads (capped at [`max_threads`]); `None` uses the caller's rayon pool.
     pub threads: Option<usize>,
     /// Also write the wall-clock timeline as JSON here.
     pub timeline: Option<PathBuf>,
@@ -584,9 +622,15 @@ impl StitchOptions {
     fn stitch_options(&self) -> callrec_stitch::StitchOptions {
         callrec_stitch::StitchOptions {
             wall_clock: self.wall_clock,
-            threads: self.threads,
+            threads: self.threads.map(|n| n.clamp(1, max_threads())),
         }
     }
+}
+
+/// The threads worth running on this machine ([`std::thread::available_parallelism`], 1 when
+/// unknown): [`StitchOptions::threads`] is capped at it.
+pub fn max_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// What a stitch produced.

@@ -2,3 +2,5 @@
 
 mod batch;
 mod check_bin;
+mod signals;
+mod tools;
