@@ -117,6 +117,12 @@ fn main() -> ExitCode {
     );
     match run(&args) {
         Ok(s) => {
+            if s.stale_removed > 0 {
+                cli::note(&format!(
+                    "stitch: removed {} that a killed run left beside the output",
+                    cli::plural(s.stale_removed, "stale temporary file")
+                ));
+            }
             let rate = s.bytes as f64 / s.seconds.max(1e-9) / 1e6;
             let line = format!(
                 "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s){}\n",

@@ -562,3 +562,21 @@ fn a_tampered_manifest_key_never_escapes_out() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn stitch_says_it_removed_a_killed_runs_temporary() {
+    let out = tempfile::tempdir().unwrap();
+    // What a SIGKILLed run leaves: pid 0 is no user process.
+    let stale = out.path().join(".callrec-tmp-a.mp4-0-abc123");
+    fs::write(&stale, b"partial").unwrap();
+    let (code, _, stderr) = run(Command::new(bin("stitch"))
+        .arg(testdata().join("recordings/basic"))
+        .arg("-o")
+        .arg(out.path().join("a.mp4")));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("removed 1 stale temporary file that a killed run left"),
+        "{stderr}"
+    );
+    assert!(!stale.exists());
+}
