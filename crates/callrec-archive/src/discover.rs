@@ -61,12 +61,12 @@ fn is_recording(dir: &Path, files: &BTreeSet<String>) -> bool {
     if files.contains(callrec::crates::meta::EVENT_FILE) {
         return true;
     }
-    let metadata = files.iter().filter_map(|f| {
-        let stem = f.strip_suffix(".json")?;
-        (!stem.ends_with(".packets")).then_some((f, stem))
-    });
+    use callrec::crates::meta::naming;
+    let metadata = files
+        .iter()
+        .filter_map(|f| Some((f, naming::metadata_document_id(f)?)));
     for (file, stem) in metadata {
-        if files.contains(&format!("{stem}.mp4")) {
+        if files.contains(&naming::media_file(stem)) {
             return true;
         }
         let path = dir.join(file);

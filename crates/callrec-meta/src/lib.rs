@@ -41,7 +41,7 @@ pub use metadata::{
     normalize_enum, AudioConfiguration, ChannelKind, ChunkMetadata, Classification, ContentKind,
     FormatKind, Participant, PauseInterval, RecordingInfo, VideoConfiguration,
 };
-pub use recording::{CallIdSource, Chunk, Problem, Recording, EVENT_FILE};
+pub use recording::{naming, CallIdSource, Chunk, Problem, Recording, EVENT_FILE};
 pub use time::{format_timestamp, parse_timestamp, Nanos};
 pub use timeline::{
     ChunkLayout, LayoutPause, MediaRange, Segment, SegmentKind, Timeline, TimelineIssue, WallRange,

@@ -322,7 +322,9 @@ impl Recording {
                     problem: Box::new(Problem::MediaAbsent {
                         index: chunk.index,
                         document_id: chunk.document_id.clone(),
-                        expected: self.dir.join(format!("{}.mp4", chunk.document_id)),
+                        expected: self
+                            .dir
+                            .join(callrec_meta::naming::media_file(&chunk.document_id)),
                     }),
                 });
             };
@@ -409,17 +411,19 @@ impl Recording {
     /// the paths the metadata loader found.
     fn input_paths(&self) -> Vec<(PathBuf, String)> {
         let mut paths = vec![(
-            self.dir.join("event.json"),
+            self.dir.join(callrec_meta::EVENT_FILE),
             "the recording's event.json".to_string(),
         )];
         for c in &self.meta.chunks {
             let what = |kind: &str| format!("chunk {} ({})'s {kind}", c.index, c.document_id);
             paths.push((
-                self.dir.join(format!("{}.mp4", c.document_id)),
+                self.dir
+                    .join(callrec_meta::naming::media_file(&c.document_id)),
                 what("media"),
             ));
             paths.push((
-                self.dir.join(format!("{}.json", c.document_id)),
+                self.dir
+                    .join(callrec_meta::naming::metadata_file(&c.document_id)),
                 what("metadata"),
             ));
             if let Some(p) = &c.media_path {
