@@ -27,6 +27,30 @@
 //! assert!(out.path().join("bad").join(CHECK_JSON).is_file());
 //! assert!(!out.path().join("bad").join(RECORDING_MP4).exists());
 //! ```
+//!
+//! A worker that archives recordings as they arrive keeps the same output directory as
+//! `batch`: it holds the lock, names each recording with [`names::assign_keys`] and appends an
+//! [`Entry`] per job, so that `batch` (or another worker run) skips what is done.
+//!
+//! ```
+//! use callrec_archive::{fingerprint, names, Job, JobOptions, Manifest, OutLock, MANIFEST};
+//! # let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+//! # let out = tempfile::tempdir().unwrap();
+//! # let out = out.path();
+//! let _lock = OutLock::take(out, false, |_| {})?; // fails naming the holder's pid
+//! let manifest = Manifest::open(out.join(MANIFEST))?;
+//! let downloaded = testdata.join("recordings/basic"); // e.g. a finished download
+//! let call_id = callrec::crates::meta::Recording::load(&downloaded)?.call_id().map(String::from);
+//! let rel = "2024-05-14/basic".to_string();
+//! let key = names::assign_keys(&[(rel.clone(), call_id.clone())], manifest.entries()).remove(0);
+//! let wall_clock = false;
+//! let job = Job::new(&downloaded, out.join(&key), JobOptions::default().wall_clock(wall_clock));
+//! let outcome = job.run(&|_, _| {});
+//! let inputs = fingerprint(&downloaded)?;
+//! manifest.append(&outcome.entry(&rel, &key, call_id, &inputs, wall_clock))?;
+//! assert!(!outcome.status.failed(), "{:?}", outcome.reason);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::io;
 use std::path::PathBuf;

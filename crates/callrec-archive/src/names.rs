@@ -97,7 +97,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// earlier runs gave (`previous`, by directory). Deterministic: the same directories and
 /// manifest give the same keys, whatever order the recordings finish in.
 ///
-/// A key is the callId ([`bounded_name`]: safe, at most 96 bytes, never `manifest.jsonl`);
+/// A key is the callId (made safe, at most 96 bytes, never `manifest.jsonl`);
 /// recordings that share a callId get `<callId>--<directory name>`, then
 /// `<callId>--<hash of the path>`; a recording without one gets `dir-<directory name>`. A key an
 /// earlier run gave stays with its directory, unless it is not [`valid_key`] or another
