@@ -49,6 +49,7 @@
 //! back from the manifest is checked again: an entry whose key or output names are not what
 //! the batch would write (a tampered manifest: `../x`) is ignored, so no path escapes OUT.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -262,39 +263,7 @@ pub fn run(opts: &Options, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<Summ
     let manifest = Manifest::open(opts.out.join(MANIFEST))?;
     let previous = manifest.entries();
 
-    let named: Vec<(String, Option<String>)> = dirs
-        .iter()
-        .map(|d| {
-            let call_id = callrec::crates::meta::Recording::load(d)
-                .ok()
-                .and_then(|r| r.call_id().map(str::to_string));
-            (relative(&opts.root, d), call_id)
-        })
-        .collect();
-    let keys = assign_keys(&named, previous);
-
-    let mut todo = Vec::new();
-    let mut skipped = Vec::new();
-    for ((dir, (rel, call_id)), key) in dirs.into_iter().zip(named).zip(keys) {
-        let inputs = fingerprint(&dir).unwrap_or_default();
-        let out_dir = opts.out.join(&key);
-        match previous.get(&rel) {
-            Some(e) if !opts.force && e.still_done(&inputs, opts.wall_clock, &out_dir) => {
-                skipped.push(e.clone())
-            }
-            _ => todo.push(Pending {
-                job: Job::new(
-                    dir,
-                    out_dir,
-                    JobOptions::default().wall_clock(opts.wall_clock),
-                ),
-                rel,
-                key,
-                call_id,
-                inputs,
-            }),
-        }
-    }
+    let (todo, skipped) = sort_out(opts, dirs, previous);
     on_event(Event::Start {
         found: todo.len() + skipped.len(),
         todo: todo.len(),
@@ -352,6 +321,49 @@ pub fn run(opts: &Options, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<Summ
     }
     outcomes.sort_by(|a, b| Path::new(&a.entry.dir).cmp(Path::new(&b.entry.dir)));
     Ok(Summary { outcomes })
+}
+
+/// Names every recording (callId from its metadata, key from [`assign_keys`]) and sorts them
+/// into those to process and the manifest entries that still stand ([`Entry::still_done`]).
+fn sort_out(
+    opts: &Options,
+    dirs: Vec<PathBuf>,
+    previous: &BTreeMap<String, Entry>,
+) -> (Vec<Pending>, Vec<Entry>) {
+    let named: Vec<(String, Option<String>)> = dirs
+        .iter()
+        .map(|d| {
+            let call_id = callrec::crates::meta::Recording::load(d)
+                .ok()
+                .and_then(|r| r.call_id().map(str::to_string));
+            (relative(&opts.root, d), call_id)
+        })
+        .collect();
+    let keys = assign_keys(&named, previous);
+
+    let mut todo = Vec::new();
+    let mut skipped = Vec::new();
+    for ((dir, (rel, call_id)), key) in dirs.into_iter().zip(named).zip(keys) {
+        let inputs = fingerprint(&dir).unwrap_or_default();
+        let out_dir = opts.out.join(&key);
+        match previous.get(&rel) {
+            Some(e) if !opts.force && e.still_done(&inputs, opts.wall_clock, &out_dir) => {
+                skipped.push(e.clone())
+            }
+            _ => todo.push(Pending {
+                job: Job::new(
+                    dir,
+                    out_dir,
+                    JobOptions::default().wall_clock(opts.wall_clock),
+                ),
+                rel,
+                key,
+                call_id,
+                inputs,
+            }),
+        }
+    }
+    (todo, skipped)
 }
 
 /// A recording to process, with what its manifest line needs.
