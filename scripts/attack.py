@@ -4,8 +4,9 @@
 Each round copies one fixture recording, damages one of its files with a seeded mutation (byte
 flips, truncation, zeroed or repeated ranges, hostile JSON values, a 1 GiB sparse JSON file, an
 empty file, a FIFO or a directory in its place), then runs inspect, check, timeline, stitch and
-batch on it. A run fails the sweep when it panics (exit 101), dies of a signal, hangs (past the
-per-run timeout), exits with a status outside the convention (0, 1, 2), peaks above the RSS
+batch on it (check and timeline also with a closed stdout, as under `| head`). A run fails the
+sweep when it panics (exit 101), dies of a signal, hangs (past the per-run timeout), exits with
+a status outside the convention (0, 1, 2; 141 with a closed stdout), peaks above the RSS
 limit (ru_maxrss of the child, from wait4), changes any input file (SHA-256 before and after),
 or leaves a temporary file (.callrec-tmp-*) behind.
 
@@ -190,8 +191,10 @@ class Sweep:
         self.peak_kib = 0
         self.statuses = {}
 
-    def run(self, tool, args, context):
-        """Runs one tool; records a failure for a panic, signal, hang, odd status or RSS."""
+    def run(self, tool, args, context, closed_stdout=False):
+        """Runs one tool; records a failure for a panic, signal, hang, odd status or RSS. With
+        `closed_stdout` its stdout is a pipe whose reader is gone (`| head`): 141 is then the
+        expected status of a tool that writes."""
         self.runs += 1
         cmd = [os.path.join(self.bins, tool)] + args
         with tempfile.TemporaryFile() as err:
@@ -200,7 +203,12 @@ class Sweep:
                 try:
                     devnull = os.open(os.devnull, os.O_RDWR)
                     os.dup2(devnull, 0)
-                    os.dup2(devnull, 1)
+                    if closed_stdout:
+                        reader, writer = os.pipe()
+                        os.close(reader)
+                        os.dup2(writer, 1)
+                    else:
+                        os.dup2(devnull, 1)
                     os.dup2(err.fileno(), 2)
                     os.execv(cmd[0], cmd)
                 finally:
@@ -228,7 +236,7 @@ class Sweep:
         self.statuses[code] = self.statuses.get(code, 0) + 1
         if code == 101 or "panicked" in stderr:
             self.fail(context, cmd, f"panicked: {stderr[-600:]}")
-        elif code not in (0, 1, 2):
+        elif code not in (0, 1, 2) and not (closed_stdout and code == 141):
             self.fail(context, cmd, f"exit status {code}: {stderr[-400:]}")
 
     def fail(self, context, cmd, why):
@@ -251,6 +259,9 @@ def tools_on(sweep, rec, out, context):
     sweep.run("stitch", [rec, "-o", os.path.join(out, "w.mp4"), "--wall-clock"], context)
     sweep.run("batch", [os.path.dirname(rec), "-o", os.path.join(out, "batch"), "-j", "1"],
               context)
+    # Read by `| head`: the reader is gone before the tool writes.
+    sweep.run("check", [rec, "--no-decode"], context, closed_stdout=True)
+    sweep.run("timeline", [rec], context, closed_stdout=True)
 
 
 def main():
