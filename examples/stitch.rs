@@ -104,15 +104,20 @@ fn status_of(e: &anyhow::Error) -> u8 {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let targets: Vec<String> = std::iter::once(&args.output)
+        .chain(&args.timeline)
+        .map(|p| p.display().to_string())
+        .collect();
+    let (holds, is) = if targets.len() == 1 {
+        ("holds what it held", "is")
+    } else {
+        ("hold what they held", "are")
+    };
     cli::on_interrupt(
         "stitch",
         format!(
-            "{} was not written",
-            std::iter::once(&args.output)
-                .chain(&args.timeline)
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" and ")
+            "{} {holds} before, or {is} complete (a final path never holds a partial file)",
+            targets.join(" and ")
         ),
     );
     match run(&args) {
