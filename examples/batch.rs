@@ -2,13 +2,14 @@
 //! several at once, with a manifest that makes a rerun finish what a killed run left.
 //!
 //! ```text
-//! cargo run --release --example batch -- ROOT -o OUTDIR [-j N] [--wall-clock] [--force]
+//! cargo run --release --example batch -- ROOT -o OUTDIR [-j N] [--wall-clock] [--force] [--wait]
 //! ```
 //!
 //! Writes `OUTDIR/<callId>/recording.mp4`, `timeline.json`, `check.json` and one line per
 //! recording in `OUTDIR/manifest.jsonl`; see [`callrec_examples::batch`] for what counts as
 //! failed and what a rerun redoes. Exits 0 when every recording is ok, 1 when any failed, 2 when
-//! the batch could not run.
+//! the batch could not run (OUT locked by another batch, inside a recording, I/O);
+//! SIGINT/SIGTERM remove the temporaries and exit 130/143.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -16,10 +17,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use callrec_examples::batch::{self, Entry, Event, Options};
+use callrec_examples::cli;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Check, stitch and export every recording under ROOT.
+/// Check, stitch and export the timeline of every recording under ROOT into OUT, several at
+/// once, with a manifest that makes a rerun finish what a killed run left.
+///
+/// Exit status: 0 every recording ok, 1 some failed, 2 could not run (OUT locked by another
+/// batch, inside a recording, I/O), 130/143 interrupted (temporaries removed).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -28,7 +34,7 @@ struct Args {
     /// Output directory: one folder per recording and manifest.jsonl.
     #[arg(short, long)]
     out: PathBuf,
-    /// Recordings processed at once (threads of the batch's pool; default: CPUs).
+    /// Recordings processed at once (threads of the batch's pool; default and cap: the CPUs).
     #[arg(short, long)]
     jobs: Option<usize>,
     /// Stitch on the wall clock: pauses and gaps between chunks become timestamp gaps.
@@ -37,6 +43,9 @@ struct Args {
     /// Redo recordings the manifest says are done.
     #[arg(long)]
     force: bool,
+    /// When another batch is working on OUT, wait for it to finish (default: exit 2).
+    #[arg(long)]
+    wait: bool,
 }
 
 fn log_line(e: &Entry) -> String {
@@ -58,10 +67,18 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let mut opts = Options::new(&args.root, &args.out);
     if let Some(j) = args.jobs {
-        opts.jobs = j.max(1);
+        opts.jobs = cli::cap_threads("batch", "-j", j);
     }
     opts.wall_clock = args.wall_clock;
     opts.force = args.force;
+    opts.wait = args.wait;
+    cli::on_interrupt(
+        "batch",
+        format!(
+            "the recordings finished before are in {}; a rerun does the rest",
+            args.out.join(batch::MANIFEST).display()
+        ),
+    );
 
     let started = Instant::now();
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -76,15 +93,21 @@ fn main() -> ExitCode {
     });
     let log = |line: String| match &bar {
         Some(bar) => bar.println(line),
-        None => eprintln!("{line}"),
+        None => cli::note(&line),
     };
     let on_event = |event: Event<'_>| match event {
+        Event::Waiting { pid } => log(format!(
+            "waiting for {} to finish with {}",
+            pid.map_or("another batch".to_string(), |p| format!("batch pid {p}")),
+            args.out.display()
+        )),
         Event::Start { found, todo } => {
             if let Some(bar) = &bar {
                 bar.set_length(todo as u64);
             }
             log(format!(
-                "{found} recording(s) under {}: {todo} to do, {} done earlier",
+                "{} under {}: {todo} to do, {} done earlier",
+                cli::plural(found, "recording"),
                 args.root.display(),
                 found - todo
             ));
@@ -119,17 +142,20 @@ fn main() -> ExitCode {
     }
     match result {
         Ok(summary) => {
-            print!("{}", summary.table());
-            println!(
-                "manifest: {} ({:.2} s)",
+            let text = format!(
+                "{}manifest: {} ({:.2} s)\n",
+                summary.table(),
                 args.out.join(batch::MANIFEST).display(),
                 started.elapsed().as_secs_f64()
             );
-            ExitCode::from(summary.exit_code())
+            match cli::emit("batch", &text) {
+                Ok(()) => ExitCode::from(summary.exit_code()),
+                Err(code) => code,
+            }
         }
         Err(e) => {
-            eprintln!("batch: {e:#}");
-            ExitCode::from(2)
+            cli::note(&format!("batch: {e:#}"));
+            ExitCode::from(cli::CANNOT_RUN)
         }
     }
 }

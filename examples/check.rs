@@ -11,11 +11,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use callrec::{CheckOptions as Options, Recording, Report};
+use callrec_examples::cli::{self, plural};
 use clap::Parser;
 
-/// Check a recording directory (event.json, <documentId>.mp4 and <documentId>.json per chunk).
+/// Check that a recording directory's media (event.json, <documentId>.mp4 and
+/// <documentId>.json per chunk) matches its metadata: every finding, not the first.
+///
+/// Exit status: 0 no error finding, 1 error findings, 2 could not run.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The recording directory.
     dir: PathBuf,
@@ -64,31 +68,47 @@ fn run(args: &Args) -> anyhow::Result<Report> {
     }
 }
 
+/// The summary line: chunks, media, and each severity's count (`1 error`, `2 errors`).
+fn summary(report: &Report) -> String {
+    format!(
+        "{}, {:.3} s of media: {}, {}, {} info",
+        plural(report.chunks.len(), "chunk"),
+        report.media_duration_ms / 1000.0,
+        plural(report.count(callrec::Severity::Error), "error"),
+        plural(report.count(callrec::Severity::Warning), "warning"),
+        report.count(callrec::Severity::Info),
+    )
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
         Ok(report) => {
-            if args.json {
-                println!("{}", report.to_json());
+            let text = if args.json {
+                format!("{}\n", report.to_json())
             } else {
-                // The table, its summary line prefixed with the directory.
+                // The table's finding lines, then the summary prefixed with the directory.
                 let table = report.to_string();
-                let (findings, summary) = table.rsplit_once('\n').unwrap_or(("", &table));
-                if !findings.is_empty() {
-                    println!("{findings}");
-                }
+                let mut text = match table.rsplit_once('\n') {
+                    Some((findings, _)) if !findings.is_empty() => format!("{findings}\n"),
+                    _ => String::new(),
+                };
                 let verdict = if report.has_errors() { "" } else { ": ok" };
-                println!("{}: {summary}{verdict}", args.dir.display());
+                text += &format!("{}: {}{verdict}\n", args.dir.display(), summary(&report));
+                text
+            };
+            if let Err(code) = cli::emit("check", &text) {
+                return code;
             }
             if report.has_errors() {
-                ExitCode::from(1)
+                ExitCode::from(cli::BAD)
             } else {
                 ExitCode::SUCCESS
             }
         }
         Err(e) => {
-            eprintln!("check: {e:#}");
-            ExitCode::from(2)
+            cli::note(&format!("check: {e:#}"));
+            ExitCode::from(cli::CANNOT_RUN)
         }
     }
 }

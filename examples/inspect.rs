@@ -1,11 +1,34 @@
 //! `inspect FILE [--json]`: prints an MP4 file's box tree and a track summary, or (with `--json`)
-//! the track summary as JSON.
+//! the track summary as JSON. Exits 0 when it parses, 1 when it does not, 2 when the file cannot
+//! be read.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use callrec_examples::cli;
 use callrec_mp4::{Codec, Movie, ParseOptions, Reader, TrackKind};
+use clap::Parser;
 use serde_json::{json, Value};
+
+/// Print an MP4 file's box tree and a summary of its tracks (codec, timescale, samples, edits).
+///
+/// Exit status: 0 printed, 1 the file does not parse as MP4, 2 it cannot be read.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// The MP4 file.
+    file: PathBuf,
+    /// Print only the track summary, as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Why inspect failed: the file is not MP4 (1) or could not be read (2).
+enum Failure {
+    Bad(anyhow::Error),
+    CannotRun(anyhow::Error),
+}
 
 const CONTAINERS: &[&[u8; 4]] = &[
     b"moov", b"trak", b"edts", b"mdia", b"minf", b"dinf", b"stbl", b"mvex", b"moof", b"traf",
@@ -98,60 +121,70 @@ fn summary(movie: &Movie) -> Value {
     json!({ "tracks": tracks })
 }
 
-fn run() -> anyhow::Result<()> {
-    let mut json_out = false;
-    let mut file = None;
-    for a in std::env::args().skip(1) {
-        match a.as_str() {
-            "--json" => json_out = true,
-            _ if file.is_none() => file = Some(a),
-            _ => bail!("usage: inspect FILE [--json]"),
-        }
-    }
-    let Some(file) = file else {
-        bail!("usage: inspect FILE [--json]")
-    };
-    let data = std::fs::read(&file).with_context(|| format!("reading {file}"))?;
+fn read(file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let meta =
+        std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    anyhow::ensure!(
+        meta.is_file(),
+        "cannot read {}: not a regular file",
+        file.display()
+    );
+    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+fn run(args: &Args) -> Result<String, Failure> {
+    let file = &args.file;
+    let data = read(file).map_err(Failure::CannotRun)?;
     let movie = Movie::parse_with(
         &data,
         ParseOptions {
             allow_truncated_tail: true,
         },
     )
-    .with_context(|| format!("parsing {file}"))?;
-    if json_out {
-        println!("{}", serde_json::to_string_pretty(&summary(&movie))?);
-        return Ok(());
+    .with_context(|| format!("parsing {}", file.display()))
+    .map_err(Failure::Bad)?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&summary(&movie))
+            .context("cannot format the summary")
+            .map_err(Failure::CannotRun)?;
+        return Ok(json + "\n");
     }
     let mut out = String::new();
     if let Err(e) = tree(&mut Reader::new(&data), 0, &mut out) {
         out.push_str(&format!("(box tree stops: {e})\n"));
     }
-    print!("{out}");
-    println!(
-        "movie: timescale {} duration {} fragmented {}",
+    out.push_str(&format!(
+        "movie: timescale {} duration {} fragmented {}\n",
         movie.timescale.get(),
         movie.duration,
         movie.fragmented
-    );
+    ));
     if let Some(t) = &movie.truncated_tail {
-        println!(
-            "truncated tail: {} at {} claims {} bytes, {} present",
+        out.push_str(&format!(
+            "truncated tail: {} at {} claims {} bytes, {} present\n",
             t.fourcc, t.offset, t.declared, t.available
-        );
+        ));
     }
     for t in summary(&movie)["tracks"].as_array().into_iter().flatten() {
-        println!("track {t}");
+        out.push_str(&format!("track {t}\n"));
     }
-    Ok(())
+    Ok(out)
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("inspect: {e:#}");
-            ExitCode::FAILURE
+    let args = Args::parse();
+    match run(&args) {
+        Ok(text) => match cli::emit("inspect", &text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
+        },
+        Err(Failure::Bad(e)) => {
+            cli::note(&format!("inspect: {e:#}"));
+            ExitCode::from(cli::BAD)
+        }
+        Err(Failure::CannotRun(e)) => {
+            cli::note(&format!("inspect: {e:#}"));
+            ExitCode::from(cli::CANNOT_RUN)
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Shared code of the callrec example binaries.
 //!
-//! [`batch`] holds the `batch` command's job (discovery, manifest, resumable parallel
-//! processing), so that tests can drive it.
+//! [`batch`] is [`callrec_archive::batch`] (the `batch` command's work: discovery, manifest,
+//! resumable parallel processing), re-exported so that tests drive what the command runs;
+//! [`cli`] holds the conventions every tool follows (exit statuses, stdout errors, signals).
 //!
 //! # A worker loop
 //! What `batch` does for each recording, in its simplest form with the [`callrec`] facade:
@@ -34,5 +35,5 @@
 //! # Ok(()) }
 //! ```
 
-#[path = "batch_lib.rs"]
-pub mod batch;
+pub use callrec_archive::batch;
+pub mod cli;

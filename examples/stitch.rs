@@ -1,8 +1,10 @@
 //! `stitch DIR -o OUT.mp4 [--wall-clock] [--timeline OUT.json] [--threads N]`: stitches a
 //! recording's chunks into one lossless MP4 (moov first, every presented packet byte-identical,
 //! in sync at every join). Shows a progress bar when stderr is a terminal, then prints a
-//! one-line summary. Exits 0 on success, 1 with the error (naming the chunk and parameter) on
-//! failure; the output path never holds a partial file.
+//! one-line summary. Exits 0 on success, 1 when the recording cannot be stitched (the error
+//! names the chunk and parameter), 2 when the tool could not run (usage, a refused output path,
+//! I/O); the output path never holds a partial file. SIGINT/SIGTERM remove the temporary file
+//! and exit 130/143.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,13 +13,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use callrec::{Recording, StitchOptions, Stitched};
+use callrec_examples::cli;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Stitch a recording directory (event.json, <documentId>.mp4 and <documentId>.json per chunk)
-/// into one MP4.
+/// into one lossless MP4, in sync at every join.
+///
+/// Exit status: 0 written, 1 the recording cannot be stitched, 2 could not run (usage, refused
+/// output, I/O), 130/143 interrupted (the temporary file is removed).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The recording directory.
     dir: PathBuf,
@@ -36,7 +42,7 @@ struct Args {
     /// Also write the wall-clock timeline as JSON to this file.
     #[arg(long, value_name = "OUT.json")]
     timeline: Option<PathBuf>,
-    /// Copy threads (default: one per core).
+    /// Copy threads (default: one per core; capped at the cores the machine has).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
 }
@@ -62,7 +68,7 @@ fn run(args: &Args) -> anyhow::Result<Stitched> {
         .wall_clock(args.wall_clock)
         .trim_joins(args.trim_joins);
     if let Some(n) = args.threads {
-        opts = opts.threads(usize::from(n));
+        opts = opts.threads(cli::cap_threads("stitch", "--threads", usize::from(n)));
     }
     if let Some(path) = &args.timeline {
         opts = opts.timeline(path);
@@ -84,13 +90,53 @@ fn run(args: &Args) -> anyhow::Result<Stitched> {
     })
 }
 
+/// The exit status for a failed stitch: 1 when the recording is what is wrong, 2 when the tool
+/// could not do its work (refused output, I/O).
+fn status_of(e: &anyhow::Error) -> u8 {
+    use callrec::crates::stitch::Error as StitchError;
+    match e.downcast_ref::<callrec::Error>() {
+        Some(
+            callrec::Error::NotStitchable { .. }
+            | callrec::Error::Parse { .. }
+            | callrec::Error::Structure { .. },
+        ) => cli::BAD,
+        Some(callrec::Error::Stitch(
+            StitchError::Io { .. } | StitchError::OutputIsInput { .. },
+        )) => cli::CANNOT_RUN,
+        Some(callrec::Error::Stitch(_)) => cli::BAD,
+        _ => cli::CANNOT_RUN,
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    let targets: Vec<String> = std::iter::once(&args.output)
+        .chain(&args.timeline)
+        .map(|p| p.display().to_string())
+        .collect();
+    let (holds, is) = if targets.len() == 1 {
+        ("holds what it held", "is")
+    } else {
+        ("hold what they held", "are")
+    };
+    cli::on_interrupt(
+        "stitch",
+        format!(
+            "{} {holds} before, or {is} complete (a final path never holds a partial file)",
+            targets.join(" and ")
+        ),
+    );
     match run(&args) {
         Ok(s) => {
+            if s.stale_removed > 0 {
+                cli::note(&format!(
+                    "stitch: removed {} that a killed run left beside the output",
+                    cli::plural(s.stale_removed, "stale temporary file")
+                ));
+            }
             let rate = s.bytes as f64 / s.seconds.max(1e-9) / 1e6;
-            println!(
-                "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s){}",
+            let line = format!(
+                "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s){}\n",
                 s.path.display(),
                 s.chunks,
                 s.duration_ms / 1000,
@@ -99,11 +145,26 @@ fn main() -> ExitCode {
                 s.seconds,
                 if args.wall_clock { ", wall clock" } else { "" },
             );
-            ExitCode::SUCCESS
+            match cli::emit("stitch", &line) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
+            }
         }
         Err(e) => {
-            eprintln!("stitch: {e:#}");
-            ExitCode::FAILURE
+            if let Some(callrec::Error::TimelineNotWritten { mp4, error }) =
+                e.downcast_ref::<callrec::Error>()
+            {
+                let timeline = args.timeline.as_deref().unwrap_or(mp4.as_path());
+                cli::note(&format!(
+                    "stitch: {} is written and complete; the timeline {} was NOT written \
+                     ({error}); it holds what it held before, if anything",
+                    mp4.display(),
+                    timeline.display(),
+                ));
+                return ExitCode::from(cli::CANNOT_RUN);
+            }
+            cli::note(&format!("stitch: {e:#}"));
+            ExitCode::from(status_of(&e))
         }
     }
 }

@@ -5,14 +5,19 @@
 //! chapters (one cue per recorded stretch, titled with its wall-clock start).
 
 use anyhow::Context as _;
+use callrec_examples::cli;
 use callrec_meta::{format_timestamp, Nanos, Recording, Segment, Timeline};
 use clap::Parser;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Print the wall-clock timeline of an ACS recording directory.
+/// Print the wall-clock timeline of an ACS recording directory: where every media instant sits
+/// on the wall clock, with pauses, gaps and missing chunks.
+///
+/// Exit status: 0 printed, 2 could not run (not a recording, event.json unreadable).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The recording directory (event.json, <documentId>.mp4 and <documentId>.json per chunk).
     dir: PathBuf,
@@ -27,30 +32,35 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(text) => match cli::emit("timeline", &text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
+        },
         Err(e) => {
-            eprintln!("timeline: {e:#}");
-            ExitCode::from(2)
+            cli::note(&format!("timeline: {e:#}"));
+            ExitCode::from(cli::CANNOT_RUN)
         }
     }
 }
 
-fn run(args: &Args) -> anyhow::Result<()> {
+fn run(args: &Args) -> anyhow::Result<String> {
     let rec = Recording::load(&args.dir)
         .with_context(|| format!("cannot load recording {}", args.dir.display()))?;
     let tl = rec.timeline();
-    if args.json {
-        print!("{}", tl.to_json());
+    Ok(if args.json {
+        tl.to_json()
     } else if args.vtt {
-        print!("{}", tl.to_webvtt());
+        tl.to_webvtt()
     } else {
-        print_table(&rec, &tl);
-    }
-    Ok(())
+        table(&rec, &tl)
+    })
 }
 
-/// `h:mm:ss.mmm` of a media offset.
+/// `h:mm:ss.mmm` of a media offset; "out of range" for a saturated one.
 fn clock(n: Nanos) -> String {
+    if n.is_saturated() {
+        return "out of range".into();
+    }
     let ms = n.as_millis_floor();
     let sign = if ms < 0 { "-" } else { "" };
     let ms = ms.unsigned_abs();
@@ -63,17 +73,37 @@ fn clock(n: Nanos) -> String {
     )
 }
 
-fn print_table(rec: &Recording, tl: &Timeline) {
-    println!(
-        "recording {}  start {}",
+/// Rows as columns padded to their widest cell (right-aligned where `right`), two spaces apart.
+fn columns(rows: &[[String; 6]], right: [bool; 6]) -> String {
+    let mut widths = [0usize; 6];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for ((cell, w), right) in row.iter().zip(widths).zip(right) {
+            let _ = if right {
+                write!(line, "{cell:>w$}  ")
+            } else {
+                write!(line, "{cell:<w$}  ")
+            };
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn table(rec: &Recording, tl: &Timeline) -> String {
+    let mut out = format!(
+        "recording {}  start {}\n\n",
         rec.call_id().unwrap_or("(unknown call)"),
         format_timestamp(tl.recording_start())
     );
-    println!();
-    println!(
-        "{:<30} {:<30} {:<9} {:>5}  {:<25} {:>12}",
-        "start", "end", "kind", "chunk", "media", "length"
-    );
+    let mut rows = vec![["start", "end", "kind", "chunk", "media", "length"].map(String::from)];
     for s in tl.segments() {
         let w = s.wall();
         let media = match s {
@@ -82,19 +112,19 @@ fn print_table(rec: &Recording, tl: &Timeline) {
             }
             _ => "-".to_string(),
         };
-        println!(
-            "{:<30} {:<30} {:<9} {:>5}  {:<25} {:>12}",
+        rows.push([
             format_timestamp(w.start),
             format_timestamp(w.end),
-            s.kind().as_str(),
+            s.kind().as_str().to_string(),
             s.chunk().map_or("-".to_string(), |c| c.to_string()),
             media,
             clock(w.duration()),
-        );
+        ]);
     }
-    println!();
-    println!(
-        "media {}  wall {}  paused {}  gaps {}  missing {}",
+    out += &columns(&rows, [false, false, false, true, false, true]);
+    let _ = writeln!(
+        out,
+        "\nmedia {}  wall {}  paused {}  gaps {}  missing {}",
         clock(tl.media_total()),
         clock(tl.wall_total()),
         clock(tl.paused_total()),
@@ -102,12 +132,13 @@ fn print_table(rec: &Recording, tl: &Timeline) {
         clock(tl.missing_total()),
     );
     if !rec.problems.is_empty() || !tl.issues().is_empty() {
-        println!();
+        out.push('\n');
         for p in &rec.problems {
-            println!("problem {}: {p}", p.code());
+            let _ = writeln!(out, "problem {}: {p}", p.code());
         }
         for i in tl.issues() {
-            println!("issue {}: {i}", i.code());
+            let _ = writeln!(out, "issue {}: {i}", i.code());
         }
     }
+    out
 }

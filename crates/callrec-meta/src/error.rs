@@ -47,6 +47,24 @@ pub enum Error {
         /// The event types the file holds.
         found: Vec<String>,
     },
+    /// Where a JSON file belongs there is something else: a directory, FIFO, device or socket
+    /// (reading a FIFO would block forever).
+    #[error("{}: not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A JSON file is larger than callrec reads ([`crate::MAX_JSON_BYTES`]): real events and
+    /// chunk metadata are a few KiB.
+    #[error("{}: {size} bytes, more than the {limit} bytes a metadata or event file may have", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (at least `limit + 1` when it grew while read).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A directory holds neither `event.json` nor any chunk metadata.
     #[error("{}: not a recording: neither event.json nor any chunk metadata", dir.display())]
     NotARecording {

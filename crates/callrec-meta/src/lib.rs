@@ -41,13 +41,58 @@ pub use metadata::{
     normalize_enum, AudioConfiguration, ChannelKind, ChunkMetadata, Classification, ContentKind,
     FormatKind, Participant, PauseInterval, RecordingInfo, VideoConfiguration,
 };
-pub use recording::{CallIdSource, Chunk, Problem, Recording, EVENT_FILE};
+pub use recording::{naming, CallIdSource, Chunk, Problem, Recording, EVENT_FILE};
 pub use time::{format_timestamp, parse_timestamp, Nanos};
 pub use timeline::{
     ChunkLayout, LayoutPause, MediaRange, Segment, SegmentKind, Timeline, TimelineIssue, WallRange,
 };
 
 use base64::Engine as _;
+use std::io::Read as _;
+use std::path::Path;
+
+/// The largest event or chunk metadata file callrec reads (16 MiB; real ones are a few KiB).
+pub const MAX_JSON_BYTES: u64 = 16 << 20;
+
+/// Reads an event or metadata JSON file: refused when it is not a regular file
+/// ([`Error::NotAFile`]: a FIFO would block the reader forever) or larger than
+/// [`MAX_JSON_BYTES`] ([`Error::TooLarge`]), without reading more than the limit.
+///
+/// ```
+/// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+/// let e = callrec_meta::read_json_file(dir).unwrap_err();
+/// assert!(e.to_string().ends_with("not a regular file"), "{e}");
+/// ```
+pub fn read_json_file(path: &Path) -> Result<Vec<u8>> {
+    let not_a_file = || Error::NotAFile {
+        path: path.to_path_buf(),
+    };
+    let too_large = |size| Error::TooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit: MAX_JSON_BYTES,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(not_a_file());
+    }
+    if meta.len() > MAX_JSON_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // Replaced between the two looks: check what was opened.
+    if !file.metadata().map_err(|e| Error::io(path, e))?.is_file() {
+        return Err(not_a_file());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_JSON_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_JSON_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
 
 /// The `conversationId` the recording API expects for a client's `conversationUrl`: the URL's
 /// bytes in **Base64Url** (URL-safe alphabet `-` and `_`, no `=` padding), not plain Base64

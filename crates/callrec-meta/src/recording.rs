@@ -13,6 +13,55 @@ use std::path::{Path, PathBuf};
 /// The file name of the notification inside a recording directory.
 pub const EVENT_FILE: &str = "event.json";
 
+/// The recording directory convention, in one place: chunk `<documentId>` is
+/// `<documentId>.mp4` (its media) and `<documentId>.json` (its metadata) beside
+/// [`EVENT_FILE`]; `<documentId>.packets.json` (fixture notes) is neither.
+pub mod naming {
+    use super::EVENT_FILE;
+
+    /// The media file name of a chunk: `<documentId>.mp4`.
+    pub fn media_file(document_id: &str) -> String {
+        format!("{document_id}.mp4")
+    }
+
+    /// The metadata file name of a chunk: `<documentId>.json`.
+    pub fn metadata_file(document_id: &str) -> String {
+        format!("{document_id}.json")
+    }
+
+    /// The documentId a media file name belongs to (`x.mp4` -> `x`).
+    pub fn media_document_id(file_name: &str) -> Option<&str> {
+        file_name.strip_suffix(".mp4")
+    }
+
+    /// The documentId a metadata file name belongs to (`x.json` -> `x`); `event.json` and
+    /// `*.packets.json` are not metadata.
+    pub fn metadata_document_id(file_name: &str) -> Option<&str> {
+        let stem = file_name.strip_suffix(".json")?;
+        (file_name != EVENT_FILE && !stem.ends_with(".packets")).then_some(stem)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn names_round_trip_and_notes_are_not_metadata() {
+            assert_eq!(
+                media_document_id(&media_file("0-eus-d3-ab")),
+                Some("0-eus-d3-ab")
+            );
+            assert_eq!(
+                metadata_document_id(&metadata_file("0-eus-d3-ab")),
+                Some("0-eus-d3-ab")
+            );
+            assert_eq!(metadata_document_id("event.json"), None);
+            assert_eq!(metadata_document_id("x.packets.json"), None);
+            assert_eq!(media_document_id("x.json"), None);
+        }
+    }
+}
+
 /// One chunk of a recording, as far as the event, the directory and the metadata tell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
@@ -283,23 +332,23 @@ impl Recording {
         let mut names = Vec::new();
         for entry in rd {
             let entry = entry.map_err(|e| Error::io(dir, e))?;
+            // Every name, whatever its type: a directory or FIFO where a chunk or event.json
+            // belongs is reported as "not a regular file" when read, not as absent.
             if let Ok(name) = entry.file_name().into_string() {
-                if entry.path().is_file() {
-                    names.push(name);
-                }
+                names.push(name);
             }
         }
         names.sort();
         let event = if names.iter().any(|n| n == EVENT_FILE) {
             let p = dir.join(EVENT_FILE);
-            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            let bytes = crate::read_json_file(&p)?;
             Some(RecordingEvent::from_json(&bytes, &p)?)
         } else {
             None
         };
         let media: BTreeSet<String> = names
             .iter()
-            .filter_map(|n| n.strip_suffix(".mp4"))
+            .filter_map(|n| naming::media_document_id(n))
             .map(str::to_string)
             .collect();
         let listed: BTreeSet<&str> = event
@@ -308,16 +357,12 @@ impl Recording {
             .collect();
         let mut metas = Vec::new();
         for name in &names {
-            let Some(stem) = name.strip_suffix(".json") else {
+            let Some(stem) = naming::metadata_document_id(name) else {
                 continue;
             };
-            if name == EVENT_FILE || stem.ends_with(".packets") {
-                continue;
-            }
             let path = dir.join(name);
-            let result = std::fs::read(&path)
-                .map_err(|e| Error::io(&path, e))
-                .and_then(|b| ChunkMetadata::from_json(&b, &path));
+            let result =
+                crate::read_json_file(&path).and_then(|b| ChunkMetadata::from_json(&b, &path));
             // A JSON file that is not metadata is ignored unless it belongs to a chunk.
             if result.is_err() && !listed.contains(stem) && !media.contains(stem) {
                 continue;
@@ -396,7 +441,7 @@ fn assemble(
         match (dir, media) {
             (Some(d), Some(set)) => {
                 if set.contains(doc) {
-                    (Some(d.join(format!("{doc}.mp4"))), false)
+                    (Some(d.join(naming::media_file(doc))), false)
                 } else {
                     (None, true)
                 }
@@ -468,7 +513,7 @@ fn assemble(
                     index: ec.index,
                     document_id: doc.to_string(),
                     expected: dir
-                        .map(|d| d.join(format!("{doc}.mp4")))
+                        .map(|d| d.join(naming::media_file(doc)))
                         .unwrap_or_default(),
                 });
             }
@@ -487,7 +532,7 @@ fn assemble(
                 None => problems.push(Problem::MetadataAbsent {
                     index: ec.index,
                     document_id: doc.to_string(),
-                    expected: dir.map(|d| d.join(format!("{doc}.json"))),
+                    expected: dir.map(|d| d.join(naming::metadata_file(doc))),
                 }),
                 Some(i) => {
                     used[i] = true;
@@ -574,7 +619,7 @@ fn assemble(
                             index: md.chunk_index,
                             document_id: file_doc.clone(),
                             expected: dir
-                                .map(|d| d.join(format!("{file_doc}.mp4")))
+                                .map(|d| d.join(naming::media_file(&file_doc)))
                                 .unwrap_or_default(),
                         });
                     }
@@ -600,7 +645,7 @@ fn assemble(
             if !media_claimed.contains(doc) {
                 problems.push(Problem::MediaNotListed {
                     document_id: doc.clone(),
-                    path: d.join(format!("{doc}.mp4")),
+                    path: d.join(naming::media_file(doc)),
                 });
             }
         }

@@ -210,7 +210,20 @@ impl std::iter::Sum for Nanos {
 /// Milliseconds with up to six decimals, trailing zeros trimmed: `1500 ms`, `0.5 ms`.
 impl fmt::Display for Nanos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_saturated() {
+            // A sum or product that saturated is no duration: never print 9223372036854.775807 ms.
+            return f.write_str("out of range");
+        }
         write!(f, "{} ms", millis_string(*self))
+    }
+}
+
+impl Nanos {
+    /// Whether this lies at least half the range from zero (about 146 years): where
+    /// saturating arithmetic ends up, and what is computed from a saturated value (`MAX - x`),
+    /// so not a duration that means anything (shown as "out of range").
+    pub const fn is_saturated(self) -> bool {
+        self.0 >= i64::MAX / 2 || self.0 <= i64::MIN / 2
     }
 }
 
@@ -271,6 +284,30 @@ pub(crate) fn add_nanos(t: DateTime<Utc>, d: Nanos) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saturated_durations_display_as_out_of_range() {
+        assert_eq!(Nanos::MAX.to_string(), "out of range");
+        assert_eq!(
+            (-Nanos::MAX - Nanos::from_nanos(1)).to_string(),
+            "out of range"
+        );
+        assert_eq!(
+            Nanos::from_millis(i64::MAX)
+                .saturating_add(Nanos::ZERO)
+                .to_string(),
+            "out of range"
+        );
+        assert_eq!(
+            (Nanos::MAX - Nanos::from_secs(9000)).to_string(),
+            "out of range"
+        );
+        assert_eq!(Nanos::from_millis(1500).to_string(), "1500 ms");
+        assert_eq!(
+            Nanos::from_secs(100 * 365 * 86_400).to_string(),
+            "3153600000000 ms"
+        );
+    }
 
     #[test]
     fn ticks_round_trip_at_common_timescales() {

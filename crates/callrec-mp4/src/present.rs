@@ -206,6 +206,15 @@ pub fn window(c: &Movie, t: &Track, el: Option<EditLess>) -> Result<Window> {
     if let Some(el) = el {
         return edit_less_window(t, &x, el, ts);
     }
+    if t.edits.is_empty() {
+        // No edit list on this track (others have one): all of its media, as its timestamps
+        // say.
+        return Ok(Window {
+            start: x.min_pts,
+            end: x.end_pts,
+            ..empty
+        });
+    }
     let movie_ts = i128::from(c.timescale.get());
     let d0 = i64::try_from(x.d0).map_err(|_| err(t, "overflow computing decode time".into()))?;
     let n = t.edits.len();

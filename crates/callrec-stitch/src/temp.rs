@@ -6,16 +6,21 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// Every temporary file of this process that is not yet persisted or removed.
 static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
-/// The longest part of the target's name put into a temporary file's name (so that the name
-/// stays under the 255-byte limit of common file systems).
+/// Set by [`remove_all`]: the process is exiting, no new temporary may be created (one made
+/// after the sweep would be left behind).
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
 /// What every temporary's file name starts with.
 const PREFIX: &str = ".callrec-tmp-";
 
+/// The longest part of the target's name put into a temporary file's name (so that the name
+/// stays under the 255-byte limit of common file systems).
 const NAME_BYTES: usize = 100;
 
 /// The name every temporary file for `target` starts with: `.callrec-tmp-<target name>-`, the
@@ -64,11 +69,19 @@ impl Temp {
         builder.prefix(&prefix).suffix("");
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        let file = builder.tempfile_in(&dir)?;
+        let file = builder.tempfile_in(&dir).map_err(without_path)?;
         let path = file.path().to_path_buf();
-        LIVE.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(path.clone());
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        if CLOSED.load(Ordering::SeqCst) {
+            drop(live);
+            drop(file); // removes it
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "interrupted: the process is exiting",
+            ));
+        }
+        live.insert(path.clone());
+        drop(live);
         Ok(Temp {
             file: Some(file),
             path,
@@ -126,10 +139,28 @@ impl Drop for Temp {
     }
 }
 
+/// `tempfile` adds the temporary's path to a creation error; the user never chose that name,
+/// so keep only the operating system's error (the caller names the target).
+fn without_path(e: io::Error) -> io::Error {
+    let message = e.to_string();
+    if !message.contains(PREFIX) {
+        return e;
+    }
+    // tempfile's `PathError` reads "<os error> at path \"<temporary>\"".
+    match message.split_once(" at path ") {
+        Some((os, _)) => io::Error::new(e.kind(), os.to_string()),
+        None => io::Error::from(e.kind()),
+    }
+}
+
 /// Removes every temporary file of this process that is not persisted yet; returns how many.
-/// For a signal handler that is about to exit the process.
+/// For a signal handler that is about to exit the process: from then on [`Temp::new`] fails
+/// (`Interrupted`), so that no temporary is created after the sweep.
 pub fn remove_all() -> usize {
-    let live = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut guard = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    CLOSED.store(true, Ordering::SeqCst);
+    let live = std::mem::take(&mut *guard);
+    drop(guard);
     live.iter()
         .filter(|p| std::fs::remove_file(p).is_ok())
         .count()
@@ -194,12 +225,21 @@ mod tests {
         drop(live);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 
-        // What a signal handler does (the only test that calls remove_all: tests share LIVE).
+        // A creation error names no temporary (tempfile adds its path; the user never chose it).
+        let e = Temp::new(Path::new("/proc/callrec-no-such-dir/out.mp4")).unwrap_err();
+        assert!(!e.to_string().contains(PREFIX), "{e}");
+
+        // What a signal handler does (the only test that calls remove_all: tests share LIVE
+        // and CLOSED, so every other Temp of this test binary is made above).
         let t = Temp::new(&target).unwrap();
         let path = t.path().to_path_buf();
         assert!(remove_all() >= 1);
         assert!(!path.exists());
         std::mem::forget(t);
+        // After the sweep no temporary is created (it would outlive the exiting process).
+        let e = Temp::new(&target).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Interrupted);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

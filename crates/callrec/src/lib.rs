@@ -439,7 +439,9 @@ impl Recording {
                     problem: Box::new(Problem::MediaAbsent {
                         index: chunk.index,
                         document_id: chunk.document_id.clone(),
-                        expected: self.dir.join(format!("{}.mp4", chunk.document_id)),
+                        expected: self
+                            .dir
+                            .join(callrec_meta::naming::media_file(&chunk.document_id)),
                     }),
                 });
             };
@@ -562,17 +564,19 @@ impl Recording {
     /// the paths the metadata loader found.
     fn input_paths(&self) -> Vec<(PathBuf, String)> {
         let mut paths = vec![(
-            self.dir.join("event.json"),
+            self.dir.join(callrec_meta::EVENT_FILE),
             "the recording's event.json".to_string(),
         )];
         for c in &self.meta.chunks {
             let what = |kind: &str| format!("chunk {} ({})'s {kind}", c.index, c.document_id);
             paths.push((
-                self.dir.join(format!("{}.mp4", c.document_id)),
+                self.dir
+                    .join(callrec_meta::naming::media_file(&c.document_id)),
                 what("media"),
             ));
             paths.push((
-                self.dir.join(format!("{}.json", c.document_id)),
+                self.dir
+                    .join(callrec_meta::naming::metadata_file(&c.document_id)),
                 what("metadata"),
             ));
             if let Some(p) = &c.media_path {
@@ -586,8 +590,9 @@ impl Recording {
     }
 
     /// Refuses, before anything is written, an output that is one of the recording's files
-    /// (by canonical path or by device and inode), the other output, or an existing file that
-    /// is not a regular file (a directory, FIFO, device or socket).
+    /// (by canonical path or by device and inode), an existing JSON file of the recording
+    /// directory (`*.packets.json`), the other output, a dangling symbolic link, or an
+    /// existing file that is not a regular file (a directory, FIFO, device or socket).
     pub fn check_outputs(&self, opts: &StitchOptions) -> Result<()> {
         let inputs: Vec<(Identity, String)> = self
             .input_paths()
@@ -600,10 +605,33 @@ impl Recording {
             path: path.to_path_buf(),
             reason,
         };
+        let own_dir = std::fs::canonicalize(&self.dir).ok();
         for path in &outputs {
             let id = Identity::of(path);
             if let Some((_, what)) = inputs.iter().find(|(i, _)| i.same(&id)) {
                 return Err(refuse(path, format!("it is {what}")));
+            }
+            if let Ok(link) = std::fs::symlink_metadata(path) {
+                if link.file_type().is_symlink() && std::fs::metadata(path).is_err() {
+                    return Err(refuse(
+                        path,
+                        "it is a symbolic link to nothing (dangling)".into(),
+                    ));
+                }
+                // Any existing JSON file of the recording directory (`*.packets.json`, metadata
+                // of an unlisted chunk...): what the directory's metadata is read from. (An
+                // earlier output MP4 there may be replaced.)
+                let canonical = id.canonical.as_deref();
+                let parent = canonical.and_then(Path::parent);
+                let json = canonical
+                    .and_then(Path::extension)
+                    .is_some_and(|x| x == "json");
+                if json && own_dir.is_some() && parent == own_dir.as_deref() {
+                    return Err(refuse(
+                        path,
+                        "it is a JSON file of the recording directory, which is only read".into(),
+                    ));
+                }
             }
             match std::fs::metadata(path) {
                 Ok(m) if m.is_dir() => return Err(refuse(path, "it is a directory".into())),
@@ -818,7 +846,7 @@ pub struct StitchOptions {
     /// edit), so the playback position equals the time since `recordingStartTime` in every
     /// player. Off (compact): media runs on through pauses.
     pub wall_clock: bool,
-    /// Copy threads; `None` uses the caller's rayon pool.
+    /// Copy threads (capped at [`max_threads`]); `None` uses the caller's rayon pool.
     pub threads: Option<usize>,
     /// Also write the wall-clock timeline as JSON here.
     pub timeline: Option<PathBuf>,
@@ -867,10 +895,16 @@ impl StitchOptions {
     fn stitch_options(&self) -> callrec_stitch::StitchOptions {
         callrec_stitch::StitchOptions {
             wall_clock: self.wall_clock,
-            threads: self.threads,
+            threads: self.threads.map(|n| n.clamp(1, max_threads())),
             trim_joins: self.trim_joins,
         }
     }
+}
+
+/// The threads worth running on this machine ([`std::thread::available_parallelism`], 1 when
+/// unknown): [`StitchOptions::threads`] is capped at it.
+pub fn max_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// What a stitch produced.

@@ -67,7 +67,8 @@ fn json(path: &Path) -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Every file under `dir`: relative path -> (modification time, bytes).
+/// Every file under `dir`: relative path -> (modification time, bytes); the batch lock file,
+/// which every run that holds it rewrites, is left out.
 fn snapshot(dir: &Path) -> BTreeMap<String, (SystemTime, Vec<u8>)> {
     let mut files = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -83,6 +84,9 @@ fn snapshot(dir: &Path) -> BTreeMap<String, (SystemTime, Vec<u8>)> {
                     .unwrap()
                     .to_string_lossy()
                     .into_owned();
+                if rel == batch::LOCK {
+                    continue;
+                }
                 let mtime = entry.metadata().unwrap().modified().unwrap();
                 files.insert(rel, (mtime, fs::read(&path).unwrap()));
             }

@@ -3,3 +3,5 @@
 mod batch;
 mod bounded;
 mod check_bin;
+mod signals;
+mod tools;

@@ -2,6 +2,7 @@
 
 mod errors;
 mod fixtures;
+mod limits;
 mod problems;
 mod props;
 mod timeline;

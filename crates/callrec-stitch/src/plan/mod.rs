@@ -1185,10 +1185,15 @@ mod tests {
         let c0 = chunk(0, vec![v, a]);
         let plan = Plan::new(&[c0], &StitchOptions::default()).unwrap();
         let video = &plan.tracks()[0];
-        // Presented from pts 4096 (the composition delay), 2 s of frames: nothing cut.
-        assert_eq!(video.edits.len(), 1);
-        assert_eq!(video.edits[0].media_time, Some(4096));
-        assert_eq!(video.edits[0].segment_duration, 2000);
+        // Presented from pts 4096 (the composition delay), 2 s of frames: nothing cut. Its
+        // timestamps put it 250 - 64 ms after the audio's content (the audio's first frame is
+        // not stretched here, as ffmpeg's would be): it waits that long.
+        assert_eq!(video.edits.len(), 2, "{:?}", video.edits);
+        assert_eq!(video.edits[0].media_time, None);
+        assert_eq!(video.edits[1].media_time, Some(4096));
+        let ts = u64::from(plan.timescale());
+        assert_eq!(video.edits[0].segment_duration * 1000, 186 * ts);
+        assert_eq!(video.edits[1].segment_duration, 2 * ts);
         let audio = &plan.tracks()[1];
         assert_eq!(
             audio.edits[0].media_time,
