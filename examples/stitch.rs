@@ -1,4 +1,4 @@
-//! `stitch DIR -o OUT.mp4 [--wall-clock] [--timeline OUT.json] [--threads N]`: stitches a
+//! `stitch DIR -o OUT.mp4 [--wall-clock] [--timeline OUT.json] [--threads N] [--no-reflink]`: stitches a
 //! recording's chunks into one lossless MP4 (moov first, every presented packet byte-identical,
 //! in sync at every join). Shows a progress bar when stderr is a terminal, then prints a
 //! one-line summary. Exits 0 on success, 1 with the error (naming the chunk and parameter) on
@@ -35,6 +35,11 @@ struct Args {
     /// Copy threads (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// Copy every sample byte, even where the output's filesystem could share the chunks'
+    /// blocks (a copy-on-write filesystem: XFS with reflink=1, btrfs). The output is the same
+    /// bytes either way.
+    #[arg(long)]
+    no_reflink: bool,
 }
 
 fn progress_bar() -> Option<ProgressBar> {
@@ -54,7 +59,9 @@ fn progress_bar() -> Option<ProgressBar> {
 fn run(args: &Args) -> anyhow::Result<Stitched> {
     let recording = Recording::open(&args.dir)
         .with_context(|| format!("cannot open recording {}", args.dir.display()))?;
-    let mut opts = StitchOptions::new(&args.output).wall_clock(args.wall_clock);
+    let mut opts = StitchOptions::new(&args.output)
+        .wall_clock(args.wall_clock)
+        .reflink(!args.no_reflink);
     if let Some(n) = args.threads {
         opts = opts.threads(usize::from(n));
     }
@@ -84,13 +91,16 @@ fn main() -> ExitCode {
         Ok(s) => {
             let rate = s.bytes as f64 / s.seconds.max(1e-9) / 1e6;
             println!(
-                "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s){}",
+                "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s), {} sample bytes \
+                 shared, {} copied{}",
                 s.path.display(),
                 s.chunks,
                 s.duration_ms / 1000,
                 s.duration_ms % 1000,
                 s.bytes,
                 s.seconds,
+                s.shared,
+                s.copied,
                 if args.wall_clock { ", wall clock" } else { "" },
             );
             ExitCode::SUCCESS

@@ -73,6 +73,7 @@ fn write(c: &mut Criterion) {
         let opts = StitchOptions {
             wall_clock: false,
             threads: Some(threads),
+            ..StitchOptions::default()
         };
         let p = Plan::new(&chunks, &opts).expect("plan");
         group.throughput(Throughput::Bytes(p.output_len()));

@@ -148,6 +148,7 @@
 //! - symphonia 0.6 refuses a file in which any track has more than one sample entry (a chunk
 //!   with another `avcC`).
 
+mod layout;
 mod plan;
 mod rat;
 pub mod temp;
@@ -156,7 +157,7 @@ mod write;
 use std::path::PathBuf;
 
 pub use plan::{ChunkPlacement, CopyRange, Plan, TrackPlan};
-pub use write::{stitch, write, Summary};
+pub use write::{block_size, stitch, write, Summary};
 
 /// One chunk to stitch, already parsed.
 #[derive(Debug, Clone)]
@@ -204,6 +205,15 @@ pub struct StitchOptions {
     /// runs on the caller's current rayon pool (the global one unless inside `install`). The
     /// global pool is never configured.
     pub threads: Option<usize>,
+    /// Block-aligned layout for cloning: `Some(b)` places each run of sample bytes at an output
+    /// offset congruent to its source offset modulo `b` (fewer than `b` zero bytes of padding
+    /// before each run and at the start of the `mdat` payload, which no sample references), so
+    /// that [`write()`] can share the blocks on a copy-on-write filesystem instead of copying
+    /// them. Use the output filesystem's block size ([`block_size`]). `None`: samples back to
+    /// back, as compact as possible.
+    pub align: Option<u64>,
+    /// Never clone: [`write()`] copies every byte (the output is the same bytes either way).
+    pub no_reflink: bool,
 }
 
 /// What can go wrong. Every chunk-level error names the chunk by index and name.

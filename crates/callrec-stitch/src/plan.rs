@@ -893,11 +893,11 @@ impl Plan {
             });
         }
 
-        // 4. Byte layout: each chunk's sample bytes, in file order, merged into ranges.
-        let mut copies: Vec<CopyRange> = Vec::new();
+        // 4. Byte layout: each chunk's sample bytes, in file order, merged into runs, placed by
+        //    `layout` (back to back, or congruent to their source modulo `opts.align`).
+        let mut runs: Vec<(usize, u64, u64)> = Vec::new();
         let mut chunk_ranges: Vec<(usize, usize)> = Vec::with_capacity(chunks.len());
         let mut sources = Vec::with_capacity(chunks.len());
-        let mut dst = 0u64;
         for (ci, (c, map)) in chunks.iter().zip(&maps).enumerate() {
             let mut spans_b: Vec<(u64, u64)> = map
                 .iter()
@@ -906,31 +906,20 @@ impl Plan {
                 .map(|s| (s.offset, s.offset.saturating_add(u64::from(s.size))))
                 .collect();
             spans_b.sort_unstable();
-            let first_copy = copies.len();
+            let first_copy = runs.len();
             let mut needed = 0u64;
             for (a, b) in spans_b {
                 needed = needed.max(b);
-                if let Some(last) = copies[first_copy..].last_mut() {
-                    let last_end = last.src_offset + last.len;
+                if let Some(last) = runs[first_copy..].last_mut() {
+                    let last_end = last.1 + last.2;
                     if a <= last_end {
-                        if b > last_end {
-                            last.len += b - last_end;
-                            dst += b - last_end;
-                        }
+                        last.2 += b.saturating_sub(last_end);
                         continue;
                     }
                 }
-                copies.push(CopyRange {
-                    chunk: ci,
-                    src_offset: a,
-                    len: b - a,
-                    dst_offset: dst,
-                });
-                dst = dst
-                    .checked_add(b - a)
-                    .ok_or_else(|| overflow("mdat size"))?;
+                runs.push((ci, a, b - a));
             }
-            chunk_ranges.push((first_copy, copies.len()));
+            chunk_ranges.push((first_copy, runs.len()));
             sources.push(Source {
                 path: c.path.clone(),
                 index: c.index,
@@ -938,7 +927,9 @@ impl Plan {
                 needed,
             });
         }
-        let payload_len = dst;
+        let placed = crate::layout::lay_out(runs, opts.align)?;
+        let mut copies: Vec<CopyRange> = placed.copies;
+        let payload_len = placed.len;
         let dst_of = |ci: usize, off: u64| -> u64 {
             let (lo, hi) = chunk_ranges[ci];
             let rs = &copies[lo..hi];
@@ -1115,13 +1106,20 @@ impl Plan {
                 .collect(),
         }
         .to_bytes();
-        let mdat_hdr = mdat_header_len(payload_len) as u64;
+        // The mdat payload starts with `lead` zero bytes that put the layout's origin on its
+        // block residue (none when compact); its size form allows for the largest lead.
+        let max_lead = crate::layout::max_lead(opts.align);
+        let mdat_hdr = mdat_header_len(payload_len.saturating_add(max_lead)) as u64;
+        let origin = |moov_len: u64| {
+            let data_start = ftyp.len() as u64 + moov_len + mdat_hdr;
+            data_start + crate::layout::lead(data_start, placed.residue, opts.align)
+        };
         let duration = out_tracks.iter().map(|t| t.duration).max().unwrap_or(0);
         let next_track_id = ids.iter().max().copied().unwrap_or(0).saturating_add(1);
         let mut moov_len = 0u64;
         let mut built = None;
         for _ in 0..8 {
-            let base = ftyp.len() as u64 + moov_len + mdat_hdr;
+            let base = origin(moov_len);
             let (moov, tp) = build_moov(&out_tracks, base, movie_ts, duration, next_track_id);
             let len = moov.len() as u64;
             let done = len == moov_len;
@@ -1132,11 +1130,25 @@ impl Plan {
             }
         }
         let (moov, track_plans) = built.ok_or_else(|| overflow("moov size"))?;
-        let payload_start = ftyp.len() as u64 + moov.len() as u64 + mdat_hdr;
+        let payload_start = origin(moov.len() as u64);
+        let data_start = ftyp.len() as u64 + moov.len() as u64 + mdat_hdr;
+        let mdat_len = (payload_start - data_start)
+            .checked_add(payload_len)
+            .ok_or_else(|| overflow("mdat size"))?;
         let mut header = ftyp;
         header.extend_from_slice(&moov);
-        callrec_mp4::write::write_mdat_header(&mut header, payload_len);
-        if header.len() as u64 != payload_start {
+        if mdat_hdr == 16 {
+            // The 64-bit form even where the lead came out short of the largest one.
+            let size = mdat_len
+                .checked_add(16)
+                .ok_or_else(|| overflow("mdat size"))?;
+            header.extend_from_slice(&1u32.to_be_bytes());
+            header.extend_from_slice(b"mdat");
+            header.extend_from_slice(&size.to_be_bytes());
+        } else {
+            callrec_mp4::write::write_mdat_header(&mut header, mdat_len);
+        }
+        if header.len() as u64 != data_start {
             return Err(overflow("moov size"));
         }
         for r in &mut copies {
@@ -1207,7 +1219,8 @@ impl Plan {
         &self.header
     }
 
-    /// The copies that fill the `mdat` payload, in output order, covering it exactly.
+    /// The copies that fill the `mdat` payload, in output order: back to back, or (with
+    /// [`StitchOptions::align`]) with fewer than `align` zero bytes before each.
     pub fn copies(&self) -> &[CopyRange] {
         &self.copies
     }
@@ -1693,7 +1706,7 @@ mod tests {
     fn wall() -> StitchOptions {
         StitchOptions {
             wall_clock: true,
-            threads: None,
+            ..StitchOptions::default()
         }
     }
 

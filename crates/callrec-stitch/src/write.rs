@@ -2,8 +2,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::num::NonZeroU64;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,6 +23,30 @@ const FLUSH_FROM: u64 = 64 << 20;
 /// How long the flusher waits between two `fdatasync` calls.
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
+/// The block size assumed where the filesystem does not say.
+const DEFAULT_BLOCK: u64 = 4096;
+
+/// The block size of the filesystem holding `path` (a file or a directory; for a path that does
+/// not exist yet, its parent directory): its `st_blksize`, or 4096 when unknown. Pass it as
+/// [`StitchOptions::align`] to lay the output out for cloning.
+pub fn block_size(path: &Path) -> u64 {
+    let dir = match path.parent() {
+        Some(p) if !path.exists() => {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        }
+        _ => path,
+    };
+    std::fs::metadata(dir)
+        .map(|m| m.blksize())
+        .ok()
+        .filter(|b| *b > 1 && b.is_power_of_two())
+        .unwrap_or(DEFAULT_BLOCK)
+}
+
 /// What [`write()`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -32,6 +58,12 @@ pub struct Summary {
     pub duration_us: u64,
     /// Bytes written (the output file's size).
     pub bytes: u64,
+    /// Sample bytes cloned from the chunk files: their blocks are shared with the chunks (a
+    /// copy-on-write filesystem), not written again.
+    pub shared: u64,
+    /// Sample bytes copied (the unaligned head and tail of each run, every range whose clone the
+    /// filesystem refused, everything with [`StitchOptions::no_reflink`]).
+    pub copied: u64,
     /// Where each chunk landed on the output timeline.
     pub placements: Vec<ChunkPlacement>,
     /// The output's tracks as planned (what a re-read of the file must find).
@@ -66,6 +98,15 @@ pub fn stitch(
 /// temporary file is removed. Chunk files are only opened for reading; a target that is one of
 /// them is refused ([`Error::OutputIsInput`]), as is a chunk file shorter than its samples need
 /// ([`Error::SourceTruncated`], checked before anything is created).
+///
+/// Each copy range whose source and destination offsets are congruent modulo the output
+/// filesystem's block size (all of them with [`StitchOptions::align`] set to it) has its
+/// block-aligned middle cloned (`FICLONERANGE`: the blocks are shared with the chunk file) and its
+/// unaligned head and tail copied. Where the filesystem refuses a clone (`EXDEV`: another
+/// filesystem, `EOPNOTSUPP`/`ENOTTY`: no reflink support, `EINVAL`: a range it cannot clone) that
+/// range is copied instead; after `EXDEV`, `EOPNOTSUPP` or `ENOTTY` no further clone is tried.
+/// The file is the same bytes either way; [`Summary::shared`] and [`Summary::copied`] say how
+/// the sample bytes got there. [`StitchOptions::no_reflink`] copies everything.
 ///
 /// The copies run on a private pool of `opts.threads` threads, or on the current rayon pool when
 /// `None`. `progress` is called with the bytes written so far (header included; increasing;
@@ -111,16 +152,20 @@ pub fn write(
     let done = Mutex::new(plan.header().len() as u64);
     progress(plan.header().len() as u64);
 
-    let mut pieces = Vec::with_capacity(plan.copies().len());
-    for r in plan.copies() {
-        let mut off = 0;
-        while off < r.len {
-            let len = PIECE.min(r.len - off);
-            pieces.push((r.chunk, r.src_offset + off, len, r.dst_offset + off));
-            off += len;
-        }
-    }
-    let run = || copy_pieces(plan, &pieces, &tmp, out, &done, progress);
+    let block = if opts.no_reflink {
+        None
+    } else {
+        Some(f.metadata().map(|m| m.blksize()).unwrap_or(DEFAULT_BLOCK))
+            .filter(|b| *b > 1 && b.is_power_of_two())
+    };
+    let pieces = pieces(plan, block);
+    let counts = Counts {
+        buffered: opts.no_reflink,
+        shared: AtomicU64::new(0),
+        copied: AtomicU64::new(0),
+        clone_refused: AtomicBool::new(block.is_none()),
+    };
+    let run = || copy_pieces(plan, &pieces, &tmp, out, &done, &counts, progress);
     let copy = || match opts.threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -170,31 +215,101 @@ pub fn write(
         duration_ms: plan.duration_ms(),
         duration_us: plan.duration_us(),
         bytes: plan.output_len(),
+        shared: counts.shared.into_inner(),
+        copied: counts.copied.into_inner(),
         placements: plan.chunks().to_vec(),
         tracks: plan.tracks().to_vec(),
         path: out.to_path_buf(),
     })
 }
 
-type Piece = (usize, u64, u64, u64);
+/// One piece of work: `len` bytes of chunk `chunk` from `src` to `dst`, cloned or copied.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    chunk: usize,
+    src: u64,
+    len: u64,
+    dst: u64,
+    clone: bool,
+}
 
-/// Copies every piece, each worker with its own file handles.
+/// The plan's copy ranges cut into pieces of at most [`PIECE`] bytes: with a `block` size, the
+/// block-aligned middle of each range whose source and destination are congruent modulo it
+/// becomes clone pieces (cut at block multiples), its head and tail copy pieces.
+fn pieces(plan: &Plan, block: Option<u64>) -> Vec<Piece> {
+    let mut out = Vec::with_capacity(plan.copies().len());
+    let mut push = |r: &crate::CopyRange, from: u64, to: u64, clone: bool, step: u64| {
+        let mut off = from;
+        while off < to {
+            let len = step.min(to - off);
+            out.push(Piece {
+                chunk: r.chunk,
+                src: r.src_offset + off,
+                len,
+                dst: r.dst_offset + off,
+                clone,
+            });
+            off += len;
+        }
+    };
+    for r in plan.copies() {
+        match block {
+            Some(b) if r.src_offset % b == r.dst_offset % b => {
+                // Offsets within the range where the source (and so the output) is aligned.
+                let head = (b - r.src_offset % b) % b;
+                let (mid_start, mid_end) = if head < r.len {
+                    (head, head + (r.len - head) / b * b)
+                } else {
+                    (r.len, r.len)
+                };
+                let step = (PIECE / b).max(1) * b;
+                push(r, 0, mid_start, false, PIECE);
+                push(r, mid_start, mid_end, true, step);
+                push(r, mid_end, r.len, false, PIECE);
+            }
+            _ => push(r, 0, r.len, false, PIECE),
+        }
+    }
+    out
+}
+
+/// Bytes cloned and copied so far, whether cloning has been given up, and whether copies go
+/// through a buffer (never a clone: [`StitchOptions::no_reflink`]).
+struct Counts {
+    buffered: bool,
+    shared: AtomicU64,
+    copied: AtomicU64,
+    clone_refused: AtomicBool,
+}
+
+/// What a refused clone means: `Some(true)` the filesystem cannot clone at all (stop trying),
+/// `Some(false)` not this range, `None` a real I/O error.
+fn clone_refusal(e: &io::Error) -> Option<bool> {
+    match e.raw_os_error() {
+        Some(libc::EXDEV | libc::EOPNOTSUPP | libc::ENOTTY | libc::ENOSYS) => Some(true),
+        Some(libc::EINVAL) => Some(false),
+        _ => None,
+    }
+}
+
+/// Copies (or clones) every piece, each worker with its own file handles.
 fn copy_pieces(
     plan: &Plan,
     pieces: &[Piece],
     tmp: &Path,
     out: &Path,
     done: &Mutex<u64>,
+    counts: &Counts,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     pieces.par_iter().try_for_each_init(
-        || (Vec::<Option<File>>::new(), None::<File>),
-        |(srcs, dst), &(chunk, src_off, len, dst_off)| {
-            let src_path = plan.source_path(chunk).unwrap_or(Path::new(""));
-            if srcs.len() <= chunk {
-                srcs.resize_with(chunk + 1, || None);
+        || (Vec::<Option<File>>::new(), None::<File>, Vec::<u8>::new()),
+        |(srcs, dst, buf), p| {
+            let src_path = plan.source_path(p.chunk).unwrap_or(Path::new(""));
+            if srcs.len() <= p.chunk {
+                srcs.resize_with(p.chunk + 1, || None);
             }
-            let src = match &mut srcs[chunk] {
+            let src = match &mut srcs[p.chunk] {
                 Some(f) => f,
                 slot => slot.insert(File::open(src_path).map_err(io_err("open", src_path))?),
             };
@@ -207,27 +322,104 @@ fn copy_pieces(
                         .map_err(io_err("open the temporary file for", out))?,
                 ),
             };
-            src.seek(SeekFrom::Start(src_off))
-                .map_err(io_err("seek in", src_path))?;
-            dst.seek(SeekFrom::Start(dst_off))
-                .map_err(io_err("seek in the temporary file for", out))?;
-            // std turns a copy from a `Take<&File>` into a `File` into copy_file_range on Linux.
-            let n = io::copy(&mut Read::by_ref(src).take(len), dst)
-                .map_err(io_err("copy into", out))?;
-            if n != len {
-                return Err(Error::Io {
-                    op: "copy from",
-                    path: src_path.to_path_buf(),
-                    error: io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("the file ended {} bytes early", len - n),
-                    ),
-                });
+            let cloned = match NonZeroU64::new(p.len) {
+                Some(len) if p.clone && !counts.clone_refused.load(Ordering::Relaxed) => {
+                    match reflink_copy::ReflinkBlockBuilder::new(src, dst, len)
+                        .from_offset(p.src)
+                        .to_offset(p.dst)
+                        .reflink_block()
+                    {
+                        Ok(()) => true,
+                        Err(e) => match clone_refusal(&e) {
+                            Some(stop) => {
+                                if stop {
+                                    counts.clone_refused.store(true, Ordering::Relaxed);
+                                }
+                                false
+                            }
+                            None => return Err(io_err("clone into", out)(e)),
+                        },
+                    }
+                }
+                _ => false,
+            };
+            if cloned {
+                counts.shared.fetch_add(p.len, Ordering::Relaxed);
+            } else if counts.buffered {
+                copy_piece_buffered(src, dst, buf, src_path, out, p)?;
+                counts.copied.fetch_add(p.len, Ordering::Relaxed);
+            } else {
+                copy_piece(src, dst, src_path, out, p)?;
+                counts.copied.fetch_add(p.len, Ordering::Relaxed);
             }
             let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
-            *d += len;
+            *d += p.len;
             progress(*d);
             Ok(())
         },
     )
+}
+
+/// Bytes read and written at a time by [`copy_piece_buffered`].
+const BUFFER: usize = 1 << 20;
+
+/// Copies one piece's bytes through a buffer (`pread`/`pwrite`): never a clone, which the
+/// kernel's `copy_file_range` makes of an aligned range on a copy-on-write filesystem.
+fn copy_piece_buffered(
+    src: &File,
+    dst: &File,
+    buf: &mut Vec<u8>,
+    src_path: &Path,
+    out: &Path,
+    p: &Piece,
+) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    buf.resize(BUFFER, 0);
+    let mut off = 0;
+    while off < p.len {
+        let n = (p.len - off).min(BUFFER as u64) as usize;
+        src.read_exact_at(&mut buf[..n], p.src + off)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => Error::Io {
+                    op: "copy from",
+                    path: src_path.to_path_buf(),
+                    error: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the file ended before byte {}", p.src + p.len),
+                    ),
+                },
+                _ => io_err("read", src_path)(e),
+            })?;
+        dst.write_all_at(&buf[..n], p.dst + off)
+            .map_err(io_err("copy into", out))?;
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// Copies one piece's bytes (`copy_file_range`).
+fn copy_piece(
+    src: &mut File,
+    dst: &mut File,
+    src_path: &Path,
+    out: &Path,
+    p: &Piece,
+) -> Result<()> {
+    src.seek(SeekFrom::Start(p.src))
+        .map_err(io_err("seek in", src_path))?;
+    dst.seek(SeekFrom::Start(p.dst))
+        .map_err(io_err("seek in the temporary file for", out))?;
+    // std turns a copy from a `Take<&File>` into a `File` into copy_file_range on Linux.
+    let n = io::copy(&mut Read::by_ref(src).take(p.len), dst).map_err(io_err("copy into", out))?;
+    if n != p.len {
+        return Err(Error::Io {
+            op: "copy from",
+            path: src_path.to_path_buf(),
+            error: io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the file ended {} bytes early", p.len - n),
+            ),
+        });
+    }
+    Ok(())
 }

@@ -382,6 +382,8 @@ impl Recording {
             chunks: summary.chunks,
             duration_ms: summary.duration_ms,
             bytes: summary.bytes,
+            shared: summary.shared,
+            copied: summary.copied,
             seconds: started.elapsed().as_secs_f64(),
             placements: summary.placements,
             tracks: summary.tracks,
@@ -550,6 +552,12 @@ pub struct StitchOptions {
     pub threads: Option<usize>,
     /// Also write the wall-clock timeline as JSON here.
     pub timeline: Option<PathBuf>,
+    /// Share the sample bytes' blocks with the chunk files where the output's filesystem can
+    /// (a copy-on-write filesystem: XFS with `reflink=1`, btrfs...) instead of copying them
+    /// (default on). The output is laid out for it either way (each chunk's samples at offsets
+    /// congruent to the source's modulo the filesystem's block size, fewer than a block of zero
+    /// padding per run), so it is the same bytes with or without; off copies every byte.
+    pub reflink: bool,
 }
 
 impl StitchOptions {
@@ -560,7 +568,14 @@ impl StitchOptions {
             wall_clock: false,
             threads: None,
             timeline: None,
+            reflink: true,
         }
+    }
+
+    /// Sets [`StitchOptions::reflink`].
+    pub fn reflink(mut self, on: bool) -> StitchOptions {
+        self.reflink = on;
+        self
     }
 
     /// Sets [`StitchOptions::wall_clock`].
@@ -585,6 +600,8 @@ impl StitchOptions {
         callrec_stitch::StitchOptions {
             wall_clock: self.wall_clock,
             threads: self.threads,
+            align: Some(callrec_stitch::block_size(&self.output)),
+            no_reflink: !self.reflink,
         }
     }
 }
@@ -600,6 +617,10 @@ pub struct Stitched {
     pub duration_ms: u64,
     /// Size of the output file.
     pub bytes: u64,
+    /// Sample bytes whose blocks the output shares with the chunk files (cloned, not written).
+    pub shared: u64,
+    /// Sample bytes copied (see [`StitchOptions::reflink`]).
+    pub copied: u64,
     /// Wall time the stitch took, in seconds.
     pub seconds: f64,
     /// Where each chunk starts in the output.

@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod read;
+mod reflink;
 
 use std::path::Path;
 
@@ -616,6 +617,7 @@ fn wall_clock_mode_places_media_at_wall_time() {
     let o = StitchOptions {
         wall_clock: true,
         threads: Some(2),
+        ..StitchOptions::default()
     };
     let (plan, data) = stitch_to(&f.chunks, &o, &out);
     assert_eq!(plan.duration_ms(), 15000 + 7000 + 1500 + 3250);
@@ -814,6 +816,7 @@ fn wall_clock_mode_with_bframes_cuts_at_the_gop() {
     let o = StitchOptions {
         wall_clock: true,
         threads: Some(1),
+        ..StitchOptions::default()
     };
     let dir = tempfile::tempdir().unwrap();
     let (plan, data) = stitch_to(&f.chunks, &o, &dir.path().join("wall.mp4"));

@@ -1,0 +1,155 @@
+//! Where each run of sample bytes lands in the output `mdat`: back to back (compact), or
+//! block-aligned so that the writer can clone the runs' blocks instead of copying them.
+//!
+//! A copy-on-write filesystem (XFS with `reflink=1`, btrfs, bcachefs, OpenZFS ≥ 2.2) shares a
+//! file range with another file only in whole blocks, at source and destination offsets that are
+//! multiples of its block size. With [`StitchOptions::align`](crate::StitchOptions::align) set to
+//! that block size `B`, every run is placed at an output offset congruent to its source offset
+//! modulo `B`: the writer clones the block-aligned middle of the run and copies only its unaligned
+//! head and tail. The price is padding: before each run, fewer than `B` zero bytes that no sample
+//! references (one run per chunk for a progressive chunk; a fragmented chunk has one run per
+//! fragment, and each is padded by at most the `moof` it skips, rounded down modulo `B`), plus
+//! fewer than `B` zero bytes at the start of the `mdat` payload (see [`lead`]). Sample bytes,
+//! order and tables are unchanged; `stco`/`co64` point at the shifted samples.
+//!
+//! Pure functions, no I/O: the plan calls them, the writer executes the result.
+
+use crate::{CopyRange, Error, Result};
+
+/// The placed runs, with output offsets relative to an origin `O` (the first byte the first run
+/// may occupy): absolute offset = `O + dst_offset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// The runs in output order, `dst_offset` relative to `O`.
+    pub copies: Vec<CopyRange>,
+    /// Bytes from `O` to the end of the last run (runs and padding between them).
+    pub len: u64,
+    /// With a block size `B`: the residue modulo `B` that `O` must have for every run to be
+    /// congruent to its source (the first run's source offset modulo `B`; 0 without alignment).
+    pub residue: u64,
+}
+
+/// Places `runs` — `(chunk, src_offset, len)` in output order, each `len > 0` — one after the
+/// other. Without `block` (or with a block of 0 or 1) they are packed back to back (compact, the
+/// layout before alignment existed). With `block = Some(B)`, each run after the first is
+/// preceded by the fewest zero bytes (`< B`) that make `dst_offset - src_offset` the same
+/// multiple-of-`B` shift for every run, taking the first run's `src_offset mod B` as
+/// [`Layout::residue`].
+///
+/// Errors: [`Error::Overflow`] when the output passes `u64::MAX`.
+pub(crate) fn lay_out(
+    runs: impl IntoIterator<Item = (usize, u64, u64)>,
+    block: Option<u64>,
+) -> Result<Layout> {
+    let block = block.filter(|b| *b > 1);
+    let overflow = || Error::Overflow { what: "mdat size" };
+    let mut copies: Vec<CopyRange> = Vec::new();
+    let mut residue = 0;
+    let mut pos = 0u64;
+    for (chunk, src_offset, len) in runs {
+        let pad = match (block, copies.is_empty()) {
+            (Some(b), true) => {
+                residue = src_offset % b;
+                0
+            }
+            // The absolute offset of `pos` is ≡ residue + pos; the run needs ≡ src_offset.
+            (Some(b), false) => {
+                let at = (residue + pos % b) % b;
+                (src_offset % b + b - at) % b
+            }
+            (None, _) => 0,
+        };
+        let dst_offset = pos.checked_add(pad).ok_or_else(overflow)?;
+        pos = dst_offset.checked_add(len).ok_or_else(overflow)?;
+        copies.push(CopyRange {
+            chunk,
+            src_offset,
+            len,
+            dst_offset,
+        });
+    }
+    Ok(Layout {
+        copies,
+        len: pos,
+        residue,
+    })
+}
+
+/// Zero bytes to put at the start of the `mdat` payload, which begins at absolute offset
+/// `data_start` (after `ftyp`, `moov` and the `mdat` header), so that the layout's origin lands
+/// on `residue` modulo `block`: fewer than `block`; 0 without alignment.
+pub(crate) fn lead(data_start: u64, residue: u64, block: Option<u64>) -> u64 {
+    match block.filter(|b| *b > 1) {
+        Some(b) => (residue % b + b - data_start % b) % b,
+        None => 0,
+    }
+}
+
+/// The largest [`lead`] for `block`: what the `mdat` size may grow by before the header is known.
+pub(crate) fn max_lead(block: Option<u64>) -> u64 {
+    block.filter(|b| *b > 1).map_or(0, |b| b - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn abs(l: &Layout, origin: u64) -> Vec<(u64, u64)> {
+        l.copies
+            .iter()
+            .map(|c| (c.src_offset, origin + c.dst_offset))
+            .collect()
+    }
+
+    #[test]
+    fn compact_packs_runs_back_to_back() {
+        let l = lay_out([(0, 48, 1000), (0, 2000, 10), (1, 48, 5)], None).unwrap();
+        let d: Vec<u64> = l.copies.iter().map(|c| c.dst_offset).collect();
+        assert_eq!(d, vec![0, 1000, 1010]);
+        assert_eq!((l.len, l.residue), (1015, 0));
+        assert_eq!(lead(12345, 0, None), 0);
+        assert_eq!(lay_out([(0, 48, 1000)], Some(1)).unwrap().len, 1000);
+    }
+
+    /// Every run ends up congruent to its source modulo the block, once the origin gets its lead,
+    /// with less than a block of padding before each run and at the start.
+    #[test]
+    fn aligned_runs_are_congruent_to_their_source() {
+        let b = 4096;
+        let runs = [
+            (0, 48, 77_500_000),
+            (1, 1_000_003, 4000),
+            (1, 1_004_500, 3),
+            (2, 4096, 8192),
+            (3, 0, 1),
+            (3, 1, 1),
+        ];
+        let l = lay_out(runs, Some(b)).unwrap();
+        assert_eq!(l.residue, 48);
+        for data_start in [0, 1, 48, 1000, 4095, 4096, 123_457] {
+            let lead = lead(data_start, l.residue, Some(b));
+            assert!(lead < b);
+            let origin = data_start + lead;
+            for (src, dst) in abs(&l, origin) {
+                assert_eq!(src % b, dst % b, "src {src} dst {dst} start {data_start}");
+            }
+        }
+        let mut pos = 0;
+        for c in &l.copies {
+            assert!(
+                c.dst_offset >= pos && c.dst_offset - pos < b,
+                "{c:?} after {pos}"
+            );
+            pos = c.dst_offset + c.len;
+        }
+        assert_eq!(l.len, pos);
+        // Adjacent in the source: no padding at all.
+        assert_eq!(l.copies[5].dst_offset, l.copies[4].dst_offset + 1);
+    }
+
+    #[test]
+    fn overflow_is_an_error() {
+        let e = lay_out([(0, 0, u64::MAX), (1, 5, 10)], Some(4096)).unwrap_err();
+        assert!(matches!(e, Error::Overflow { what: "mdat size" }), "{e}");
+    }
+}
