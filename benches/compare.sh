@@ -124,10 +124,13 @@ def bench(label, rec):
     results = {}
     for name, cmd in tools:
         js = os.path.join(work, "hyperfine.json")
-        subprocess.run(["hyperfine", "--style", "none", "--warmup", "1", "--runs", str(runs),
-                        "--prepare", f"rm -rf {q(out)} {q(cpdir)}; mkdir -p {q(cpdir)}",
-                        "--export-json", js, "-n", name, cmd],
-                       check=True, stdout=subprocess.DEVNULL)
+        # hyperfine's warnings (outliers, runs under 5 ms) go to stderr: shown only on failure.
+        h = subprocess.run(["hyperfine", "--style", "none", "--warmup", "1", "--runs", str(runs),
+                            "--prepare", f"rm -rf {q(out)} {q(cpdir)}; mkdir -p {q(cpdir)}",
+                            "--export-json", js, "-n", name, cmd],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if h.returncode != 0:
+            sys.exit(f"{name}: hyperfine failed:\n{h.stderr}")
         r = json.load(open(js))["results"][0]
         subprocess.run(f"rm -rf {q(out)} {q(cpdir)}; mkdir -p {q(cpdir)}", shell=True)
         rss = subprocess.run(["/usr/bin/time", "-f", "%M", "sh", "-c", cmd + " >/dev/null"],

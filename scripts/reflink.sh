@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reflink tests on a loop-mounted XFS image (`mkfs.xfs -m reflink=1`):
-#   1. the ignored Rust test `clone_shares_the_aligned_blocks_on_a_reflink_filesystem` (every
-#      fixture: clone and copy paths byte-identical, all but the unaligned heads and tails shared);
+#   1. the ignored Rust tests in crates/callrec-stitch/tests/it/reflink.rs (every fixture: clone
+#      and copy paths byte-identical, all but the unaligned heads and tails shared; chunks on
+#      another filesystem: every clone refused with EXDEV and copied);
 #   2. a synthetic 1 h recording (6 x 77 MB): the stitch shares its blocks (the filesystem's used
 #      blocks grow by at most 1% of the output's size, statvfs before and after, synced), is the
 #      same file as `--no-reflink`'s, and ffprobe reads every packet;
@@ -52,9 +53,8 @@ mount -o loop "$SCRATCH/xfs.img" "$MNT" 2>"$SCRATCH/mount.err" \
     || skip "cannot mount the XFS image: $(cat "$SCRATCH/mount.err")"
 echo "== XFS (reflink=1) mounted at $MNT, block $(stat -f -c %S "$MNT")"
 
-echo "== cargo test: clone_shares_the_aligned_blocks_on_a_reflink_filesystem"
-CALLREC_REFLINK_DIR="$MNT" cargo test -q -p callrec-stitch --test it -- --ignored \
-    clone_shares_the_aligned_blocks_on_a_reflink_filesystem
+echo "== cargo test: the ignored reflink tests (clones shared; EXDEV falls back to copies)"
+CALLREC_REFLINK_DIR="$MNT" cargo test -q -p callrec-stitch --test it -- --ignored reflink::
 
 cargo build -q -p callrec-examples --example stitch --example inspect
 cargo build -q -p callrec-benches --bin make-recording

@@ -8,7 +8,8 @@
 //! 2. [`write()`] copies the sample bytes in large ranges (`std::io::copy` of a `Take<File>` into a
 //!    `File`, which Linux turns into `copy_file_range`) over a rayon pool, into a temporary file
 //!    beside the target, syncs it and renames it into place. The output is byte-identical for any
-//!    thread count.
+//!    thread count. On a copy-on-write filesystem it clones instead (`FICLONERANGE`) what
+//!    [`StitchOptions::align`] laid out block-aligned: the output shares the chunks' blocks.
 //!
 //! ```no_run
 //! use callrec_stitch::{ChunkInput, Plan, StitchOptions};

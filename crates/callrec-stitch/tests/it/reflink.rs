@@ -143,3 +143,29 @@ fn clone_shares_the_aligned_blocks_on_a_reflink_filesystem() {
         assert!(summary.shared > 0, "{name}: nothing shared");
     }
 }
+
+/// Run by `scripts/reflink.sh` like the test above: chunks on another filesystem (the work
+/// tree's) than the output (`CALLREC_REFLINK_DIR`): every clone is refused (`EXDEV`) and copied
+/// instead, and the file is the copy path's.
+#[test]
+#[ignore = "needs a reflink filesystem: scripts/reflink.sh"]
+fn clones_across_filesystems_fall_back_to_copies() {
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("CALLREC_REFLINK_DIR").expect("CALLREC_REFLINK_DIR is not set"),
+    );
+    let f = load("basic");
+    let work = tempfile::tempdir_in(&dir).unwrap();
+    let o = StitchOptions {
+        align: Some(callrec_stitch::block_size(work.path())),
+        ..StitchOptions::default()
+    };
+    let (plan, summary, cloned) = write_to(&f.chunks, &o, &work.path().join("clone.mp4"));
+    assert_eq!((summary.shared, summary.copied), (0, sample_bytes(&plan)));
+    let copy = StitchOptions {
+        no_reflink: true,
+        ..o.clone()
+    };
+    let (_, _, data) = write_to(&f.chunks, &copy, &work.path().join("copy.mp4"));
+    assert!(cloned == data, "clone (refused) and copy paths differ");
+    f.assert_unchanged();
+}
