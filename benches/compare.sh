@@ -4,7 +4,9 @@
 # `-cat` (when on PATH: not packaged in Debian 12) on a synthetic 1-hour recording (6 chunks of
 # 10 minutes, about 465 MB) built from the basic fixture's packets by our own writer, on the
 # work dir's filesystem and on a loop-mounted XFS image made with `mkfs.xfs -m reflink=1`
-# (needs root; skipped, saying why, otherwise).
+# (needs root; skipped, saying why, otherwise). Then `cat`, `cat` + `sync` and our stitch again
+# on the same hour in 100 chunks of 36 s (the same bytes: does the cost per byte grow with the
+# number of chunks?).
 #
 #   bash benches/compare.sh [RUNS]        (default 5 runs each after one warm-up, or $RUNS;
 #                                          WORK=/path to choose the scratch dir, kept between
@@ -47,6 +49,12 @@ if [ ! -f "$REC/event.json" ]; then
     rm -rf "$REC"
     "$TARGET_DIR/release/make-recording" "$REC" --chunks 6 --seconds 600 --pad 15600
 fi
+# The same hour in 100 chunks of 36 s: does the cost per byte grow with the chunk count?
+REC100="$WORK/recording-100x36-pad15600"
+if [ ! -f "$REC100/event.json" ]; then
+    rm -rf "$REC100"
+    "$TARGET_DIR/release/make-recording" "$REC100" --chunks 100 --seconds 36 --pad 15600
+fi
 
 # The XFS image: a sparse 4 GiB file, mounted for this run only.
 XFS="$WORK/xfs"
@@ -65,13 +73,14 @@ else
     truncate -s 4G "$WORK/xfs.img"
     mkfs.xfs -q -m reflink=1 "$WORK/xfs.img"
     if mount -o loop "$WORK/xfs.img" "$XFS" 2>"$WORK/mount.err"; then
-        cp -r "$REC" "$XFS/"
+        cp -r "$REC" "$REC100" "$XFS/"
     else
         XFS_SKIP="cannot mount the XFS image: $(cat "$WORK/mount.err")"
     fi
 fi
 
-WORK="$WORK" RUNS="$RUNS" STITCH="$STITCH" REC="$REC" XFS="$XFS" XFS_SKIP="$XFS_SKIP" \
+WORK="$WORK" RUNS="$RUNS" STITCH="$STITCH" REC="$REC" REC100="$REC100" XFS="$XFS" \
+    XFS_SKIP="$XFS_SKIP" \
     python3 - <<'PY'
 import glob, json, os, shutil, statistics, subprocess, sys, tempfile
 
@@ -83,8 +92,9 @@ def fs_type(path):
     return subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True,
                           text=True).stdout.strip()
 
-def bench(label, rec):
-    """Every tool on the recording `rec`, outputs beside it (same filesystem)."""
+def bench(label, rec, full=True):
+    """Every tool on the recording `rec` (only cat and our stitch unless `full`), outputs beside
+    it (same filesystem)."""
     chunks = sorted(glob.glob(os.path.join(rec, "*.mp4")))
     total = sum(os.path.getsize(c) for c in chunks)
     base = os.path.dirname(rec)
@@ -105,22 +115,23 @@ def bench(label, rec):
     ]
     skipped = []
     os.makedirs(cpdir, exist_ok=True)
-    probe = subprocess.run(["cp", "--reflink=always", chunks[0], cpdir], capture_output=True,
-                           text=True)
-    if probe.returncode == 0:
-        tools.append(("cp --reflink=always", f"cp --reflink=always {cs} {q(cpdir)}/"))
-    else:
-        skipped.append(("cp --reflink=always", probe.stderr.strip().splitlines()[-1]))
-    if shutil.which("ffmpeg"):
-        tools.append(("ffmpeg concat", f"ffmpeg -v error -y -f concat -safe 0 -i {q(lst)} "
-                      f"-c copy {q(out)}"))
-    else:
-        skipped.append(("ffmpeg concat", "ffmpeg not installed"))
-    if shutil.which("MP4Box"):
-        cat = " ".join(f"-cat {q(c)}" for c in chunks)
-        tools.append(("MP4Box -cat", f"MP4Box -quiet {cat} -new {q(out)}"))
-    else:
-        skipped.append(("MP4Box -cat", "not on PATH (not packaged in Debian 12)"))
+    if full:
+        probe = subprocess.run(["cp", "--reflink=always", chunks[0], cpdir], capture_output=True,
+                               text=True)
+        if probe.returncode == 0:
+            tools.append(("cp --reflink=always", f"cp --reflink=always {cs} {q(cpdir)}/"))
+        else:
+            skipped.append(("cp --reflink=always", probe.stderr.strip().splitlines()[-1]))
+        if shutil.which("ffmpeg"):
+            tools.append(("ffmpeg concat", f"ffmpeg -v error -y -f concat -safe 0 -i {q(lst)} "
+                          f"-c copy {q(out)}"))
+        else:
+            skipped.append(("ffmpeg concat", "ffmpeg not installed"))
+        if shutil.which("MP4Box"):
+            cat = " ".join(f"-cat {q(c)}" for c in chunks)
+            tools.append(("MP4Box -cat", f"MP4Box -quiet {cat} -new {q(out)}"))
+        else:
+            skipped.append(("MP4Box -cat", "not on PATH (not packaged in Debian 12)"))
     results = {}
     for name, cmd in tools:
         js = os.path.join(work, "hyperfine.json")
@@ -133,7 +144,10 @@ def bench(label, rec):
             sys.exit(f"{name}: hyperfine failed:\n{h.stderr}")
         r = json.load(open(js))["results"][0]
         subprocess.run(f"rm -rf {q(out)} {q(cpdir)}; mkdir -p {q(cpdir)}", shell=True)
-        rss = subprocess.run(["/usr/bin/time", "-f", "%M", "sh", "-c", cmd + " >/dev/null"],
+        # `exec`: the tool replaces the shell, so its peak RSS is the tool's (a compound command
+        # like cat + sync reports its largest process).
+        shell = cmd if "&&" in cmd else "exec " + cmd
+        rss = subprocess.run(["/usr/bin/time", "-f", "%M", "sh", "-c", shell + " >/dev/null"],
                              capture_output=True, text=True, check=True)
         kib = int(rss.stderr.split()[-1])
         results[name] = (r["median"], r["stddev"], r["min"], r["max"], kib / 1024)
@@ -147,10 +161,13 @@ def bench(label, rec):
     for name, why in skipped:
         print(f"{name:<22}skipped: {why}")
 
-bench("work dir", os.environ["REC"])
+rec, rec100 = os.environ["REC"], os.environ["REC100"]
+bench("work dir", rec)
+bench("work dir, the same hour in 100 chunks", rec100, full=False)
 if os.environ["XFS_SKIP"]:
     print(f"\n== XFS (reflink=1) image: skipped: {os.environ['XFS_SKIP']}")
 else:
-    bench("XFS (reflink=1) loop image", os.path.join(os.environ["XFS"],
-                                                     os.path.basename(os.environ["REC"])))
+    xfs = lambda r: os.path.join(os.environ["XFS"], os.path.basename(r))
+    bench("XFS (reflink=1) loop image", xfs(rec))
+    bench("XFS (reflink=1) loop image, the same hour in 100 chunks", xfs(rec100), full=False)
 PY
