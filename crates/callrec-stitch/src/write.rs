@@ -26,8 +26,14 @@ const FLUSH_EVERY: Duration = Duration::from_millis(10);
 /// The block size assumed where the filesystem does not say.
 const DEFAULT_BLOCK: u64 = 4096;
 
+/// The largest block size [`block_size`] reports: above it (a network filesystem's transfer
+/// size, 1 MiB on NFS) padding would cost more than cloning could save, and no common
+/// copy-on-write filesystem uses one (OpenZFS's default record is 128 KiB).
+const MAX_BLOCK: u64 = 128 << 10;
+
 /// The block size of the filesystem holding `path` (a file or a directory; for a path that does
-/// not exist yet, its parent directory): its `st_blksize`, or 4096 when unknown. Pass it as
+/// not exist yet, its parent directory): its `st_blksize` (4096 on XFS, btrfs, ext4 and tmpfs),
+/// or 4096 when unknown, not a power of two, or above 128 KiB. Pass it as
 /// [`StitchOptions::align`] to lay the output out for cloning.
 pub fn block_size(path: &Path) -> u64 {
     let dir = match path.parent() {
@@ -43,7 +49,7 @@ pub fn block_size(path: &Path) -> u64 {
     std::fs::metadata(dir)
         .map(|m| m.blksize())
         .ok()
-        .filter(|b| *b > 1 && b.is_power_of_two())
+        .filter(|b| *b > 1 && b.is_power_of_two() && *b <= MAX_BLOCK)
         .unwrap_or(DEFAULT_BLOCK)
 }
 
@@ -158,7 +164,7 @@ pub fn write(
         Some(f.metadata().map(|m| m.blksize()).unwrap_or(DEFAULT_BLOCK))
             .filter(|b| *b > 1 && b.is_power_of_two())
     };
-    let pieces = pieces(plan, block);
+    let pieces = pieces(plan.copies(), block);
     let counts = Counts {
         buffered: opts.no_reflink,
         shared: AtomicU64::new(0),
@@ -239,11 +245,11 @@ struct Piece {
     clone: bool,
 }
 
-/// The plan's copy ranges cut into pieces of at most [`PIECE`] bytes: with a `block` size, the
+/// Copy ranges cut into pieces of at most [`PIECE`] bytes: with a `block` size, the
 /// block-aligned middle of each range whose source and destination are congruent modulo it
 /// becomes clone pieces (cut at block multiples), its head and tail copy pieces.
-fn pieces(plan: &Plan, block: Option<u64>) -> Vec<Piece> {
-    let mut out = Vec::with_capacity(plan.copies().len());
+fn pieces(copies: &[crate::CopyRange], block: Option<u64>) -> Vec<Piece> {
+    let mut out = Vec::with_capacity(copies.len());
     let mut push = |r: &crate::CopyRange, from: u64, to: u64, clone: bool, step: u64| {
         let mut off = from;
         while off < to {
@@ -258,7 +264,7 @@ fn pieces(plan: &Plan, block: Option<u64>) -> Vec<Piece> {
             off += len;
         }
     };
-    for r in plan.copies() {
+    for r in copies {
         match block {
             Some(b) if r.src_offset % b == r.dst_offset % b => {
                 // Offsets within the range where the source (and so the output) is aligned.
@@ -428,4 +434,80 @@ fn copy_piece(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_size_of_a_new_file_is_its_directorys() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = block_size(dir.path());
+        assert!(b.is_power_of_two() && (512..=MAX_BLOCK).contains(&b), "{b}");
+        assert_eq!(block_size(&dir.path().join("not-yet.mp4")), b);
+        let m = std::fs::metadata(dir.path()).unwrap().blksize();
+        if m.is_power_of_two() && m <= MAX_BLOCK {
+            assert_eq!(b, m);
+        }
+        // A relative name without a directory: the current one.
+        assert!(block_size(Path::new("not-yet.mp4")).is_power_of_two());
+    }
+
+    /// Clone pieces start and end on block boundaries in both files and are at most a piece
+    /// long; the pieces of each range cover it exactly, in order; a range whose offsets are not
+    /// congruent, or with no whole block inside, is only copied.
+    #[test]
+    fn pieces_clone_whole_blocks_and_copy_the_rest() {
+        let b = 4096;
+        let r = |chunk, src_offset, len, dst_offset| crate::CopyRange {
+            chunk,
+            src_offset,
+            len,
+            dst_offset,
+        };
+        let ranges = [
+            r(0, 48, 40 << 20, 4096 + 48),
+            r(1, 100, 50_000, 8293),
+            r(1, 8192, 8192, 3 * 4096),
+            r(2, 5, 4000, 4101),
+            r(3, 0, 10, 1),
+        ];
+        let ps = pieces(&ranges, Some(b));
+        let mut k = 0;
+        for c in &ranges {
+            let (mut src, mut dst) = (c.src_offset, c.dst_offset);
+            while src < c.src_offset + c.len {
+                let p = ps[k];
+                assert_eq!((p.chunk, p.src, p.dst), (c.chunk, src, dst), "piece {k}");
+                assert!(p.len > 0 && p.len <= PIECE);
+                if p.clone {
+                    assert_eq!((p.src % b, p.dst % b, p.len % b), (0, 0, 0), "{p:?}");
+                }
+                src += p.len;
+                dst += p.len;
+                k += 1;
+            }
+            assert_eq!(src, c.src_offset + c.len);
+        }
+        assert_eq!(k, ps.len());
+        let cloned = |i: usize| -> u64 {
+            let start = ranges[..i].iter().map(|c| c.len).sum::<u64>();
+            let mut at = 0;
+            ps.iter()
+                .filter(|p| {
+                    let o = at;
+                    at += p.len;
+                    p.clone && o >= start && o < start + ranges[i].len
+                })
+                .map(|p| p.len)
+                .sum()
+        };
+        assert_eq!(cloned(0), (40 << 20) - 4096); // all but the head and tail, in 16 MiB pieces
+        assert_eq!(cloned(1), 0); // not congruent
+        assert_eq!(cloned(2), 8192); // aligned: all of it
+        assert_eq!(cloned(3), 0); // no whole block
+        assert_eq!(cloned(4), 0);
+        assert!(pieces(&ranges, None).iter().all(|p| !p.clone));
+    }
 }
