@@ -90,6 +90,23 @@ pub(crate) fn max_lead(block: Option<u64>) -> u64 {
     block.filter(|b| *b > 1).map_or(0, |b| b - 1)
 }
 
+/// Appends the `mdat` header for a payload of `payload_len` bytes (lead included): the 64-bit
+/// size form when `large` (chosen for the largest lead, kept even where the lead came out
+/// shorter), else the smallest that fits.
+pub(crate) fn write_mdat_header(out: &mut Vec<u8>, payload_len: u64, large: bool) -> Result<()> {
+    if large {
+        let size = payload_len
+            .checked_add(16)
+            .ok_or(Error::Overflow { what: "mdat size" })?;
+        out.extend_from_slice(&1u32.to_be_bytes());
+        out.extend_from_slice(b"mdat");
+        out.extend_from_slice(&size.to_be_bytes());
+    } else {
+        callrec_mp4::write::write_mdat_header(out, payload_len);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +162,18 @@ mod tests {
         assert_eq!(l.len, pos);
         // Adjacent in the source: no padding at all.
         assert_eq!(l.copies[5].dst_offset, l.copies[4].dst_offset + 1);
+    }
+
+    #[test]
+    fn mdat_header_forms() {
+        let mut h = Vec::new();
+        write_mdat_header(&mut h, 100, false).unwrap();
+        assert_eq!(h, [0, 0, 0, 108, b'm', b'd', b'a', b't']);
+        h.clear();
+        write_mdat_header(&mut h, 100, true).unwrap();
+        assert_eq!(&h[..8], &[0, 0, 0, 1, b'm', b'd', b'a', b't']);
+        assert_eq!(u64::from_be_bytes(h[8..].try_into().unwrap()), 116);
+        assert!(write_mdat_header(&mut h, u64::MAX - 8, true).is_err());
     }
 
     #[test]

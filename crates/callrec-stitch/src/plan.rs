@@ -1137,17 +1137,7 @@ impl Plan {
             .ok_or_else(|| overflow("mdat size"))?;
         let mut header = ftyp;
         header.extend_from_slice(&moov);
-        if mdat_hdr == 16 {
-            // The 64-bit form even where the lead came out short of the largest one.
-            let size = mdat_len
-                .checked_add(16)
-                .ok_or_else(|| overflow("mdat size"))?;
-            header.extend_from_slice(&1u32.to_be_bytes());
-            header.extend_from_slice(b"mdat");
-            header.extend_from_slice(&size.to_be_bytes());
-        } else {
-            callrec_mp4::write::write_mdat_header(&mut header, mdat_len);
-        }
+        crate::layout::write_mdat_header(&mut header, mdat_len, mdat_hdr == 16)?;
         if header.len() as u64 != data_start {
             return Err(overflow("moov size"));
         }
