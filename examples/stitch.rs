@@ -1,4 +1,4 @@
-//! `stitch DIR -o OUT.mp4 [--wall-clock] [--timeline OUT.json] [--threads N]`: stitches a
+//! `stitch DIR -o OUT.mp4 [--wall-clock] [--timeline OUT.json] [--threads N] [--no-reflink]`: stitches a
 //! recording's chunks into one lossless MP4 (moov first, every presented packet byte-identical,
 //! in sync at every join). Shows a progress bar when stderr is a terminal, then prints a
 //! one-line summary. Exits 0 on success, 1 when the recording cannot be stitched (the error
@@ -45,6 +45,11 @@ struct Args {
     /// Copy threads (default: one per core; capped at the cores the machine has).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// Copy every sample byte, even where the output's filesystem could share the chunks'
+    /// blocks (a copy-on-write filesystem: XFS with reflink=1, btrfs). The output is the same
+    /// bytes either way.
+    #[arg(long)]
+    no_reflink: bool,
 }
 
 fn progress_bar() -> Option<ProgressBar> {
@@ -66,7 +71,8 @@ fn run(args: &Args) -> anyhow::Result<Stitched> {
         .with_context(|| format!("cannot open recording {}", args.dir.display()))?;
     let mut opts = StitchOptions::new(&args.output)
         .wall_clock(args.wall_clock)
-        .trim_joins(args.trim_joins);
+        .trim_joins(args.trim_joins)
+        .reflink(!args.no_reflink);
     if let Some(n) = args.threads {
         opts = opts.threads(cli::cap_threads("stitch", "--threads", usize::from(n)));
     }
@@ -136,13 +142,16 @@ fn main() -> ExitCode {
             }
             let rate = s.bytes as f64 / s.seconds.max(1e-9) / 1e6;
             let line = format!(
-                "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s){}\n",
+                "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s), {} sample bytes \
+                 shared, {} copied{}\n",
                 s.path.display(),
                 s.chunks,
                 s.duration_ms / 1000,
                 s.duration_ms % 1000,
                 s.bytes,
                 s.seconds,
+                s.shared,
+                s.copied,
                 if args.wall_clock { ", wall clock" } else { "" },
             );
             match cli::emit("stitch", &line) {

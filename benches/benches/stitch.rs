@@ -2,7 +2,8 @@
 //!
 //! - `plan`: [`Plan::new`] on the parsed chunks of a synthetic 1-hour recording (6 chunks of
 //!   10 minutes built from the `basic` fixture's packets: 28,800 video frames and 56,256 AAC
-//!   frames in all). Sample tables merged, edit lists, layout, the whole header encoded.
+//!   frames in all). Sample tables merged, edit lists, layout, the whole header encoded; compact
+//!   and with the block-aligned layout for cloning (`align: Some(4096)`).
 //! - `write`: [`callrec_stitch::write`] of a synthetic 3-minute recording whose video frames are
 //!   padded to 15,600 bytes (about 1 Mbit/s, 24 MB) into a temporary directory, on 1 and 2
 //!   copy threads: temporary file, copies, fsync, rename. Throughput is output bytes.
@@ -57,6 +58,14 @@ fn plan(c: &mut Criterion) {
     group.bench_function(format!("plan 1 h in 6 chunks ({samples} samples)"), |b| {
         b.iter(|| Plan::new(black_box(&chunks), &opts).map(|p| p.output_len()))
     });
+    let aligned = StitchOptions {
+        align: Some(4096),
+        ..StitchOptions::default()
+    };
+    group.bench_function(
+        format!("plan 1 h in 6 chunks, aligned ({samples} samples)"),
+        |b| b.iter(|| Plan::new(black_box(&chunks), &aligned).map(|p| p.output_len())),
+    );
     group.finish();
 }
 

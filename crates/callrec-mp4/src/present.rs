@@ -286,7 +286,10 @@ fn edit_less_window(t: &Track, x: &Extent, el: EditLess, ts: i128) -> Result<Win
     // place, so presentation times are relative to it.
     let end = x.end_pts - i64::from(trim);
     let real = Q::new(i128::from(x.d0) + i128::from(trim) + i128::from(start), ts);
-    let lead = (real - el.origin).max(Q::default());
+    // Less than a tick of the track is rounding (1049 ticks of 16384 for 1024 of 16000).
+    let lead = Some(real - el.origin)
+        .filter(|l| *l >= Q::new(1, ts))
+        .unwrap_or_default();
     Ok(Window {
         lead,
         start,

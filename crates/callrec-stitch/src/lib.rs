@@ -8,7 +8,8 @@
 //! 2. [`write()`] copies the sample bytes in large ranges (`std::io::copy` of a `Take<File>` into a
 //!    `File`, which Linux turns into `copy_file_range`) over a rayon pool, into a temporary file
 //!    beside the target, syncs it and renames it into place. The output is byte-identical for any
-//!    thread count.
+//!    thread count. On a copy-on-write filesystem it clones instead (`FICLONERANGE`) what
+//!    [`StitchOptions::align`] laid out block-aligned: the output shares the chunks' blocks.
 //!
 //! ```no_run
 //! use callrec_stitch::{ChunkInput, Plan, StitchOptions};
@@ -148,6 +149,7 @@
 //! - symphonia 0.6 refuses a file in which any track has more than one sample entry (a chunk
 //!   with another `avcC`).
 
+mod layout;
 mod plan;
 mod rat;
 pub mod temp;
@@ -156,7 +158,7 @@ mod write;
 use std::path::PathBuf;
 
 pub use plan::{ChunkPlacement, CopyRange, Plan, Rescaled, TrackPlan};
-pub use write::{stitch, write, Summary};
+pub use write::{block_size, stitch, write, Summary};
 
 /// One chunk to stitch, already parsed.
 #[derive(Debug, Clone)]
@@ -210,6 +212,15 @@ pub struct StitchOptions {
     /// is kept and the video waits for it (see the crate docs, *Joins*). Wall-clock mode always
     /// trims.
     pub trim_joins: bool,
+    /// Block-aligned layout for cloning: `Some(b)` places each run of sample bytes at an output
+    /// offset congruent to its source offset modulo `b` (fewer than `b` zero bytes of padding
+    /// before each run and at the start of the `mdat` payload, which no sample references), so
+    /// that [`write()`] can share the blocks on a copy-on-write filesystem instead of copying
+    /// them. Use the output filesystem's block size ([`block_size`]). `None`: samples back to
+    /// back, as compact as possible.
+    pub align: Option<u64>,
+    /// Never clone: [`write()`] copies every byte (the output is the same bytes either way).
+    pub no_reflink: bool,
 }
 
 /// What can go wrong. Every chunk-level error names the chunk by index and name.

@@ -2,8 +2,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::num::NonZeroU64;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,6 +23,36 @@ const FLUSH_FROM: u64 = 64 << 20;
 /// How long the flusher waits between two `fdatasync` calls.
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
+/// The block size assumed where the filesystem does not say.
+const DEFAULT_BLOCK: u64 = 4096;
+
+/// The largest block size [`block_size`] reports: above it (a network filesystem's transfer
+/// size, 1 MiB on NFS) padding would cost more than cloning could save, and no common
+/// copy-on-write filesystem uses one (OpenZFS's default record is 128 KiB).
+const MAX_BLOCK: u64 = 128 << 10;
+
+/// The block size of the filesystem holding `path` (a file or a directory; for a path that does
+/// not exist yet, its parent directory): its `st_blksize` (4096 on XFS, btrfs, ext4 and tmpfs),
+/// or 4096 when unknown, not a power of two, or above 128 KiB. Pass it as
+/// [`StitchOptions::align`] to lay the output out for cloning.
+pub fn block_size(path: &Path) -> u64 {
+    let dir = match path.parent() {
+        Some(p) if !path.exists() => {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        }
+        _ => path,
+    };
+    std::fs::metadata(dir)
+        .map(|m| m.blksize())
+        .ok()
+        .filter(|b| *b > 1 && b.is_power_of_two() && *b <= MAX_BLOCK)
+        .unwrap_or(DEFAULT_BLOCK)
+}
+
 /// What [`write()`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -32,6 +64,12 @@ pub struct Summary {
     pub duration_us: u64,
     /// Bytes written (the output file's size).
     pub bytes: u64,
+    /// Sample bytes cloned from the chunk files: their blocks are shared with the chunks (a
+    /// copy-on-write filesystem), not written again.
+    pub shared: u64,
+    /// Sample bytes copied (the unaligned head and tail of each run, every range whose clone the
+    /// filesystem refused, everything with [`StitchOptions::no_reflink`]).
+    pub copied: u64,
     /// Where each chunk landed on the output timeline.
     pub placements: Vec<ChunkPlacement>,
     /// The output's tracks as planned (what a re-read of the file must find).
@@ -66,6 +104,15 @@ pub fn stitch(
 /// temporary file is removed. Chunk files are only opened for reading; a target that is one of
 /// them is refused ([`Error::OutputIsInput`]), as is a chunk file shorter than its samples need
 /// ([`Error::SourceTruncated`], checked before anything is created).
+///
+/// Each copy range whose source and destination offsets are congruent modulo the output
+/// filesystem's block size (all of them with [`StitchOptions::align`] set to it) has its
+/// block-aligned middle cloned (`FICLONERANGE`: the blocks are shared with the chunk file) and its
+/// unaligned head and tail copied. Where the filesystem refuses a clone (`EXDEV`: another
+/// filesystem, `EOPNOTSUPP`/`ENOTTY`: no reflink support, `EINVAL`: a range it cannot clone) that
+/// range is copied instead; after `EXDEV`, `EOPNOTSUPP` or `ENOTTY` no further clone is tried.
+/// The file is the same bytes either way; [`Summary::shared`] and [`Summary::copied`] say how
+/// the sample bytes got there. [`StitchOptions::no_reflink`] copies everything.
 ///
 /// The copies run on a private pool of `opts.threads` threads, or on the current rayon pool when
 /// `None`. `progress` is called with the bytes written so far (header included; increasing;
@@ -107,20 +154,33 @@ pub fn write(
         .map_err(io_err("set the length of the temporary file for", out))?;
     f.write_all(plan.header())
         .map_err(io_err("write the header of", out))?;
-    let f = temp.as_file();
-    let done = Mutex::new(plan.header().len() as u64);
-    progress(plan.header().len() as u64);
-
-    let mut pieces = Vec::with_capacity(plan.copies().len());
-    for r in plan.copies() {
-        let mut off = 0;
-        while off < r.len {
-            let len = PIECE.min(r.len - off);
-            pieces.push((r.chunk, r.src_offset + off, len, r.dst_offset + off));
-            off += len;
-        }
+    let trailer = plan.trailer();
+    if !trailer.is_empty() {
+        f.write_all_at(trailer, plan.output_len() - trailer.len() as u64)
+            .map_err(io_err("write the silent frames of", out))?;
     }
-    let run = || copy_pieces(plan, &pieces, &tmp, out, &done, progress);
+    let f = temp.as_file();
+    // Header, silent frames and the alignment's zero padding are in place: what is left is
+    // the copies.
+    let copying: u64 = plan.copies().iter().map(|r| r.len).sum();
+    let written = plan.output_len().saturating_sub(copying);
+    let done = Mutex::new(written);
+    progress(written);
+
+    let block = if opts.no_reflink {
+        None
+    } else {
+        Some(f.metadata().map(|m| m.blksize()).unwrap_or(DEFAULT_BLOCK))
+            .filter(|b| *b > 1 && b.is_power_of_two())
+    };
+    let pieces = pieces(plan.copies(), block);
+    let counts = Counts {
+        buffered: opts.no_reflink,
+        shared: AtomicU64::new(0),
+        copied: AtomicU64::new(0),
+        clone_refused: AtomicBool::new(block.is_none()),
+    };
+    let run = || copy_pieces(plan, &pieces, &tmp, out, &done, &counts, progress);
     let copy = || match opts.threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -135,13 +195,19 @@ pub fn write(
     };
     // A large output is flushed to disk while the copy runs, so that the final sync has little
     // left to wait for (it took as long as the copy itself: 0.22 s for 464 MB). Errors of the
-    // flusher are this file's sync errors (it uses the same file description).
+    // flusher are this file's sync errors (it uses the same file description). Cloned ranges
+    // need no flushing: it syncs only once bytes were copied since its last sync.
     let copied = AtomicBool::new(false);
     let (copy_result, flush_result) = std::thread::scope(|s| {
         let flusher = (plan.output_len() >= FLUSH_FROM).then(|| {
             s.spawn(|| -> io::Result<()> {
+                let mut synced = 0;
                 while !copied.load(Ordering::Acquire) {
-                    f.sync_data()?;
+                    let now = counts.copied.load(Ordering::Relaxed);
+                    if now != synced {
+                        f.sync_data()?;
+                        synced = now;
+                    }
                     std::thread::park_timeout(FLUSH_EVERY);
                 }
                 Ok(())
@@ -170,37 +236,107 @@ pub fn write(
         duration_ms: plan.duration_ms(),
         duration_us: plan.duration_us(),
         bytes: plan.output_len(),
+        shared: counts.shared.into_inner(),
+        copied: counts.copied.into_inner(),
         placements: plan.chunks().to_vec(),
         tracks: plan.tracks().to_vec(),
         path: out.to_path_buf(),
     })
 }
 
-type Piece = (usize, u64, u64, u64);
+/// One piece of work: `len` bytes of chunk `chunk` from `src` to `dst`, cloned or copied.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    chunk: usize,
+    src: u64,
+    len: u64,
+    dst: u64,
+    clone: bool,
+}
 
-/// Copies every piece, each worker with its own file handles: the output and the one chunk
-/// file it last copied from (pieces are in chunk order, so a worker moves through the chunks;
-/// it never holds more than one open, whatever their number). Positioned copies: the source
-/// is read from `src_off` (`copy_file_range` on Linux), never mapped.
+/// Copy ranges cut into pieces of at most [`PIECE`] bytes: with a `block` size, the
+/// block-aligned middle of each range whose source and destination are congruent modulo it
+/// becomes clone pieces (cut at block multiples), its head and tail copy pieces.
+fn pieces(copies: &[crate::CopyRange], block: Option<u64>) -> Vec<Piece> {
+    let mut out = Vec::with_capacity(copies.len());
+    let mut push = |r: &crate::CopyRange, from: u64, to: u64, clone: bool, step: u64| {
+        let mut off = from;
+        while off < to {
+            let len = step.min(to - off);
+            out.push(Piece {
+                chunk: r.chunk,
+                src: r.src_offset + off,
+                len,
+                dst: r.dst_offset + off,
+                clone,
+            });
+            off += len;
+        }
+    };
+    for r in copies {
+        match block {
+            Some(b) if r.src_offset % b == r.dst_offset % b => {
+                // Offsets within the range where the source (and so the output) is aligned.
+                let head = (b - r.src_offset % b) % b;
+                let (mid_start, mid_end) = if head < r.len {
+                    (head, head + (r.len - head) / b * b)
+                } else {
+                    (r.len, r.len)
+                };
+                let step = (PIECE / b).max(1) * b;
+                push(r, 0, mid_start, false, PIECE);
+                push(r, mid_start, mid_end, true, step);
+                push(r, mid_end, r.len, false, PIECE);
+            }
+            _ => push(r, 0, r.len, false, PIECE),
+        }
+    }
+    out
+}
+
+/// Bytes cloned and copied so far, whether cloning has been given up, and whether copies go
+/// through a buffer (never a clone: [`StitchOptions::no_reflink`]).
+struct Counts {
+    buffered: bool,
+    shared: AtomicU64,
+    copied: AtomicU64,
+    clone_refused: AtomicBool,
+}
+
+/// What a refused clone means: `Some(true)` the filesystem cannot clone at all (stop trying),
+/// `Some(false)` not this range, `None` a real I/O error.
+fn clone_refusal(e: &io::Error) -> Option<bool> {
+    match e.raw_os_error() {
+        Some(libc::EXDEV | libc::EOPNOTSUPP | libc::ENOTTY | libc::ENOSYS) => Some(true),
+        Some(libc::EINVAL) => Some(false),
+        _ => None,
+    }
+}
+
+/// Copies (or clones) every piece, each worker with its own file handles: the output and the
+/// one chunk file it last read from (pieces are in chunk order, so a worker moves through the
+/// chunks; it never holds more than one open, whatever their number). Positioned copies: the
+/// source is read at the piece's offset, never mapped.
 fn copy_pieces(
     plan: &Plan,
     pieces: &[Piece],
     tmp: &Path,
     out: &Path,
     done: &Mutex<u64>,
+    counts: &Counts,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     pieces.par_iter().try_for_each_init(
-        || (None::<(usize, File)>, None::<File>),
-        |(src, dst), &(chunk, src_off, len, dst_off)| {
-            let src_path = plan.source_path(chunk).unwrap_or(Path::new(""));
+        || (None::<(usize, File)>, None::<File>, Vec::<u8>::new()),
+        |(src, dst, buf), p| {
+            let src_path = plan.source_path(p.chunk).unwrap_or(Path::new(""));
             let src = match src {
-                Some((c, f)) if *c == chunk => f,
+                Some((c, f)) if *c == p.chunk => f,
                 slot => {
                     // The previous chunk's file is closed here.
                     *slot = None;
                     let f = File::open(src_path).map_err(io_err("open", src_path))?;
-                    &mut slot.insert((chunk, f)).1
+                    &mut slot.insert((p.chunk, f)).1
                 }
             };
             let dst = match dst {
@@ -212,30 +348,183 @@ fn copy_pieces(
                         .map_err(io_err("open the temporary file for", out))?,
                 ),
             };
-            src.seek(SeekFrom::Start(src_off))
-                .map_err(io_err("seek in", src_path))?;
-            dst.seek(SeekFrom::Start(dst_off))
-                .map_err(io_err("seek in the temporary file for", out))?;
-            // std turns a copy from a `Take<&File>` into a `File` into copy_file_range on Linux.
-            let n = io::copy(&mut Read::by_ref(src).take(len), dst)
-                .map_err(io_err("copy into", out))?;
-            if n != len {
-                return Err(Error::Io {
-                    op: "copy from",
-                    path: src_path.to_path_buf(),
-                    error: io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "the file ended {} bytes early (it changed while it was copied)",
-                            len - n
-                        ),
-                    ),
-                });
+            let cloned = match NonZeroU64::new(p.len) {
+                Some(len) if p.clone && !counts.clone_refused.load(Ordering::Relaxed) => {
+                    match reflink_copy::ReflinkBlockBuilder::new(src, dst, len)
+                        .from_offset(p.src)
+                        .to_offset(p.dst)
+                        .reflink_block()
+                    {
+                        Ok(()) => true,
+                        Err(e) => match clone_refusal(&e) {
+                            Some(stop) => {
+                                if stop {
+                                    counts.clone_refused.store(true, Ordering::Relaxed);
+                                }
+                                false
+                            }
+                            None => return Err(io_err("clone into", out)(e)),
+                        },
+                    }
+                }
+                _ => false,
+            };
+            if cloned {
+                counts.shared.fetch_add(p.len, Ordering::Relaxed);
+            } else if counts.buffered {
+                copy_piece_buffered(src, dst, buf, src_path, out, p)?;
+                counts.copied.fetch_add(p.len, Ordering::Relaxed);
+            } else {
+                copy_piece(src, dst, src_path, out, p)?;
+                counts.copied.fetch_add(p.len, Ordering::Relaxed);
             }
             let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
-            *d += len;
+            *d += p.len;
             progress(*d);
             Ok(())
         },
     )
+}
+
+/// Bytes read and written at a time by [`copy_piece_buffered`].
+const BUFFER: usize = 1 << 20;
+
+/// Copies one piece's bytes through a buffer (`pread`/`pwrite`): never a clone, which the
+/// kernel's `copy_file_range` makes of an aligned range on a copy-on-write filesystem.
+fn copy_piece_buffered(
+    src: &File,
+    dst: &File,
+    buf: &mut Vec<u8>,
+    src_path: &Path,
+    out: &Path,
+    p: &Piece,
+) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    buf.resize(BUFFER, 0);
+    let mut off = 0;
+    while off < p.len {
+        let n = (p.len - off).min(BUFFER as u64) as usize;
+        src.read_exact_at(&mut buf[..n], p.src + off)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => Error::Io {
+                    op: "copy from",
+                    path: src_path.to_path_buf(),
+                    error: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the file ended before byte {}", p.src + p.len),
+                    ),
+                },
+                _ => io_err("read", src_path)(e),
+            })?;
+        dst.write_all_at(&buf[..n], p.dst + off)
+            .map_err(io_err("copy into", out))?;
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// Copies one piece's bytes (`copy_file_range`).
+fn copy_piece(
+    src: &mut File,
+    dst: &mut File,
+    src_path: &Path,
+    out: &Path,
+    p: &Piece,
+) -> Result<()> {
+    src.seek(SeekFrom::Start(p.src))
+        .map_err(io_err("seek in", src_path))?;
+    dst.seek(SeekFrom::Start(p.dst))
+        .map_err(io_err("seek in the temporary file for", out))?;
+    // std turns a copy from a `Take<&File>` into a `File` into copy_file_range on Linux.
+    let n = io::copy(&mut Read::by_ref(src).take(p.len), dst).map_err(io_err("copy into", out))?;
+    if n != p.len {
+        return Err(Error::Io {
+            op: "copy from",
+            path: src_path.to_path_buf(),
+            error: io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file ended {} bytes early (it changed while it was copied)",
+                    p.len - n
+                ),
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_size_of_a_new_file_is_its_directorys() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = block_size(dir.path());
+        assert!(b.is_power_of_two() && (512..=MAX_BLOCK).contains(&b), "{b}");
+        assert_eq!(block_size(&dir.path().join("not-yet.mp4")), b);
+        let m = std::fs::metadata(dir.path()).unwrap().blksize();
+        if m.is_power_of_two() && m <= MAX_BLOCK {
+            assert_eq!(b, m);
+        }
+        // A relative name without a directory: the current one.
+        assert!(block_size(Path::new("not-yet.mp4")).is_power_of_two());
+    }
+
+    /// Clone pieces start and end on block boundaries in both files and are at most a piece
+    /// long; the pieces of each range cover it exactly, in order; a range whose offsets are not
+    /// congruent, or with no whole block inside, is only copied.
+    #[test]
+    fn pieces_clone_whole_blocks_and_copy_the_rest() {
+        let b = 4096;
+        let r = |chunk, src_offset, len, dst_offset| crate::CopyRange {
+            chunk,
+            src_offset,
+            len,
+            dst_offset,
+        };
+        let ranges = [
+            r(0, 48, 40 << 20, 4096 + 48),
+            r(1, 100, 50_000, 8293),
+            r(1, 8192, 8192, 3 * 4096),
+            r(2, 5, 4000, 4101),
+            r(3, 0, 10, 1),
+        ];
+        let ps = pieces(&ranges, Some(b));
+        let mut k = 0;
+        for c in &ranges {
+            let (mut src, mut dst) = (c.src_offset, c.dst_offset);
+            while src < c.src_offset + c.len {
+                let p = ps[k];
+                assert_eq!((p.chunk, p.src, p.dst), (c.chunk, src, dst), "piece {k}");
+                assert!(p.len > 0 && p.len <= PIECE);
+                if p.clone {
+                    assert_eq!((p.src % b, p.dst % b, p.len % b), (0, 0, 0), "{p:?}");
+                }
+                src += p.len;
+                dst += p.len;
+                k += 1;
+            }
+            assert_eq!(src, c.src_offset + c.len);
+        }
+        assert_eq!(k, ps.len());
+        let cloned = |i: usize| -> u64 {
+            let start = ranges[..i].iter().map(|c| c.len).sum::<u64>();
+            let mut at = 0;
+            ps.iter()
+                .filter(|p| {
+                    let o = at;
+                    at += p.len;
+                    p.clone && o >= start && o < start + ranges[i].len
+                })
+                .map(|p| p.len)
+                .sum()
+        };
+        assert_eq!(cloned(0), (40 << 20) - 4096); // all but the head and tail, in 16 MiB pieces
+        assert_eq!(cloned(1), 0); // not congruent
+        assert_eq!(cloned(2), 8192); // aligned: all of it
+        assert_eq!(cloned(3), 0); // no whole block
+        assert_eq!(cloned(4), 0);
+        assert!(pieces(&ranges, None).iter().all(|p| !p.clone));
+    }
 }

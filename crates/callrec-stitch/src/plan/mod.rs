@@ -110,6 +110,7 @@ pub struct Plan {
     chunks: Vec<ChunkPlacement>,
     tracks: Vec<TrackPlan>,
     rescaled: Vec<Rescaled>,
+    trailer: Vec<u8>,
     silent_frames: u64,
     dropped_frames: u64,
 }
@@ -393,8 +394,9 @@ impl Plan {
             });
         }
 
-        // 4. Byte layout: the silence block, then each chunk's sample bytes in file order,
-        //    merged into ranges.
+        // 4. Byte layout: each chunk's sample bytes (those the output keeps), in file order,
+        //    merged into runs, placed by `layout` (back to back, or congruent to their source
+        //    modulo `opts.align`); then the silence block at the end of the mdat payload.
         let silence_len = timing.silence.len() as u64;
         let mut used: Vec<Vec<(u64, u64)>> = vec![Vec::new(); chunks.len()];
         for (i, t) in timing.tracks.iter().enumerate() {
@@ -408,37 +410,25 @@ impl Plan {
                 }
             }
         }
-        let mut copies: Vec<CopyRange> = Vec::new();
+        let mut runs: Vec<(usize, u64, u64)> = Vec::new();
         let mut chunk_ranges: Vec<(usize, usize)> = Vec::with_capacity(chunks.len());
         let mut sources = Vec::with_capacity(chunks.len());
-        let mut dst = silence_len;
         for (ci, (c, mut spans_b)) in chunks.iter().zip(used).enumerate() {
             spans_b.sort_unstable();
-            let first_copy = copies.len();
+            let first_copy = runs.len();
             let mut needed = 0u64;
             for (a, b) in spans_b {
                 needed = needed.max(b);
-                if let Some(last) = copies[first_copy..].last_mut() {
-                    let last_end = last.src_offset + last.len;
+                if let Some(last) = runs[first_copy..].last_mut() {
+                    let last_end = last.1 + last.2;
                     if a <= last_end {
-                        if b > last_end {
-                            last.len += b - last_end;
-                            dst += b - last_end;
-                        }
+                        last.2 += b.saturating_sub(last_end);
                         continue;
                     }
                 }
-                copies.push(CopyRange {
-                    chunk: ci,
-                    src_offset: a,
-                    len: b - a,
-                    dst_offset: dst,
-                });
-                dst = dst
-                    .checked_add(b - a)
-                    .ok_or_else(|| overflow("mdat size"))?;
+                runs.push((ci, a, b - a));
             }
-            chunk_ranges.push((first_copy, copies.len()));
+            chunk_ranges.push((first_copy, runs.len()));
             sources.push(Source {
                 path: c.path.clone(),
                 index: c.index,
@@ -446,7 +436,13 @@ impl Plan {
                 needed,
             });
         }
-        let payload_len = dst;
+        let placed = crate::layout::lay_out(runs, opts.align)?;
+        let mut copies: Vec<CopyRange> = placed.copies;
+        let silence_at = placed.len;
+        let payload_len = placed
+            .len
+            .checked_add(silence_len)
+            .ok_or_else(|| overflow("mdat size"))?;
         let dst_of = |ci: usize, off: u64| -> u64 {
             let (lo, hi) = chunk_ranges[ci];
             let rs = &copies[lo..hi];
@@ -536,7 +532,7 @@ impl Plan {
                         cts: 0,
                         sync: true,
                         desc: last_desc,
-                        dst: at,
+                        dst: silence_at + at,
                         chunk: usize::MAX,
                     },
                 };
@@ -601,13 +597,20 @@ impl Plan {
                 .collect(),
         }
         .to_bytes();
-        let mdat_hdr = mdat_header_len(payload_len) as u64;
+        // The mdat payload starts with `lead` zero bytes that put the layout's origin on its
+        // block residue (none when compact); its size form allows for the largest lead.
+        let max_lead = crate::layout::max_lead(opts.align);
+        let mdat_hdr = mdat_header_len(payload_len.saturating_add(max_lead)) as u64;
+        let origin = |moov_len: u64| {
+            let data_start = ftyp.len() as u64 + moov_len + mdat_hdr;
+            data_start + crate::layout::lead(data_start, placed.residue, opts.align)
+        };
         let duration = out_tracks.iter().map(|t| t.duration).max().unwrap_or(0);
         let next_track_id = ids.iter().max().copied().unwrap_or(0).saturating_add(1);
         let mut moov_len = 0u64;
         let mut built = None;
         for _ in 0..8 {
-            let base = ftyp.len() as u64 + moov_len + mdat_hdr;
+            let base = origin(moov_len);
             let (moov, tp) = build_moov(&out_tracks, base, movie_ts, duration, next_track_id);
             let len = moov.len() as u64;
             let done = len == moov_len;
@@ -618,14 +621,17 @@ impl Plan {
             }
         }
         let (moov, track_plans) = built.ok_or_else(|| overflow("moov size"))?;
-        let payload_start = ftyp.len() as u64 + moov.len() as u64 + mdat_hdr;
+        let payload_start = origin(moov.len() as u64);
+        let data_start = ftyp.len() as u64 + moov.len() as u64 + mdat_hdr;
+        let mdat_len = (payload_start - data_start)
+            .checked_add(payload_len)
+            .ok_or_else(|| overflow("mdat size"))?;
         let mut header = ftyp;
         header.extend_from_slice(&moov);
-        callrec_mp4::write::write_mdat_header(&mut header, payload_len);
-        if header.len() as u64 != payload_start {
+        crate::layout::write_mdat_header(&mut header, mdat_len, mdat_hdr == 16)?;
+        if header.len() as u64 != data_start {
             return Err(overflow("moov size"));
         }
-        header.extend_from_slice(&timing.silence);
         for r in &mut copies {
             r.dst_offset += payload_start;
         }
@@ -641,6 +647,7 @@ impl Plan {
             chunks: placements,
             tracks: track_plans,
             rescaled,
+            trailer: timing.silence,
             silent_frames: timing.silent_frames,
             dropped_frames: timing.dropped_frames,
         })
@@ -650,6 +657,12 @@ impl Plan {
     /// when the output timescale is a multiple, else each time rounded to the nearest tick).
     pub fn rescaled(&self) -> &[Rescaled] {
         &self.rescaled
+    }
+
+    /// The bytes that end the file (the silent AAC frames the output inserts, at the end of the
+    /// `mdat` payload): [`crate::write()`] writes them after the copies.
+    pub fn trailer(&self) -> &[u8] {
+        &self.trailer
     }
 
     /// Silent AAC frames inserted (where the output's audio waits: pauses and gaps in
@@ -714,7 +727,8 @@ impl Plan {
         &self.header
     }
 
-    /// The copies that fill the `mdat` payload, in output order, covering it exactly.
+    /// The copies that fill the `mdat` payload, in output order: back to back, or (with
+    /// [`StitchOptions::align`]) with fewer than `align` zero bytes before each.
     pub fn copies(&self) -> &[CopyRange] {
         &self.copies
     }
@@ -1205,8 +1219,7 @@ mod tests {
     fn wall() -> StitchOptions {
         StitchOptions {
             wall_clock: true,
-            threads: None,
-            trim_joins: false,
+            ..StitchOptions::default()
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod read;
+mod reflink;
 
 use std::path::Path;
 
@@ -52,41 +53,50 @@ fn stitch_to(chunks: &[ChunkInput], o: &StitchOptions, out: &Path) -> (Plan, Vec
     (plan, bytes)
 }
 
-/// What each chunk presents on track `i` (its n-th track of that kind), by the rule the crate
-/// documents: the chunk's own edit list, or, for an edit-less chunk with AAC, a skip of 1024 AAC
-/// samples (converted to the track's timescale, rounded) to the end of the media.
+/// What each chunk presents on track `i` (its n-th track of that kind): the chunk's own edit
+/// list, or, for an edit-less chunk, what `callrec_mp4::present` says (the AAC priming
+/// skipped, a stretched first sample given its length back, a later track waiting).
 fn chunk_presented(f: &Fixture, k: usize, kind: TrackKind, ordinal: usize) -> Presented {
     let m = &f.chunks[k].movie;
-    let t = m
+    let (ti, t) = m
         .tracks
         .iter()
-        .filter(|t| t.kind == kind)
+        .enumerate()
+        .filter(|(_, t)| t.kind == kind)
         .nth(ordinal)
         .unwrap();
     if m.tracks.iter().all(|t| t.edits.is_empty()) {
-        let rate = m
-            .tracks
-            .iter()
-            .find_map(|t| match t.codec() {
-                Some(callrec_mp4::Codec::Aac(a)) => Some(u64::from(a.sample_rate)),
-                _ => None,
-            })
-            .expect("the fixtures have audio");
-        let ts = u64::from(t.timescale.get());
-        let skip = (1024 * ts * 2 + rate) / (2 * rate);
-        let end = t
-            .samples
-            .iter()
-            .map(|s| s.pts() + i64::from(s.duration))
-            .max()
-            .unwrap();
-        let edit = callrec_mp4::Edit {
-            segment_duration: end as u64 - skip,
-            media_time: Some(skip as i64),
+        let w = &callrec_mp4::present::windows(m).unwrap()[ti];
+        // The trim: every sample but the first `trim` earlier.
+        let mut t = t.clone();
+        for s in t.samples.iter_mut().skip(1) {
+            s.dts -= u64::from(w.trim);
+        }
+        if let Some(s) = t.samples.first_mut() {
+            s.duration -= w.trim;
+        }
+        let us = |q: callrec_mp4::present::Q| (q * 1_000_000).round().to_integer() as u64;
+        let ts = i128::from(t.timescale.get());
+        let mut edits = Vec::new();
+        if us(w.lead) > 0 {
+            edits.push(callrec_mp4::Edit {
+                segment_duration: us(w.lead),
+                media_time: None,
+                media_rate_integer: 1,
+                media_rate_fraction: 0,
+            });
+        }
+        let d0 = t.samples[0].dts as i64;
+        edits.push(callrec_mp4::Edit {
+            segment_duration: us(callrec_mp4::present::Q::new(
+                i128::from(w.end - w.start),
+                ts,
+            )),
+            media_time: Some(d0 + w.start),
             media_rate_integer: 1,
             media_rate_fraction: 0,
-        };
-        presented(ts, t, &[edit])
+        });
+        presented(1_000_000, &t, &edits)
     } else {
         presented(u64::from(m.timescale.get()), t, &t.edits)
     }
@@ -201,7 +211,11 @@ fn assert_joined(
             // (time inserted before it, offset) of each presented sample.
             let mut offs: Vec<(Q, Q)> = Vec::new();
             for (s, time) in &presented.samples {
-                let i = ct.samples.iter().position(|x| x.dts == s.dts).unwrap();
+                let i = ct
+                    .samples
+                    .iter()
+                    .position(|x| x.offset == s.offset)
+                    .unwrap();
                 let Some(o) = at[i] else {
                     assert_eq!(joins, Joins::Trimmed);
                     continue;
@@ -649,7 +663,7 @@ fn wall_clock_mode_places_media_at_wall_time() {
     let o = StitchOptions {
         wall_clock: true,
         threads: Some(2),
-        trim_joins: false,
+        ..StitchOptions::default()
     };
     let (plan, data) = stitch_to(&f.chunks, &o, &out);
     let want = 15000 + 7000 + 1500 + 3250;
@@ -840,7 +854,7 @@ fn wall_clock_mode_with_bframes_cuts_at_the_gop() {
     let o = StitchOptions {
         wall_clock: true,
         threads: Some(1),
-        trim_joins: false,
+        ..StitchOptions::default()
     };
     let dir = tempfile::tempdir().unwrap();
     let (plan, data) = stitch_to(&f.chunks, &o, &dir.path().join("wall.mp4"));
