@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""table.py RESULTS.jsonl [--assert]: prints the sync table; with --assert exits 1 when a beep
-is missing or any |a-v| > 20 ms on any row (skipped rows count as failures)."""
+"""table.py RESULTS.jsonl [--assert | --assert-only REGEX]: prints the sync table; with --assert
+exits 1 when a beep is missing or any |a-v| > 20 ms on any row (skipped rows count as
+failures); with --assert-only, on the rows whose label matches REGEX."""
 import json
+import re
 import sys
 
 LIMIT = 20.0
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 do_assert = "--assert" in sys.argv[2:]
+only = None
+if "--assert-only" in sys.argv[2:]:
+    only = re.compile(sys.argv[sys.argv.index("--assert-only") + 1])
+    do_assert = True
 fmt = "{:<34} {:>7} {:>9} {:>9} {:>9}  {}"
 print(fmt.format("player/path (file)", "beeps", "max|a-v|", "max|a-v|", "end a-v", "a-v after each join (ms)"))
 print(fmt.format("", "found", "joins ms", "all ms", "ms", ""))
@@ -28,5 +34,8 @@ print("browser rows: relative to the median a-v of chunk 0 (output latency remov
       "ffmpeg/gst rows: absolute")
 if bad:
     print(f"{len(bad)} of {len(rows)} rows miss beeps or exceed |a-v| {LIMIT:.0f} ms")
+if only is not None:
+    bad = [b for b in bad if only.search(b)]
+    print(f"asserted rows (/{only.pattern}/): {len(bad)} fail" + (f": {', '.join(bad)}" if bad else ""))
 if do_assert and bad:
     sys.exit(1)

@@ -17,7 +17,8 @@
 //! let job = Job::new(testdata.join("recordings/paused"), out.path().join("call"), JobOptions::default());
 //! let outcome = job.run(&|done, total| eprint!("\r{done}/{total} bytes"));
 //! assert_eq!(outcome.status, Status::Ok);
-//! assert_eq!(outcome.media_ms, Some(15_000));
+//! // 15 s of media, and each of the 2 joins keeps the audio padding and priming (under 200 ms).
+//! assert!((15_000..15_400).contains(&outcome.media_ms.unwrap()));
 //! assert!(out.path().join("call").join(RECORDING_MP4).is_file());
 //!
 //! let bad = Job::new(testdata.join("recordings/mismatch"), out.path().join("bad"), JobOptions::default());
