@@ -141,9 +141,30 @@ fn main() -> ExitCode {
                 ));
             }
             let rate = s.bytes as f64 / s.seconds.max(1e-9) / 1e6;
+            let mut extra = String::new();
+            if s.silent_frames > 0 {
+                extra += &format!(", {} silent audio frames inserted", s.silent_frames);
+            }
+            if s.dropped_frames > 0 {
+                extra += &format!(", {} audio frames dropped at joins", s.dropped_frames);
+            }
+            let mut rescaled: Vec<String> = Vec::new();
+            for r in &s.rescaled {
+                let what = format!("{:?} {} -> {}", r.kind, r.from, r.to).to_lowercase();
+                match rescaled
+                    .iter_mut()
+                    .find(|x| x.ends_with(&format!(": {what}")))
+                {
+                    Some(x) => *x = x.replacen(": ", &format!(", {}: ", r.index), 1),
+                    None => rescaled.push(format!("chunk {}: {what}", r.index)),
+                }
+            }
+            if !rescaled.is_empty() {
+                extra += &format!(", timescale converted ({})", rescaled.join("; "));
+            }
             let line = format!(
                 "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s), {} sample bytes \
-                 shared, {} copied{}\n",
+                 shared, {} copied{}{extra}\n",
                 s.path.display(),
                 s.chunks,
                 s.duration_ms / 1000,

@@ -561,6 +561,9 @@ impl Recording {
             seconds: started.elapsed().as_secs_f64(),
             placements: summary.placements,
             tracks: summary.tracks,
+            rescaled: plan.rescaled().to_vec(),
+            silent_frames: plan.silent_frames(),
+            dropped_frames: plan.dropped_frames(),
         })
     }
 }
@@ -952,6 +955,13 @@ pub struct Stitched {
     pub tracks: Vec<callrec_stitch::TrackPlan>,
     /// Temporary files of an earlier, killed run on the same targets that were removed.
     pub stale_removed: usize,
+    /// Chunk tracks whose timescale was converted to their output track's.
+    pub rescaled: Vec<callrec_stitch::Rescaled>,
+    /// Silent AAC frames inserted where the output waits (pauses and gaps in wall-clock mode,
+    /// a video longer than its chunk's audio).
+    pub silent_frames: u64,
+    /// Audio frames of priming or end padding dropped at joins (trimmed joins, wall clock).
+    pub dropped_frames: u64,
 }
 
 /// `s` made safe as one path component: ASCII letters, digits, `-`, `_` and `.` are kept, every
