@@ -154,9 +154,8 @@ pub fn write(
         .map_err(io_err("set the length of the temporary file for", out))?;
     f.write_all(plan.header())
         .map_err(io_err("write the header of", out))?;
-    let trailer = plan.trailer();
-    if !trailer.is_empty() {
-        f.write_all_at(trailer, plan.output_len() - trailer.len() as u64)
+    for (at, bytes) in plan.literals() {
+        f.write_all_at(bytes, *at)
             .map_err(io_err("write the silent frames of", out))?;
     }
     let f = temp.as_file();

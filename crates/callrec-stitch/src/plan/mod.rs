@@ -110,7 +110,7 @@ pub struct Plan {
     chunks: Vec<ChunkPlacement>,
     tracks: Vec<TrackPlan>,
     rescaled: Vec<Rescaled>,
-    trailer: Vec<u8>,
+    literals: Vec<(u64, Vec<u8>)>,
     silent_frames: u64,
     dropped_frames: u64,
 }
@@ -397,7 +397,6 @@ impl Plan {
         // 4. Byte layout: each chunk's sample bytes (those the output keeps), in file order,
         //    merged into runs, placed by `layout` (back to back, or congruent to their source
         //    modulo `opts.align`); then the silence block at the end of the mdat payload.
-        let silence_len = timing.silence.len() as u64;
         let mut used: Vec<Vec<(u64, u64)>> = vec![Vec::new(); chunks.len()];
         for (i, t) in timing.tracks.iter().enumerate() {
             for s in &t.samples {
@@ -411,7 +410,6 @@ impl Plan {
             }
         }
         let mut runs: Vec<(usize, u64, u64)> = Vec::new();
-        let mut chunk_ranges: Vec<(usize, usize)> = Vec::with_capacity(chunks.len());
         let mut sources = Vec::with_capacity(chunks.len());
         for (ci, (c, mut spans_b)) in chunks.iter().zip(used).enumerate() {
             spans_b.sort_unstable();
@@ -428,7 +426,6 @@ impl Plan {
                 }
                 runs.push((ci, a, b - a));
             }
-            chunk_ranges.push((first_copy, runs.len()));
             sources.push(Source {
                 path: c.path.clone(),
                 index: c.index,
@@ -437,12 +434,104 @@ impl Plan {
             });
         }
         let placed = crate::layout::lay_out(runs, opts.align)?;
-        let mut copies: Vec<CopyRange> = placed.copies;
-        let silence_at = placed.len;
+        // The silent frames go just before the bytes of the frame they precede (after the
+        // chunk's last bytes when nothing of the chunk follows them on their track), in a
+        // space of whole blocks so the alignment holds: every track's samples stay in file
+        // order, which players reading the file front to back (push mode) need.
+        // (chunk, source offset it precedes, silence block range)
+        let mut anchors: Vec<(usize, u64, u64, u64)> = Vec::new();
+        for (i, t) in timing.tracks.iter().enumerate() {
+            for (n, x) in t.samples.iter().enumerate() {
+                let timing::Src::Silence { at, size } = x.src else {
+                    continue;
+                };
+                let before = t.samples[n + 1..]
+                    .iter()
+                    .take_while(|y| y.chunk == x.chunk)
+                    .find_map(|y| match y.src {
+                        timing::Src::Sample(j) => {
+                            Some(chunks[y.chunk].movie.tracks[maps[y.chunk][i]].samples[j].offset)
+                        }
+                        timing::Src::Silence { .. } => None,
+                    })
+                    .unwrap_or(u64::MAX);
+                let end = at + u64::from(size);
+                match anchors.last_mut() {
+                    Some(l) if l.0 == x.chunk && l.1 == before && l.3 == at => l.3 = end,
+                    _ => anchors.push((x.chunk, before, at, end)),
+                }
+            }
+        }
+        anchors.sort_by_key(|a| (a.0, a.1, a.2));
+        let block = opts.align.unwrap_or(1).max(1);
+        let mut copies: Vec<CopyRange> = Vec::with_capacity(placed.copies.len() + anchors.len());
+        let mut literals: Vec<(u64, Vec<u8>)> = Vec::new();
+        // Silence block offset -> output offset (relative to the payload).
+        let mut moved: Vec<(u64, u64, u64)> = Vec::new();
+        let mut shift = 0u64;
+        let mut ai = anchors.iter().peekable();
+        let mut put =
+            |at: u64, a: u64, b: u64, shift: &mut u64, literals: &mut Vec<(u64, Vec<u8>)>| {
+                literals.push((at, timing.silence[a as usize..b as usize].to_vec()));
+                moved.push((a, b, at));
+                *shift += (b - a).div_ceil(block) * block;
+            };
+        for c in &placed.copies {
+            let mut c = *c;
+            // Anchors of earlier chunks that had no bytes left: here.
+            while let Some(&&(k, _, a, b)) = ai.peek() {
+                if k >= c.chunk {
+                    break;
+                }
+                ai.next();
+                put(c.dst_offset + shift, a, b, &mut shift, &mut literals);
+            }
+            while let Some(&&(k, src, a, b)) = ai.peek() {
+                if k != c.chunk || src >= c.src_offset + c.len {
+                    break;
+                }
+                ai.next();
+                // Split the range at `src`: the head stays, the silence, then the tail.
+                let head = src.saturating_sub(c.src_offset);
+                if head > 0 {
+                    copies.push(CopyRange {
+                        len: head,
+                        dst_offset: c.dst_offset + shift,
+                        ..c
+                    });
+                    c.src_offset += head;
+                    c.dst_offset += head;
+                    c.len -= head;
+                }
+                put(c.dst_offset + shift, a, b, &mut shift, &mut literals);
+            }
+            copies.push(CopyRange {
+                dst_offset: c.dst_offset + shift,
+                ..c
+            });
+        }
+        for &(_, _, a, b) in ai {
+            put(placed.len + shift, a, b, &mut shift, &mut literals);
+        }
+        let silence_dst = |_k: usize, at: u64| -> u64 {
+            moved
+                .iter()
+                .find(|m| m.0 <= at && at < m.1)
+                .map_or(0, |m| m.2 + (at - m.0))
+        };
         let payload_len = placed
             .len
-            .checked_add(silence_len)
+            .checked_add(shift)
             .ok_or_else(|| overflow("mdat size"))?;
+        // Each chunk's copies, now that ranges were split.
+        let mut chunk_ranges: Vec<(usize, usize)> = vec![(0, 0); chunks.len()];
+        let mut from = 0;
+        for (n, c) in copies.iter().enumerate() {
+            if copies.get(n + 1).is_none_or(|d| d.chunk != c.chunk) {
+                chunk_ranges[c.chunk] = (from, n + 1);
+                from = n + 1;
+            }
+        }
         let dst_of = |ci: usize, off: u64| -> u64 {
             let (lo, hi) = chunk_ranges[ci];
             let rs = &copies[lo..hi];
@@ -532,7 +621,7 @@ impl Plan {
                         cts: 0,
                         sync: true,
                         desc: last_desc,
-                        dst: silence_at + at,
+                        dst: silence_dst(s.chunk, at),
                         chunk: usize::MAX,
                     },
                 };
@@ -635,6 +724,9 @@ impl Plan {
         for r in &mut copies {
             r.dst_offset += payload_start;
         }
+        for l in &mut literals {
+            l.0 += payload_start;
+        }
         Ok(Plan {
             header,
             copies,
@@ -647,7 +739,7 @@ impl Plan {
             chunks: placements,
             tracks: track_plans,
             rescaled,
-            trailer: timing.silence,
+            literals,
             silent_frames: timing.silent_frames,
             dropped_frames: timing.dropped_frames,
         })
@@ -659,10 +751,10 @@ impl Plan {
         &self.rescaled
     }
 
-    /// The bytes that end the file (the silent AAC frames the output inserts, at the end of the
-    /// `mdat` payload): [`crate::write()`] writes them after the copies.
-    pub fn trailer(&self) -> &[u8] {
-        &self.trailer
+    /// Bytes the plan writes itself, at absolute offsets (the silent AAC frames the output
+    /// inserts, in the `mdat` payload just before the bytes of the chunk they precede).
+    pub fn literals(&self) -> &[(u64, Vec<u8>)] {
+        &self.literals
     }
 
     /// Silent AAC frames inserted (where the output's audio waits: pauses and gaps in
