@@ -3,19 +3,20 @@
 
 use std::path::PathBuf;
 
-use callrec_mp4::boxes::{
-    chunk_offsets, Ctts, CttsEntry, Dinf, Edts, Elst, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mp4Box,
-    Mvhd, RawBox, Smhd, Stbl, Stsc, StscEntry, Stsd, Stss, Stsz, Stts, SttsEntry, Tkhd, Trak, Vmhd,
-    IDENTITY_MATRIX,
-};
+use callrec_mp4::boxes::{Ftyp, Mp4Box};
 use callrec_mp4::write::mdat_header_len;
-use callrec_mp4::{Codec, Edit, FourCc, SampleEntry, TrackKind};
+use callrec_mp4::{Edit, FourCc, TrackKind};
 
 use crate::rat::lcm;
 use crate::{ChunkInput, Error, Result, StitchOptions};
 
+mod moov;
 mod silence;
 mod timing;
+mod tracks;
+
+use moov::{build_moov, share_key, OutSample, OutTrack};
+use tracks::{check_decode_order, match_tracks};
 
 use callrec_mp4::present::{self, Window};
 
@@ -130,33 +131,6 @@ pub struct Rescaled {
     pub to: u32,
 }
 
-/// One sample of the merged output track.
-#[derive(Debug, Clone, Copy)]
-struct OutSample {
-    size: u32,
-    duration: u32,
-    cts: i32,
-    sync: bool,
-    desc: u32,
-    dst: u64,
-    chunk: usize,
-}
-
-struct OutTrack {
-    id: u32,
-    kind: TrackKind,
-    timescale: u32,
-    language: u16,
-    volume: i16,
-    width: u32,
-    height: u32,
-    entries: Vec<Vec<u8>>,
-    samples: Vec<OutSample>,
-    media_duration: u64,
-    edits: Vec<Edit>,
-    duration: u64,
-}
-
 fn kind_name(k: TrackKind) -> String {
     match k {
         TrackKind::Video => "video".into(),
@@ -175,119 +149,6 @@ fn unsupported(c: &ChunkInput, what: String) -> Error {
 
 fn overflow(what: &'static str) -> Error {
     Error::Overflow { what }
-}
-
-/// For each track of `first`, the index of the matching track in `c` (n-th of the same kind).
-fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usize>> {
-    let mismatch = |parameter: String, found: String, expected: String| Error::Mismatch {
-        index: c.index,
-        name: c.name.clone(),
-        first_index: first.index,
-        parameter,
-        found,
-        expected,
-    };
-    let (t0, tk) = (&first.movie.tracks, &c.movie.tracks);
-    if t0.len() != tk.len() {
-        return Err(mismatch(
-            "track count".into(),
-            tk.len().to_string(),
-            t0.len().to_string(),
-        ));
-    }
-    let mut map = Vec::with_capacity(t0.len());
-    for (i, t) in t0.iter().enumerate() {
-        let ordinal = t0[..i].iter().filter(|u| u.kind == t.kind).count();
-        let found = tk
-            .iter()
-            .enumerate()
-            .filter(|(_, u)| u.kind == t.kind)
-            .nth(ordinal);
-        match found {
-            Some((j, _)) => map.push(j),
-            None => {
-                let n0 = t0.iter().filter(|u| u.kind == t.kind).count();
-                let nk = tk.iter().filter(|u| u.kind == t.kind).count();
-                return Err(mismatch(
-                    format!("{} track count", kind_name(t.kind)),
-                    nk.to_string(),
-                    n0.to_string(),
-                ));
-            }
-        }
-    }
-    // Codec parameters first (what a person recognises), then timescales.
-    for (i, t) in t0.iter().enumerate() {
-        let u = &tk[map[i]];
-        let kind = kind_name(t.kind);
-        let Some(e0) = t.entries.first() else {
-            return Err(unsupported(
-                first,
-                format!("{kind} track {} has no sample description", t.id),
-            ));
-        };
-        for e in &u.entries {
-            if e.fourcc != e0.fourcc {
-                return Err(mismatch(
-                    format!("{kind} codec"),
-                    e.fourcc.to_string(),
-                    e0.fourcc.to_string(),
-                ));
-            }
-            if let (Codec::Aac(a), Codec::Aac(a0)) = (&e.codec, &e0.codec) {
-                if a.object_type != a0.object_type {
-                    return Err(mismatch(
-                        format!("{kind} AAC object type"),
-                        a.object_type.to_string(),
-                        a0.object_type.to_string(),
-                    ));
-                }
-                if a.sample_rate != a0.sample_rate {
-                    return Err(mismatch(
-                        format!("{kind} sample rate"),
-                        format!("{} Hz", a.sample_rate),
-                        format!("{} Hz", a0.sample_rate),
-                    ));
-                }
-                if a.channels != a0.channels {
-                    return Err(mismatch(
-                        format!("{kind} channel count"),
-                        a.channels.to_string(),
-                        a0.channels.to_string(),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(map)
-}
-
-/// Decode times must increase by at most 32 bits per sample in every chunk track.
-fn check_decode_order(chunks: &[ChunkInput], maps: &[Vec<usize>]) -> Result<()> {
-    for (c, map) in chunks.iter().zip(maps) {
-        for &j in map {
-            let t = &c.movie.tracks[j];
-            for (k, w) in t.samples.windows(2).enumerate() {
-                let ok = w[1]
-                    .dts
-                    .checked_sub(w[0].dts)
-                    .is_some_and(|d| u32::try_from(d).is_ok());
-                if !ok {
-                    return Err(unsupported(
-                        c,
-                        format!(
-                            "{} track {}: decode time of sample {} goes backwards or jumps by \
-                             more than 32 bits",
-                            kind_name(t.kind),
-                            t.id,
-                            k + 1
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 fn ticks_to_us(ticks: u64, movie_ts: u64) -> u64 {
@@ -743,230 +604,6 @@ impl Plan {
             .iter()
             .map(|s| (&s.path, s.index, s.name.as_str(), s.needed))
     }
-}
-
-/// What makes two sample entries the same description: their bytes without `btrt` children
-/// (bit rate hints, which differ between chunks encoded alike) and, for AAC, with the `esds`
-/// reduced to its AudioSpecificConfig (its bit rate fields differ the same way). Entries that
-/// differ only there share the first one.
-fn share_key(e: &SampleEntry, kind: TrackKind) -> Vec<u8> {
-    let raw = &e.raw;
-    // Children start after the fixed fields: 8 (box) + 78 (VisualSampleEntry), or 8 + 28
-    // (AudioSampleEntry v0; QuickTime v1 adds 16, v2 adds 36).
-    let start = match kind {
-        TrackKind::Video => 86,
-        TrackKind::Audio => match raw.get(16..18) {
-            Some([0, 0]) => 36,
-            Some([0, 1]) => 52,
-            Some([0, 2]) => 72,
-            _ => return raw.to_vec(),
-        },
-        TrackKind::Other(_) => return raw.to_vec(),
-    };
-    let Some(mut rest) = raw.get(start..) else {
-        return raw.to_vec();
-    };
-    let mut key = raw[..start].to_vec();
-    while !rest.is_empty() {
-        let size = match rest.get(..4) {
-            Some(b) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
-            None => return raw.to_vec(),
-        };
-        let Some(child) = rest.get(..size).filter(|_| size >= 8) else {
-            return raw.to_vec();
-        };
-        match (&child[4..8], &e.codec) {
-            (b"btrt", _) => {}
-            (b"esds", Codec::Aac(a)) => {
-                key.extend_from_slice(b"esds/asc");
-                key.push(a.object_type);
-                key.extend_from_slice(&a.asc);
-            }
-            _ => key.extend_from_slice(child),
-        }
-        rest = &rest[size..];
-    }
-    key
-}
-
-/// Encodes the `moov` with chunk offsets based at `base` (absolute offset of the mdat payload).
-fn build_moov(
-    tracks: &[OutTrack],
-    base: u64,
-    movie_ts: u64,
-    duration: u64,
-    next_track_id: u32,
-) -> (Vec<u8>, Vec<TrackPlan>) {
-    let mut traks = Vec::with_capacity(tracks.len());
-    let mut plans = Vec::with_capacity(tracks.len());
-    for t in tracks {
-        // stts / ctts / stss / stsz
-        let mut stts: Vec<SttsEntry> = Vec::new();
-        let mut ctts: Vec<CttsEntry> = Vec::new();
-        let mut stss = Vec::new();
-        let mut sizes = Vec::with_capacity(t.samples.len());
-        for (k, s) in t.samples.iter().enumerate() {
-            match stts.last_mut() {
-                Some(e) if e.sample_delta == s.duration => e.sample_count += 1,
-                _ => stts.push(SttsEntry {
-                    sample_count: 1,
-                    sample_delta: s.duration,
-                }),
-            }
-            match ctts.last_mut() {
-                Some(e) if e.sample_offset == s.cts => e.sample_count += 1,
-                _ => ctts.push(CttsEntry {
-                    sample_count: 1,
-                    sample_offset: s.cts,
-                }),
-            }
-            if s.sync {
-                stss.push(k as u32 + 1);
-            }
-            sizes.push(s.size);
-        }
-        let has_ctts = t.samples.iter().any(|s| s.cts != 0);
-        let all_sync = stss.len() == t.samples.len();
-        // Chunks: a run of samples contiguous in the output, one description, one input chunk.
-        let mut offsets: Vec<u64> = Vec::new();
-        let mut stsc: Vec<StscEntry> = Vec::new();
-        let mut run: Option<(u64, u32, u32, usize)> = None; // (end, count, desc, input chunk)
-        let flush = |run: (u64, u32, u32, usize), stsc: &mut Vec<StscEntry>, n: u32| {
-            let (_, count, desc, _) = run;
-            match stsc.last() {
-                Some(e) if e.samples_per_chunk == count && e.sample_description_index == desc => {}
-                _ => stsc.push(StscEntry {
-                    first_chunk: n,
-                    samples_per_chunk: count,
-                    sample_description_index: desc,
-                }),
-            }
-        };
-        for s in &t.samples {
-            let abs = base + s.dst;
-            match &mut run {
-                Some((end, count, desc, ch))
-                    if *end == abs && *desc == s.desc && *ch == s.chunk =>
-                {
-                    *end += u64::from(s.size);
-                    *count += 1;
-                }
-                _ => {
-                    if let Some(r) = run {
-                        flush(r, &mut stsc, offsets.len() as u32);
-                    }
-                    offsets.push(abs);
-                    run = Some((abs + u64::from(s.size), 1, s.desc, s.chunk));
-                }
-            }
-        }
-        if let Some(r) = run {
-            flush(r, &mut stsc, offsets.len() as u32);
-        }
-        let (stco, co64) = chunk_offsets(&offsets);
-        plans.push(TrackPlan {
-            id: t.id,
-            kind: t.kind,
-            timescale: t.timescale,
-            samples: t.samples.len(),
-            descriptions: t.entries.len(),
-            media_duration: t.media_duration,
-            duration: t.duration,
-            edits: t.edits.clone(),
-            chunk_offsets: offsets.len(),
-            co64: co64.is_some(),
-        });
-        let stbl = Stbl {
-            stsd: Stsd {
-                entries: t.entries.clone(),
-            },
-            stts: Stts { entries: stts },
-            stss: (!all_sync).then_some(Stss { entries: stss }),
-            sdtp: None,
-            ctts: has_ctts.then_some(Ctts { entries: ctts }),
-            stsc: Stsc { entries: stsc },
-            stsz: Some(Stsz::from_sizes(sizes)),
-            stz2: None,
-            stco,
-            co64,
-            other: Vec::new(),
-        };
-        let (hdlr, vmhd, smhd, other) = match t.kind {
-            TrackKind::Video => (
-                Hdlr::new(FourCc(*b"vide"), "VideoHandler"),
-                Some(Vmhd::default()),
-                None,
-                Vec::new(),
-            ),
-            TrackKind::Audio => (
-                Hdlr::new(FourCc(*b"soun"), "SoundHandler"),
-                None,
-                Some(Smhd::default()),
-                Vec::new(),
-            ),
-            TrackKind::Other(f) => (
-                Hdlr::new(f, "Handler"),
-                None,
-                None,
-                vec![RawBox {
-                    fourcc: FourCc(*b"nmhd"),
-                    payload: vec![0; 4],
-                }],
-            ),
-        };
-        traks.push(Trak {
-            tkhd: Tkhd {
-                flags: 3,
-                creation_time: 0,
-                modification_time: 0,
-                track_id: t.id,
-                duration: t.duration,
-                layer: 0,
-                alternate_group: 0,
-                volume: t.volume,
-                matrix: IDENTITY_MATRIX,
-                width: t.width,
-                height: t.height,
-            },
-            edts: Some(Edts {
-                elst: Some(Elst {
-                    entries: t.edits.clone(),
-                }),
-                other: Vec::new(),
-            }),
-            mdia: Mdia {
-                mdhd: Mdhd {
-                    creation_time: 0,
-                    modification_time: 0,
-                    timescale: t.timescale,
-                    duration: t.media_duration,
-                    language: t.language,
-                },
-                hdlr,
-                minf: Minf {
-                    vmhd,
-                    smhd,
-                    dinf: Some(Dinf::default()),
-                    stbl,
-                    other,
-                },
-                other: Vec::new(),
-            },
-            other: Vec::new(),
-        });
-    }
-    let moov = Moov {
-        mvhd: Mvhd {
-            timescale: movie_ts as u32,
-            duration,
-            next_track_id,
-            ..Mvhd::default()
-        },
-        traks,
-        mvex: None,
-        other: Vec::new(),
-    };
-    (moov.to_bytes(), plans)
 }
 
 #[cfg(test)]
