@@ -10,6 +10,7 @@ use callrec_mp4::{Edit, FourCc, TrackKind};
 use crate::rat::lcm;
 use crate::{ChunkInput, Error, Result, StitchOptions};
 
+mod bytes;
 mod moov;
 mod silence;
 mod timing;
@@ -255,64 +256,8 @@ impl Plan {
             });
         }
 
-        // 4. Byte layout: each chunk's sample bytes (those the output keeps), in file order,
-        //    merged into runs, placed by `layout` (back to back, or congruent to their source
-        //    modulo `opts.align`); then the silence block at the end of the mdat payload.
-        let silence_len = timing.silence.len() as u64;
-        let mut used: Vec<Vec<(u64, u64)>> = vec![Vec::new(); chunks.len()];
-        for (i, t) in timing.tracks.iter().enumerate() {
-            for s in &t.samples {
-                if let timing::Src::Sample(j) = s.src {
-                    let smp = &chunks[s.chunk].movie.tracks[maps[s.chunk][i]].samples[j];
-                    if smp.size > 0 {
-                        used[s.chunk]
-                            .push((smp.offset, smp.offset.saturating_add(u64::from(smp.size))));
-                    }
-                }
-            }
-        }
-        let mut runs: Vec<(usize, u64, u64)> = Vec::new();
-        let mut chunk_ranges: Vec<(usize, usize)> = Vec::with_capacity(chunks.len());
-        let mut sources = Vec::with_capacity(chunks.len());
-        for (ci, (c, mut spans_b)) in chunks.iter().zip(used).enumerate() {
-            spans_b.sort_unstable();
-            let first_copy = runs.len();
-            let mut needed = 0u64;
-            for (a, b) in spans_b {
-                needed = needed.max(b);
-                if let Some(last) = runs[first_copy..].last_mut() {
-                    let last_end = last.1 + last.2;
-                    if a <= last_end {
-                        last.2 += b.saturating_sub(last_end);
-                        continue;
-                    }
-                }
-                runs.push((ci, a, b - a));
-            }
-            chunk_ranges.push((first_copy, runs.len()));
-            sources.push(Source {
-                path: c.path.clone(),
-                index: c.index,
-                name: c.name.clone(),
-                needed,
-            });
-        }
-        let placed = crate::layout::lay_out(runs, opts.align)?;
-        let mut copies: Vec<CopyRange> = placed.copies;
-        let silence_at = placed.len;
-        let payload_len = placed
-            .len
-            .checked_add(silence_len)
-            .ok_or_else(|| overflow("mdat size"))?;
-        let dst_of = |ci: usize, off: u64| -> u64 {
-            let (lo, hi) = chunk_ranges[ci];
-            let rs = &copies[lo..hi];
-            let k = rs.partition_point(|r| r.src_offset <= off);
-            match k.checked_sub(1).and_then(|k| rs.get(k)) {
-                Some(r) if off <= r.src_offset + r.len => r.dst_offset + (off - r.src_offset),
-                _ => 0,
-            }
-        };
+        // 4. Byte layout of the mdat payload.
+        let bytes = bytes::lay_out(chunks, &maps, &timing, opts.align)?;
 
         // 5. Merged tracks: samples, descriptions, the edit list.
         let mut ids: Vec<u32> = first.movie.tracks.iter().map(|t| t.id).collect();
@@ -380,7 +325,7 @@ impl Plan {
                             sync: smp.sync,
                             desc,
                             dst: if smp.size > 0 {
-                                dst_of(s.chunk, smp.offset)
+                                bytes.dst_of(s.chunk, smp.offset)
                             } else {
                                 0
                             },
@@ -393,7 +338,7 @@ impl Plan {
                         cts: 0,
                         sync: true,
                         desc: last_desc,
-                        dst: silence_at + at,
+                        dst: bytes.silence_at + at,
                         chunk: usize::MAX,
                     },
                 };
@@ -447,6 +392,14 @@ impl Plan {
             })
             .collect();
 
+        let bytes::Bytes {
+            mut copies,
+            sources,
+            payload_len,
+            residue,
+            ..
+        } = bytes;
+
         // 6. Header: ftyp, moov (offsets depend on its own size: iterate), mdat header, and the
         //    silence block at the start of the mdat payload.
         let ftyp = Ftyp {
@@ -464,7 +417,7 @@ impl Plan {
         let mdat_hdr = mdat_header_len(payload_len.saturating_add(max_lead)) as u64;
         let origin = |moov_len: u64| {
             let data_start = ftyp.len() as u64 + moov_len + mdat_hdr;
-            data_start + crate::layout::lead(data_start, placed.residue, opts.align)
+            data_start + crate::layout::lead(data_start, residue, opts.align)
         };
         let duration = out_tracks.iter().map(|t| t.duration).max().unwrap_or(0);
         let next_track_id = ids.iter().max().copied().unwrap_or(0).saturating_add(1);
