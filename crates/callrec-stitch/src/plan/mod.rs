@@ -3,9 +3,7 @@
 
 use std::path::PathBuf;
 
-use callrec_mp4::boxes::{Ftyp, Mp4Box};
-use callrec_mp4::write::mdat_header_len;
-use callrec_mp4::{Edit, FourCc, TrackKind};
+use callrec_mp4::{Edit, TrackKind};
 
 use crate::rat::lcm;
 use crate::{ChunkInput, Error, Result, StitchOptions};
@@ -16,7 +14,6 @@ mod silence;
 mod timing;
 mod tracks;
 
-use moov::{build_moov, share_key, OutSample, OutTrack};
 use tracks::{check_decode_order, match_tracks};
 
 use callrec_mp4::present::{self, Window};
@@ -157,6 +154,104 @@ fn ticks_to_us(ticks: u64, movie_ts: u64) -> u64 {
     u64::try_from(v).unwrap_or(u64::MAX)
 }
 
+/// What each chunk presents on each of its matched tracks (`maps` from [`match_tracks`]).
+fn presentations(chunks: &[ChunkInput], maps: &[Vec<usize>]) -> Result<Vec<Vec<Window>>> {
+    let mut windows: Vec<Vec<Window>> = Vec::with_capacity(chunks.len());
+    for (c, map) in chunks.iter().zip(maps) {
+        let el = present::edit_less(&c.movie).map_err(|e| unsupported(c, e.to_string()))?;
+        let per_track = map
+            .iter()
+            .map(|&j| {
+                let t = &c.movie.tracks[j];
+                present::window(&c.movie, t, el).map_err(|e| unsupported(c, e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        windows.push(per_track);
+    }
+    Ok(windows)
+}
+
+/// The presented media of a track, in seconds.
+fn presented(t: &timing::TrackTiming) -> Q {
+    Q::new(
+        (i128::from(t.media_end) - i128::from(t.media_time)).max(0),
+        i128::from(t.timescale),
+    )
+}
+
+/// `q` seconds in ticks of the movie timescale `m`, rounded to nearest.
+fn mticks(q: Q, m: u128) -> Result<u64> {
+    u64::try_from((q * m as i128).round().to_integer()).map_err(|_| overflow("timeline"))
+}
+
+/// The movie timescale: 1000, or finer so that every edit is exact when that fits in 32 bits;
+/// else the largest track timescale (edits rounded to nearest). True when exact.
+fn movie_timescale(timing: &timing::Timing) -> (u128, bool) {
+    let mut m: u128 = 1000;
+    let mut exact = true;
+    let places = timing
+        .places
+        .iter()
+        .flat_map(|p| [p.span_start, p.start, p.end]);
+    let edits = timing
+        .tracks
+        .iter()
+        .flat_map(|t| [t.lead_empty, presented(t)]);
+    for q in edits.chain(places) {
+        match lcm(m, q.denom().unsigned_abs()) {
+            Some(v) if v <= u128::from(u32::MAX) => m = v,
+            _ => exact = false,
+        }
+    }
+    if !exact {
+        m = timing
+            .tracks
+            .iter()
+            .map(|t| u128::from(t.timescale))
+            .max()
+            .unwrap_or(1000)
+            .max(1000);
+    }
+    (m, exact)
+}
+
+/// Where each chunk lands on the output timeline of movie timescale `m`.
+fn placements(
+    chunks: &[ChunkInput],
+    timing: &timing::Timing,
+    m: u128,
+) -> Result<Vec<ChunkPlacement>> {
+    let movie_ts = m as u64;
+    let mut placements = Vec::with_capacity(chunks.len());
+    for (c, p) in chunks.iter().zip(&timing.places) {
+        let (a, b, e) = (
+            mticks(p.span_start, m)?,
+            mticks(p.start, m)?,
+            mticks(p.end, m)?,
+        );
+        placements.push(ChunkPlacement {
+            index: c.index,
+            name: c.name.clone(),
+            span_start: a,
+            start: b,
+            end: e,
+            span_start_us: ticks_to_us(a, movie_ts),
+            start_us: ticks_to_us(b, movie_ts),
+            end_us: ticks_to_us(e, movie_ts),
+            inserted: p
+                .shifts
+                .iter()
+                .map(|&(at, total)| {
+                    let us =
+                        |q: Q| u64::try_from((q * 1_000_000).round().to_integer()).unwrap_or(0);
+                    (us(at), us(total))
+                })
+                .collect(),
+        });
+    }
+    Ok(placements)
+}
+
 impl Plan {
     /// Plans the stitch of `chunks`, in the order given (the caller orders by index).
     ///
@@ -169,22 +264,10 @@ impl Plan {
             .iter()
             .map(|c| match_tracks(first, c))
             .collect::<Result<_>>()?;
-        let ntracks = first.movie.tracks.len();
         check_decode_order(chunks, &maps)?;
 
         // 1. What each chunk presents on each track.
-        let mut windows: Vec<Vec<Window>> = Vec::with_capacity(chunks.len());
-        for (c, map) in chunks.iter().zip(&maps) {
-            let el = present::edit_less(&c.movie).map_err(|e| unsupported(c, e.to_string()))?;
-            let per_track = map
-                .iter()
-                .map(|&j| {
-                    let t = &c.movie.tracks[j];
-                    present::window(&c.movie, t, el).map_err(|e| unsupported(c, e.to_string()))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            windows.push(per_track);
-        }
+        let windows = presentations(chunks, &maps)?;
 
         // 2. Every output sample's time, continuous tables.
         let mode = timing::Mode {
@@ -193,193 +276,22 @@ impl Plan {
         };
         let timing = timing::time(chunks, &maps, &windows, mode)?;
 
-        // 3. The movie timescale: 1000, or finer so that every edit is exact when that fits
-        //    in 32 bits; else the largest track timescale (edits rounded to nearest).
-        let presented = |t: &timing::TrackTiming| {
-            Q::new(
-                (i128::from(t.media_end) - i128::from(t.media_time)).max(0),
-                i128::from(t.timescale),
-            )
-        };
-        let mut m: u128 = 1000;
-        let mut exact = true;
-        let places = timing
-            .places
-            .iter()
-            .flat_map(|p| [p.span_start, p.start, p.end]);
-        let edits = timing
-            .tracks
-            .iter()
-            .flat_map(|t| [t.lead_empty, presented(t)]);
-        for q in edits.chain(places) {
-            {
-                match lcm(m, q.denom().unsigned_abs()) {
-                    Some(v) if v <= u128::from(u32::MAX) => m = v,
-                    _ => exact = false,
-                }
-            }
-        }
-        if !exact {
-            m = timing
-                .tracks
-                .iter()
-                .map(|t| u128::from(t.timescale))
-                .max()
-                .unwrap_or(1000)
-                .max(1000);
-        }
+        // 3. The movie timescale, and where each chunk lands on it.
+        let (m, exact) = movie_timescale(&timing);
         let movie_ts = m as u64;
-        let mticks = |q: Q| -> Result<u64> {
-            u64::try_from((q * m as i128).round().to_integer()).map_err(|_| overflow("timeline"))
-        };
-        let mut placements = Vec::with_capacity(chunks.len());
-        for (c, p) in chunks.iter().zip(&timing.places) {
-            let (a, b, e) = (mticks(p.span_start)?, mticks(p.start)?, mticks(p.end)?);
-            placements.push(ChunkPlacement {
-                index: c.index,
-                name: c.name.clone(),
-                span_start: a,
-                start: b,
-                end: e,
-                span_start_us: ticks_to_us(a, movie_ts),
-                start_us: ticks_to_us(b, movie_ts),
-                end_us: ticks_to_us(e, movie_ts),
-                inserted: p
-                    .shifts
-                    .iter()
-                    .map(|&(at, total)| {
-                        let us =
-                            |q: Q| u64::try_from((q * 1_000_000).round().to_integer()).unwrap_or(0);
-                        (us(at), us(total))
-                    })
-                    .collect(),
-            });
-        }
+        let placements = placements(chunks, &timing, m)?;
 
         // 4. Byte layout of the mdat payload.
         let bytes = bytes::lay_out(chunks, &maps, &timing, opts.align)?;
 
         // 5. Merged tracks: samples, descriptions, the edit list.
-        let mut ids: Vec<u32> = first.movie.tracks.iter().map(|t| t.id).collect();
-        let mut sorted = ids.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted.len() != ids.len() || sorted.first() == Some(&0) {
-            ids = (1..=ntracks as u32).collect();
-        }
-        let mut out_tracks = Vec::with_capacity(ntracks);
-        for (i, (t0, tt)) in first.movie.tracks.iter().zip(&timing.tracks).enumerate() {
-            let mut entries: Vec<Vec<u8>> = Vec::new();
-            let mut keys: Vec<Vec<u8>> = Vec::new();
-            let desc_maps: Vec<Vec<u32>> = chunks
-                .iter()
-                .zip(&maps)
-                .map(|(c, map)| {
-                    let t = &c.movie.tracks[map[i]];
-                    t.entries
-                        .iter()
-                        .map(|e| {
-                            let key = share_key(e, t.kind);
-                            let k = match keys.iter().position(|x| *x == key) {
-                                Some(k) => k,
-                                None => {
-                                    entries.push(e.raw.clone());
-                                    keys.push(key);
-                                    entries.len() - 1
-                                }
-                            };
-                            k as u32 + 1
-                        })
-                        .collect()
-                })
-                .collect();
-            let mut samples: Vec<OutSample> = Vec::with_capacity(tt.samples.len());
-            let mut last_desc = 1u32;
-            for s in &tt.samples {
-                let c = &chunks[s.chunk];
-                let t = &c.movie.tracks[maps[s.chunk][i]];
-                let o = match s.src {
-                    timing::Src::Sample(j) => {
-                        let smp = &t.samples[j];
-                        let desc = smp
-                            .description_index
-                            .checked_sub(1)
-                            .and_then(|d| desc_maps[s.chunk].get(d as usize))
-                            .copied()
-                            .ok_or_else(|| {
-                                unsupported(
-                                    c,
-                                    format!(
-                                        "{} track {}: sample {j} uses sample description {}, \
-                                         which does not exist",
-                                        kind_name(t.kind),
-                                        t.id,
-                                        smp.description_index
-                                    ),
-                                )
-                            })?;
-                        OutSample {
-                            size: smp.size,
-                            duration: s.duration,
-                            cts: s.cts,
-                            sync: smp.sync,
-                            desc,
-                            dst: if smp.size > 0 {
-                                bytes.dst_of(s.chunk, smp.offset)
-                            } else {
-                                0
-                            },
-                            chunk: s.chunk,
-                        }
-                    }
-                    timing::Src::Silence { at, size } => OutSample {
-                        size,
-                        duration: s.duration,
-                        cts: 0,
-                        sync: true,
-                        desc: last_desc,
-                        dst: bytes.silence_at + at,
-                        chunk: usize::MAX,
-                    },
-                };
-                last_desc = o.desc;
-                samples.push(o);
-            }
-            let mut edits = Vec::new();
-            let lead = mticks(tt.lead_empty)?;
-            if lead > 0 {
-                edits.push(Edit {
-                    segment_duration: lead,
-                    media_time: None,
-                    media_rate_integer: 1,
-                    media_rate_fraction: 0,
-                });
-            }
-            let seg = mticks(presented(tt))?;
-            if seg > 0 {
-                edits.push(Edit {
-                    segment_duration: seg,
-                    media_time: Some(tt.media_time),
-                    media_rate_integer: 1,
-                    media_rate_fraction: 0,
-                });
-            }
-            let duration = edits.iter().map(|e| e.segment_duration).sum();
-            out_tracks.push(OutTrack {
-                id: ids[i],
-                kind: t0.kind,
-                timescale: tt.timescale,
-                language: t0.language,
-                volume: t0.volume,
-                width: t0.tkhd_width,
-                height: t0.tkhd_height,
-                entries,
-                samples,
-                media_duration: tt.media_duration,
-                edits,
-                duration,
-            });
-        }
+        let ids = tracks::track_ids(first);
+        let out_tracks = timing
+            .tracks
+            .iter()
+            .enumerate()
+            .map(|(i, tt)| tracks::merge(chunks, &maps, &bytes, i, tt, ids[i], m))
+            .collect::<Result<Vec<_>>>()?;
         let rescaled = timing
             .rescaled
             .iter()
@@ -400,66 +312,31 @@ impl Plan {
             ..
         } = bytes;
 
-        // 6. Header: ftyp, moov (offsets depend on its own size: iterate), mdat header, and the
-        //    silence block at the start of the mdat payload.
-        let ftyp = Ftyp {
-            major_brand: FourCc(*b"isom"),
-            minor_version: 512,
-            compatible_brands: [b"isom", b"iso2", b"avc1", b"mp41"]
-                .iter()
-                .map(|b| FourCc(**b))
-                .collect(),
-        }
-        .to_bytes();
-        // The mdat payload starts with `lead` zero bytes that put the layout's origin on its
-        // block residue (none when compact); its size form allows for the largest lead.
-        let max_lead = crate::layout::max_lead(opts.align);
-        let mdat_hdr = mdat_header_len(payload_len.saturating_add(max_lead)) as u64;
-        let origin = |moov_len: u64| {
-            let data_start = ftyp.len() as u64 + moov_len + mdat_hdr;
-            data_start + crate::layout::lead(data_start, residue, opts.align)
-        };
-        let duration = out_tracks.iter().map(|t| t.duration).max().unwrap_or(0);
+        // 6. Header: ftyp, moov, mdat header; the copies move behind it.
         let next_track_id = ids.iter().max().copied().unwrap_or(0).saturating_add(1);
-        let mut moov_len = 0u64;
-        let mut built = None;
-        for _ in 0..8 {
-            let base = origin(moov_len);
-            let (moov, tp) = build_moov(&out_tracks, base, movie_ts, duration, next_track_id);
-            let len = moov.len() as u64;
-            let done = len == moov_len;
-            moov_len = len;
-            built = Some((moov, tp));
-            if done {
-                break;
-            }
-        }
-        let (moov, track_plans) = built.ok_or_else(|| overflow("moov size"))?;
-        let payload_start = origin(moov.len() as u64);
-        let data_start = ftyp.len() as u64 + moov.len() as u64 + mdat_hdr;
-        let mdat_len = (payload_start - data_start)
-            .checked_add(payload_len)
-            .ok_or_else(|| overflow("mdat size"))?;
-        let mut header = ftyp;
-        header.extend_from_slice(&moov);
-        crate::layout::write_mdat_header(&mut header, mdat_len, mdat_hdr == 16)?;
-        if header.len() as u64 != data_start {
-            return Err(overflow("moov size"));
-        }
+        let header = moov::header(
+            &out_tracks,
+            movie_ts,
+            next_track_id,
+            payload_len,
+            residue,
+            opts.align,
+        )?;
+        let payload_start = header.payload_start;
         for r in &mut copies {
             r.dst_offset += payload_start;
         }
         Ok(Plan {
-            header,
+            header: header.bytes,
             copies,
             sources,
             output_len: payload_start + payload_len,
             timescale: movie_ts as u32,
-            duration,
+            duration: header.duration,
             exact,
-            mdat_64: mdat_hdr == 16,
+            mdat_64: header.mdat_64,
             chunks: placements,
-            tracks: track_plans,
+            tracks: header.tracks,
             rescaled,
             trailer: timing.silence,
             silent_frames: timing.silent_frames,

@@ -2,13 +2,16 @@
 //! description.
 
 use callrec_mp4::boxes::{
-    chunk_offsets, Ctts, CttsEntry, Dinf, Edts, Elst, Hdlr, Mdhd, Mdia, Minf, Moov, Mp4Box, Mvhd,
-    RawBox, Smhd, Stbl, Stsc, StscEntry, Stsd, Stss, Stsz, Stts, SttsEntry, Tkhd, Trak, Vmhd,
+    chunk_offsets, Ctts, CttsEntry, Dinf, Edts, Elst, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mp4Box,
+    Mvhd, RawBox, Smhd, Stbl, Stsc, StscEntry, Stsd, Stss, Stsz, Stts, SttsEntry, Tkhd, Trak, Vmhd,
     IDENTITY_MATRIX,
 };
 use callrec_mp4::{Codec, Edit, FourCc, SampleEntry, TrackKind};
 
-use super::TrackPlan;
+use callrec_mp4::write::mdat_header_len;
+
+use super::{overflow, TrackPlan};
+use crate::Result;
 
 /// One sample of the merged output track.
 #[derive(Debug, Clone, Copy)]
@@ -259,4 +262,80 @@ pub(super) fn build_moov(
         other: Vec::new(),
     };
     (moov.to_bytes(), plans)
+}
+
+/// The encoded header and where the payload starts.
+pub(super) struct Header {
+    /// `ftyp`, `moov`, `mdat` header.
+    pub(super) bytes: Vec<u8>,
+    /// Absolute offset of the payload's layout origin.
+    pub(super) payload_start: u64,
+    /// True when the `mdat` needs the 64-bit size form.
+    pub(super) mdat_64: bool,
+    /// The output tracks, as encoded.
+    pub(super) tracks: Vec<TrackPlan>,
+    /// Presented duration (the longest track) in the movie timescale.
+    pub(super) duration: u64,
+}
+
+/// Encodes ftyp, moov (offsets depend on its own size: iterate) and the mdat header for a
+/// payload of `payload_len` bytes whose origin needs `residue` modulo `align`.
+pub(super) fn header(
+    tracks: &[OutTrack],
+    movie_ts: u64,
+    next_track_id: u32,
+    payload_len: u64,
+    residue: u64,
+    align: Option<u64>,
+) -> Result<Header> {
+    let ftyp = Ftyp {
+        major_brand: FourCc(*b"isom"),
+        minor_version: 512,
+        compatible_brands: [b"isom", b"iso2", b"avc1", b"mp41"]
+            .iter()
+            .map(|b| FourCc(**b))
+            .collect(),
+    }
+    .to_bytes();
+    // The mdat payload starts with `lead` zero bytes that put the layout's origin on its
+    // block residue (none when compact); its size form allows for the largest lead.
+    let max_lead = crate::layout::max_lead(align);
+    let mdat_hdr = mdat_header_len(payload_len.saturating_add(max_lead)) as u64;
+    let origin = |moov_len: u64| {
+        let data_start = ftyp.len() as u64 + moov_len + mdat_hdr;
+        data_start + crate::layout::lead(data_start, residue, align)
+    };
+    let duration = tracks.iter().map(|t| t.duration).max().unwrap_or(0);
+    let mut moov_len = 0u64;
+    let mut built = None;
+    for _ in 0..8 {
+        let base = origin(moov_len);
+        let (moov, tp) = build_moov(tracks, base, movie_ts, duration, next_track_id);
+        let len = moov.len() as u64;
+        let done = len == moov_len;
+        moov_len = len;
+        built = Some((moov, tp));
+        if done {
+            break;
+        }
+    }
+    let (moov, track_plans) = built.ok_or_else(|| overflow("moov size"))?;
+    let payload_start = origin(moov.len() as u64);
+    let data_start = ftyp.len() as u64 + moov.len() as u64 + mdat_hdr;
+    let mdat_len = (payload_start - data_start)
+        .checked_add(payload_len)
+        .ok_or_else(|| overflow("mdat size"))?;
+    let mut header = ftyp;
+    header.extend_from_slice(&moov);
+    crate::layout::write_mdat_header(&mut header, mdat_len, mdat_hdr == 16)?;
+    if header.len() as u64 != data_start {
+        return Err(overflow("moov size"));
+    }
+    Ok(Header {
+        bytes: header,
+        payload_start,
+        mdat_64: mdat_hdr == 16,
+        tracks: track_plans,
+        duration,
+    })
 }

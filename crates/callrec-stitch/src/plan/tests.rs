@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::EmptyEdit;
-use callrec_mp4::{Codec, Movie, ParseOptions, Sample, SampleEntry, Timescale, Track};
+use callrec_mp4::{Codec, FourCc, Movie, ParseOptions, Sample, SampleEntry, Timescale, Track};
 
 fn entry(kind: TrackKind) -> SampleEntry {
     // A code the parser keeps as unknown (a real avc1/mp4a needs its whole configuration).
