@@ -258,6 +258,8 @@ impl Plan {
     /// Errors: [`Error::NoChunks`]; [`Error::Mismatch`] naming the chunk and parameter when its
     /// tracks do not match the first chunk's; [`Error::Unsupported`] for edit rates other than 1,
     /// decode times that go backwards, bad sample description indexes; [`Error::Overflow`].
+    // Past 80 lines on purpose: the six numbered steps read top to bottom here, each one a call
+    // into its own module; splitting further would hide the order they depend on.
     pub fn new(chunks: &[ChunkInput], opts: &StitchOptions) -> Result<Plan> {
         let first = chunks.first().ok_or(Error::NoChunks)?;
         let maps: Vec<Vec<usize>> = chunks

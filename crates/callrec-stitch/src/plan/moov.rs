@@ -95,160 +95,9 @@ pub(super) fn build_moov(
     let mut traks = Vec::with_capacity(tracks.len());
     let mut plans = Vec::with_capacity(tracks.len());
     for t in tracks {
-        // stts / ctts / stss / stsz
-        let mut stts: Vec<SttsEntry> = Vec::new();
-        let mut ctts: Vec<CttsEntry> = Vec::new();
-        let mut stss = Vec::new();
-        let mut sizes = Vec::with_capacity(t.samples.len());
-        for (k, s) in t.samples.iter().enumerate() {
-            match stts.last_mut() {
-                Some(e) if e.sample_delta == s.duration => e.sample_count += 1,
-                _ => stts.push(SttsEntry {
-                    sample_count: 1,
-                    sample_delta: s.duration,
-                }),
-            }
-            match ctts.last_mut() {
-                Some(e) if e.sample_offset == s.cts => e.sample_count += 1,
-                _ => ctts.push(CttsEntry {
-                    sample_count: 1,
-                    sample_offset: s.cts,
-                }),
-            }
-            if s.sync {
-                stss.push(k as u32 + 1);
-            }
-            sizes.push(s.size);
-        }
-        let has_ctts = t.samples.iter().any(|s| s.cts != 0);
-        let all_sync = stss.len() == t.samples.len();
-        // Chunks: a run of samples contiguous in the output, one description, one input chunk.
-        let mut offsets: Vec<u64> = Vec::new();
-        let mut stsc: Vec<StscEntry> = Vec::new();
-        let mut run: Option<(u64, u32, u32, usize)> = None; // (end, count, desc, input chunk)
-        let flush = |run: (u64, u32, u32, usize), stsc: &mut Vec<StscEntry>, n: u32| {
-            let (_, count, desc, _) = run;
-            match stsc.last() {
-                Some(e) if e.samples_per_chunk == count && e.sample_description_index == desc => {}
-                _ => stsc.push(StscEntry {
-                    first_chunk: n,
-                    samples_per_chunk: count,
-                    sample_description_index: desc,
-                }),
-            }
-        };
-        for s in &t.samples {
-            let abs = base + s.dst;
-            match &mut run {
-                Some((end, count, desc, ch))
-                    if *end == abs && *desc == s.desc && *ch == s.chunk =>
-                {
-                    *end += u64::from(s.size);
-                    *count += 1;
-                }
-                _ => {
-                    if let Some(r) = run {
-                        flush(r, &mut stsc, offsets.len() as u32);
-                    }
-                    offsets.push(abs);
-                    run = Some((abs + u64::from(s.size), 1, s.desc, s.chunk));
-                }
-            }
-        }
-        if let Some(r) = run {
-            flush(r, &mut stsc, offsets.len() as u32);
-        }
-        let (stco, co64) = chunk_offsets(&offsets);
-        plans.push(TrackPlan {
-            id: t.id,
-            kind: t.kind,
-            timescale: t.timescale,
-            samples: t.samples.len(),
-            descriptions: t.entries.len(),
-            media_duration: t.media_duration,
-            duration: t.duration,
-            edits: t.edits.clone(),
-            chunk_offsets: offsets.len(),
-            co64: co64.is_some(),
-        });
-        let stbl = Stbl {
-            stsd: Stsd {
-                entries: t.entries.clone(),
-            },
-            stts: Stts { entries: stts },
-            stss: (!all_sync).then_some(Stss { entries: stss }),
-            sdtp: None,
-            ctts: has_ctts.then_some(Ctts { entries: ctts }),
-            stsc: Stsc { entries: stsc },
-            stsz: Some(Stsz::from_sizes(sizes)),
-            stz2: None,
-            stco,
-            co64,
-            other: Vec::new(),
-        };
-        let (hdlr, vmhd, smhd, other) = match t.kind {
-            TrackKind::Video => (
-                Hdlr::new(FourCc(*b"vide"), "VideoHandler"),
-                Some(Vmhd::default()),
-                None,
-                Vec::new(),
-            ),
-            TrackKind::Audio => (
-                Hdlr::new(FourCc(*b"soun"), "SoundHandler"),
-                None,
-                Some(Smhd::default()),
-                Vec::new(),
-            ),
-            TrackKind::Other(f) => (
-                Hdlr::new(f, "Handler"),
-                None,
-                None,
-                vec![RawBox {
-                    fourcc: FourCc(*b"nmhd"),
-                    payload: vec![0; 4],
-                }],
-            ),
-        };
-        traks.push(Trak {
-            tkhd: Tkhd {
-                flags: 3,
-                creation_time: 0,
-                modification_time: 0,
-                track_id: t.id,
-                duration: t.duration,
-                layer: 0,
-                alternate_group: 0,
-                volume: t.volume,
-                matrix: IDENTITY_MATRIX,
-                width: t.width,
-                height: t.height,
-            },
-            edts: Some(Edts {
-                elst: Some(Elst {
-                    entries: t.edits.clone(),
-                }),
-                other: Vec::new(),
-            }),
-            mdia: Mdia {
-                mdhd: Mdhd {
-                    creation_time: 0,
-                    modification_time: 0,
-                    timescale: t.timescale,
-                    duration: t.media_duration,
-                    language: t.language,
-                },
-                hdlr,
-                minf: Minf {
-                    vmhd,
-                    smhd,
-                    dinf: Some(Dinf::default()),
-                    stbl,
-                    other,
-                },
-                other: Vec::new(),
-            },
-            other: Vec::new(),
-        });
+        let (stbl, plan) = sample_table(t, base);
+        plans.push(plan);
+        traks.push(trak(t, stbl));
     }
     let moov = Moov {
         mvhd: Mvhd {
@@ -262,6 +111,185 @@ pub(super) fn build_moov(
         other: Vec::new(),
     };
     (moov.to_bytes(), plans)
+}
+
+/// The `stbl` of `t` with chunk offsets based at `base`, and what it holds.
+fn sample_table(t: &OutTrack, base: u64) -> (Stbl, TrackPlan) {
+    let (stts, ctts, stss, stsz) = time_tables(&t.samples);
+    let (offsets, stsc) = chunk_runs(&t.samples, base);
+    let (stco, co64) = chunk_offsets(&offsets);
+    let plan = TrackPlan {
+        id: t.id,
+        kind: t.kind,
+        timescale: t.timescale,
+        samples: t.samples.len(),
+        descriptions: t.entries.len(),
+        media_duration: t.media_duration,
+        duration: t.duration,
+        edits: t.edits.clone(),
+        chunk_offsets: offsets.len(),
+        co64: co64.is_some(),
+    };
+    let stbl = Stbl {
+        stsd: Stsd {
+            entries: t.entries.clone(),
+        },
+        stts,
+        stss,
+        sdtp: None,
+        ctts,
+        stsc: Stsc { entries: stsc },
+        stsz: Some(stsz),
+        stz2: None,
+        stco,
+        co64,
+        other: Vec::new(),
+    };
+    (stbl, plan)
+}
+
+/// The per-sample tables of `samples`: `stts`, `ctts` (when an offset is not 0), `stss` (when
+/// a sample is not sync) and `stsz`.
+fn time_tables(samples: &[OutSample]) -> (Stts, Option<Ctts>, Option<Stss>, Stsz) {
+    // stts / ctts / stss / stsz
+    let mut stts: Vec<SttsEntry> = Vec::new();
+    let mut ctts: Vec<CttsEntry> = Vec::new();
+    let mut stss = Vec::new();
+    let mut sizes = Vec::with_capacity(samples.len());
+    for (k, s) in samples.iter().enumerate() {
+        match stts.last_mut() {
+            Some(e) if e.sample_delta == s.duration => e.sample_count += 1,
+            _ => stts.push(SttsEntry {
+                sample_count: 1,
+                sample_delta: s.duration,
+            }),
+        }
+        match ctts.last_mut() {
+            Some(e) if e.sample_offset == s.cts => e.sample_count += 1,
+            _ => ctts.push(CttsEntry {
+                sample_count: 1,
+                sample_offset: s.cts,
+            }),
+        }
+        if s.sync {
+            stss.push(k as u32 + 1);
+        }
+        sizes.push(s.size);
+    }
+    let has_ctts = samples.iter().any(|s| s.cts != 0);
+    let all_sync = stss.len() == samples.len();
+    (
+        Stts { entries: stts },
+        has_ctts.then_some(Ctts { entries: ctts }),
+        (!all_sync).then_some(Stss { entries: stss }),
+        Stsz::from_sizes(sizes),
+    )
+}
+
+/// The MP4 chunks of `samples` (chunk offsets based at `base`) and their `stsc` runs.
+fn chunk_runs(samples: &[OutSample], base: u64) -> (Vec<u64>, Vec<StscEntry>) {
+    // Chunks: a run of samples contiguous in the output, one description, one input chunk.
+    let mut offsets: Vec<u64> = Vec::new();
+    let mut stsc: Vec<StscEntry> = Vec::new();
+    let mut run: Option<(u64, u32, u32, usize)> = None; // (end, count, desc, input chunk)
+    let flush = |run: (u64, u32, u32, usize), stsc: &mut Vec<StscEntry>, n: u32| {
+        let (_, count, desc, _) = run;
+        match stsc.last() {
+            Some(e) if e.samples_per_chunk == count && e.sample_description_index == desc => {}
+            _ => stsc.push(StscEntry {
+                first_chunk: n,
+                samples_per_chunk: count,
+                sample_description_index: desc,
+            }),
+        }
+    };
+    for s in samples {
+        let abs = base + s.dst;
+        match &mut run {
+            Some((end, count, desc, ch)) if *end == abs && *desc == s.desc && *ch == s.chunk => {
+                *end += u64::from(s.size);
+                *count += 1;
+            }
+            _ => {
+                if let Some(r) = run {
+                    flush(r, &mut stsc, offsets.len() as u32);
+                }
+                offsets.push(abs);
+                run = Some((abs + u64::from(s.size), 1, s.desc, s.chunk));
+            }
+        }
+    }
+    if let Some(r) = run {
+        flush(r, &mut stsc, offsets.len() as u32);
+    }
+    (offsets, stsc)
+}
+
+/// The `trak` of `t` around its sample table.
+fn trak(t: &OutTrack, stbl: Stbl) -> Trak {
+    let (hdlr, vmhd, smhd, other) = match t.kind {
+        TrackKind::Video => (
+            Hdlr::new(FourCc(*b"vide"), "VideoHandler"),
+            Some(Vmhd::default()),
+            None,
+            Vec::new(),
+        ),
+        TrackKind::Audio => (
+            Hdlr::new(FourCc(*b"soun"), "SoundHandler"),
+            None,
+            Some(Smhd::default()),
+            Vec::new(),
+        ),
+        TrackKind::Other(f) => (
+            Hdlr::new(f, "Handler"),
+            None,
+            None,
+            vec![RawBox {
+                fourcc: FourCc(*b"nmhd"),
+                payload: vec![0; 4],
+            }],
+        ),
+    };
+    Trak {
+        tkhd: Tkhd {
+            flags: 3,
+            creation_time: 0,
+            modification_time: 0,
+            track_id: t.id,
+            duration: t.duration,
+            layer: 0,
+            alternate_group: 0,
+            volume: t.volume,
+            matrix: IDENTITY_MATRIX,
+            width: t.width,
+            height: t.height,
+        },
+        edts: Some(Edts {
+            elst: Some(Elst {
+                entries: t.edits.clone(),
+            }),
+            other: Vec::new(),
+        }),
+        mdia: Mdia {
+            mdhd: Mdhd {
+                creation_time: 0,
+                modification_time: 0,
+                timescale: t.timescale,
+                duration: t.media_duration,
+                language: t.language,
+            },
+            hdlr,
+            minf: Minf {
+                vmhd,
+                smhd,
+                dinf: Some(Dinf::default()),
+                stbl,
+                other,
+            },
+            other: Vec::new(),
+        },
+        other: Vec::new(),
+    }
 }
 
 /// The encoded header and where the payload starts.

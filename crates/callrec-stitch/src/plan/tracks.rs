@@ -10,6 +10,8 @@ use super::{kind_name, mticks, presented, unsupported};
 use crate::{ChunkInput, Error, Result};
 
 /// For each track of `first`, the index of the matching track in `c` (n-th of the same kind).
+// Past 80 lines on purpose: one check after the other, in the order the errors are reported
+// (counts, then codec parameters); splitting it would scatter that order.
 pub(super) fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usize>> {
     let mismatch = |parameter: String, found: String, expected: String| Error::Mismatch {
         index: c.index,
