@@ -253,8 +253,9 @@ pub(super) fn trun_paths(movie: &Movie, layout: &Layout, i: usize) -> Vec<(usize
 
 /// Walks the NAL length prefixes of every H.264 sample of `t`: they must tile the sample
 /// exactly (zero bytes after the last NAL unit are accepted as padding), and each NAL header
-/// must have its forbidden bit clear and a specified type (1–23). Also a 0-byte sample is a defect. The first failing sample is named (the `trun`
-/// that placed it, or `stco` for a progressive file).
+/// must have its forbidden bit clear and a specified type (1–23). Also a 0-byte sample is a
+/// defect. The first failing sample is named (the `trun` that placed it, or `stco` for a
+/// progressive file).
 pub(super) fn nal_units(
     d: &Ctx,
     src: &dyn Source,
