@@ -1,0 +1,312 @@
+//! Structural validation: defects that parse but make a file's samples wrong.
+//!
+//! [`Movie::parse`] accepts what it can read; [`validate`] then says what in the file does not
+//! hold together, each [`Defect`] naming the track, the box and the sample. No I/O: it re-walks
+//! the box layout of the bytes with [`Reader`] and reads the tables [`Movie`] flattened.
+//!
+//! ```
+//! # use callrec_mp4::validate::validate;
+//! assert!(validate(b"not an mp4").is_err());
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+
+mod samples;
+mod tables;
+
+use samples::{
+    composition, long_deltas, nal_units, ranges, trun_paths, truns, zero_deltas_fragmented,
+};
+use tables::{sample_entries, stss, tables};
+
+use crate::boxes::{Moov, Mp4Box};
+use crate::fragment::Moof;
+use crate::reader::Reader;
+use crate::source::{read_vec, top_header};
+use crate::{Movie, ParseOptions, Result, Source, TrackKind};
+
+/// The largest composition offset accepted whatever the track duration, in seconds.
+pub const MAX_COMPOSITION_OFFSET_SECS: u64 = 10;
+
+/// A sample delta longer than this many seconds is a defect when it is also longer than the
+/// track's declared duration (a pause held on one frame may last minutes, never longer than its
+/// track).
+pub const MAX_SAMPLE_DELTA_SECS: u64 = 10;
+
+/// Bytes read at once when walking the NAL units of video samples: a NAL header and the small
+/// NAL units after it (SEI, SPS, PPS), not the slice data.
+const NAL_WINDOW: usize = 4 << 10;
+
+/// What kind of structural defect a [`Defect`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DefectKind {
+    /// A sample entry (`avc1`, `mp4a`...) with a zero size, one smaller than its fixed fields,
+    /// or one running past its parent `stsd`; or an `stsd` entry count the entries disagree with.
+    SampleEntry,
+    /// `stsz`/`stz2` count disagreeing with its own table or with the `stts` total.
+    Stsz,
+    /// An `stts` delta (a `trun` sample duration) of 0 on any sample but the last, or one
+    /// longer than [`MAX_SAMPLE_DELTA_SECS`] and the track's declared duration.
+    Stts,
+    /// `ctts` entries not covering exactly the samples.
+    Ctts,
+    /// `stsc` `first_chunk` 0, not increasing, or past the chunk offset table; or chunks
+    /// holding fewer samples than `stsz` lists.
+    Stsc,
+    /// A sample whose bytes lie outside the file or outside every `mdat` payload (for example
+    /// inside `moov`).
+    SampleRange,
+    /// A `trun` whose samples run past the data that follows its `moof`.
+    Trun,
+    /// A composition offset larger than the track duration or
+    /// [`MAX_COMPOSITION_OFFSET_SECS`].
+    CompositionOffset,
+    /// An `stss` entry of 0, past the sample count, or not increasing.
+    Stss,
+    /// A video sample of 0 bytes.
+    EmptySample,
+    /// An H.264 sample whose bytes are not the NAL units its tables say: the NAL length
+    /// prefixes do not tile it exactly, or a NAL unit has its forbidden bit set or an
+    /// unspecified type (0, 24–31). A chunk offset or `trun` data offset that is off by a few
+    /// bytes shows as this.
+    SampleData,
+}
+
+impl DefectKind {
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [DefectKind] = &[
+        DefectKind::SampleEntry,
+        DefectKind::Stsz,
+        DefectKind::Stts,
+        DefectKind::Ctts,
+        DefectKind::Stsc,
+        DefectKind::SampleRange,
+        DefectKind::Trun,
+        DefectKind::CompositionOffset,
+        DefectKind::Stss,
+        DefectKind::EmptySample,
+        DefectKind::SampleData,
+    ];
+
+    /// The stable finding code (`mp4.stsz`...).
+    pub fn code(self) -> &'static str {
+        match self {
+            DefectKind::SampleEntry => "mp4.sample_entry",
+            DefectKind::Stsz => "mp4.stsz",
+            DefectKind::Stts => "mp4.stts",
+            DefectKind::Ctts => "mp4.ctts",
+            DefectKind::Stsc => "mp4.stsc",
+            DefectKind::SampleRange => "mp4.sample_range",
+            DefectKind::Trun => "mp4.trun",
+            DefectKind::CompositionOffset => "mp4.composition_offset",
+            DefectKind::Stss => "mp4.stss",
+            DefectKind::EmptySample => "mp4.empty_sample",
+            DefectKind::SampleData => "mp4.sample_data",
+        }
+    }
+}
+
+impl fmt::Display for DefectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One structural defect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Defect {
+    /// What is wrong.
+    pub kind: DefectKind,
+    /// Position of the track in `moov` (0-based), when the defect belongs to one.
+    pub track_index: Option<usize>,
+    /// `tkhd` track_ID of that track.
+    pub track_id: Option<u32>,
+    /// The box at fault, as a path (`moov/trak[0]/mdia/minf/stbl/stsz`, `moof[2]/traf[0]/trun[0]`).
+    pub path: String,
+    /// The first sample concerned (0-based, in the track's decode order), when one is.
+    pub sample: Option<u64>,
+    /// The byte range at fault (a sample's bytes, an entry's box), when one is.
+    pub range: Option<Range<u64>>,
+    /// A sentence saying what is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.path)?;
+        if let Some(t) = self.track_id {
+            write!(f, " (track {t})")?;
+        }
+        if let Some(s) = self.sample {
+            write!(f, ", sample {s}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl Defect {
+    /// True when the defect is a sample running past the end of the file (a truncated
+    /// download, which callers may already report on its own).
+    pub fn past_end_of_file(&self, file_len: u64) -> bool {
+        self.kind == DefectKind::SampleRange
+            && self.range.as_ref().is_some_and(|r| r.end > file_len)
+    }
+}
+
+/// Parses `data` (accepting a truncated last box) and validates it: the defects, in track then
+/// box order. A file that does not parse is the parse error.
+pub fn validate(data: &[u8]) -> Result<Vec<Defect>> {
+    let movie = Movie::parse_with(
+        data,
+        ParseOptions {
+            allow_truncated_tail: true,
+        },
+    )?;
+    Ok(validate_movie(data, &movie))
+}
+
+/// Validates `movie`, parsed from `data`. At most a handful of defects per box and kind: the
+/// first failing sample is named, not every one.
+pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
+    // Reads of a slice within its length do not fail.
+    validate_source(&data, movie).unwrap_or_default()
+}
+
+/// [`validate_movie`] over a [`Source`]: re-reads the `moov` and `moof` payloads and the NAL
+/// length prefixes of the video samples (4 KiB at each NAL header), never the whole file. A failed
+/// read (the file shrank or changed) is the [`Error::Read`](crate::Error::Read).
+pub fn validate_source(src: &dyn Source, movie: &Movie) -> Result<Vec<Defect>> {
+    let data_len = src.len();
+    let mut out = Vec::new();
+    let layout = Layout::walk(src)?;
+    let mut mdats = movie.mdats.clone();
+    mdats.sort_by_key(|r| r.start);
+    if let Some(moov) = &layout.moov {
+        for (i, trak) in moov.traks.iter().enumerate() {
+            let Some(track) = movie.tracks.get(i) else {
+                continue;
+            };
+            let path = format!("moov/trak[{i}]/mdia/minf/stbl");
+            let d = Ctx {
+                track_index: i,
+                track_id: track.id,
+            };
+            sample_entries(&d, movie, i, &path, &mut out);
+            if !movie.fragmented {
+                tables(&d, &trak.mdia.minf.stbl, &path, &mut out);
+            }
+        }
+    }
+    if movie.fragmented {
+        truns(movie, &layout, &mdats, &mut out);
+    }
+    for (i, t) in movie.tracks.iter().enumerate() {
+        let d = Ctx {
+            track_index: i,
+            track_id: t.id,
+        };
+        let stbl = format!("moov/trak[{i}]/mdia/minf/stbl");
+        ranges(&d, movie, i, &mdats, data_len, &stbl, &mut out);
+        composition(&d, movie, i, &stbl, &mut out);
+        zero_deltas_fragmented(&d, movie, i, &mut out);
+        long_deltas(&d, movie, &layout, i, &stbl, &mut out);
+        if let Some(moov) = &layout.moov {
+            if let (false, Some(trak)) = (movie.fragmented, moov.traks.get(i)) {
+                stss(
+                    &d,
+                    trak.mdia.minf.stbl.stss.as_ref(),
+                    t.samples.len(),
+                    &stbl,
+                    &mut out,
+                );
+            }
+        }
+        let placed = out.iter().any(|x| {
+            x.track_index == Some(i)
+                && matches!(
+                    x.kind,
+                    DefectKind::SampleRange | DefectKind::Trun | DefectKind::Stsc
+                )
+        });
+        if !placed && t.kind == TrackKind::Video {
+            let runs = trun_paths(movie, &layout, i);
+            nal_units(&d, src, t, &runs, &stbl, &mut out)?;
+        }
+    }
+    // A trun running past its data is named as such, not again as a stray sample.
+    let trun_tracks: Vec<Option<usize>> = out
+        .iter()
+        .filter(|x| x.kind == DefectKind::Trun)
+        .map(|x| x.track_index)
+        .collect();
+    out.retain(|x| x.kind != DefectKind::SampleRange || !trun_tracks.contains(&x.track_index));
+    Ok(out)
+}
+
+struct Ctx {
+    track_index: usize,
+    track_id: u32,
+}
+
+impl Ctx {
+    fn defect(
+        &self,
+        kind: DefectKind,
+        path: String,
+        sample: Option<u64>,
+        reason: String,
+    ) -> Defect {
+        Defect {
+            kind,
+            track_index: Some(self.track_index),
+            track_id: Some(self.track_id),
+            path,
+            sample,
+            range: None,
+            reason,
+        }
+    }
+}
+
+/// The top-level boxes re-read: `moov` and each `moof` with its offset.
+struct Layout {
+    moov: Option<Moov>,
+    moofs: Vec<(u64, Moof)>,
+}
+
+impl Layout {
+    /// Only a failed read is an error: a box the parse accepted reads again, and a truncated
+    /// tail ends the walk.
+    fn walk(src: &dyn Source) -> Result<Layout> {
+        let mut moov = None;
+        let mut moofs = Vec::new();
+        let mut offset = 0;
+        loop {
+            let h = match top_header(src, offset) {
+                Ok(Some(h)) => h,
+                Err(e @ crate::Error::Read { .. }) => return Err(e),
+                Ok(None) | Err(_) => break,
+            };
+            let start = h.offset + h.header_len;
+            let name = h.fourcc.to_string();
+            match &h.fourcc.0 {
+                b"moov" if moov.is_none() => {
+                    let payload = read_vec(src, &name, start, h.size - h.header_len)?;
+                    moov = Moov::parse(&mut Reader::top_level_child(&payload, start, name)).ok();
+                }
+                b"moof" => {
+                    let payload = read_vec(src, &name, start, h.size - h.header_len)?;
+                    if let Ok(m) = Moof::parse(&mut Reader::top_level_child(&payload, start, name))
+                    {
+                        moofs.push((h.offset, m));
+                    }
+                }
+                _ => {}
+            }
+            offset += h.size;
+        }
+        Ok(Layout { moov, moofs })
+    }
+}

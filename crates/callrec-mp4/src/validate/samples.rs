@@ -1,0 +1,399 @@
+//! Checks of where and when the samples are: byte ranges, `trun`s, composition offsets,
+//! deltas, and the NAL units of the video samples.
+
+use std::ops::Range;
+
+use super::{
+    Ctx, Defect, DefectKind, Layout, MAX_COMPOSITION_OFFSET_SECS, MAX_SAMPLE_DELTA_SECS, NAL_WINDOW,
+};
+use crate::parse::traf_track;
+use crate::source::read_error;
+use crate::{Codec, Movie, Result, Source, Track, Window};
+
+/// `mdats`: the movie's mdat payloads sorted by start.
+pub(super) fn ranges(
+    d: &Ctx,
+    movie: &Movie,
+    i: usize,
+    mdats: &[Range<u64>],
+    file_len: u64,
+    stbl: &str,
+    out: &mut Vec<Defect>,
+) {
+    let t = &movie.tracks[i];
+    let co = if movie.fragmented {
+        "trun".to_string()
+    } else {
+        format!("{stbl}/stco")
+    };
+    for (k, s) in t.samples.iter().enumerate() {
+        let r = s.range();
+        let reason = if r.end > file_len {
+            Some(format!(
+                "sample {k} (bytes {}..{}) runs past the end of the file ({file_len} bytes)",
+                r.start, r.end
+            ))
+        } else {
+            let j = mdats.partition_point(|m| m.start <= r.start);
+            (j == 0 || mdats[j - 1].end < r.end).then(|| {
+                let inside = if movie.moov.start <= r.start && r.start < movie.moov.end {
+                    " (it lies inside moov)"
+                } else {
+                    ""
+                };
+                format!(
+                    "sample {k} (bytes {}..{}) is not inside any mdat payload{inside}",
+                    r.start, r.end
+                )
+            })
+        };
+        if let Some(reason) = reason {
+            let mut x = d.defect(DefectKind::SampleRange, co.clone(), Some(k as u64), reason);
+            x.range = Some(r);
+            out.push(x);
+            return;
+        }
+    }
+}
+
+pub(super) fn composition(d: &Ctx, movie: &Movie, i: usize, stbl: &str, out: &mut Vec<Defect>) {
+    let t = &movie.tracks[i];
+    let ten = MAX_COMPOSITION_OFFSET_SECS * u64::from(t.timescale.get());
+    let bound = ten.min(t.media_duration.max(1));
+    let k = t
+        .samples
+        .iter()
+        .position(|s| u64::from(s.cts_offset.unsigned_abs()) > bound);
+    if let Some(k) = k {
+        let path = if movie.fragmented {
+            "trun".to_string()
+        } else {
+            format!("{stbl}/ctts")
+        };
+        out.push(d.defect(
+            DefectKind::CompositionOffset,
+            path,
+            Some(k as u64),
+            format!(
+                "sample {k} has a composition offset of {} ticks, beyond {bound} (the track \
+                 duration or {MAX_COMPOSITION_OFFSET_SECS} s at {} ticks/s)",
+                t.samples[k].cts_offset,
+                t.timescale.get()
+            ),
+        ));
+    }
+}
+
+pub(super) fn zero_deltas_fragmented(d: &Ctx, movie: &Movie, i: usize, out: &mut Vec<Defect>) {
+    if !movie.fragmented {
+        return;
+    }
+    let t = &movie.tracks[i];
+    let n = t.samples.len();
+    if let Some(k) = t
+        .samples
+        .iter()
+        .take(n.saturating_sub(1))
+        .position(|s| s.duration == 0)
+    {
+        out.push(d.defect(
+            DefectKind::Stts,
+            "trun".into(),
+            Some(k as u64),
+            format!("sample {k} has a duration of 0 (only the last sample may)"),
+        ));
+    }
+}
+
+/// Names each fragmented sample's `trun` and checks every run's samples lie in the `mdat`
+/// that follows its `moof`.
+/// `mdats`: the movie's mdat payloads sorted by start.
+pub(super) fn truns(movie: &Movie, layout: &Layout, mdats: &[Range<u64>], out: &mut Vec<Defect>) {
+    let mut next = vec![0usize; movie.tracks.len()];
+    for (mi, (moof_off, moof)) in layout.moofs.iter().enumerate() {
+        // The mdat following this moof.
+        let mdat = mdats.iter().find(|m| m.start > *moof_off);
+        for (ti, traf) in moof.traf.iter().enumerate() {
+            let found = traf_track(&movie.tracks, traf.tfhd.track_id, mi, ti, *moof_off);
+            let Ok(i) = found else {
+                continue;
+            };
+            let t = &movie.tracks[i];
+            let d = Ctx {
+                track_index: i,
+                track_id: t.id,
+            };
+            for (ri, trun) in traf.trun.iter().enumerate() {
+                let n = (trun.sample_count as usize).max(trun.samples.len());
+                let first = next[i];
+                next[i] += n;
+                let Some(samples) = t.samples.get(first..next[i]) else {
+                    continue;
+                };
+                let bad = samples.iter().position(|s| {
+                    mdat.is_none_or(|m| !(m.start <= s.offset && s.range().end <= m.end))
+                });
+                if let Some(k) = bad {
+                    let s = samples[k];
+                    let mut x = d.defect(
+                        DefectKind::Trun,
+                        format!("moof[{mi}]/traf[{ti}]/trun[{ri}]"),
+                        Some((first + k) as u64),
+                        format!(
+                            "the trun's sample_count {} runs past its data: its sample {k} \
+                             (track sample {}, bytes {}..{}) is outside the mdat after its moof",
+                            trun.sample_count,
+                            first + k,
+                            s.offset,
+                            s.range().end
+                        ),
+                    );
+                    x.range = Some(s.range());
+                    out.push(x);
+                }
+            }
+        }
+    }
+}
+
+/// The duration the file declares for track `i`, in its timescale: `mdhd` (progressive), else
+/// `mvhd`/`mehd` rescaled, else the longest other track's samples rescaled.
+fn declared_duration(movie: &Movie, layout: &Layout, i: usize) -> Option<u64> {
+    let t = &movie.tracks[i];
+    let ts = u128::from(t.timescale.get());
+    let moov = layout.moov.as_ref()?;
+    let mdhd = moov.traks.get(i).map_or(0, |k| k.mdia.mdhd.duration);
+    if !movie.fragmented && mdhd > 0 {
+        return Some(mdhd);
+    }
+    let movie_ts = u128::from(movie.timescale.get());
+    let mvhd = moov.mvhd.duration;
+    let mehd = moov
+        .mvex
+        .as_ref()
+        .and_then(|m| m.mehd)
+        .map_or(0, |m| m.fragment_duration);
+    let whole = mvhd.max(mehd);
+    if whole > 0 {
+        return u64::try_from(u128::from(whole) * ts / movie_ts).ok();
+    }
+    movie
+        .tracks
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .map(|(_, o)| {
+            let sum: u64 = o
+                .samples
+                .iter()
+                .fold(0u64, |a, s| a.saturating_add(u64::from(s.duration)));
+            u128::from(sum) * ts / u128::from(o.timescale.get())
+        })
+        .max()
+        .and_then(|d| u64::try_from(d).ok())
+        .filter(|&d| d > 0)
+}
+
+/// A sample delta longer than [`MAX_SAMPLE_DELTA_SECS`] and than the track's declared
+/// duration (see [`declared_duration`]).
+pub(super) fn long_deltas(
+    d: &Ctx,
+    movie: &Movie,
+    layout: &Layout,
+    i: usize,
+    stbl: &str,
+    out: &mut Vec<Defect>,
+) {
+    let t = &movie.tracks[i];
+    let Some(declared) = declared_duration(movie, layout, i) else {
+        return;
+    };
+    let bound = (MAX_SAMPLE_DELTA_SECS * u64::from(t.timescale.get())).max(declared);
+    if let Some(k) = t.samples.iter().position(|s| u64::from(s.duration) > bound) {
+        let path = if movie.fragmented {
+            "trun".to_string()
+        } else {
+            format!("{stbl}/stts")
+        };
+        out.push(d.defect(
+            DefectKind::Stts,
+            path,
+            Some(k as u64),
+            format!(
+                "sample {k} has a decode delta of {} ticks, beyond {bound} (the track's \
+                 declared duration or {MAX_SAMPLE_DELTA_SECS} s at {} ticks/s)",
+                t.samples[k].duration,
+                t.timescale.get()
+            ),
+        ));
+    }
+}
+
+/// Per `moof[mi]/traf[ti]/trun[ri]` of track `i`: the track sample it starts at and its path,
+/// in sample order.
+pub(super) fn trun_paths(movie: &Movie, layout: &Layout, i: usize) -> Vec<(usize, String)> {
+    let mut runs = Vec::new();
+    if !movie.fragmented {
+        return runs;
+    }
+    let mut next = 0usize;
+    for (mi, (moof_off, moof)) in layout.moofs.iter().enumerate() {
+        for (ti, traf) in moof.traf.iter().enumerate() {
+            if traf_track(&movie.tracks, traf.tfhd.track_id, mi, ti, *moof_off) != Ok(i) {
+                continue;
+            }
+            for (ri, trun) in traf.trun.iter().enumerate() {
+                runs.push((next, format!("moof[{mi}]/traf[{ti}]/trun[{ri}]")));
+                next += (trun.sample_count as usize).max(trun.samples.len());
+            }
+        }
+    }
+    runs
+}
+
+/// Walks the NAL length prefixes of every H.264 sample of `t`: they must tile the sample
+/// exactly (zero bytes after the last NAL unit are accepted as padding), and each NAL header
+/// must have its forbidden bit clear and a specified type (1–23). Also a 0-byte sample is a
+/// defect. The first failing sample is named (the `trun` that placed it, or `stco` for a
+/// progressive file).
+pub(super) fn nal_units(
+    d: &Ctx,
+    src: &dyn Source,
+    t: &Track,
+    runs: &[(usize, String)],
+    stbl: &str,
+    out: &mut Vec<Defect>,
+) -> Result<()> {
+    let path_of = |k: usize| {
+        if runs.is_empty() {
+            format!("{stbl}/stco")
+        } else {
+            let j = runs.partition_point(|(first, _)| *first <= k);
+            runs.get(j.saturating_sub(1))
+                .map_or_else(|| "trun".to_string(), |(_, p)| p.clone())
+        }
+    };
+    // lengthSizeMinusOne + 1 per sample description (`avcC` byte 4); 0 for non-AVC entries.
+    let length_sizes: Vec<usize> = t
+        .entries
+        .iter()
+        .map(|e| match &e.codec {
+            Codec::Avc(c) => c.avcc.get(4).map_or(0, |b| usize::from(b & 3) + 1),
+            _ => 0,
+        })
+        .collect();
+    let len = src.len();
+    let mut w = Window::new(src, NAL_WINDOW);
+    let mut empty_reported = false;
+    // Samples that overlap (a hostile table may point every sample at the same bytes) could
+    // make the walk quadratic: it covers at most twice the file's bytes, then stops.
+    let mut budget = len.saturating_mul(2).saturating_add(1 << 16);
+    for (k, s) in t.samples.iter().enumerate() {
+        budget = match budget.checked_sub(u64::from(s.size)) {
+            Some(b) => b,
+            None => break,
+        };
+        let Some(&ls) = (s.description_index as usize)
+            .checked_sub(1)
+            .and_then(|e| length_sizes.get(e))
+        else {
+            continue;
+        };
+        if ls == 0 || s.range().end > len {
+            continue;
+        }
+        if s.size == 0 {
+            if !empty_reported {
+                let path = if runs.is_empty() {
+                    format!("{stbl}/stsz")
+                } else {
+                    path_of(k)
+                };
+                let mut x = d.defect(
+                    DefectKind::EmptySample,
+                    path,
+                    Some(k as u64),
+                    format!("video sample {k} is 0 bytes: it holds no picture"),
+                );
+                x.range = Some(s.range());
+                out.push(x);
+                empty_reported = true;
+            }
+            continue;
+        }
+        let size = u64::from(s.size);
+        let mut pos = 0u64;
+        let mut fault = None;
+        while pos < size {
+            let ls64 = ls as u64;
+            if pos + ls64 + 1 > size {
+                fault = Some(format!(
+                    "the NAL length prefix at byte {pos} runs past the sample's {size} bytes"
+                ));
+                break;
+            }
+            let at = s.offset + pos;
+            let b = w.get(at, ls + 1).map_err(|e| {
+                let at_sample = format!("{} (track {}, sample {k})", path_of(k), t.id);
+                read_error(&at_sample, at, ls64 + 1, &e)
+            })?;
+            let n = b[..ls].iter().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+            let header = b[ls];
+            let kind = header & 0x1f;
+            if n == 0 || pos + ls64 + n > size {
+                fault = Some(format!(
+                    "the NAL length prefix at byte {pos} says {n} bytes, but {} are left in \
+                     the sample",
+                    size - pos - ls64
+                ));
+            } else if header & 0x80 != 0 {
+                fault = Some(format!(
+                    "the NAL unit at byte {pos} has its forbidden_zero_bit set"
+                ));
+            } else if kind == 0 || kind >= 24 {
+                fault = Some(format!(
+                    "the NAL unit at byte {pos} has the unspecified nal_unit_type {kind}"
+                ));
+            }
+            if fault.is_some() {
+                break;
+            }
+            pos += ls64 + n;
+        }
+        // Zero bytes after the last NAL unit (padding some muxers write) are not a fault.
+        if fault.is_some() && pos > 0 {
+            let mut at = s.offset + pos;
+            let end = s.range().end;
+            let mut zeros = true;
+            while zeros && at < end {
+                let n = (end - at).min(NAL_WINDOW as u64);
+                let b = w.get(at, n as usize).map_err(|e| {
+                    let at_sample = format!("{} (track {}, sample {k})", path_of(k), t.id);
+                    read_error(&at_sample, at, n, &e)
+                })?;
+                zeros = b.iter().all(|&x| x == 0);
+                at += n;
+            }
+            if zeros {
+                fault = None;
+            }
+        }
+        if let Some(why) = fault {
+            let mut x = d.defect(
+                DefectKind::SampleData,
+                path_of(k),
+                Some(k as u64),
+                format!(
+                    "video sample {k} (bytes {}..{}) is not H.264 NAL units: {why} (a wrong \
+                     chunk or data offset?)",
+                    s.offset,
+                    s.range().end
+                ),
+            );
+            x.range = Some(s.range());
+            out.push(x);
+            return Ok(());
+        }
+    }
+    Ok(())
+}

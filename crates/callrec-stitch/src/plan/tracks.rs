@@ -1,0 +1,291 @@
+//! The tracks: matching each chunk's tracks to the first chunk's, the checks that make them
+//! joinable, and merging them into the output tracks (samples, descriptions, edit list).
+
+use callrec_mp4::{Codec, Edit};
+
+use super::bytes::Bytes;
+use super::moov::{share_key, OutSample, OutTrack};
+use super::timing::{self, TrackTiming};
+use super::{kind_name, mticks, presented, unsupported};
+use crate::{ChunkInput, Error, Result};
+
+/// For each track of `first`, the index of the matching track in `c` (n-th of the same kind).
+// Past 80 lines on purpose: one check after the other, in the order the errors are reported
+// (counts, then codec parameters); splitting it would scatter that order.
+pub(super) fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usize>> {
+    let mismatch = |parameter: String, found: String, expected: String| Error::Mismatch {
+        index: c.index,
+        name: c.name.clone(),
+        first_index: first.index,
+        parameter,
+        found,
+        expected,
+    };
+    let (t0, tk) = (&first.movie.tracks, &c.movie.tracks);
+    if t0.len() != tk.len() {
+        return Err(mismatch(
+            "track count".into(),
+            tk.len().to_string(),
+            t0.len().to_string(),
+        ));
+    }
+    let mut map = Vec::with_capacity(t0.len());
+    for (i, t) in t0.iter().enumerate() {
+        let ordinal = t0[..i].iter().filter(|u| u.kind == t.kind).count();
+        let found = tk
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.kind == t.kind)
+            .nth(ordinal);
+        match found {
+            Some((j, _)) => map.push(j),
+            None => {
+                let n0 = t0.iter().filter(|u| u.kind == t.kind).count();
+                let nk = tk.iter().filter(|u| u.kind == t.kind).count();
+                return Err(mismatch(
+                    format!("{} track count", kind_name(t.kind)),
+                    nk.to_string(),
+                    n0.to_string(),
+                ));
+            }
+        }
+    }
+    // Codec parameters first (what a person recognises), then timescales.
+    for (i, t) in t0.iter().enumerate() {
+        let u = &tk[map[i]];
+        let kind = kind_name(t.kind);
+        let Some(e0) = t.entries.first() else {
+            return Err(unsupported(
+                first,
+                format!("{kind} track {} has no sample description", t.id),
+            ));
+        };
+        for e in &u.entries {
+            if e.fourcc != e0.fourcc {
+                return Err(mismatch(
+                    format!("{kind} codec"),
+                    e.fourcc.to_string(),
+                    e0.fourcc.to_string(),
+                ));
+            }
+            if let (Codec::Aac(a), Codec::Aac(a0)) = (&e.codec, &e0.codec) {
+                if a.object_type != a0.object_type {
+                    return Err(mismatch(
+                        format!("{kind} AAC object type"),
+                        a.object_type.to_string(),
+                        a0.object_type.to_string(),
+                    ));
+                }
+                if a.sample_rate != a0.sample_rate {
+                    return Err(mismatch(
+                        format!("{kind} sample rate"),
+                        format!("{} Hz", a.sample_rate),
+                        format!("{} Hz", a0.sample_rate),
+                    ));
+                }
+                if a.channels != a0.channels {
+                    return Err(mismatch(
+                        format!("{kind} channel count"),
+                        a.channels.to_string(),
+                        a0.channels.to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// Decode times must increase by at most 32 bits per sample in every chunk track.
+pub(super) fn check_decode_order(chunks: &[ChunkInput], maps: &[Vec<usize>]) -> Result<()> {
+    for (c, map) in chunks.iter().zip(maps) {
+        for &j in map {
+            let t = &c.movie.tracks[j];
+            for (k, w) in t.samples.windows(2).enumerate() {
+                let ok = w[1]
+                    .dts
+                    .checked_sub(w[0].dts)
+                    .is_some_and(|d| u32::try_from(d).is_ok());
+                if !ok {
+                    return Err(unsupported(
+                        c,
+                        format!(
+                            "{} track {}: decode time of sample {} goes backwards or jumps by \
+                             more than 32 bits",
+                            kind_name(t.kind),
+                            t.id,
+                            k + 1
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Output track IDs: the first chunk's, or 1..=n when those repeat or include 0.
+pub(super) fn track_ids(first: &ChunkInput) -> Vec<u32> {
+    let ntracks = first.movie.tracks.len();
+    let mut ids: Vec<u32> = first.movie.tracks.iter().map(|t| t.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != ids.len() || sorted.first() == Some(&0) {
+        ids = (1..=ntracks as u32).collect();
+    }
+    ids
+}
+
+/// Merges output track `i` (timed as `tt`, ID `id`) from every chunk's matching track.
+pub(super) fn merge(
+    chunks: &[ChunkInput],
+    maps: &[Vec<usize>],
+    bytes: &Bytes,
+    i: usize,
+    tt: &TrackTiming,
+    id: u32,
+    m: u128,
+) -> Result<OutTrack> {
+    let t0 = &chunks[0].movie.tracks[i];
+    let (entries, desc_maps) = descriptions(chunks, maps, i);
+    let samples = samples(chunks, maps, bytes, i, tt, &desc_maps)?;
+    let edits = edit_list(tt, m)?;
+    let duration = edits.iter().map(|e| e.segment_duration).sum();
+    Ok(OutTrack {
+        id,
+        kind: t0.kind,
+        timescale: tt.timescale,
+        language: t0.language,
+        volume: t0.volume,
+        width: t0.tkhd_width,
+        height: t0.tkhd_height,
+        entries,
+        samples,
+        media_duration: tt.media_duration,
+        edits,
+        duration,
+    })
+}
+
+/// The output track's sample descriptions (entries that [`share_key`] finds alike share one)
+/// and, per chunk, the output description (1-based) of each of its descriptions.
+fn descriptions(
+    chunks: &[ChunkInput],
+    maps: &[Vec<usize>],
+    i: usize,
+) -> (Vec<Vec<u8>>, Vec<Vec<u32>>) {
+    let mut entries: Vec<Vec<u8>> = Vec::new();
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let desc_maps: Vec<Vec<u32>> = chunks
+        .iter()
+        .zip(maps)
+        .map(|(c, map)| {
+            let t = &c.movie.tracks[map[i]];
+            t.entries
+                .iter()
+                .map(|e| {
+                    let key = share_key(e, t.kind);
+                    let k = match keys.iter().position(|x| *x == key) {
+                        Some(k) => k,
+                        None => {
+                            entries.push(e.raw.clone());
+                            keys.push(key);
+                            entries.len() - 1
+                        }
+                    };
+                    k as u32 + 1
+                })
+                .collect()
+        })
+        .collect();
+    (entries, desc_maps)
+}
+
+/// The output samples of track `i`, in decode order, pointing at their bytes in the payload.
+fn samples(
+    chunks: &[ChunkInput],
+    maps: &[Vec<usize>],
+    bytes: &Bytes,
+    i: usize,
+    tt: &TrackTiming,
+    desc_maps: &[Vec<u32>],
+) -> Result<Vec<OutSample>> {
+    let mut samples: Vec<OutSample> = Vec::with_capacity(tt.samples.len());
+    let mut last_desc = 1u32;
+    for s in &tt.samples {
+        let c = &chunks[s.chunk];
+        let t = &c.movie.tracks[maps[s.chunk][i]];
+        let o = match s.src {
+            timing::Src::Sample(j) => {
+                let smp = &t.samples[j];
+                let desc = smp
+                    .description_index
+                    .checked_sub(1)
+                    .and_then(|d| desc_maps[s.chunk].get(d as usize))
+                    .copied()
+                    .ok_or_else(|| {
+                        unsupported(
+                            c,
+                            format!(
+                                "{} track {}: sample {j} uses sample description {}, \
+                                 which does not exist",
+                                kind_name(t.kind),
+                                t.id,
+                                smp.description_index
+                            ),
+                        )
+                    })?;
+                OutSample {
+                    size: smp.size,
+                    duration: s.duration,
+                    cts: s.cts,
+                    sync: smp.sync,
+                    desc,
+                    dst: if smp.size > 0 {
+                        bytes.dst_of(s.chunk, smp.offset)
+                    } else {
+                        0
+                    },
+                    chunk: s.chunk,
+                }
+            }
+            timing::Src::Silence { at, size } => OutSample {
+                size,
+                duration: s.duration,
+                cts: 0,
+                sync: true,
+                desc: last_desc,
+                dst: bytes.silence_dst(at),
+                chunk: usize::MAX,
+            },
+        };
+        last_desc = o.desc;
+        samples.push(o);
+    }
+    Ok(samples)
+}
+
+/// The output edit list: the leading empty edit, then the presented media, in movie ticks.
+fn edit_list(tt: &TrackTiming, m: u128) -> Result<Vec<Edit>> {
+    let mut edits = Vec::new();
+    let lead = mticks(tt.lead_empty, m)?;
+    if lead > 0 {
+        edits.push(Edit {
+            segment_duration: lead,
+            media_time: None,
+            media_rate_integer: 1,
+            media_rate_fraction: 0,
+        });
+    }
+    let seg = mticks(presented(tt), m)?;
+    if seg > 0 {
+        edits.push(Edit {
+            segment_duration: seg,
+            media_time: Some(tt.media_time),
+            media_rate_integer: 1,
+            media_rate_fraction: 0,
+        });
+    }
+    Ok(edits)
+}
