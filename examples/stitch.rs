@@ -39,6 +39,10 @@ struct Args {
     /// sum of the chunks' durations (default: every audio frame kept, the video waits for it).
     #[arg(long)]
     trim_joins: bool,
+    /// Also compare every copied byte of the output with its source before renaming it into
+    /// place (the output is always read back and checked against the plan).
+    #[arg(long)]
+    verify_payload: bool,
     /// Also write the wall-clock timeline as JSON to this file.
     #[arg(long, value_name = "OUT.json")]
     timeline: Option<PathBuf>,
@@ -72,6 +76,7 @@ fn run(args: &Args) -> anyhow::Result<Stitched> {
     let mut opts = StitchOptions::new(&args.output)
         .wall_clock(args.wall_clock)
         .trim_joins(args.trim_joins)
+        .verify_payload(args.verify_payload)
         .reflink(!args.no_reflink);
     if let Some(n) = args.threads {
         opts = opts.threads(cli::cap_threads("stitch", "--threads", usize::from(n)));

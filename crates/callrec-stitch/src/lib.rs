@@ -153,6 +153,7 @@ mod layout;
 mod plan;
 mod rat;
 pub mod temp;
+mod verify;
 mod write;
 
 use std::path::PathBuf;
@@ -221,6 +222,10 @@ pub struct StitchOptions {
     pub align: Option<u64>,
     /// Never clone: [`write()`] copies every byte (the output is the same bytes either way).
     pub no_reflink: bool,
+    /// Also compare every copied byte of the output with its source before renaming it into
+    /// place (the output is always read back and checked against the plan; this adds reading
+    /// the sample bytes twice).
+    pub verify_payload: bool,
 }
 
 /// What can go wrong. Every chunk-level error names the chunk by index and name.
@@ -277,6 +282,15 @@ pub enum Error {
         needed: u64,
         /// Bytes the file holds.
         len: u64,
+    },
+    /// The written output does not read back as planned (a failed copy, a changed source):
+    /// nothing was renamed into place, the temporary file is removed.
+    #[error("the output {} does not read back as planned ({reason}): nothing was written", path.display())]
+    Verify {
+        /// The target.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
     },
     /// The target path is one of the input chunk files.
     #[error("output {path} is input chunk {index} ({name})")]

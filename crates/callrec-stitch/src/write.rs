@@ -228,6 +228,7 @@ pub fn write(
     flush_result.map_err(io_err("sync", out))?;
 
     f.sync_all().map_err(io_err("sync", out))?;
+    crate::verify::verify(plan, f, out, opts.verify_payload)?;
     temp.persist(out)
         .map_err(io_err("rename the temporary file to", out))?;
     Ok(Summary {

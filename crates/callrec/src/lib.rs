@@ -870,6 +870,9 @@ pub struct StitchOptions {
     /// congruent to the source's modulo the filesystem's block size, fewer than a block of zero
     /// padding per run), so it is the same bytes with or without; off copies every byte.
     pub reflink: bool,
+    /// Compare every copied byte of the output with its source before it is renamed into
+    /// place (the output is always read back and checked against the plan).
+    pub verify_payload: bool,
 }
 
 impl StitchOptions {
@@ -882,7 +885,14 @@ impl StitchOptions {
             timeline: None,
             trim_joins: false,
             reflink: true,
+            verify_payload: false,
         }
+    }
+
+    /// Sets [`StitchOptions::verify_payload`].
+    pub fn verify_payload(mut self, on: bool) -> StitchOptions {
+        self.verify_payload = on;
+        self
     }
 
     /// Sets [`StitchOptions::trim_joins`].
@@ -922,6 +932,7 @@ impl StitchOptions {
             trim_joins: self.trim_joins,
             align: Some(callrec_stitch::block_size(&self.output)),
             no_reflink: !self.reflink,
+            verify_payload: self.verify_payload,
         }
     }
 }

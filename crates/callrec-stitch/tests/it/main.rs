@@ -881,3 +881,53 @@ fn wall_clock_mode_with_bframes_cuts_at_the_gop() {
     let v = movie.track(TrackKind::Video).unwrap();
     assert_eq!(v.edits.len(), 1, "{:?}", v.edits);
 }
+
+/// The output is read back before it is renamed: a chunk whose sample bytes changed after
+/// planning (here the first video sample's NAL length prefix) gives a file that does not match
+/// the plan, so nothing appears at the target and no temporary is left.
+#[test]
+fn an_output_that_does_not_read_back_as_planned_is_not_renamed_into_place() {
+    let f = load("basic");
+    let dir = tempfile::tempdir().unwrap();
+    let mut chunks = f.chunks.clone();
+    for c in &mut chunks {
+        let p = dir.path().join(c.path.file_name().unwrap());
+        std::fs::copy(&c.path, &p).unwrap();
+        c.path = p;
+    }
+    let plan = Plan::new(&chunks, &opts(2)).unwrap();
+    let v = chunks[1].movie.track(TrackKind::Video).unwrap();
+    let at = v.samples[0].offset;
+    let mut bytes = std::fs::read(&chunks[1].path).unwrap();
+    bytes[at as usize..at as usize + 4].copy_from_slice(&[0x7f, 0xff, 0xff, 0xff]);
+    std::fs::write(&chunks[1].path, &bytes).unwrap();
+    let outdir = dir.path().join("out");
+    std::fs::create_dir(&outdir).unwrap();
+    let out = outdir.join("out.mp4");
+    let err = write(&plan, &out, &opts(2), &|_| {}).unwrap_err();
+    assert!(matches!(err, Error::Verify { .. }), "{err}");
+    assert!(err.to_string().contains("nothing was written"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(&outdir).unwrap().count(),
+        0,
+        "no temporary left"
+    );
+    // With the payload check on, an intact wall-clock stitch (silent frames written by the
+    // plan between the copies) reads back byte for byte.
+    let f = load("paused");
+    let mut chunks = f.chunks.clone();
+    chunks[0].empty_edits = vec![callrec_stitch::EmptyEdit {
+        at_us: 2_000_000,
+        duration_us: 1_000_000,
+    }];
+    let verify = StitchOptions {
+        verify_payload: true,
+        wall_clock: true,
+        ..opts(1)
+    };
+    let plan = Plan::new(&chunks, &verify).unwrap();
+    assert!(!plan.literals().is_empty());
+    write(&plan, &out, &verify, &|_| {}).unwrap();
+    assert!(out.exists());
+}
