@@ -3,7 +3,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::{Error, Result, Url};
 
@@ -92,6 +92,7 @@ pub fn acs_host(endpoint: &Url) -> Result<String> {
 /// base64(SHA-256(bytes)), to check [`EMPTY_BODY_SHA256`].
 #[cfg(test)]
 fn sha256_base64(bytes: &[u8]) -> String {
+    use sha2::Digest;
     B64.encode(Sha256::digest(bytes))
 }
 

@@ -1,5 +1,5 @@
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -392,8 +392,6 @@ fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -
         return Ok(());
     }
     log(status);
-    // Drain nothing more: GETs have no body.
-    let _ = r.get_mut().read(&mut [0u8; 0]);
     respond(
         &mut s,
         status,

@@ -16,6 +16,10 @@ pub fn wrong_key_b64() -> String {
 }
 
 pub fn sim() -> Simulator {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     Simulator::start(&key_b64(), ACS_HOST).expect("simulator starts")
 }
 
@@ -35,7 +39,8 @@ pub fn allow(sim: &Simulator) -> AllowList {
 }
 
 pub struct Env {
-    pub az: Azurite,
+    /// Kept for its lifetime: Azurite stops when the test ends.
+    _az: Azurite,
     pub queue: Queue,
     pub container: Container,
     pub queue_url: Url,
@@ -55,7 +60,7 @@ pub async fn env(name: &str) -> Env {
     let container = Container::from_sas_url(&container_url).unwrap();
     container.create_if_missing().await.unwrap();
     Env {
-        az,
+        _az: az,
         queue,
         container,
         queue_url,
