@@ -2,3 +2,4 @@
 
 mod batch;
 mod check_bin;
+mod worker_bin;
