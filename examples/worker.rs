@@ -12,6 +12,7 @@
 //! `--exit-when-idle`; 2 when misconfigured (a 401 from the download host, a bad URL or key).
 //! See [`callrec_fetch`] for what happens to each message.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -98,6 +99,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cfg = match config(Args::parse()) {
         Ok(c) => c,

@@ -178,7 +178,7 @@ impl Worker {
                 r = work => r,
                 _ = renew => unreachable!("renewal never ends"),
                 _ = &mut shutdown => {
-                    tracing::info!(message = %msg.id, "shutting down: releasing the message");
+                    tracing::info!(message_id = %msg.id, "shutting down: releasing the message");
                     let _ = self.queue.set_visibility(&msg, 0).await;
                     return Ok(summary);
                 }
@@ -191,7 +191,7 @@ impl Worker {
                 Ok(Done::Ignored) => summary.ignored += 1,
                 Ok(Done::Retry) => summary.retried += 1,
                 Err(e) => {
-                    tracing::error!(message = %msg.id, "{e}; releasing the message and stopping");
+                    tracing::error!(message_id = %msg.id, "{e}; releasing the message and stopping");
                     let _ = self.queue.set_visibility(&msg, 0).await;
                     return Err(e);
                 }
@@ -203,7 +203,7 @@ impl Worker {
         loop {
             tokio::time::sleep(self.cfg.renew_every).await;
             if let Err(e) = self.queue.set_visibility(msg, vis).await {
-                tracing::warn!(message = %msg.id, "cannot renew the visibility: {e}");
+                tracing::warn!(message_id = %msg.id, "cannot renew the visibility: {e}");
             }
         }
     }
@@ -213,17 +213,17 @@ impl Worker {
         let job = match decode_message(&msg.id, &msg.text) {
             Ok(Decoded::Recording(job)) => job,
             Ok(Decoded::Other { event_type }) => {
-                tracing::info!(message = %msg.id, %event_type, "not a RecordingFileStatusUpdated event: deleted");
+                tracing::info!(message_id = %msg.id, %event_type, "not a RecordingFileStatusUpdated event: deleted");
                 self.queue.delete(msg).await?;
                 return Ok(Done::Ignored);
             }
             Err(e) => {
-                tracing::error!(message = %msg.id, "{e}: moved to {}", self.queue.poison_name());
+                tracing::error!(message_id = %msg.id, "{e}: moved to {}", self.queue.poison_name());
                 self.queue.poison(msg).await?;
                 return Ok(Done::Poisoned);
             }
         };
-        let span = tracing::info_span!("recording", recording_id = %job.recording_id, message = %msg.id, delivery = msg.dequeue_count);
+        let span = tracing::info_span!("recording", recording_id = %job.recording_id, message_id = %msg.id, delivery = msg.dequeue_count);
         self.handle_job(msg, &job).instrument(span).await
     }
 
