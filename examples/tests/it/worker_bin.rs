@@ -215,3 +215,55 @@ fn a_missing_key_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CALLREC_ACS_KEY"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_the_current_message_and_exits_0() {
+    let (az, queue, container) = setup("sigterm").await;
+    let sim = Simulator::start(&key(), ACS_HOST).unwrap();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-term")
+        .unwrap();
+    let first = sim.paths()[0].clone();
+    sim.inject(&first, [Fault::Delay(Duration::from_secs(20))]);
+    queue.send(&Simulator::queue_message(&ev)).await.unwrap();
+    let w = tempfile::tempdir().unwrap();
+    let child = spawn(
+        &az,
+        &sim,
+        "sigterm",
+        w.path(),
+        &key(),
+        &["--visibility", "60"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !sim.requests().iter().any(|r| r.path == first) {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started downloading"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = wait_output(child).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Released (visibility 0), not left invisible for the 60 s timeout.
+    let m = queue
+        .receive(60)
+        .await
+        .unwrap()
+        .expect("the message is visible again at once");
+    assert_eq!(m.dequeue_count, 2);
+    assert_eq!(
+        container.size("rec-term/recording.mp4").await.unwrap(),
+        None
+    );
+}

@@ -274,3 +274,45 @@ async fn a_transient_fault_on_the_last_delivery_goes_to_poison_and_other_events_
     assert!(env.drain(false).await.is_empty());
     assert_eq!(env.drain(true).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_source_deletes_every_chunk_only_after_the_blobs_are_committed() {
+    let env = env("deletesource").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-delete")
+        .unwrap();
+    env.queue
+        .send(&Simulator::queue_message(&ev))
+        .await
+        .unwrap();
+    let mut cfg = env.config(&sim, &key_b64());
+    cfg.delete_source = true;
+    let s = Worker::new(cfg)
+        .unwrap()
+        .run(std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            archived: 1,
+            ..Summary::default()
+        }
+    );
+    let log = sim.requests();
+    let deletes: Vec<_> = log.iter().filter(|r| r.method == "DELETE").collect();
+    assert_eq!(deletes.len(), 3, "{log:?}");
+    assert!(deletes.iter().all(|r| r.status == 200), "{deletes:?}");
+    // The deletes come last: after every download (and so after the uploads that follow them).
+    assert!(
+        log[log.len() - 3..].iter().all(|r| r.method == "DELETE"),
+        "{log:?}"
+    );
+    assert!(env
+        .container
+        .size("rec-delete/recording.mp4")
+        .await
+        .unwrap()
+        .is_some());
+}
