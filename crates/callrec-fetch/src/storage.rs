@@ -303,7 +303,7 @@ impl Container {
     }
 
     /// Uploads the file at `path` as block blob `name`: staged blocks of `block_size` bytes
-    /// (one in memory at a time), then one commit, so the name holds the old blob or the
+    /// (four in flight, so at most four in memory), then one commit, so the name holds the old blob or the
     /// whole new one, never a part. Returns the bytes uploaded.
     pub async fn upload_file(
         &self,
@@ -316,10 +316,13 @@ impl Container {
         let mut file = tokio::fs::File::open(path)
             .await
             .map_err(Error::io("open", path))?;
+        let block_size = block_size.max(1);
         let mut ids = Vec::new();
         let mut total = 0u64;
-        let mut buf = vec![0u8; block_size.max(1)];
+        // Up to STAGE_PARALLEL blocks in flight, each read into its own buffer (no copy).
+        let mut inflight = tokio::task::JoinSet::new();
         loop {
+            let mut buf = vec![0u8; block_size];
             let mut filled = 0;
             while filled < buf.len() {
                 let n = file
@@ -334,20 +337,25 @@ impl Container {
             if filled == 0 {
                 break;
             }
+            buf.truncate(filled);
             let id = format!("{:08}", ids.len()).into_bytes();
-            blob.stage_block(
-                &id,
-                filled as u64,
-                RequestContent::from(buf[..filled].to_vec()),
-                None,
-            )
-            .await
-            .map_err(|e| Error::storage("stage a block of", self.target(name), e))?;
-            ids.push(id);
+            ids.push(id.clone());
             total += filled as u64;
-            if filled < buf.len() {
+            if inflight.len() >= STAGE_PARALLEL {
+                stage_result(inflight.join_next().await, &self.target(name))?;
+            }
+            let b = self.client.blob_client(name).block_blob_client();
+            inflight.spawn(async move {
+                b.stage_block(&id, filled as u64, RequestContent::from(buf), None)
+                    .await
+                    .map(|_| ())
+            });
+            if filled < block_size {
                 break;
             }
+        }
+        while let Some(r) = inflight.join_next().await {
+            stage_result(Some(r), &self.target(name))?;
         }
         let list = BlockLookupList {
             latest: Some(ids),
@@ -363,6 +371,22 @@ impl Container {
             .await
             .map_err(|e| Error::storage("commit", self.target(name), e))?;
         Ok(total)
+    }
+}
+
+/// Blocks staged at once by [`Container::upload_file`].
+const STAGE_PARALLEL: usize = 4;
+
+fn stage_result(
+    r: Option<std::result::Result<azure_core::Result<()>, tokio::task::JoinError>>,
+    target: &str,
+) -> Result<()> {
+    match r {
+        None | Some(Ok(Ok(()))) => Ok(()),
+        Some(Ok(Err(e))) => Err(Error::storage("stage a block of", target, e)),
+        Some(Err(e)) => Err(Error::Config(format!(
+            "staging a block of {target} died: {e}"
+        ))),
     }
 }
 

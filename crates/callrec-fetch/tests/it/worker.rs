@@ -46,7 +46,9 @@ async fn archives_a_recording_despite_every_download_fault() {
         .send(&Simulator::queue_message(&ev))
         .await
         .unwrap();
-    let w = Worker::new(env.config(&sim, &key_b64())).unwrap();
+    let mut cfg = env.config(&sim, &key_b64());
+    cfg.block_size = 48 * 1024; // the ~200 kB MP4 goes up in 5 staged blocks, 4 at a time
+    let w = Worker::new(cfg).unwrap();
     let s = run(&w).await.unwrap();
     assert_eq!(
         s,
@@ -56,6 +58,11 @@ async fn archives_a_recording_despite_every_download_fault() {
         }
     );
     let mp4 = env.container.read("rec-basic/recording.mp4").await.unwrap();
+    assert!(
+        mp4.len() > 4 * 48 * 1024,
+        "{} bytes: not several blocks",
+        mp4.len()
+    );
     assert!(
         mp4 == local_mp4("basic"),
         "the archived MP4 differs from the local stitch"
