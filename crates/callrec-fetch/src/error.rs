@@ -67,8 +67,8 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
-    /// A queue or blob operation failed.
-    #[error("storage: {op} {target}: {source}")]
+    /// A queue or blob operation failed (the message hides any SAS signature).
+    #[error("storage: {op} {target}: {}", redact_sig(&source.to_string()))]
     Storage {
         /// What was being done.
         op: &'static str,
@@ -140,5 +140,38 @@ impl Error {
     ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Error::Io { op, path, source }
+    }
+}
+
+/// `text` with the value of every `sig=` query parameter replaced, so that a SAS URL quoted in
+/// an error never shows its signature.
+pub(crate) fn redact_sig(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("sig=") {
+        out.push_str(&rest[..i + 4]);
+        out.push_str("REDACTED");
+        rest = &rest[i + 4..];
+        let end = rest
+            .find(|c: char| c == '&' || c == '"' || c == '\'' || c.is_whitespace() || c == ')')
+            .unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sas_signatures_are_redacted() {
+        let t = r#"url: "http://h/q?sv=1&sig=abc%2B%3D&se=2099", other sig=zz"#;
+        assert_eq!(
+            redact_sig(t),
+            r#"url: "http://h/q?sv=1&sig=REDACTED&se=2099", other sig=REDACTED"#
+        );
+        assert_eq!(redact_sig("no secret"), "no secret");
     }
 }
