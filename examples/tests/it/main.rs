@@ -5,3 +5,4 @@ mod bounded;
 mod check_bin;
 mod signals;
 mod tools;
+mod worker_bin;

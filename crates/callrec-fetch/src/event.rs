@@ -1,0 +1,214 @@
+//! Queue messages: Event Grid events, base64-encoded.
+
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use callrec::crates::meta::RecordingEvent;
+use serde_json::Value;
+
+use crate::{Error, Result, Url};
+
+const RECORDING_FILE_STATUS_UPDATED: &str = "Microsoft.Communication.RecordingFileStatusUpdated";
+
+/// Where one chunk is downloaded from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkSource {
+    /// `documentId` (also the local file stem).
+    pub document_id: String,
+    /// `contentLocation`: the MP4.
+    pub content: Url,
+    /// `metadataLocation`: the metadata JSON.
+    pub metadata: Url,
+    /// `deleteLocation`, when given.
+    pub delete: Option<Url>,
+}
+
+/// A recording to archive, from one queue message.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// `data.recordingId`, else the last segment of the subject
+    /// `/recording/call/{callId}/serverCallId/{serverCallId}/recordingId/{recordingId}`.
+    pub recording_id: String,
+    /// [`Job::recording_id`] as a safe path component and blob prefix
+    /// ([`callrec::safe_file_name`]).
+    pub name: String,
+    /// The event as delivered (written as the recording's `event.json`).
+    pub event: Value,
+    /// The chunks, in event order.
+    pub chunks: Vec<ChunkSource>,
+}
+
+/// What a queue message holds.
+#[derive(Debug, Clone)]
+pub enum Decoded {
+    /// A recording to archive.
+    Recording(Job),
+    /// Another event type (deleted with a log line).
+    Other {
+        /// Its `eventType` (or CloudEvents `type`).
+        event_type: String,
+    },
+}
+
+/// Decodes a queue message: base64 of one Event Grid (or CloudEvents) event (an array is
+/// accepted too), or the JSON itself. Errors name the message and the JSON field.
+pub fn decode_message(message_id: &str, text: &str) -> Result<Decoded> {
+    let bad = |reason: String| Error::Message {
+        message_id: message_id.to_string(),
+        reason,
+    };
+    let bytes = B64
+        .decode(text.trim())
+        .unwrap_or_else(|_| text.as_bytes().to_vec());
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| bad(format!("neither base64 JSON nor JSON: {e}")))?;
+    let events: Vec<&Value> = match &v {
+        Value::Array(a) => a.iter().collect(),
+        one => vec![one],
+    };
+    let type_of = |e: &Value| {
+        e.get("eventType")
+            .or_else(|| e.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let Some(event) = events
+        .iter()
+        .find(|e| type_of(e) == RECORDING_FILE_STATUS_UPDATED)
+    else {
+        let event_type = events.first().map(|e| type_of(e)).unwrap_or_default();
+        return Ok(Decoded::Other { event_type });
+    };
+    let event = (*event).clone();
+    let parsed = RecordingEvent::from_value(&event, Path::new("queue message"))
+        .map_err(|e| bad(e.to_string()))?;
+    let recording_id = parsed
+        .data
+        .recording_id
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let (_, id) = parsed.subject.rsplit_once("/recordingId/")?;
+            (!id.is_empty() && !id.contains('/')).then(|| id.to_string())
+        })
+        .ok_or_else(|| {
+            bad("no data.recordingId and the subject has no /recordingId/{id} segment".into())
+        })?;
+    let mut chunks = Vec::new();
+    for (i, c) in parsed.data.chunks.iter().enumerate() {
+        let field = |name: &str| format!("data.recordingStorageInfo.recordingChunks[{i}].{name}");
+        let url = |name: &str, v: &Option<String>| -> Result<Url> {
+            let s = v
+                .as_deref()
+                .ok_or_else(|| bad(format!("{} is missing", field(name))))?;
+            s.parse()
+                .map_err(|e| bad(format!("{} {s:?} is not a URL: {e}", field(name))))
+        };
+        if callrec::safe_file_name(&c.document_id) != c.document_id {
+            return Err(bad(format!(
+                "{} {:?} is not a safe file name",
+                field("documentId"),
+                c.document_id
+            )));
+        }
+        chunks.push(ChunkSource {
+            document_id: c.document_id.clone(),
+            content: url("contentLocation", &c.content_location)?,
+            metadata: url("metadataLocation", &c.metadata_location)?,
+            delete: c
+                .delete_location
+                .as_ref()
+                .map(|_| url("deleteLocation", &c.delete_location))
+                .transpose()?,
+        });
+    }
+    if chunks.is_empty() {
+        return Err(bad(
+            "data.recordingStorageInfo.recordingChunks is empty".into()
+        ));
+    }
+    Ok(Decoded::Recording(Job {
+        name: callrec::safe_file_name(&recording_id),
+        recording_id,
+        event,
+        chunks,
+    }))
+}
+
+impl Job {
+    /// Every URL the job would contact.
+    pub fn urls(&self) -> impl Iterator<Item = &Url> {
+        self.chunks
+            .iter()
+            .flat_map(|c| [Some(&c.content), Some(&c.metadata), c.delete.as_ref()])
+            .flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(data_extra: &str, subject: &str) -> String {
+        format!(
+            r#"{{"id":"1","subject":"{subject}","eventType":"{RECORDING_FILE_STATUS_UPDATED}",
+            "data":{{{data_extra}"recordingStorageInfo":{{"recordingChunks":[{{"documentId":"0-eus-d3-a","index":0,"endReason":"SessionEnded",
+            "contentLocation":"https://x.asm.skype.com/v1/objects/0-eus-d3-a/content/video",
+            "metadataLocation":"https://x.asm.skype.com/v1/objects/0-eus-d3-a/content/acsmetadata",
+            "deleteLocation":"https://x.asm.skype.com/v1/objects/0-eus-d3-a"}}]}},
+            "recordingStartTime":"2024-05-14T16:32:34.1115003Z","recordingDurationMs":5000,"sessionEndReason":"CallEnded"}},
+            "dataVersion":"1.0","metadataVersion":"1","eventTime":"2024-05-14T16:34:19Z"}}"#
+        )
+    }
+
+    #[test]
+    fn base64_event_with_recording_id_in_subject() {
+        let e = event("", "/recording/call/c1/serverCallId/s1/recordingId/r-42");
+        let Decoded::Recording(job) = decode_message("m", &B64.encode(e)).unwrap() else {
+            panic!("not a recording")
+        };
+        assert_eq!(job.recording_id, "r-42");
+        assert_eq!(job.chunks.len(), 1);
+        assert_eq!(
+            job.chunks[0].content.path(),
+            "/v1/objects/0-eus-d3-a/content/video"
+        );
+        assert_eq!(job.urls().count(), 3);
+    }
+
+    #[test]
+    fn data_recording_id_wins_and_is_made_safe() {
+        let e = event(
+            r#""recordingId":"a/b+c=","#,
+            "/recording/call/c1/serverCallId/s1/recordingId/r-42",
+        );
+        let Decoded::Recording(job) = decode_message("m", &e).unwrap() else {
+            panic!("not a recording")
+        };
+        assert_eq!(job.recording_id, "a/b+c=");
+        assert_eq!(job.name, "a_b_c_");
+    }
+
+    #[test]
+    fn other_event_types_and_bad_messages() {
+        let other = B64.encode(r#"{"eventType":"Microsoft.Storage.BlobCreated","data":{}}"#);
+        assert!(matches!(
+            decode_message("m", &other).unwrap(),
+            Decoded::Other { event_type } if event_type == "Microsoft.Storage.BlobCreated"
+        ));
+        let e = decode_message("m7", "%%%").unwrap_err().to_string();
+        assert!(e.contains("m7"), "{e}");
+        let no_id = event("", "/recording/call/c1");
+        let e = decode_message("m", &no_id).unwrap_err().to_string();
+        assert!(e.contains("recordingId"), "{e}");
+        let no_loc = event("", "/recording/call/c/serverCallId/s/recordingId/r")
+            .replace("\"contentLocation\"", "\"x\"");
+        let e = decode_message("m", &no_loc).unwrap_err().to_string();
+        assert!(
+            e.contains("recordingChunks[0].contentLocation is missing"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,406 @@
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde_json::Value;
+
+use crate::{AcsKey, Url, EMPTY_BODY_SHA256};
+
+/// A fault the simulator answers one request with, instead of the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Headers for the whole response, then only this many body bytes, then the connection
+    /// is closed.
+    Cut(usize),
+    /// `503 Service Unavailable`.
+    Unavailable,
+    /// `200 OK` with a 0-byte body.
+    Empty,
+    /// `400 Bad Request` with an HTML page.
+    Html400,
+    /// `200 OK` with `text/html` and an HTML page as the body.
+    Html200,
+    /// Wait this long before answering normally.
+    Delay(Duration),
+}
+
+/// One request the simulator saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// Method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// `Range` header, if any.
+    pub range: Option<String>,
+    /// Status answered (0 for a cut connection).
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct State {
+    objects: HashMap<String, Arc<Vec<u8>>>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    log: Vec<Logged>,
+}
+
+/// An ACS recording download endpoint on 127.0.0.1: serves objects under
+/// `/v1/objects/{documentId}/content/video` and `.../content/acsmetadata` with `Range`,
+/// answers 401 unless the request carries a valid ACS HMAC-SHA256 signature for its key and
+/// `x-ms-host`, and answers queued [`Fault`]s first. Stops on drop.
+pub struct Simulator {
+    addr: std::net::SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Simulator({})", self.addr)
+    }
+}
+
+impl Simulator {
+    /// Starts the simulator for the ACS resource `acs_host` (the expected `x-ms-host`) with
+    /// the base64 access key `key`.
+    pub fn start(key: &str, acs_host: &str) -> io::Result<Simulator> {
+        let key = AcsKey::from_base64(key).map_err(io::Error::other)?;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp, host) = (state.clone(), stop.clone(), acs_host.to_string());
+        let thread = std::thread::spawn(move || {
+            while !sp.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let (st, key, host) = (st.clone(), key.clone(), host.clone());
+                        std::thread::spawn(move || {
+                            let _ = serve(s, &st, &key, &host);
+                        });
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Ok(Simulator {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// `127.0.0.1:PORT` (for `--allow-host`).
+    pub fn host_port(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serves the chunks of the recording directory `dir` (its `event.json`, `<id>.mp4`,
+    /// `<id>.json`) and returns its event (the first of the array) with `data.recordingId` set
+    /// and `contentLocation`, `metadataLocation` and `deleteLocation` pointing here.
+    pub fn serve_recording(&self, dir: &Path, recording_id: &str) -> io::Result<Value> {
+        let v: Value = serde_json::from_slice(&std::fs::read(dir.join("event.json"))?)
+            .map_err(io::Error::other)?;
+        let mut ev = match v {
+            Value::Array(mut a) if !a.is_empty() => a.remove(0),
+            other => other,
+        };
+        ev["data"]["recordingId"] = Value::String(recording_id.to_string());
+        let base = self.base();
+        let chunks = ev["data"]["recordingStorageInfo"]["recordingChunks"]
+            .as_array_mut()
+            .ok_or_else(|| io::Error::other("event without recordingChunks"))?;
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for c in chunks {
+            let id = c["documentId"].as_str().unwrap_or_default().to_string();
+            let obj = format!("/v1/objects/{id}");
+            st.objects.insert(
+                format!("{obj}/content/video"),
+                Arc::new(std::fs::read(dir.join(format!("{id}.mp4")))?),
+            );
+            st.objects.insert(
+                format!("{obj}/content/acsmetadata"),
+                Arc::new(std::fs::read(dir.join(format!("{id}.json")))?),
+            );
+            c["contentLocation"] = Value::String(format!("{base}{obj}/content/video"));
+            c["metadataLocation"] = Value::String(format!("{base}{obj}/content/acsmetadata"));
+            c["deleteLocation"] = Value::String(format!("{base}{obj}"));
+        }
+        Ok(ev)
+    }
+
+    /// The event as Event Grid puts it on a Storage Queue: base64 of its JSON.
+    pub fn queue_message(event: &Value) -> String {
+        B64.encode(serde_json::to_vec(event).unwrap_or_default())
+    }
+
+    /// Queues faults for `path` (answered in order, before the object is served).
+    pub fn inject(&self, path: &str, faults: impl IntoIterator<Item = Fault>) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.faults
+            .entry(path.to_string())
+            .or_default()
+            .extend(faults);
+    }
+
+    /// The object paths served, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<String> = st.objects.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The bytes of an object.
+    pub fn object(&self, path: &str) -> Option<Arc<Vec<u8>>> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.objects.get(path).cloned()
+    }
+
+    /// Every request seen so far.
+    pub fn requests(&self) -> Vec<Logged> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .log
+            .clone()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn respond(
+    s: &mut TcpStream,
+    status: u16,
+    reason: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status} {reason}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    s.flush()
+}
+
+fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -> io::Result<()> {
+    s.set_nonblocking(false)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut r = BufReader::new(s.try_clone()?);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h)? == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let path = target.split('?').next().unwrap_or("").to_string();
+    let range = headers.get("range").cloned();
+    let log = |status: u16| {
+        state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .log
+            .push(Logged {
+                method: method.clone(),
+                path: path.clone(),
+                range: range.clone(),
+                status,
+            })
+    };
+    // The signature: over the path, the date, the ACS host and the empty-body hash.
+    let date = headers.get("x-ms-date").cloned().unwrap_or_default();
+    let url: Url = format!("http://sim{path}")
+        .parse()
+        .map_err(io::Error::other)?;
+    let want = key.sign(&method, &url, acs_host, &date);
+    let authorized = !date.is_empty()
+        && headers.get("x-ms-content-sha256").map(String::as_str) == Some(EMPTY_BODY_SHA256)
+        && headers.get("x-ms-host").map(String::as_str) == Some(acs_host)
+        && headers.get("authorization") == Some(&want.authorization);
+    if !authorized {
+        log(401);
+        let body = br#"{"error":{"code":"Unauthorized","message":"Denied by the HMAC policy"}}"#;
+        return respond(
+            &mut s,
+            401,
+            "Unauthorized",
+            &[
+                ("Content-Type", "application/json".into()),
+                ("Content-Length", body.len().to_string()),
+            ],
+            body,
+        );
+    }
+    let (fault, object) = {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let fault = st.faults.get_mut(&path).and_then(VecDeque::pop_front);
+        (fault, st.objects.get(&path).cloned())
+    };
+    if method == "DELETE" {
+        let found = state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .objects
+            .keys()
+            .any(|k| k.starts_with(&format!("{path}/")));
+        let status = if found { 200 } else { 404 };
+        log(status);
+        return respond(&mut s, status, "OK", &[("Content-Length", "0".into())], b"");
+    }
+    let html = b"<!DOCTYPE html><html><body><h1>400 Bad Request</h1></body></html>";
+    match fault {
+        Some(Fault::Unavailable) => {
+            log(503);
+            return respond(
+                &mut s,
+                503,
+                "Service Unavailable",
+                &[("Content-Length", "0".into())],
+                b"",
+            );
+        }
+        Some(Fault::Empty) => {
+            log(200);
+            return respond(
+                &mut s,
+                200,
+                "OK",
+                &[
+                    ("Content-Type", "video/mp4".into()),
+                    ("Content-Length", "0".into()),
+                ],
+                b"",
+            );
+        }
+        Some(Fault::Html400) => {
+            log(400);
+            return respond(
+                &mut s,
+                400,
+                "Bad Request",
+                &[
+                    ("Content-Type", "text/html".into()),
+                    ("Content-Length", html.len().to_string()),
+                ],
+                html,
+            );
+        }
+        Some(Fault::Html200) => {
+            log(200);
+            return respond(
+                &mut s,
+                200,
+                "OK",
+                &[
+                    ("Content-Type", "text/html; charset=utf-8".into()),
+                    ("Content-Length", html.len().to_string()),
+                ],
+                html,
+            );
+        }
+        Some(Fault::Delay(d)) => std::thread::sleep(d),
+        Some(Fault::Cut(_)) | None => {}
+    }
+    let Some(obj) = object else {
+        log(404);
+        return respond(
+            &mut s,
+            404,
+            "Not Found",
+            &[("Content-Length", "0".into())],
+            b"",
+        );
+    };
+    let start = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok());
+    let (status, body, mut hs) = match start {
+        Some(n) if n >= obj.len() => {
+            log(416);
+            return respond(
+                &mut s,
+                416,
+                "Range Not Satisfiable",
+                &[
+                    ("Content-Range", format!("bytes */{}", obj.len())),
+                    ("Content-Length", "0".into()),
+                ],
+                b"",
+            );
+        }
+        Some(n) => (
+            206,
+            &obj[n..],
+            vec![(
+                "Content-Range",
+                format!("bytes {n}-{}/{}", obj.len() - 1, obj.len()),
+            )],
+        ),
+        None => (200, &obj[..], vec![]),
+    };
+    let ctype = if path.ends_with("/video") {
+        "video/mp4"
+    } else {
+        "application/json"
+    };
+    hs.push(("Content-Type", ctype.into()));
+    hs.push(("Content-Length", body.len().to_string()));
+    if let Some(Fault::Cut(n)) = fault {
+        log(0);
+        let n = n.min(body.len().saturating_sub(1));
+        let _ = respond(&mut s, status, "Partial", &hs, &body[..n]);
+        let _ = s.shutdown(Shutdown::Both);
+        return Ok(());
+    }
+    log(status);
+    respond(
+        &mut s,
+        status,
+        if status == 206 {
+            "Partial Content"
+        } else {
+            "OK"
+        },
+        &hs,
+        body,
+    )
+}

@@ -1,0 +1,198 @@
+//! The download client against the simulator: faults, auth, allow-list, resume.
+
+use std::net::TcpListener;
+
+use callrec_fetch::testkit::{recording_fixture, Fault};
+use callrec_fetch::{AcsKey, AllowList, Downloader, Error, RetryPolicy, Url};
+
+use crate::common::*;
+
+fn downloader(key: &str, allow: AllowList, retry: RetryPolicy) -> Downloader {
+    Downloader::new(
+        &ACS.parse().unwrap(),
+        AcsKey::from_base64(key).unwrap(),
+        allow,
+        retry,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn every_chunk_arrives_intact_despite_every_fault() {
+    let sim = sim();
+    sim.serve_recording(&recording_fixture("basic"), "rec-faults")
+        .unwrap();
+    let paths = sim.paths();
+    assert_eq!(paths.len(), 6);
+    // Each kind of fault on every object, cuts first so that later answers must resume.
+    for (i, p) in paths.iter().enumerate() {
+        let len = sim.object(p).unwrap().len();
+        sim.inject(
+            p,
+            [
+                Fault::Cut(len / 3),
+                Fault::Unavailable,
+                Fault::Empty,
+                Fault::Html400,
+                Fault::Html200,
+                Fault::Cut(len / 2 + i),
+            ],
+        );
+    }
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    let dir = tempfile::tempdir().unwrap();
+    for (i, p) in paths.iter().enumerate() {
+        let url: Url = format!("{}{p}", sim.base()).parse().unwrap();
+        let dest = dir.path().join(format!("{i}.bin"));
+        let n = d.download(&url, &dest).await.unwrap();
+        let want = sim.object(p).unwrap();
+        assert_eq!(n as usize, want.len(), "{p}");
+        assert!(std::fs::read(&dest).unwrap() == *want, "{p}: bytes differ");
+        assert!(!dir.path().join(format!("{i}.bin.part")).exists());
+    }
+    let log = sim.requests();
+    for p in &paths {
+        let len = sim.object(p).unwrap().len();
+        let mine: Vec<_> = log.iter().filter(|r| &r.path == p).collect();
+        assert_eq!(mine.len(), 7, "{p}: {mine:?}");
+        // After the first cut every request resumes from the bytes on disk: the 0-byte
+        // answer and the HTML pages leave them be; the second cut adds to them.
+        assert_eq!(mine[0].range, None);
+        for r in &mine[1..6] {
+            assert_eq!(r.range, Some(format!("bytes={}-", len / 3)), "{p}: {r:?}");
+        }
+        let last = mine[6].range.as_deref().unwrap();
+        let from: usize = last["bytes=".len()..last.len() - 1].parse().unwrap();
+        assert!(from > len / 3 && from < len, "{p}: {last}");
+        assert_eq!(
+            mine.last().unwrap().status,
+            206,
+            "{p}: finished by a ranged request"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_a_clear_401_and_is_not_retried() {
+    let sim = sim();
+    sim.serve_recording(&recording_fixture("basic"), "rec-key")
+        .unwrap();
+    let p = &sim.paths()[0];
+    let url: Url = format!("{}{p}", sim.base()).parse().unwrap();
+    let d = downloader(&wrong_key_b64(), allow(&sim), fast_retry());
+    let dir = tempfile::tempdir().unwrap();
+    let e = d.download(&url, &dir.path().join("x")).await.unwrap_err();
+    assert!(matches!(e, Error::Unauthorized { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("401") && msg.contains("CALLREC_ACS_KEY") && msg.contains("--acs-endpoint"),
+        "{msg}"
+    );
+    assert!(e.stops_worker());
+    assert_eq!(sim.requests().len(), 1, "a 401 is not retried");
+}
+
+#[tokio::test]
+async fn signing_for_another_acs_host_is_refused() {
+    let sim = sim();
+    sim.serve_recording(&recording_fixture("basic"), "rec-host")
+        .unwrap();
+    let p = &sim.paths()[0];
+    let url: Url = format!("{}{p}", sim.base()).parse().unwrap();
+    let d = Downloader::new(
+        &"https://another.communication.azure.com".parse().unwrap(),
+        AcsKey::from_base64(&key_b64()).unwrap(),
+        allow(&sim),
+        fast_retry(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = d.download(&url, &dir.path().join("x")).await.unwrap_err();
+    assert!(
+        e.to_string().contains("another.communication.azure.com"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_host_not_on_the_allow_list_is_never_contacted() {
+    let forged = TcpListener::bind("127.0.0.1:0").unwrap();
+    forged.set_nonblocking(true).unwrap();
+    let url: Url = format!(
+        "http://{}/v1/objects/x/content/video",
+        forged.local_addr().unwrap()
+    )
+    .parse()
+    .unwrap();
+    let d = downloader(&key_b64(), AllowList::default(), fast_retry());
+    let dir = tempfile::tempdir().unwrap();
+    let e = d.download(&url, &dir.path().join("x")).await.unwrap_err();
+    assert!(matches!(e, Error::HostNotAllowed { .. }), "{e:?}");
+    assert!(e.is_permanent());
+    let accepted = forged.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the forged host was contacted: {accepted:?}"
+    );
+    assert!(!dir.path().join("x").exists() && !dir.path().join("x.part").exists());
+}
+
+#[tokio::test]
+async fn a_missing_chunk_is_404_not_found_and_not_retried() {
+    let sim = sim();
+    let url: Url = format!("{}/v1/objects/gone/content/video", sim.base())
+        .parse()
+        .unwrap();
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    let dir = tempfile::tempdir().unwrap();
+    let e = d.download(&url, &dir.path().join("x")).await.unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+    assert!(e.to_string().contains("retention"), "{e}");
+    assert_eq!(sim.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_policy_naming_the_last_fault() {
+    let sim = sim();
+    sim.serve_recording(&recording_fixture("basic"), "rec-503")
+        .unwrap();
+    let p = sim.paths()[0].clone();
+    sim.inject(&p, std::iter::repeat_n(Fault::Unavailable, 10));
+    let url: Url = format!("{}{p}", sim.base()).parse().unwrap();
+    let retry = RetryPolicy {
+        attempts: 3,
+        ..fast_retry()
+    };
+    let d = downloader(&key_b64(), allow(&sim), retry);
+    let dir = tempfile::tempdir().unwrap();
+    let e = d.download(&url, &dir.path().join("x")).await.unwrap_err();
+    let Error::RetriesExhausted { attempts, last, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(*attempts, 3);
+    assert!(last.contains("503"), "{last}");
+    assert_eq!(sim.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_partial_file_of_a_killed_run_is_resumed_with_range() {
+    let sim = sim();
+    sim.serve_recording(&recording_fixture("basic"), "rec-resume")
+        .unwrap();
+    let p = sim
+        .paths()
+        .into_iter()
+        .find(|p| p.ends_with("/video"))
+        .unwrap();
+    let want = sim.object(&p).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.mp4.part"), &want[..700]).unwrap();
+    let url: Url = format!("{}{p}", sim.base()).parse().unwrap();
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    d.download(&url, &dir.path().join("c.mp4")).await.unwrap();
+    assert!(std::fs::read(dir.path().join("c.mp4")).unwrap() == *want);
+    let log = sim.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].range.as_deref(), Some("bytes=700-"));
+    assert_eq!(log[0].status, 206);
+}

@@ -1,0 +1,325 @@
+//! The queue loop against Azurite and the simulator.
+
+use std::net::TcpListener;
+
+use callrec_fetch::testkit::{recording_fixture, Fault, Simulator};
+use callrec_fetch::{archive_local, Error, Outcome, Summary, Worker};
+use serde_json::Value;
+
+use crate::common::*;
+
+/// The MP4 the library makes from the fixture itself, for comparison.
+fn local_mp4(fixture: &str) -> Vec<u8> {
+    let out = tempfile::tempdir().unwrap();
+    let o = archive_local(&recording_fixture(fixture), out.path());
+    let Outcome::Archived { mp4, .. } = o else {
+        panic!("{o:?}")
+    };
+    std::fs::read(mp4).unwrap()
+}
+
+async fn run(w: &Worker) -> callrec_fetch::Result<Summary> {
+    w.run(std::future::pending()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archives_a_recording_despite_every_download_fault() {
+    let env = env("faults").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-basic")
+        .unwrap();
+    for p in sim.paths() {
+        let len = sim.object(&p).unwrap().len();
+        sim.inject(
+            &p,
+            [
+                Fault::Cut(len / 2),
+                Fault::Unavailable,
+                Fault::Empty,
+                Fault::Html400,
+                Fault::Html200,
+            ],
+        );
+    }
+    env.queue
+        .send(&Simulator::queue_message(&ev))
+        .await
+        .unwrap();
+    let mut cfg = env.config(&sim, &key_b64());
+    cfg.block_size = 48 * 1024; // the ~200 kB MP4 goes up in 5 staged blocks, 4 at a time
+    let w = Worker::new(cfg).unwrap();
+    let s = run(&w).await.unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            archived: 1,
+            ..Summary::default()
+        }
+    );
+    let mp4 = env.container.read("rec-basic/recording.mp4").await.unwrap();
+    assert!(
+        mp4.len() > 4 * 48 * 1024,
+        "{} bytes: not several blocks",
+        mp4.len()
+    );
+    assert!(
+        mp4 == local_mp4("basic"),
+        "the archived MP4 differs from the local stitch"
+    );
+    let check: Value =
+        serde_json::from_slice(&env.container.read("rec-basic/check.json").await.unwrap()).unwrap();
+    assert_eq!(check["errors"], 0);
+    let timeline: Value =
+        serde_json::from_slice(&env.container.read("rec-basic/timeline.json").await.unwrap())
+            .unwrap();
+    assert!(timeline.is_object() || timeline.is_array());
+    assert!(env.drain(false).await.is_empty(), "the message is deleted");
+    assert!(env.drain(true).await.is_empty(), "nothing is poisoned");
+    assert_eq!(
+        std::fs::read_dir(env.workdir.path()).unwrap().count(),
+        0,
+        "the work directory is cleaned"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_key_stops_the_worker_with_a_clear_error_and_releases_the_message() {
+    let env = env("badkey").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-badkey")
+        .unwrap();
+    env.queue
+        .send(&Simulator::queue_message(&ev))
+        .await
+        .unwrap();
+    let w = Worker::new(env.config(&sim, &wrong_key_b64())).unwrap();
+    let e = run(&w).await.unwrap_err();
+    assert!(matches!(e, Error::Unauthorized { .. }), "{e:?}");
+    assert!(e.to_string().contains("CALLREC_ACS_KEY"), "{e}");
+    assert_eq!(sim.requests().len(), 1, "stopped at the first 401");
+    assert_eq!(
+        env.container.size("rec-badkey/check.json").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        env.drain(false).await.len(),
+        1,
+        "the message is back on the queue for a worker with the right key"
+    );
+    assert!(env.drain(true).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_not_on_the_allow_list_is_never_contacted_and_the_event_is_poisoned() {
+    let env = env("forged").await;
+    let sim = sim();
+    let forged = TcpListener::bind("127.0.0.1:0").unwrap();
+    forged.set_nonblocking(true).unwrap();
+    let mut ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-forged")
+        .unwrap();
+    let c = &mut ev["data"]["recordingStorageInfo"]["recordingChunks"][1];
+    c["contentLocation"] = Value::String(format!(
+        "http://{}/v1/objects/x/content/video",
+        forged.local_addr().unwrap()
+    ));
+    env.queue
+        .send(&Simulator::queue_message(&ev))
+        .await
+        .unwrap();
+    let w = Worker::new(env.config(&sim, &key_b64())).unwrap();
+    let s = run(&w).await.unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            poisoned: 1,
+            ..Summary::default()
+        }
+    );
+    let accepted = forged.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "contacted: {accepted:?}"
+    );
+    assert!(
+        sim.requests().is_empty(),
+        "every URL is vetted before the first download"
+    );
+    let check: Value =
+        serde_json::from_slice(&env.container.read("rec-forged/check.json").await.unwrap())
+            .unwrap();
+    let msg = check["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("not on the allow-list")
+            && msg.contains(&forged.local_addr().unwrap().to_string()),
+        "{msg}"
+    );
+    assert_eq!(
+        env.container
+            .size("rec-forged/recording.mp4")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(env.drain(false).await.is_empty());
+    assert_eq!(env.drain(true).await, vec![Simulator::queue_message(&ev)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_delivery_is_idempotent() {
+    let env = env("dupes").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-dup")
+        .unwrap();
+    let m = Simulator::queue_message(&ev);
+    env.queue.send(&m).await.unwrap();
+    env.queue.send(&m).await.unwrap();
+    let w = Worker::new(env.config(&sim, &key_b64())).unwrap();
+    let s = run(&w).await.unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            archived: 1,
+            duplicates: 1,
+            ..Summary::default()
+        }
+    );
+    // Each object was downloaded once: the second delivery did no work.
+    let log = sim.requests();
+    assert_eq!(log.len(), sim.paths().len(), "{log:?}");
+    assert!(env.container.read("rec-dup/recording.mp4").await.unwrap() == local_mp4("basic"));
+    assert!(env.drain(false).await.is_empty());
+    assert!(env.drain(true).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_that_fails_check_lands_in_poison_with_its_check_json() {
+    let env = env("mismatch").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("mismatch"), "rec-mismatch")
+        .unwrap();
+    env.queue
+        .send(&Simulator::queue_message(&ev))
+        .await
+        .unwrap();
+    let w = Worker::new(env.config(&sim, &key_b64())).unwrap();
+    let s = run(&w).await.unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            poisoned: 1,
+            ..Summary::default()
+        }
+    );
+    let check: Value =
+        serde_json::from_slice(&env.container.read("rec-mismatch/check.json").await.unwrap())
+            .unwrap();
+    assert_eq!(check["errors"], 4, "{check}");
+    assert_eq!(
+        env.container
+            .size("rec-mismatch/recording.mp4")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        env.container
+            .size("rec-mismatch/timeline.json")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(env.drain(false).await.is_empty());
+    assert_eq!(env.drain(true).await, vec![Simulator::queue_message(&ev)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_fault_on_the_last_delivery_goes_to_poison_and_other_events_are_deleted() {
+    let env = env("lastdelivery").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-down")
+        .unwrap();
+    let p = sim.paths()[0].clone();
+    sim.inject(&p, std::iter::repeat_n(Fault::Unavailable, 100));
+    let other = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        r#"{"eventType":"Microsoft.Communication.CallStarted","data":{}}"#,
+    );
+    env.queue.send(&other).await.unwrap();
+    env.queue
+        .send(&Simulator::queue_message(&ev))
+        .await
+        .unwrap();
+    let mut cfg = env.config(&sim, &key_b64());
+    cfg.max_dequeues = 1;
+    cfg.retry.attempts = 3;
+    let s = Worker::new(cfg)
+        .unwrap()
+        .run(std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            poisoned: 1,
+            ignored: 1,
+            ..Summary::default()
+        }
+    );
+    let check: Value =
+        serde_json::from_slice(&env.container.read("rec-down/check.json").await.unwrap()).unwrap();
+    let msg = check["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("gave up after 3 attempts") && msg.contains("503"),
+        "{msg}"
+    );
+    assert!(env.drain(false).await.is_empty());
+    assert_eq!(env.drain(true).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_source_deletes_every_chunk_only_after_the_blobs_are_committed() {
+    let env = env("deletesource").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-delete")
+        .unwrap();
+    env.queue
+        .send(&Simulator::queue_message(&ev))
+        .await
+        .unwrap();
+    let mut cfg = env.config(&sim, &key_b64());
+    cfg.delete_source = true;
+    let s = Worker::new(cfg)
+        .unwrap()
+        .run(std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            archived: 1,
+            ..Summary::default()
+        }
+    );
+    let log = sim.requests();
+    let deletes: Vec<_> = log.iter().filter(|r| r.method == "DELETE").collect();
+    assert_eq!(deletes.len(), 3, "{log:?}");
+    assert!(deletes.iter().all(|r| r.status == 200), "{deletes:?}");
+    // The deletes come last: after every download (and so after the uploads that follow them).
+    assert!(
+        log[log.len() - 3..].iter().all(|r| r.method == "DELETE"),
+        "{log:?}"
+    );
+    assert!(env
+        .container
+        .size("rec-delete/recording.mp4")
+        .await
+        .unwrap()
+        .is_some());
+}

@@ -1,0 +1,139 @@
+//! The archival worker: drains an Azure Storage Queue fed by Event Grid with
+//! `Microsoft.Communication.RecordingFileStatusUpdated` events, downloads each recording's
+//! chunks, checks and stitches them, and uploads the outputs to a blob container.
+//!
+//! ```text
+//! CALLREC_ACS_KEY=<base64 key> cargo run --release --example worker -- \
+//!     --queue QUEUE_SAS_URL --container CONTAINER_SAS_URL --acs-endpoint ACS_URL \
+//!     [--allow-host HOST:PORT]... [--workdir DIR] [--exit-when-idle SECS]
+//! ```
+//!
+//! Exits 0 when stopped (SIGTERM/SIGINT: the current message is released) or idle for
+//! `--exit-when-idle`; 2 when misconfigured (a 401 from the download host, a bad URL or key).
+//! See [`callrec_fetch`] for what happens to each message.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use callrec_fetch::{AcsKey, Config, Url, Worker};
+use clap::Parser;
+
+/// Archive ACS call recordings announced on a Storage Queue into a blob container.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// The queue's URL with an account SAS for the queue service (it also reaches
+    /// `<queue>-poison`).
+    #[arg(long, value_name = "QUEUE_SAS_URL")]
+    queue: Url,
+    /// The container's URL with a SAS that may read, create, write and list.
+    #[arg(long, value_name = "CONTAINER_SAS_URL")]
+    container: Url,
+    /// The ACS resource's endpoint (`https://<name>.communication.azure.com`): its host is
+    /// signed as `x-ms-host`; it is never contacted. The key comes from `CALLREC_ACS_KEY`.
+    #[arg(long, value_name = "ACS_URL")]
+    acs_endpoint: Url,
+    /// Also download from HOST:PORT (plain http only for a loopback host). By default only
+    /// the service's storage domains over https.
+    #[arg(long = "allow-host", value_name = "HOST:PORT")]
+    allow_host: Vec<String>,
+    /// Where chunks are downloaded and outputs made (default: <tmp>/callrec-worker).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<PathBuf>,
+    /// Exit 0 after SECS without messages.
+    #[arg(long, value_name = "SECS")]
+    exit_when_idle: Option<u64>,
+    /// Visibility timeout of a received message, renewed every 10 s (or a third of it, when
+    /// shorter) while the recording is worked on.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    visibility: u64,
+    /// Delete the chunks at their `deleteLocation` once the blobs are committed and verified.
+    #[arg(long)]
+    delete_source: bool,
+    /// Deliveries after which a failing message goes to `<queue>-poison`.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_dequeues: u64,
+}
+
+fn config(args: Args) -> anyhow::Result<Config> {
+    let key = std::env::var("CALLREC_ACS_KEY").map_err(|_| {
+        anyhow::anyhow!("set CALLREC_ACS_KEY to the ACS resource's access key (base64)")
+    })?;
+    let key = AcsKey::from_base64(&key)?;
+    let mut cfg = Config::new(args.queue, args.container, args.acs_endpoint, key);
+    for h in &args.allow_host {
+        cfg.allow.allow(h)?;
+    }
+    if let Some(w) = args.workdir {
+        cfg.workdir = w;
+    }
+    let vis = args.visibility.max(1);
+    cfg.visibility = Duration::from_secs(vis);
+    cfg.renew_every = Duration::from_secs(10)
+        .min(Duration::from_millis(vis * 1000 / 3).max(Duration::from_millis(500)));
+    cfg.exit_when_idle = args.exit_when_idle.map(Duration::from_secs);
+    cfg.delete_source = args.delete_source;
+    cfg.max_dequeues = args.max_dequeues.max(1);
+    Ok(cfg)
+}
+
+async fn shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM"),
+        _ = int.recv() => tracing::info!("SIGINT"),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let cfg = match config(Args::parse()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let r = rt.block_on(async {
+        let w = Worker::new(cfg)?;
+        w.run(shutdown()).await
+    });
+    match r {
+        Ok(s) => {
+            tracing::info!(
+                archived = s.archived,
+                duplicates = s.duplicates,
+                poisoned = s.poisoned,
+                ignored = s.ignored,
+                retried = s.retried,
+                "stopped"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(if e.stops_worker() { 2 } else { 1 })
+        }
+    }
+}
