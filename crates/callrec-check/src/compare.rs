@@ -513,16 +513,22 @@ pub(crate) fn compare(
                             json!({ "silent_ms": d.longest_silence_ms.round() }),
                         );
                     } else if d.longest_silence_ms >= opts.silence_warn_ms as f64 {
+                        // On the chunk's presentation: the decoded audio starts with the
+                        // priming frame and ends with the padding, which are not presented.
+                        let priming = AAC_FRAME as f64 * 1000.0 / rate;
+                        let end = a.duration_ms.unwrap_or(f64::INFINITY);
+                        let start = (d.longest_silence_start_ms - priming).clamp(0.0, end.max(0.0));
+                        let len = d.longest_silence_ms.min(end - start).max(0.0);
                         push(
                             Code::AudioSilence,
                             Severity::Warning,
                             format!(
                                 "{} ms of digital silence from {} ms into the audio",
-                                d.longest_silence_ms.round(),
-                                d.longest_silence_start_ms.round()
+                                len.round(),
+                                start.round()
                             ),
                             json!({ "max_silence_ms": opts.silence_warn_ms }),
-                            json!({ "silence_ms": d.longest_silence_ms.round(), "start_ms": d.longest_silence_start_ms.round() }),
+                            json!({ "silence_ms": len.round(), "start_ms": start.round() }),
                         );
                     }
                 }

@@ -292,12 +292,14 @@ impl Report {
     /// One line: chunks, media duration, and the count of each severity
     /// (`3 chunks, 15.000 s of media: 4 errors, 0 warnings, 0 info`).
     pub fn summary(&self) -> String {
+        let n =
+            |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
         format!(
-            "{} chunks, {:.3} s of media: {} errors, {} warnings, {} info",
-            self.chunks.len(),
+            "{}, {:.3} s of media: {}, {}, {} info",
+            n(self.chunks.len(), "chunk", "chunks"),
             self.media_duration_ms / 1000.0,
-            self.count(Severity::Error),
-            self.count(Severity::Warning),
+            n(self.count(Severity::Error), "error", "errors"),
+            n(self.count(Severity::Warning), "warning", "warnings"),
             self.count(Severity::Info)
         )
     }
