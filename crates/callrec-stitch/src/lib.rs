@@ -158,7 +158,7 @@ mod write;
 
 use std::path::PathBuf;
 
-pub use plan::{ChunkPlacement, CopyRange, Plan, Rescaled, TrackPlan};
+pub use plan::{ChunkPlacement, CopyRange, Plan, Rescaled, TrackPlan, MAX_SAMPLES};
 pub use write::{block_size, stitch, write, Summary};
 
 /// One chunk to stitch, already parsed.
@@ -282,6 +282,17 @@ pub enum Error {
         needed: u64,
         /// Bytes the file holds.
         len: u64,
+    },
+    /// The chunks hold more samples than a plan takes ([`MAX_SAMPLES`]).
+    #[error(
+        "the chunks hold {samples} samples, more than the {max} one stitch plans (about 2.4 days \
+         of 8 fps video and 16 kHz audio): stitch it in parts"
+    )]
+    TooLarge {
+        /// Samples in all the chunks.
+        samples: usize,
+        /// The limit.
+        max: usize,
     },
     /// The written output does not read back as planned (a failed copy, a changed source):
     /// nothing was renamed into place, the temporary file is removed.

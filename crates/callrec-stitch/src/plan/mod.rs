@@ -252,6 +252,10 @@ fn placements(
     Ok(placements)
 }
 
+/// The most samples a plan holds (every track, every chunk): about 2.4 days of 8 fps video and
+/// 16 kHz AAC, so that planning stays within about a gigabyte whatever the chunk count.
+pub const MAX_SAMPLES: usize = 5_000_000;
+
 impl Plan {
     /// Plans the stitch of `chunks`, in the order given (the caller orders by index).
     ///
@@ -267,6 +271,16 @@ impl Plan {
             .map(|c| match_tracks(first, c))
             .collect::<Result<_>>()?;
         check_decode_order(chunks, &maps)?;
+        let samples: usize = chunks
+            .iter()
+            .flat_map(|c| c.movie.tracks.iter().map(|t| t.samples.len()))
+            .sum();
+        if samples > MAX_SAMPLES {
+            return Err(Error::TooLarge {
+                samples,
+                max: MAX_SAMPLES,
+            });
+        }
 
         // 1. What each chunk presents on each track.
         let windows = presentations(chunks, &maps)?;

@@ -621,3 +621,17 @@ fn bad_inputs_are_errors_not_panics() {
     let e = Plan::new(&[chunk(0, vec![t])], &StitchOptions::default()).unwrap_err();
     assert!(e.to_string().contains("no sample description"), "{e}");
 }
+
+/// More samples than a plan takes (70,000 chunks of a 4 s recording are 6.7 million): a clear
+/// error before any per-sample work, not gigabytes of tables.
+#[test]
+fn too_many_samples_are_refused_with_a_clear_message() {
+    let n = MAX_SAMPLES / 2 + 1;
+    let c = |i| chunk(i, vec![track(1, TrackKind::Audio, 16000, n, 1, 1024, 0)]);
+    let err = Plan::new(&[c(0), c(1)], &StitchOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { samples, .. } if samples == 2 * n),
+        "{err}"
+    );
+    assert!(err.to_string().contains("stitch it in parts"), "{err}");
+}
