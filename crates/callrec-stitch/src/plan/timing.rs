@@ -68,6 +68,23 @@ pub(super) struct Place {
     pub shifts: Vec<(Q, Q)>,
 }
 
+impl Place {
+    /// All the time inserted inside the chunk.
+    fn inserted(&self) -> Q {
+        self.shifts.last().map_or(Q::default(), |s| s.1)
+    }
+}
+
+/// Where chunk `k`'s span starts: the wall-clock gap before its origin, never before the
+/// previous chunk's origin.
+fn span_start(places: &[Place], chunks: &[ChunkInput], k: usize, origin: Q, wall: bool) -> Q {
+    if k == 0 {
+        Q::default()
+    } else {
+        (origin - gap_before(&chunks[k], wall)).max(places[k - 1].origin)
+    }
+}
+
 /// What [`time`] decided.
 #[derive(Debug, Clone)]
 pub(super) struct Timing {
@@ -355,9 +372,7 @@ pub(super) fn time(
             let w = &windows[k][a];
             if v.len() == 0 {
                 let origin = match places.last() {
-                    Some(p) => {
-                        p.origin + spans[k - 1] + p.shifts.last().map_or(Q::default(), |s| s.1)
-                    }
+                    Some(p) => p.origin + spans[k - 1] + p.inserted(),
                     None => p0,
                 };
                 places.push(Place {
@@ -418,7 +433,7 @@ pub(super) fn time(
                 }
                 // No track of chunk k may start before the previous chunk's end on that track.
                 let prev = &places[k - 1];
-                let shift = prev.shifts.last().map_or(Q::default(), |s| s.1);
+                let shift = prev.inserted();
                 let need = (0..ntracks)
                     .filter(|&i| {
                         i != a
@@ -502,11 +517,7 @@ pub(super) fn time(
                 real += Q::new(nf * silence.ticks, out);
                 shifts.push((w.media(track(k, a).timescale.get()).max(Q::default()), real));
             }
-            let span_start = if k == 0 {
-                Q::default()
-            } else {
-                (origin - gap_before(&chunks[k], mode.wall_clock)).max(places[k - 1].origin)
-            };
+            let span_start = span_start(&places, chunks, k, origin, mode.wall_clock);
             places.push(Place {
                 span_start,
                 origin,
@@ -520,7 +531,7 @@ pub(super) fn time(
             Some(k) => {
                 let v = View::new(track(k, a), &windows[k][a], scales[a]);
                 let lead = windows[k][a].lead;
-                let shift = places[k].shifts.last().map_or(Q::default(), |s| s.1);
+                let shift = places[k].inserted();
                 ticks(places[k].origin + lead - e_a + shift, out)
                     + m_a
                     + v.r(i128::from(windows[k][a].end) - i128::from(windows[k][a].start))
@@ -544,8 +555,7 @@ pub(super) fn time(
                 p0
             } else {
                 let p = &places[k - 1];
-                let natural =
-                    p.origin + spans[k - 1] + p.shifts.last().map_or(Q::default(), |s| s.1);
+                let natural = p.origin + spans[k - 1] + p.inserted();
                 if mode.wall_clock {
                     natural.max(targets[k])
                 } else {
@@ -560,11 +570,7 @@ pub(super) fn time(
                     (m, real)
                 })
                 .collect();
-            let span_start = if k == 0 {
-                Q::default()
-            } else {
-                (origin - gap_before(&chunks[k], mode.wall_clock)).max(places[k - 1].origin)
-            };
+            let span_start = span_start(&places, chunks, k, origin, mode.wall_clock);
             places.push(Place {
                 span_start,
                 origin,
@@ -598,7 +604,7 @@ pub(super) fn time(
             Some(p) => p.span_start,
             None => {
                 let p = &places[k];
-                let shift = p.shifts.last().map_or(Q::default(), |s| s.1);
+                let shift = p.inserted();
                 p.origin + spans[k] + shift
             }
         };
@@ -718,7 +724,7 @@ fn follow(
             });
             dts_list.push(dts);
         }
-        let shift = p.shifts.last().map_or(Q::default(), |s| s.1);
+        let shift = p.inserted();
         media_end = base + v.r(i128::from(w.end)) + cts_shift + ticks(shift, out);
         // The last sample's own duration, for the last chunk.
         let j = v.len() - 1;
