@@ -35,6 +35,7 @@ fn inputs(dir: &Path) -> Vec<ChunkInput> {
                 movie: Movie::parse(&bytes).expect("synthetic chunk parses"),
                 path,
                 empty_edits: Vec::new(),
+                wall_start_us: None,
             }
         })
         .collect()

@@ -28,6 +28,7 @@ import subprocess
 import sys
 
 RATE = 16000
+FRAME_MS = 125.0  # the sync recording's video: 8 fps
 THRESH = int(0.15 * 32768)
 QUIET = int(0.2 * RATE)
 
@@ -181,6 +182,57 @@ def gst_events(path, push, by_pts, work):
     return onsets(samples), flashes(frames), d.get("error")
 
 
+# ---------------------------------------------------------------- browsers
+WINDOW_MS = 1000.0
+
+
+def local_median(pairs, t, window=WINDOW_MS):
+    """Median of the values of `pairs` [(time, value)] sorted by time, within +-window of t."""
+    import bisect
+    keys = [p[0] for p in pairs]
+    lo, hi = bisect.bisect_left(keys, t - window), bisect.bisect_right(keys, t + window)
+    vals = sorted(p[1] for p in pairs[lo:hi])
+    if not vals:
+        i = min(max(bisect.bisect(keys, t), 0), len(pairs) - 1)
+        return pairs[i][1]
+    return vals[len(vals) // 2]
+
+
+def browser_events(r, file_flashes):
+    """Beep onsets and flashes on the media timeline, from the events page.html posted.
+
+    The worklet gives each onset's AudioContext time exactly (sample count); the video gives
+    each presented frame's media time exactly. What is noisy is how both clocks map to the
+    performance clock: `getOutputTimestamp()` and `expectedDisplayTime` each jitter by up to a
+    display refresh (16-34 ms in headless browsers on a loaded machine). Both offsets are
+    steady while playback is steady, so each is taken as the median over the samples within
+    +-1 s of the event; a real step (a stall, a drift at a join) still shows within a second.
+
+    A flash is a presented frame whose canvas copy is white, in the frame callbacks or in the
+    per-animation-frame samples (`draws`). Firefox's canvas copy inside the frame callback is
+    sometimes the neighbouring frame, so a flash seen is put at the media time of the file's
+    own flash frame nearest to it (within 1.5 frames; `file_flashes` from ffmpeg): the browser
+    showed that frame, and its media time is in the file. When it is shown is the video clock's
+    business, measured by the frame callbacks above.
+    """
+    clock = sorted((c["perf"], c["perf"] - c["ctx"] * 1000.0) for c in r.get("clock", []))
+    frs = sorted(r.get("frames", []), key=lambda x: x["perf"])
+    if not frs:
+        return [], []
+    video_off = [(x["perf"], x["perf"] - x["media"]) for x in frs]
+    au = []
+    for b in sorted(r.get("beeps", []), key=lambda x: x["ctx"]):
+        perf = b["ctx"] * 1000.0 + local_median(clock, b["perf"]) if clock else b["perf"]
+        au.append(perf - local_median(video_off, perf))
+    seen = flashes([(x["media"], x["y"]) for x in frs])
+    seen += flashes([(x["media"], x["y"]) for x in r.get("draws", [])])
+    vi = set()
+    for m in seen:
+        near = min(file_flashes, key=lambda f: abs(f - m), default=None)
+        vi.add(near if near is not None and abs(near - m) <= 1.5 * FRAME_MS else m)
+    return au, sorted(vi)
+
+
 # ---------------------------------------------------------------- alignment
 def align(expected, detected, tol=450.0):
     """Map detected event times onto expected ones in order; returns list (None = missing)."""
@@ -226,30 +278,7 @@ def main():
     elif a.path == "browser":
         r = json.load(open(a.browser_json))
         err = r.get("error")
-        clock = r.get("clock", [])
-        if False and len(clock) >= 10:  # fit drifts in Chromium; per-beep mapping is used
-            # least-squares fit perf = s * ctx + b over the sampled output timestamps
-            n = len(clock)
-            mx = sum(c["ctx"] for c in clock) / n
-            my = sum(c["perf"] for c in clock) / n
-            sxx = sum((c["ctx"] - mx) ** 2 for c in clock)
-            sl = sum((c["ctx"] - mx) * (c["perf"] - my) for c in clock) / sxx
-            au = sorted(my + sl * (x["ctx"] - mx) for x in r.get("beeps", []))
-        else:
-            au = sorted(x["perf"] for x in r.get("beeps", []))
-        frs = sorted(r.get("frames", []), key=lambda x: x["perf"])
-        # video: the presented frame's mediaTime; audio: its performance time moved onto the
-        # media timeline with the (perf - mediaTime) of the frame presented nearest to it
-        vi = flashes([(x["media"], x["y"]) for x in frs])
-        import bisect
-        perfs = [x["perf"] for x in frs]
-        mapped = []
-        for t in au:
-            i = min(range(max(0, bisect.bisect(perfs, t) - 1), min(len(frs), bisect.bisect(perfs, t) + 1)),
-                    key=lambda k: abs(perfs[k] - t), default=None)
-            if i is not None:
-                mapped.append(t - (frs[i]["perf"] - frs[i]["media"]))
-        au = mapped
+        au, vi = browser_events(r, flashes(ffmpeg_video(a.file, False)))
         relative = True
     else:
         sys.exit(f"unknown path {a.path}")

@@ -22,6 +22,7 @@
 //!     movie: callrec_mp4::Movie::parse(&bytes)?,
 //!     path,
 //!     empty_edits: Vec::new(),
+//!     wall_start_us: None,
 //! }];
 //! let opts = StitchOptions::default();
 //! let plan = Plan::new(&chunks, &opts)?;
@@ -175,6 +176,11 @@ pub struct ChunkInput {
     /// Wall-clock mode only (ignored unless [`StitchOptions::wall_clock`]): time to insert into
     /// this chunk's presentation, on every track. See [`EmptyEdit`].
     pub empty_edits: Vec<EmptyEdit>,
+    /// Wall-clock mode only: where the chunk starts on the wall clock, in µs after the
+    /// recording's start (its `chunkStartTime` minus `recordingStartTime`).
+    /// When every chunk has one, each chunk is placed there: what its predecessor's media lacks
+    /// of the gap is silence. `None`: chunks follow each other's media and `empty_edits`.
+    pub wall_start_us: Option<u64>,
 }
 
 /// Time in which nothing new is presented (a pause, or the gap before a chunk), inserted into a

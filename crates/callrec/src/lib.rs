@@ -495,12 +495,17 @@ impl Recording {
                 .as_ref()
                 .map(|t| empty_edits(t, chunk.index))
                 .unwrap_or_default();
+            let wall_start_us = timeline
+                .as_ref()
+                .zip(chunk.metadata.as_ref())
+                .map(|(t, m)| wall_start_us(t, m));
             inputs.push(callrec_stitch::ChunkInput {
                 index: chunk.index,
                 name: chunk.document_id.clone(),
                 path: path.clone(),
                 movie,
                 empty_edits,
+                wall_start_us,
             });
         }
         let plan = callrec_stitch::Plan::new(&inputs, &opts.stitch_options())?;
@@ -642,6 +647,18 @@ impl Recording {
                         "it is a JSON file of the recording directory, which is only read".into(),
                     ));
                 }
+            }
+            // A name ending in a separator names a directory, existing or not: the rename at
+            // the end could only fail, after all the work.
+            if path
+                .as_os_str()
+                .to_string_lossy()
+                .ends_with(std::path::MAIN_SEPARATOR)
+            {
+                return Err(refuse(
+                    path,
+                    "it names a directory (it ends with a '/')".into(),
+                ));
             }
             match std::fs::metadata(path) {
                 Ok(m) if m.is_dir() => return Err(refuse(path, "it is a directory".into())),
@@ -827,6 +844,14 @@ pub fn output_timeline(
     let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// Where a chunk starts on the wall clock, µs after the recording's start: its own
+/// `chunkStartTime` (0 when before the start). Not the timeline's overlap-resolved start: a
+/// predecessor whose `chunkDuration` overstates its media does not push it later.
+fn wall_start_us(timeline: &Timeline, meta: &callrec_meta::ChunkMetadata) -> u64 {
+    let since = callrec_meta::Nanos::between(timeline.start(), meta.chunk_start_time);
+    u64::try_from(since.as_micros_floor()).unwrap_or(0)
 }
 
 fn empty_edits(timeline: &Timeline, chunk: u32) -> Vec<callrec_stitch::EmptyEdit> {

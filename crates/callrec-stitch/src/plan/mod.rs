@@ -184,8 +184,13 @@ fn mticks(q: Q, m: u128) -> Result<u64> {
     u64::try_from((q * m as i128).round().to_integer()).map_err(|_| overflow("timeline"))
 }
 
-/// The movie timescale: 1000, or finer so that every edit is exact when that fits in 32 bits;
-/// else the largest track timescale (edits rounded to nearest). True when exact.
+/// The largest timescale the output writes: the field is 32 bits unsigned, but ffmpeg (and
+/// every player built on it) reads it as signed and refuses a larger one.
+pub(super) const MAX_TIMESCALE: u32 = i32::MAX as u32;
+
+/// The movie timescale: 1000, or finer so that every edit is exact when that fits in
+/// [`MAX_TIMESCALE`]; else the largest track timescale (edits rounded to nearest). True when
+/// exact.
 fn movie_timescale(timing: &timing::Timing) -> (u128, bool) {
     let mut m: u128 = 1000;
     let mut exact = true;
@@ -199,7 +204,7 @@ fn movie_timescale(timing: &timing::Timing) -> (u128, bool) {
         .flat_map(|t| [t.lead_empty, presented(t)]);
     for q in edits.chain(places) {
         match lcm(m, q.denom().unsigned_abs()) {
-            Some(v) if v <= u128::from(u32::MAX) => m = v,
+            Some(v) if v <= u128::from(MAX_TIMESCALE) => m = v,
             _ => exact = false,
         }
     }
@@ -210,7 +215,8 @@ fn movie_timescale(timing: &timing::Timing) -> (u128, bool) {
             .map(|t| u128::from(t.timescale))
             .max()
             .unwrap_or(1000)
-            .max(1000);
+            .max(1000)
+            .min(u128::from(MAX_TIMESCALE));
     }
     (m, exact)
 }

@@ -64,6 +64,7 @@ fn chunk(index: u32, tracks: Vec<Track>) -> ChunkInput {
             truncated_tail: None,
         },
         empty_edits: Vec::new(),
+        wall_start_us: None,
     }
 }
 
@@ -634,4 +635,19 @@ fn too_many_samples_are_refused_with_a_clear_message() {
         "{err}"
     );
     assert!(err.to_string().contains("stitch it in parts"), "{err}");
+}
+
+/// Video at 65521 in one chunk and 65519 in the next: their least common multiple,
+/// 4,292,870,399, fits in 32 bits but not in the signed 32 bits ffmpeg reads a timescale as,
+/// so the track takes the larger (rounded), and so does the movie.
+#[test]
+fn track_timescales_stay_within_signed_32_bits() {
+    let a = chunk(0, vec![track(1, TrackKind::Video, 65521, 3, 10, 8190, 0)]);
+    let b = chunk(1, vec![track(1, TrackKind::Video, 65519, 3, 10, 8190, 0)]);
+    let plan = Plan::new(&[a, b], &StitchOptions::default()).unwrap();
+    assert_eq!(plan.tracks()[0].timescale, 65521);
+    assert!(plan.timescale() <= i32::MAX as u32, "{}", plan.timescale());
+    let m = parse_header(&plan);
+    assert_eq!(m.tracks[0].timescale.get(), 65521);
+    assert_eq!(plan.rescaled().len(), 1, "chunk 1 is converted");
 }

@@ -14,7 +14,7 @@
 
 use callrec_mp4::{Codec, Track, TrackKind};
 
-use super::{kind_name, overflow, silence, unsupported, Q};
+use super::{kind_name, overflow, silence, unsupported, MAX_TIMESCALE, Q};
 use crate::{ChunkInput, Result};
 use callrec_mp4::present::Window;
 
@@ -178,7 +178,7 @@ fn to_u32(v: i128, what: &'static str) -> Result<u32> {
 }
 
 /// The output timescale of a track: the least common multiple of its chunks' timescales when
-/// it fits in 32 bits, else the largest.
+/// it fits in [`MAX_TIMESCALE`], else the largest (at most that).
 fn out_timescale(chunks: &[ChunkInput], maps: &[Vec<usize>], i: usize) -> u32 {
     let all = chunks
         .iter()
@@ -188,12 +188,10 @@ fn out_timescale(chunks: &[ChunkInput], maps: &[Vec<usize>], i: usize) -> u32 {
     for v in all.clone() {
         l = l
             .and_then(|l| crate::rat::lcm(l, v))
-            .filter(|v| *v <= u128::from(u32::MAX));
+            .filter(|v| *v <= u128::from(MAX_TIMESCALE));
     }
-    match l {
-        Some(v) => v as u32,
-        None => all.max().unwrap_or(1) as u32,
-    }
+    let v = l.unwrap_or_else(|| all.max().unwrap_or(1));
+    v.min(u128::from(MAX_TIMESCALE)) as u32
 }
 
 /// A chunk's time to insert: its own empty edits after media, and (wall clock) its pauses.
@@ -225,6 +223,42 @@ fn gap_before(c: &ChunkInput, wall: bool) -> Q {
         .filter(|e| e.at_us == 0)
         .map(|e| Q::new(i128::from(e.duration_us), 1_000_000))
         .sum()
+}
+
+/// Where chunk k's presentation time 0 belongs (trim and wall-clock modes): in wall-clock mode
+/// at its [`ChunkInput::wall_start_us`] when every chunk has one (so a chunk whose media is
+/// shorter than its metadata says does not pull the next one early), else after the previous
+/// chunk's media, its pauses and the gap before chunk k. A wall-clock output starting more than
+/// [`MAX_SILENCE_SECS`] after the recording's start is refused (it would be that long).
+fn targets(chunks: &[ChunkInput], gaps: &[Vec<(Q, Q)>], spans: &[Q], wall: bool) -> Result<Vec<Q>> {
+    let mut targets = Vec::with_capacity(chunks.len());
+    let mut at = gap_before(&chunks[0], wall);
+    for k in 0..chunks.len() {
+        if k > 0 {
+            let inner: Q = gaps[k - 1].iter().map(|g| g.1).sum();
+            at += spans[k - 1] + inner + gap_before(&chunks[k], wall);
+        }
+        targets.push(at);
+    }
+    let starts: Option<Vec<Q>> = chunks
+        .iter()
+        .map(|c| c.wall_start_us.map(|us| Q::new(i128::from(us), 1_000_000)))
+        .collect();
+    if let Some(starts) = starts.filter(|_| wall) {
+        targets = starts;
+    }
+    if targets[0] > Q::from_integer(MAX_SILENCE_SECS) {
+        return Err(unsupported(
+            &chunks[0],
+            format!(
+                "the first chunk starts {} s after the recording's start: a wall-clock output \
+                 begins with at most {} h of nothing",
+                targets[0].to_integer(),
+                MAX_SILENCE_SECS / 3600
+            ),
+        ));
+    }
+    Ok(targets)
 }
 
 /// The most pause and gap time a wall-clock output fills with silent frames (a bound on the
@@ -322,16 +356,7 @@ pub(super) fn time(
                 .unwrap_or_default()
         })
         .collect();
-    // Targets: where chunk k's presentation time 0 belongs (trim and wall-clock modes).
-    let mut targets = Vec::with_capacity(n);
-    let mut at = gap_before(&chunks[0], mode.wall_clock);
-    for k in 0..n {
-        if k > 0 {
-            let inner: Q = gaps[k - 1].iter().map(|g| g.1).sum();
-            at += spans[k - 1] + inner + gap_before(&chunks[k], mode.wall_clock);
-        }
-        targets.push(at);
-    }
+    let targets = targets(chunks, &gaps, &spans, mode.wall_clock)?;
     let p0 = targets[0];
     let master = (0..ntracks).find(|&i| {
         track(0, i).kind == TrackKind::Audio && matches!(track(0, i).codec(), Some(Codec::Aac(_)))

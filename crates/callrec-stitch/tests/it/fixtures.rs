@@ -55,6 +55,7 @@ pub fn load(name: &str) -> Fixture {
             path,
             movie,
             empty_edits: Vec::new(),
+            wall_start_us: None,
         });
         bytes.push(b);
         meta.push(m);

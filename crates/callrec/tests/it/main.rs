@@ -738,3 +738,97 @@ fn a_chunk_modified_during_the_copy_is_error_changed_and_no_output_is_left() {
         "no temporary left"
     );
 }
+
+/// Copies testdata recording `name` into a temporary directory, editing each chunk's metadata.
+fn edited_copy(name: &str, edit: impl Fn(&mut serde_json::Value)) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(testdata().join("recordings").join(name)).unwrap() {
+        let p = entry.unwrap().path();
+        let to = tmp.path().join(p.file_name().unwrap());
+        let file = p.file_name().unwrap().to_str().unwrap();
+        if file.ends_with(".json") && file != "event.json" && !file.ends_with(".packets.json") {
+            let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+            edit(&mut v);
+            fs::write(&to, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        } else {
+            fs::copy(&p, &to).unwrap();
+        }
+    }
+    tmp
+}
+
+#[test]
+fn wall_clock_stitch_puts_each_chunk_at_its_chunk_start_time_even_when_media_is_shorter() {
+    // Chunk 1 says it lasts 100 ms longer than its media, and chunk 2 starts 100 ms later on
+    // the wall clock: chunk 2 belongs 100 ms later than chunk 1's media ends, not right after.
+    let tmp = edited_copy("basic", |v| {
+        if v["chunkIndex"] == serde_json::json!(1) {
+            let d = v["chunkDuration"].as_f64().unwrap();
+            v["chunkDuration"] = serde_json::json!(d + 100.0);
+        }
+        if v["chunkIndex"] == serde_json::json!(2) {
+            let s = v["chunkStartTime"].as_str().unwrap();
+            // "...:43.1115003Z" -> "...:43.2115003Z"
+            let (head, frac) = s.split_once('.').unwrap();
+            let tenth: u32 = frac[..1].parse().unwrap();
+            assert!(tenth < 9, "{s}");
+            v["chunkStartTime"] = serde_json::json!(format!("{head}.{}{}", tenth + 1, &frac[1..]));
+        }
+    });
+    let rec = Recording::open(tmp.path()).unwrap();
+    let timeline = rec.timeline();
+    let out = tempfile::tempdir().unwrap();
+    let stitched = rec
+        .stitch(&StitchOptions::new(out.path().join("wall.mp4")).wall_clock(true))
+        .unwrap();
+    for (p, layout) in stitched.placements.iter().zip(timeline.chunk_layout()) {
+        let want = callrec_meta::Nanos::between(timeline.start(), layout.wall.start);
+        let got = p.start_us as f64 / 1000.0;
+        // Half an AAC frame at 16 kHz: the output places chunks on whole frames.
+        assert!(
+            (got - want.as_millis_f64()).abs() <= 32.0,
+            "chunk {}: at {got} ms, its chunkStartTime says {} ms",
+            p.index,
+            want.as_millis_f64()
+        );
+    }
+    assert_eq!(stitched.placements.len(), 3);
+}
+
+#[test]
+fn wall_clock_stitch_refuses_a_first_chunk_days_after_the_recording_start() {
+    // recordingStartTime 30 days before chunk 0: a 30-day file of nothing is not an archive.
+    let tmp = edited_copy("basic", |_| {});
+    let event = tmp.path().join("event.json");
+    let text = fs::read_to_string(&event).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let data = if v.is_array() {
+        &mut v[0]["data"]
+    } else {
+        &mut v["data"]
+    };
+    let start = data["recordingStartTime"].as_str().unwrap().to_string();
+    // Move the month back by one (2024-05 -> 2024-04): 30 days.
+    assert!(start.starts_with("2024-05-"), "{start}");
+    data["recordingStartTime"] = serde_json::json!(start.replacen("2024-05-", "2024-04-", 1));
+    fs::write(&event, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let rec = Recording::open(tmp.path()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("wall.mp4");
+    let err = rec
+        .stitch(&StitchOptions::new(&target).wall_clock(true))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the first chunk starts 2592000 s after"),
+        "{err}"
+    );
+    assert!(!target.exists());
+    assert_eq!(
+        fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "a temporary is left"
+    );
+    // The compact stitch does not care where the recording started.
+    rec.stitch(&StitchOptions::new(&target)).unwrap();
+}

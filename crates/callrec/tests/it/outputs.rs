@@ -120,3 +120,20 @@ fn a_killed_runs_temporaries_are_removed_by_the_next_run_and_counted() {
         .collect();
     assert_eq!(names, ["call.mp4"]);
 }
+
+#[test]
+fn an_output_naming_a_directory_that_does_not_exist_is_refused_up_front() {
+    // `-o newdir/`: the rename at the end would fail after all the work.
+    let dir = copy_fixture("basic");
+    let out = tempfile::tempdir().unwrap();
+    let rec = Recording::open(dir.path()).unwrap();
+    let target = out.path().join("newdir/");
+    let msg = refused(&rec, &StitchOptions::new(&target));
+    assert!(msg.contains("names a directory"), "{msg}");
+    let msg = refused(
+        &rec,
+        &StitchOptions::new(out.path().join("ok.mp4")).timeline(&target),
+    );
+    assert!(msg.contains("names a directory"), "{msg}");
+    assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);
+}
