@@ -2,7 +2,8 @@
 //!
 //! Without a flag, prints a table a person reads (start, end, kind, chunk, media offset), then
 //! the totals and anything inconsistent; `--json` prints the timeline JSON, `--vtt` WebVTT
-//! chapters (one cue per recorded stretch, titled with its wall-clock start).
+//! chapters (one cue per recorded stretch, titled with its wall-clock start) timed for the file
+//! `stitch` writes with the same flags (`--wall-clock`, `--trim-joins`).
 
 use anyhow::Context as _;
 use callrec_examples::cli;
@@ -24,9 +25,17 @@ struct Args {
     /// Print the timeline as JSON.
     #[arg(long, conflicts_with = "vtt")]
     json: bool,
-    /// Print WebVTT chapters (cue times in media time, titled with the wall-clock start).
+    /// Print WebVTT chapters, titled with the wall-clock start, timed for the file `stitch`
+    /// writes with the same --wall-clock / --trim-joins (which keeps what the joins add); in
+    /// the metadata's media time, with a note, when the chunks cannot be stitched.
     #[arg(long)]
     vtt: bool,
+    /// With --vtt: time the cues for `stitch --wall-clock`.
+    #[arg(long, requires = "vtt", conflicts_with = "trim_joins")]
+    wall_clock: bool,
+    /// With --vtt: time the cues for `stitch --trim-joins`.
+    #[arg(long, requires = "vtt")]
+    trim_joins: bool,
 }
 
 fn main() -> ExitCode {
@@ -50,10 +59,28 @@ fn run(args: &Args) -> anyhow::Result<String> {
     Ok(if args.json {
         tl.to_json()
     } else if args.vtt {
-        tl.to_webvtt()
+        vtt(args, &tl)
     } else {
         table(&rec, &tl)
     })
+}
+
+/// The chapters, timed as in the stitched file (planned, not written).
+fn vtt(args: &Args, tl: &Timeline) -> String {
+    // The output path is not written: planning only reads the chunks.
+    let opts = callrec::StitchOptions::new(args.dir.join("timeline-vtt.mp4"))
+        .wall_clock(args.wall_clock)
+        .trim_joins(args.trim_joins);
+    let planned = callrec::Recording::open(&args.dir).and_then(|rec| rec.plan(&opts));
+    match planned {
+        Ok((_, plan)) => callrec::output_webvtt(tl, &plan, &opts),
+        Err(e) => {
+            cli::note(&format!(
+                "timeline: cue times are the metadata's media time, not the stitched file's: {e}"
+            ));
+            tl.to_webvtt()
+        }
+    }
 }
 
 /// `h:mm:ss.mmm` of a media offset; "out of range" for a saturated one.

@@ -791,32 +791,55 @@ impl Timeline {
     /// on the wall clock are one stretch), timed in media time, titled with its wall-clock
     /// start and, after a pause, gap or missing chunk, how long the recording was interrupted.
     pub fn to_webvtt(&self) -> String {
+        self.to_webvtt_at(|_, media| Some((media.start, media.end)))
+    }
+
+    /// [`Timeline::to_webvtt`] with the cue times a stitched file has: `place(i, media)` says
+    /// where recorded segment `i` ([`Timeline::segments`]) of media `media` starts and ends in
+    /// it (`None`: not in it, no cue). A cue spans one stretch recorded without interruption,
+    /// from its first segment's start to its last one's end.
+    pub fn to_webvtt_at(
+        &self,
+        place: impl Fn(usize, MediaRange) -> Option<(Nanos, Nanos)>,
+    ) -> String {
         let mut out = String::from("WEBVTT\n");
-        let mut stretches: Vec<(WallRange, MediaRange, Nanos)> = Vec::new();
+        // (wall span, first segment, last segment, interruption before it)
+        let mut stretches: Vec<(WallRange, usize, usize, Nanos)> = Vec::new();
         let mut interrupted = Nanos::ZERO;
-        for s in &self.segments {
+        for (i, s) in self.segments.iter().enumerate() {
             match s {
-                Segment::Recorded { wall, media, .. } => match stretches.last_mut() {
-                    Some((w, m, _)) if interrupted == Nanos::ZERO && w.end == wall.start => {
+                Segment::Recorded { wall, .. } => match stretches.last_mut() {
+                    Some((w, _, last, _)) if interrupted == Nanos::ZERO && w.end == wall.start => {
                         w.end = wall.end;
-                        m.end = media.end;
+                        *last = i;
                     }
                     _ => {
-                        stretches.push((*wall, *media, interrupted));
+                        stretches.push((*wall, i, i, interrupted));
                         interrupted = Nanos::ZERO;
                     }
                 },
                 other => interrupted += other.wall().duration(),
             }
         }
-        for (i, (wall, media, after)) in stretches.iter().enumerate() {
+        let media = |i: usize| match self.segments[i] {
+            Segment::Recorded { media, .. } => Some(media),
+            _ => None,
+        };
+        let mut cue = 0;
+        for (wall, first, last, after) in &stretches {
+            let start = media(*first).and_then(|m| place(*first, m)).map(|p| p.0);
+            let end = media(*last).and_then(|m| place(*last, m)).map(|p| p.1);
+            let (Some(start), Some(end)) = (start, end) else {
+                continue;
+            };
+            cue += 1;
             out.push_str(&format!(
                 "\n{}\n{} --> {}\n{}{}\n",
-                i + 1,
-                vtt_time(media.start),
-                vtt_time(media.end),
+                cue,
+                vtt_time(start),
+                vtt_time(end),
                 format_timestamp(wall.start),
-                if *after > Nanos::ZERO && i > 0 {
+                if *after > Nanos::ZERO && cue > 1 {
                     format!(" (resumed after {})", after)
                 } else {
                     String::new()

@@ -739,23 +739,13 @@ fn blocks_stitch(problem: &Problem, wall_clock: bool) -> bool {
     }
 }
 
-/// A chunk's pauses (and the gap before it) as empty time for a wall-clock stitch (the stitcher
-/// makes them timestamp gaps: the frame before a pause is held, the audio is silent).
-/// The timeline JSON of a stitch: [`Timeline::to_json_value`] plus where everything is in the
-/// output. Each segment gets `output_start_ms` / `output_end_ms` (its position in the MP4;
-/// `null` for time the output does not hold: pauses and gaps in compact mode, missing chunks),
-/// and an `output` object says how the joins were made and where each chunk starts and ends:
-/// `{"mode": "compact"|"trimmed"|"wall-clock", "duration_ms", "silent_frames",
-/// "dropped_frames", "chunks": [{"chunk", "document_id", "start_ms", "end_ms"}], "rescaled":
-/// [{"chunk", "track", "from", "to"}]}`. Milliseconds with 3 decimals (µs).
-pub fn output_timeline(
+/// Where each of the timeline's segments is in the output of `plan`, µs (`None` for time the
+/// output does not hold: pauses and gaps in compact mode, missing chunks).
+fn segment_outputs(
     timeline: &Timeline,
     plan: &callrec_stitch::Plan,
     opts: &StitchOptions,
-) -> String {
-    use serde_json::{json, Value};
-    let ms = |us: u64| Value::from((us as f64 / 1000.0 * 1000.0).round() / 1000.0);
-    let mut v = timeline.to_json_value();
+) -> Vec<(Option<u64>, Option<u64>)> {
     let places = plan.chunks();
     // Where a chunk's media offset (ns from its first recorded instant) is in the output, µs.
     let at = |chunk: u32, offset_ns: i64| -> Option<u64> {
@@ -803,6 +793,41 @@ pub fn output_timeline(
             }
         }
     }
+    out
+}
+
+/// WebVTT chapters ([`Timeline::to_webvtt`]) whose cue times are where each stretch is in the
+/// output of `plan` (which includes what the joins add), not the metadata's media time.
+pub fn output_webvtt(
+    timeline: &Timeline,
+    plan: &callrec_stitch::Plan,
+    opts: &StitchOptions,
+) -> String {
+    let out = segment_outputs(timeline, plan, opts);
+    let us = |x: u64| callrec_meta::Nanos::from_micros(i64::try_from(x).unwrap_or(i64::MAX));
+    timeline.to_webvtt_at(|i, _| match out.get(i) {
+        Some((Some(a), Some(b))) => Some((us(*a), us(*b))),
+        _ => None,
+    })
+}
+
+/// The timeline JSON of a stitch: [`Timeline::to_json_value`] plus where everything is in the
+/// output. Each segment gets `output_start_ms` / `output_end_ms` (its position in the MP4;
+/// `null` for time the output does not hold: pauses and gaps in compact mode, missing chunks),
+/// and an `output` object says how the joins were made and where each chunk starts and ends:
+/// `{"mode": "compact"|"trimmed"|"wall-clock", "duration_ms", "silent_frames",
+/// "dropped_frames", "chunks": [{"chunk", "document_id", "start_ms", "end_ms"}], "rescaled":
+/// [{"chunk", "track", "from", "to"}]}`. Milliseconds with 3 decimals (µs).
+pub fn output_timeline(
+    timeline: &Timeline,
+    plan: &callrec_stitch::Plan,
+    opts: &StitchOptions,
+) -> String {
+    use serde_json::{json, Value};
+    let ms = |us: u64| Value::from((us as f64 / 1000.0 * 1000.0).round() / 1000.0);
+    let mut v = timeline.to_json_value();
+    let places = plan.chunks();
+    let out = segment_outputs(timeline, plan, opts);
     if let Some(Value::Array(list)) = v.get_mut("segments") {
         for (s, (a, b)) in list.iter_mut().zip(&out) {
             if let Value::Object(o) = s {
@@ -854,6 +879,8 @@ fn wall_start_us(timeline: &Timeline, meta: &callrec_meta::ChunkMetadata) -> u64
     u64::try_from(since.as_micros_floor()).unwrap_or(0)
 }
 
+/// A chunk's pauses (and the gap before it) as empty time for a wall-clock stitch (the stitcher
+/// makes them timestamp gaps: the frame before a pause is held, the audio is silent).
 fn empty_edits(timeline: &Timeline, chunk: u32) -> Vec<callrec_stitch::EmptyEdit> {
     let micros = |n: callrec_meta::Nanos| u64::try_from(n.as_micros_floor()).unwrap_or(0);
     let Some(layout) = timeline.chunk_layout().iter().find(|l| l.chunk == chunk) else {

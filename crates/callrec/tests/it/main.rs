@@ -832,3 +832,50 @@ fn wall_clock_stitch_refuses_a_first_chunk_days_after_the_recording_start() {
     // The compact stitch does not care where the recording started.
     rec.stitch(&StitchOptions::new(&target)).unwrap();
 }
+
+#[test]
+fn webvtt_chapters_are_timed_for_the_stitched_file_not_the_metadata() {
+    // The compact stitch keeps each join's priming and padding, so chunk 1 and 2 start later
+    // in the file than the metadata's media time says: the cues follow the file.
+    let rec = Recording::open(testdata().join("recordings/paused")).unwrap();
+    let tl = rec.timeline();
+    for opts in [
+        StitchOptions::new("unused.mp4"),
+        StitchOptions::new("unused.mp4").wall_clock(true),
+    ] {
+        let (_, plan) = rec.plan(&opts).unwrap();
+        let vtt = callrec::output_webvtt(&tl, &plan, &opts);
+        let json: serde_json::Value =
+            serde_json::from_str(&callrec::output_timeline(&tl, &plan, &opts)).unwrap();
+        let starts: Vec<f64> = json["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["kind"] == "recorded")
+            .map(|s| s["output_start_ms"].as_f64().unwrap())
+            .collect();
+        let secs = |t: &str| -> f64 {
+            let p: Vec<f64> = t.split(':').map(|x| x.parse().unwrap()).collect();
+            (p[0] * 3600.0 + p[1] * 60.0 + p[2]) * 1000.0
+        };
+        let cues: Vec<(f64, f64)> = vtt
+            .lines()
+            .filter_map(|l| l.split_once(" --> "))
+            .map(|(a, b)| (secs(a), secs(b)))
+            .collect();
+        assert!(cues.len() >= 2, "{vtt}");
+        for (a, _) in &cues {
+            assert!(
+                starts.iter().any(|s| (s - a).abs() < 1.0),
+                "cue at {a} ms starts no recorded segment of the output ({starts:?})\n{vtt}"
+            );
+        }
+        let end = cues.last().unwrap().1;
+        let duration = plan.duration_us() as f64 / 1000.0;
+        assert!((end - duration).abs() < 1.0, "{end} vs {duration}");
+        if !opts.wall_clock {
+            // The metadata's media time ends at 15 s; the file lasts longer.
+            assert!(end > tl.media_total().as_millis_f64() + 50.0, "{end}");
+        }
+    }
+}
