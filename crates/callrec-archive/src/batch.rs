@@ -257,6 +257,8 @@ pub enum Event<'a> {
 /// directory or manifest cannot be written).
 pub fn run(opts: &Options, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<Summary> {
     refuse_out_inside_a_recording(&opts.root, &opts.out)?;
+    // A root that cannot be read fails before OUT (and its lock file) is created.
+    fs::read_dir(&opts.root).map_err(|e| Error::io("cannot read", &opts.root, e))?;
     fs::create_dir_all(&opts.out).map_err(|e| Error::io("cannot create", &opts.out, e))?;
     let _lock = OutLock::take(&opts.out, opts.wait, |pid| on_event(Event::Waiting { pid }))?;
     let dirs = discover(&opts.root, Some(&opts.out))?;
@@ -395,4 +397,19 @@ fn refuse_out_inside_a_recording(root: &Path, out: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_root_that_does_not_exist_fails_before_out_is_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let opts = Options::new(tmp.path().join("nonexistent"), &out);
+        let err = run(&opts, &|_| {}).unwrap_err().to_string();
+        assert!(err.contains("nonexistent"), "{err}");
+        assert!(!out.exists(), "OUT and its lock file were created");
+    }
 }
