@@ -3,7 +3,8 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::media::{Inspection, MediaFacts, Unreadable, AAC_FRAME};
+use crate::decode::DecodeFacts;
+use crate::media::{AudioFacts, Inspection, MediaFacts, Unreadable, VideoFacts, AAC_FRAME};
 use crate::{ChunkRef, Code, DurationReading, Finding, Options, Severity};
 
 /// What a chunk's metadata says its media is. Built from `callrec_meta::ChunkMetadata` by
@@ -181,7 +182,27 @@ fn above_declared(actual: f64, declared: f64, tolerance_pct: f64) -> bool {
     actual > declared * (1.0 + tolerance_pct / 100.0)
 }
 
-/// Every finding about one readable chunk.
+/// Collects one chunk's findings.
+struct Findings<'a> {
+    chunk: &'a ChunkRef,
+    out: Vec<Finding>,
+}
+
+impl Findings<'_> {
+    fn push(
+        &mut self,
+        code: Code,
+        sev: Severity,
+        msg: String,
+        e: serde_json::Value,
+        a: serde_json::Value,
+    ) {
+        self.out
+            .push(Finding::new(code, sev, Some(self.chunk.clone()), msg).values(e, a));
+    }
+}
+
+/// Every finding about one readable chunk: integrity, video, audio, durations.
 pub(crate) fn compare(
     ins: &Inspection,
     exp: &Expected,
@@ -189,12 +210,20 @@ pub(crate) fn compare(
     chunk: &ChunkRef,
 ) -> Vec<Finding> {
     let f = &ins.facts;
-    let c = || Some(chunk.clone());
-    let mut out = Vec::new();
-    let mut push = |code, sev, msg: String, e: serde_json::Value, a: serde_json::Value| {
-        out.push(Finding::new(code, sev, c(), msg).values(e, a));
+    let mut p = Findings {
+        chunk,
+        out: Vec::new(),
     };
+    integrity(ins, &mut p);
+    video(f, exp, opts, &mut p);
+    audio(f, exp, opts, &mut p);
+    durations(f, exp, &mut p);
+    p.out
+}
 
+/// Truncation, structural defects, no track at all.
+fn integrity(ins: &Inspection, p: &mut Findings) {
+    let f = &ins.facts;
     // Integrity.
     if ins.truncated_tail.is_some() || f.samples_past_eof > 0 {
         let mut msg = String::from("the file is truncated");
@@ -215,7 +244,7 @@ pub(crate) fn compare(
                 f.samples_past_eof, f.file_size
             ));
         }
-        push(Code::Mp4Truncated, Severity::Error, msg, expected, actual);
+        p.push(Code::Mp4Truncated, Severity::Error, msg, expected, actual);
     }
     // Structure: one finding per defect the validator names (samples past the end of the file
     // are the truncation above).
@@ -228,7 +257,7 @@ pub(crate) fn compare(
         if let Some(t) = d.track_id {
             msg = format!("track {t}, {}: {msg}", d.path);
         }
-        push(
+        p.push(
             code,
             Severity::Error,
             msg,
@@ -242,7 +271,7 @@ pub(crate) fn compare(
         );
     }
     if f.video.is_none() && f.audio.is_none() {
-        push(
+        p.push(
             Code::TrackMissing,
             Severity::Error,
             "the file has neither a video nor an audio track".into(),
@@ -250,10 +279,13 @@ pub(crate) fn compare(
             json!([]),
         );
     }
+}
 
+/// The video track against the metadata's kind and video configuration.
+fn video(f: &MediaFacts, exp: &Expected, opts: &Options, p: &mut Findings) {
     // Video.
     if exp.audio_only && f.video.is_some() {
-        push(
+        p.push(
             Code::TrackUnexpected,
             Severity::Warning,
             "the metadata says audio only, but the file has a video track".into(),
@@ -262,287 +294,315 @@ pub(crate) fn compare(
         );
     }
     match (&f.video, &exp.video) {
-        (None, Some(_)) => push(
+        (None, Some(_)) => p.push(
             Code::TrackMissing,
             Severity::Error,
             "the metadata describes video but the file has no video track".into(),
             json!("video"),
             json!(null),
         ),
-        (Some(v), ev) => {
-            if v.codec != "avc1" && v.codec != "avc3" {
-                push(
-                    Code::VideoCodec,
-                    Severity::Error,
-                    format!("video codec is {}, not h.264 (avc1)", v.codec),
-                    json!("avc1"),
-                    json!(v.codec),
-                );
-            }
-            if !v.first_sample_sync && v.samples > 0 {
-                push(
-                    Code::VideoFirstSampleSync,
-                    Severity::Error,
-                    "the first video sample is not a sync sample (keyframe): the chunk cannot \
-                     start playing cleanly"
-                        .into(),
-                    json!(true),
-                    json!(false),
-                );
-            }
-            if let Some(ev) = ev {
-                let sizes = v
-                    .width
-                    .zip(v.height)
-                    .into_iter()
-                    .chain(v.other_sizes.iter().copied());
-                let (l, s) = (ev.longer_side, ev.shorter_side);
-                for (w, h) in sizes {
-                    if !((w == l && h == s) || (w == s && h == l)) {
-                        push(
-                            Code::VideoResolution,
-                            Severity::Error,
-                            format!("picture is {w}x{h}, metadata says {l}x{s}"),
-                            json!({ "longer_side": l, "shorter_side": s }),
-                            json!({ "width": w, "height": h }),
-                        );
-                    }
-                }
-                if !(ev.frame_rate.is_finite() && ev.frame_rate > 0.0) {
-                    // Nothing to compare with: the metadata is invalid, and the media cannot be
-                    // proved to match it.
-                    let measured = v.frame_rate.map(round3);
-                    push(
-                        Code::VideoFrameRate,
-                        Severity::Error,
-                        format!(
-                            "the metadata's framerate is {}, not a frame rate; the media has {}",
-                            ev.frame_rate,
-                            measured.map_or_else(
-                                || "no measurable frame rate".to_string(),
-                                |m| format!("{m} fps")
-                            )
-                        ),
-                        json!(ev.frame_rate),
-                        json!(measured),
-                    );
-                } else if let Some(fr) = v.frame_rate {
-                    if (fr - ev.frame_rate).abs()
-                        > ev.frame_rate * opts.frame_rate_tolerance_pct / 100.0
-                    {
-                        push(
-                            Code::VideoFrameRate,
-                            Severity::Error,
-                            format!(
-                                "frame rate from the sample durations is {} fps, metadata says {}",
-                                round3(fr),
-                                ev.frame_rate
-                            ),
-                            json!(ev.frame_rate),
-                            json!(round3(fr)),
-                        );
-                    }
-                }
-                if let (Some(br), Some(want)) = (v.bitrate, ev.bit_rate.filter(|&b| b > 0)) {
-                    if above_declared(br, want as f64, opts.bitrate_tolerance_pct) {
-                        push(
-                            Code::VideoBitrate,
-                            Severity::Warning,
-                            format!(
-                                "average video bitrate is {} bit/s, above the {want} bit/s the metadata declares (tolerance {}%)",
-                                br.round(),
-                                opts.bitrate_tolerance_pct
-                            ),
-                            json!(want),
-                            json!(br.round()),
-                        );
-                    }
-                }
-            }
-        }
+        (Some(v), ev) => video_track(v, ev.as_ref(), opts, p),
         (None, None) => {}
     }
+}
 
+/// A video track: codec, first sample, and what the metadata describes.
+fn video_track(v: &VideoFacts, ev: Option<&ExpectedVideo>, opts: &Options, p: &mut Findings) {
+    if v.codec != "avc1" && v.codec != "avc3" {
+        p.push(
+            Code::VideoCodec,
+            Severity::Error,
+            format!("video codec is {}, not h.264 (avc1)", v.codec),
+            json!("avc1"),
+            json!(v.codec),
+        );
+    }
+    if !v.first_sample_sync && v.samples > 0 {
+        p.push(
+            Code::VideoFirstSampleSync,
+            Severity::Error,
+            "the first video sample is not a sync sample (keyframe): the chunk cannot \
+             start playing cleanly"
+                .into(),
+            json!(true),
+            json!(false),
+        );
+    }
+    if let Some(ev) = ev {
+        video_metadata(v, ev, opts, p);
+    }
+}
+
+/// A video track against `videoConfiguration`: picture sizes, frame rate, bitrate.
+fn video_metadata(v: &VideoFacts, ev: &ExpectedVideo, opts: &Options, p: &mut Findings) {
+    let sizes = v
+        .width
+        .zip(v.height)
+        .into_iter()
+        .chain(v.other_sizes.iter().copied());
+    let (l, s) = (ev.longer_side, ev.shorter_side);
+    for (w, h) in sizes {
+        if !((w == l && h == s) || (w == s && h == l)) {
+            p.push(
+                Code::VideoResolution,
+                Severity::Error,
+                format!("picture is {w}x{h}, metadata says {l}x{s}"),
+                json!({ "longer_side": l, "shorter_side": s }),
+                json!({ "width": w, "height": h }),
+            );
+        }
+    }
+    if !(ev.frame_rate.is_finite() && ev.frame_rate > 0.0) {
+        // Nothing to compare with: the metadata is invalid, and the media cannot be
+        // proved to match it.
+        let measured = v.frame_rate.map(round3);
+        p.push(
+            Code::VideoFrameRate,
+            Severity::Error,
+            format!(
+                "the metadata's framerate is {}, not a frame rate; the media has {}",
+                ev.frame_rate,
+                measured.map_or_else(
+                    || "no measurable frame rate".to_string(),
+                    |m| format!("{m} fps")
+                )
+            ),
+            json!(ev.frame_rate),
+            json!(measured),
+        );
+    } else if let Some(fr) = v.frame_rate {
+        if (fr - ev.frame_rate).abs() > ev.frame_rate * opts.frame_rate_tolerance_pct / 100.0 {
+            p.push(
+                Code::VideoFrameRate,
+                Severity::Error,
+                format!(
+                    "frame rate from the sample durations is {} fps, metadata says {}",
+                    round3(fr),
+                    ev.frame_rate
+                ),
+                json!(ev.frame_rate),
+                json!(round3(fr)),
+            );
+        }
+    }
+    if let (Some(br), Some(want)) = (v.bitrate, ev.bit_rate.filter(|&b| b > 0)) {
+        if above_declared(br, want as f64, opts.bitrate_tolerance_pct) {
+            p.push(
+                Code::VideoBitrate,
+                Severity::Warning,
+                format!(
+                    "average video bitrate is {} bit/s, above the {want} bit/s the metadata declares (tolerance {}%)",
+                    br.round(),
+                    opts.bitrate_tolerance_pct
+                ),
+                json!(want),
+                json!(br.round()),
+            );
+        }
+    }
+}
+
+/// The audio track against the metadata's audio configuration.
+fn audio(f: &MediaFacts, exp: &Expected, opts: &Options, p: &mut Findings) {
     // Audio.
     match (&f.audio, &exp.audio) {
-        (None, Some(_)) => push(
+        (None, Some(_)) => p.push(
             Code::TrackMissing,
             Severity::Error,
             "the metadata describes audio but the file has no audio track".into(),
             json!("audio"),
             json!(null),
         ),
-        (Some(a), ea) => {
-            if a.codec != "mp4a" {
-                push(
-                    Code::AudioCodec,
-                    Severity::Error,
-                    format!("audio codec is {}, not aac (mp4a)", a.codec),
-                    json!("mp4a"),
-                    json!(a.codec),
-                );
-            }
-            if let Some(ot) = a.object_type.filter(|&o| o != 2) {
-                push(
-                    Code::AudioObjectType,
-                    Severity::Error,
-                    format!("aac object type is {ot}, not 2 (aac-lc)"),
-                    json!(2),
-                    json!(ot),
-                );
-            }
-            let rate = a.sample_rate.or(ea.as_ref().map(|e| e.sample_rate));
-            if let Some(ea) = ea {
-                if let Some(r) = a.sample_rate.filter(|&r| r != ea.sample_rate) {
-                    push(
-                        Code::AudioSampleRate,
-                        Severity::Error,
-                        format!(
-                            "audio sample rate is {r} Hz, metadata says {}",
-                            ea.sample_rate
-                        ),
-                        json!(ea.sample_rate),
-                        json!(r),
-                    );
-                }
-                if let Some(ch) = a.channels.filter(|&ch| ch != ea.channels) {
-                    push(
-                        Code::AudioChannels,
-                        Severity::Error,
-                        format!("audio has {ch} channels, metadata says {}", ea.channels),
-                        json!(ea.channels),
-                        json!(ch),
-                    );
-                }
-                if let (Some(br), Some(want)) = (a.bitrate, ea.bit_rate.filter(|&b| b > 0)) {
-                    if above_declared(br, want as f64, opts.bitrate_tolerance_pct) {
-                        push(
-                            Code::AudioBitrate,
-                            Severity::Warning,
-                            format!(
-                                "average audio bitrate is {} bit/s, above the {want} bit/s the metadata declares (tolerance {}%)",
-                                br.round(),
-                                opts.bitrate_tolerance_pct
-                            ),
-                            json!(want),
-                            json!(br.round()),
-                        );
-                    }
-                }
-            }
-            if let Some(r) = rate.filter(|&r| r != a.timescale) {
-                push(
-                    Code::AudioTimescale,
-                    Severity::Error,
-                    format!(
-                        "audio track timescale is {}, the sample rate is {r} Hz",
-                        a.timescale
-                    ),
-                    json!(r),
-                    json!(a.timescale),
-                );
-            }
-            if let Some(d) = &a.decode {
-                if let Some((k, why)) = &d.read_error {
-                    push(
-                        Code::FileChanged,
-                        Severity::Error,
-                        format!(
-                            "the media file changed while it was read: audio sample {k} cannot \
-                             be read ({why}); check it again once nothing writes it"
-                        ),
-                        json!(null),
-                        json!({ "track": "audio", "sample": k, "error": why }),
-                    );
-                } else if let Some(why) = &d.unsupported {
-                    push(
-                        Code::AudioDecode,
-                        Severity::Error,
-                        format!("the audio cannot be decoded: {why}"),
-                        json!("aac-lc"),
-                        json!(why),
-                    );
-                } else if d.errors > 0 {
-                    let (first, msg) = d.first_errors.first().cloned().unwrap_or_default();
-                    push(
-                        Code::AudioDecode,
-                        Severity::Error,
-                        format!(
-                            "{} of {} aac frames fail to decode (first: sample {first}: {msg})",
-                            d.errors, d.packets
-                        ),
-                        json!(0),
-                        json!({ "errors": d.errors, "first_frame": first, "first": d.first_errors }),
-                    );
-                } else if d.packets > 0 && a.timescale > 0 {
-                    // The track's duration in decoded samples; the last frame may be cut short
-                    // (its stts duration < 1024), so the decoder may yield up to one frame more.
-                    let want = u64::try_from(
-                        u128::from(d.packets_duration) * u128::from(d.sample_rate)
-                            / u128::from(a.timescale),
-                    )
-                    .unwrap_or(u64::MAX);
-                    let got = d.decoded_frames;
-                    if got < want || got - want >= AAC_FRAME {
-                        push(
-                            Code::AudioDecodedSamples,
-                            Severity::Error,
-                            format!(
-                                "decoding gave {got} samples, the track's duration is {want} samples"
-                            ),
-                            json!(want),
-                            json!(got),
-                        );
-                    }
-                }
-                if d.decoded_frames > 0 && d.errors == 0 {
-                    let rate = f64::from(d.sample_rate.max(1));
-                    let total_ms = d.decoded_frames as f64 * 1000.0 / rate;
-                    // The priming frame and a short last frame decode to (almost) nothing.
-                    let all_silent =
-                        d.longest_silence_ms >= total_ms - 2.0 * AAC_FRAME as f64 * 1000.0 / rate;
-                    if all_silent {
-                        push(
-                            Code::AudioSilence,
-                            Severity::Warning,
-                            format!(
-                                "the audio is digital silence from start to end ({} ms): no sound was recorded",
-                                d.longest_silence_ms.round()
-                            ),
-                            json!("sound"),
-                            json!({ "silent_ms": d.longest_silence_ms.round() }),
-                        );
-                    } else if d.longest_silence_ms >= opts.silence_warn_ms as f64 {
-                        // On the chunk's presentation: the decoded audio starts with the
-                        // priming frame and ends with the padding, which are not presented.
-                        let priming = AAC_FRAME as f64 * 1000.0 / rate;
-                        let end = a.duration_ms.unwrap_or(f64::INFINITY);
-                        let start = (d.longest_silence_start_ms - priming).clamp(0.0, end.max(0.0));
-                        let len = d.longest_silence_ms.min(end - start).max(0.0);
-                        push(
-                            Code::AudioSilence,
-                            Severity::Warning,
-                            format!(
-                                "{} ms of digital silence from {} ms into the audio",
-                                len.round(),
-                                start.round()
-                            ),
-                            json!({ "max_silence_ms": opts.silence_warn_ms }),
-                            json!({ "silence_ms": len.round(), "start_ms": start.round() }),
-                        );
-                    }
-                }
-            }
-        }
+        (Some(a), ea) => audio_track(a, ea.as_ref(), opts, p),
         (None, None) => {}
     }
+}
 
+/// An audio track: codec, object type, timescale, decoding, and what the metadata describes.
+fn audio_track(a: &AudioFacts, ea: Option<&ExpectedAudio>, opts: &Options, p: &mut Findings) {
+    if a.codec != "mp4a" {
+        p.push(
+            Code::AudioCodec,
+            Severity::Error,
+            format!("audio codec is {}, not aac (mp4a)", a.codec),
+            json!("mp4a"),
+            json!(a.codec),
+        );
+    }
+    if let Some(ot) = a.object_type.filter(|&o| o != 2) {
+        p.push(
+            Code::AudioObjectType,
+            Severity::Error,
+            format!("aac object type is {ot}, not 2 (aac-lc)"),
+            json!(2),
+            json!(ot),
+        );
+    }
+    let rate = a.sample_rate.or(ea.map(|e| e.sample_rate));
+    if let Some(ea) = ea {
+        audio_metadata(a, ea, opts, p);
+    }
+    if let Some(r) = rate.filter(|&r| r != a.timescale) {
+        p.push(
+            Code::AudioTimescale,
+            Severity::Error,
+            format!(
+                "audio track timescale is {}, the sample rate is {r} Hz",
+                a.timescale
+            ),
+            json!(r),
+            json!(a.timescale),
+        );
+    }
+    if let Some(d) = &a.decode {
+        decode_errors(a, d, p);
+        silence(a, d, opts, p);
+    }
+}
+
+/// An audio track against `audioConfiguration`: sample rate, channels, bitrate.
+fn audio_metadata(a: &AudioFacts, ea: &ExpectedAudio, opts: &Options, p: &mut Findings) {
+    if let Some(r) = a.sample_rate.filter(|&r| r != ea.sample_rate) {
+        p.push(
+            Code::AudioSampleRate,
+            Severity::Error,
+            format!(
+                "audio sample rate is {r} Hz, metadata says {}",
+                ea.sample_rate
+            ),
+            json!(ea.sample_rate),
+            json!(r),
+        );
+    }
+    if let Some(ch) = a.channels.filter(|&ch| ch != ea.channels) {
+        p.push(
+            Code::AudioChannels,
+            Severity::Error,
+            format!("audio has {ch} channels, metadata says {}", ea.channels),
+            json!(ea.channels),
+            json!(ch),
+        );
+    }
+    if let (Some(br), Some(want)) = (a.bitrate, ea.bit_rate.filter(|&b| b > 0)) {
+        if above_declared(br, want as f64, opts.bitrate_tolerance_pct) {
+            p.push(
+                Code::AudioBitrate,
+                Severity::Warning,
+                format!(
+                    "average audio bitrate is {} bit/s, above the {want} bit/s the metadata declares (tolerance {}%)",
+                    br.round(),
+                    opts.bitrate_tolerance_pct
+                ),
+                json!(want),
+                json!(br.round()),
+            );
+        }
+    }
+}
+
+/// What decoding the audio found wrong: a read error, an unsupported stream, frames that
+/// fail, a decoded length off the track's.
+fn decode_errors(a: &AudioFacts, d: &DecodeFacts, p: &mut Findings) {
+    if let Some((k, why)) = &d.read_error {
+        p.push(
+            Code::FileChanged,
+            Severity::Error,
+            format!(
+                "the media file changed while it was read: audio sample {k} cannot \
+                 be read ({why}); check it again once nothing writes it"
+            ),
+            json!(null),
+            json!({ "track": "audio", "sample": k, "error": why }),
+        );
+    } else if let Some(why) = &d.unsupported {
+        p.push(
+            Code::AudioDecode,
+            Severity::Error,
+            format!("the audio cannot be decoded: {why}"),
+            json!("aac-lc"),
+            json!(why),
+        );
+    } else if d.errors > 0 {
+        let (first, msg) = d.first_errors.first().cloned().unwrap_or_default();
+        p.push(
+            Code::AudioDecode,
+            Severity::Error,
+            format!(
+                "{} of {} aac frames fail to decode (first: sample {first}: {msg})",
+                d.errors, d.packets
+            ),
+            json!(0),
+            json!({ "errors": d.errors, "first_frame": first, "first": d.first_errors }),
+        );
+    } else if d.packets > 0 && a.timescale > 0 {
+        // The track's duration in decoded samples; the last frame may be cut short
+        // (its stts duration < 1024), so the decoder may yield up to one frame more.
+        let want = u64::try_from(
+            u128::from(d.packets_duration) * u128::from(d.sample_rate) / u128::from(a.timescale),
+        )
+        .unwrap_or(u64::MAX);
+        let got = d.decoded_frames;
+        if got < want || got - want >= AAC_FRAME {
+            p.push(
+                Code::AudioDecodedSamples,
+                Severity::Error,
+                format!("decoding gave {got} samples, the track's duration is {want} samples"),
+                json!(want),
+                json!(got),
+            );
+        }
+    }
+}
+
+/// Digital silence in the decoded audio: all of it, or the longest stretch past the
+/// threshold.
+fn silence(a: &AudioFacts, d: &DecodeFacts, opts: &Options, p: &mut Findings) {
+    if d.decoded_frames > 0 && d.errors == 0 {
+        let rate = f64::from(d.sample_rate.max(1));
+        let total_ms = d.decoded_frames as f64 * 1000.0 / rate;
+        // The priming frame and a short last frame decode to (almost) nothing.
+        let all_silent = d.longest_silence_ms >= total_ms - 2.0 * AAC_FRAME as f64 * 1000.0 / rate;
+        if all_silent {
+            p.push(
+                Code::AudioSilence,
+                Severity::Warning,
+                format!(
+                    "the audio is digital silence from start to end ({} ms): no sound was recorded",
+                    d.longest_silence_ms.round()
+                ),
+                json!("sound"),
+                json!({ "silent_ms": d.longest_silence_ms.round() }),
+            );
+        } else if d.longest_silence_ms >= opts.silence_warn_ms as f64 {
+            // On the chunk's presentation: the decoded audio starts with the
+            // priming frame and ends with the padding, which are not presented.
+            let priming = AAC_FRAME as f64 * 1000.0 / rate;
+            let end = a.duration_ms.unwrap_or(f64::INFINITY);
+            let start = (d.longest_silence_start_ms - priming).clamp(0.0, end.max(0.0));
+            let len = d.longest_silence_ms.min(end - start).max(0.0);
+            p.push(
+                Code::AudioSilence,
+                Severity::Warning,
+                format!(
+                    "{} ms of digital silence from {} ms into the audio",
+                    len.round(),
+                    start.round()
+                ),
+                json!({ "max_silence_ms": opts.silence_warn_ms }),
+                json!({ "silence_ms": len.round(), "start_ms": start.round() }),
+            );
+        }
+    }
+}
+
+/// The media's duration against `chunkDuration`, and video against audio.
+fn durations(f: &MediaFacts, exp: &Expected, p: &mut Findings) {
     // Durations.
     let tol = frame_tolerance_ms(f, exp);
     if let (Some(want), Some(got)) = (exp.duration_ms, f.duration_ms) {
         let paused = exp.paused_ms.unwrap_or(0.0);
         if duration_reading(f, exp) == Some(DurationReading::IncludesPauses) {
-            push(
+            p.push(
                 Code::DurationIncludesPauses,
                 Severity::Warning,
                 format!(
@@ -558,7 +618,7 @@ pub(crate) fn compare(
                 json!({ "media_ms": round3(got) }),
             );
         } else if (got - want).abs() > tol + 1e-6 {
-            push(
+            p.push(
                 Code::DurationChunk,
                 Severity::Error,
                 format!(
@@ -576,7 +636,7 @@ pub(crate) fn compare(
         f.audio.as_ref().and_then(|a| a.duration_ms),
     ) {
         if (v - a).abs() > tol + 1e-6 {
-            push(
+            p.push(
                 Code::DurationTracks,
                 Severity::Warning,
                 format!(
@@ -590,9 +650,7 @@ pub(crate) fn compare(
             );
         }
     }
-    out
 }
-
 /// The finding code of a structural defect.
 pub(crate) fn defect_code(kind: callrec_mp4::DefectKind) -> Code {
     use callrec_mp4::DefectKind as K;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use callrec_mp4::present::{EditLess, Window};
 use callrec_mp4::{Codec, FourCc, Movie, ParseOptions, Source, Track, TrackKind, TruncatedTail};
 use serde::Serialize;
 
@@ -304,20 +305,13 @@ fn edit_duration_ms(movie: &Movie, t: &Track) -> Option<f64> {
 }
 
 /// A track's presented duration: from the edit list, else (a file without one: ffmpeg's
-/// fragmented chunks) what [`callrec_mp4::present`] says it presents, the model the stitcher
-/// uses: audio after its AAC priming, a stretched first sample given its own length back.
-fn presented_ms(
-    movie: &Movie,
-    t: &Track,
-    _priming_ms: Option<f64>,
-) -> (Option<f64>, DurationMethod) {
+/// fragmented chunks) what its window `w` ([`edit_less_window`]) says it presents, the model
+/// the stitcher uses: audio after its AAC priming, a stretched first sample given its own
+/// length back.
+fn presented_ms(movie: &Movie, t: &Track, w: Option<&Window>) -> (Option<f64>, DurationMethod) {
     if let Some(d) = edit_duration_ms(movie, t) {
         return (Some(d), DurationMethod::EditList);
     }
-    let w = callrec_mp4::present::edit_less(movie)
-        .ok()
-        .flatten()
-        .and_then(|el| callrec_mp4::present::window(movie, t, Some(el)).ok());
     let Some(w) = w else {
         let raw = ms(sum_durations(t) as f64, t.timescale.get());
         return (Some(raw), DurationMethod::Samples);
@@ -332,14 +326,16 @@ fn presented_ms(
     (Some(span), method)
 }
 
+/// What [`callrec_mp4::present`] says track `t` of an edit-less file presents (`el`: the
+/// file's edit-less presentation, `None` when it has an edit list); computed once per track.
+fn edit_less_window(movie: &Movie, el: Option<EditLess>, t: &Track) -> Option<Window> {
+    el.and_then(|el| callrec_mp4::present::window(movie, t, Some(el)).ok())
+}
+
 /// Ticks by which an edit-less track's first sample is stretched (ffmpeg's fragments): its
 /// decode-time delta is not media.
-fn first_stretch(movie: &Movie, t: &Track) -> u64 {
-    callrec_mp4::present::edit_less(movie)
-        .ok()
-        .flatten()
-        .and_then(|el| callrec_mp4::present::window(movie, t, Some(el)).ok())
-        .map_or(0, |w| u64::from(w.trim))
+fn first_stretch(w: Option<&Window>) -> u64 {
+    w.map_or(0, |w| u64::from(w.trim))
 }
 
 /// Most distinct picture sizes [`VideoFacts::other_sizes`] lists (a hostile `stsd` may hold
@@ -374,17 +370,14 @@ fn mode_duration(t: &Track) -> Option<u32> {
         .map(|(d, _)| d)
 }
 
-fn measure(movie: &Movie, src: &dyn Source, decode_audio: bool) -> Inspection {
-    let file_size = src.len();
-    let vt = movie.track(TrackKind::Video);
-    let at = movie.track(TrackKind::Audio);
+/// Samples past the end of the file, and samples inside it but outside every `mdat`.
+fn misplaced_samples(movie: &Movie, file_size: u64, tracks: &[&Track]) -> (usize, usize) {
     let past_eof = |t: &Track| {
         t.samples
             .iter()
             .filter(|s| s.range().end > file_size)
             .count()
     };
-    let samples_past_eof = vt.map_or(0, past_eof) + at.map_or(0, past_eof);
     let mut mdats = movie.mdats.clone();
     mdats.sort_by_key(|r| r.start);
     let outside = |t: &Track| {
@@ -401,90 +394,110 @@ fn measure(movie: &Movie, src: &dyn Source, decode_audio: bool) -> Inspection {
             })
             .count()
     };
-    let samples_outside_mdat = vt.map_or(0, outside) + at.map_or(0, outside);
+    (
+        tracks.iter().map(|t| past_eof(t)).sum(),
+        tracks.iter().map(|t| outside(t)).sum(),
+    )
+}
 
-    // The AAC priming presented by files without an edit list, in milliseconds.
-    let aac_rate = at.and_then(|t| match t.codec() {
-        Some(Codec::Aac(c)) if c.sample_rate > 0 => Some(c.sample_rate),
+/// The video track's facts; `w`: its edit-less window.
+fn video_facts(movie: &Movie, t: &Track, w: Option<&Window>) -> VideoFacts {
+    let (profile, width, height) = match t.codec() {
+        Some(Codec::Avc(c)) => (Some(c.profile), Some(c.width), Some(c.height)),
+        _ => (None, None, None),
+    };
+    let ts = t.timescale.get();
+    let dur = sum_durations(t);
+    let bytes = sum_sizes(t);
+    let frame = mode_duration(t);
+    VideoFacts {
+        codec: t
+            .entries
+            .first()
+            .map_or_else(|| "none".to_string(), |e| e.fourcc.to_string()),
+        profile,
+        width,
+        height,
+        sample_descriptions: t.entries.len(),
+        other_sizes: other_sizes(t, width.zip(height)),
+        timescale: ts,
+        samples: t.samples.len(),
+        frame_duration_ms: frame.map(|d| ms(f64::from(d), ts)),
+        frame_rate: frame.map(|d| f64::from(ts) / f64::from(d)),
+        first_sample_sync: t.samples.first().is_some_and(|s| s.sync),
+        bytes,
+        bitrate: bitrate(bytes, dur, ts),
+        duration_ms: presented_ms(movie, t, w).0,
+    }
+}
+
+/// The audio track's facts, its AAC frames decoded when `decode_audio`; `w`: its edit-less
+/// window.
+fn audio_facts(
+    movie: &Movie,
+    t: &Track,
+    w: Option<&Window>,
+    src: &dyn Source,
+    decode_audio: bool,
+) -> AudioFacts {
+    let (object_type, sample_rate, channels) = match t.codec() {
+        Some(Codec::Aac(c)) => {
+            let ch = if c.channels == 0 {
+                u32::from(c.entry_channels)
+            } else {
+                u32::from(c.channels)
+            };
+            (Some(c.object_type), Some(c.sample_rate), Some(ch))
+        }
+        _ => (None, None, None),
+    };
+    let ts = t.timescale.get();
+    let dur = sum_durations(t);
+    let bytes = sum_sizes(t);
+    let decode = match (decode_audio, t.codec()) {
+        (true, Some(Codec::Aac(c))) => Some(decode_aac(c, t, src)),
         _ => None,
+    }
+    .map(|mut d| {
+        // A stretched first frame decodes to one frame like any other.
+        d.packets_duration = d.packets_duration.saturating_sub(first_stretch(w));
+        d
     });
-    let priming_ms = aac_rate.map(|r| AAC_FRAME as f64 * 1000.0 / f64::from(r));
-    let presented = |t: &Track| presented_ms(movie, t, priming_ms);
-    let video = vt.map(|t| {
-        let (profile, width, height) = match t.codec() {
-            Some(Codec::Avc(c)) => (Some(c.profile), Some(c.width), Some(c.height)),
-            _ => (None, None, None),
-        };
-        let ts = t.timescale.get();
-        let dur = sum_durations(t);
-        let bytes = sum_sizes(t);
-        let frame = mode_duration(t);
-        VideoFacts {
-            codec: t
-                .entries
-                .first()
-                .map_or_else(|| "none".to_string(), |e| e.fourcc.to_string()),
-            profile,
-            width,
-            height,
-            sample_descriptions: t.entries.len(),
-            other_sizes: other_sizes(t, width.zip(height)),
-            timescale: ts,
-            samples: t.samples.len(),
-            frame_duration_ms: frame.map(|d| ms(f64::from(d), ts)),
-            frame_rate: frame.map(|d| f64::from(ts) / f64::from(d)),
-            first_sample_sync: t.samples.first().is_some_and(|s| s.sync),
-            bytes,
-            bitrate: bitrate(bytes, dur, ts),
-            duration_ms: presented(t).0,
-        }
-    });
+    AudioFacts {
+        codec: t
+            .entries
+            .first()
+            .map_or_else(|| "none".to_string(), |e| e.fourcc.to_string()),
+        object_type,
+        sample_rate,
+        timescale: ts,
+        channels,
+        samples: t.samples.len(),
+        track_duration: dur,
+        bytes,
+        bitrate: bitrate(bytes, dur, ts),
+        duration_ms: presented_ms(movie, t, w).0,
+        decode,
+    }
+}
 
-    let audio = at.map(|t| {
-        let (object_type, sample_rate, channels) = match t.codec() {
-            Some(Codec::Aac(c)) => {
-                let ch = if c.channels == 0 {
-                    u32::from(c.entry_channels)
-                } else {
-                    u32::from(c.channels)
-                };
-                (Some(c.object_type), Some(c.sample_rate), Some(ch))
-            }
-            _ => (None, None, None),
-        };
-        let ts = t.timescale.get();
-        let dur = sum_durations(t);
-        let bytes = sum_sizes(t);
-        let decode = match (decode_audio, t.codec()) {
-            (true, Some(Codec::Aac(c))) => Some(decode_aac(c, t, src)),
-            _ => None,
-        }
-        .map(|mut d| {
-            // A stretched first frame decodes to one frame like any other.
-            d.packets_duration = d.packets_duration.saturating_sub(first_stretch(movie, t));
-            d
-        });
-        AudioFacts {
-            codec: t
-                .entries
-                .first()
-                .map_or_else(|| "none".to_string(), |e| e.fourcc.to_string()),
-            object_type,
-            sample_rate,
-            timescale: ts,
-            channels,
-            samples: t.samples.len(),
-            track_duration: dur,
-            bytes,
-            bitrate: bitrate(bytes, dur, ts),
-            duration_ms: presented(t).0,
-            decode,
-        }
-    });
-
-    let (duration_ms, method) = match vt.or(at) {
-        Some(t) => presented(t),
-        None => (None, DurationMethod::Samples),
+/// The facts of one parsed chunk: the edit-less windows computed once for the file, then each
+/// track's facts from them.
+fn measure(movie: &Movie, src: &dyn Source, decode_audio: bool) -> Inspection {
+    let file_size = src.len();
+    let vt = movie.track(TrackKind::Video);
+    let at = movie.track(TrackKind::Audio);
+    let tracks: Vec<&Track> = vt.into_iter().chain(at).collect();
+    let (samples_past_eof, samples_outside_mdat) = misplaced_samples(movie, file_size, &tracks);
+    let el = callrec_mp4::present::edit_less(movie).ok().flatten();
+    let vw = vt.and_then(|t| edit_less_window(movie, el, t));
+    let aw = at.and_then(|t| edit_less_window(movie, el, t));
+    let video = vt.map(|t| video_facts(movie, t, vw.as_ref()));
+    let audio = at.map(|t| audio_facts(movie, t, aw.as_ref(), src, decode_audio));
+    let (duration_ms, method) = match (vt, at) {
+        (Some(t), _) => presented_ms(movie, t, vw.as_ref()),
+        (None, Some(t)) => presented_ms(movie, t, aw.as_ref()),
+        (None, None) => (None, DurationMethod::Samples),
     };
     Inspection {
         defects: Vec::new(),

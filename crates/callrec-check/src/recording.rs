@@ -142,24 +142,38 @@ pub fn check_lazy<'a>(
     )
 }
 
+/// What the measured chunks add up to, for the recording's total duration.
+struct Totals {
+    /// One frame per measured chunk, milliseconds.
+    tolerance_ms: f64,
+    /// The measured chunks' media, milliseconds.
+    total_ms: f64,
+    /// Every chunk was measured.
+    all_measured: bool,
+}
+
+/// The recording's chunk `index`, as findings name it.
+fn chunk_ref_of(recording: &Recording, index: u32) -> Option<ChunkRef> {
+    recording
+        .chunks
+        .iter()
+        .find(|c| c.index == index)
+        .map(|c| ChunkRef {
+            index,
+            document_id: c.document_id.clone(),
+        })
+}
+
+/// Steps: the metadata layer's problems; each chunk's own findings ([`check_chunk`]); the
+/// timeline's findings, placed after the problems (they depend on the chunks' duration
+/// readings); the total duration against the event ([`total_findings`]).
 fn check_impl<'a>(
     recording: &Recording,
     present: &dyn Fn(usize) -> bool,
     open: &mut dyn FnMut(usize) -> ChunkMedia<'a>,
     opts: &Options,
 ) -> Report {
-    let mut findings = Vec::new();
-    let chunk_ref = |index: u32| -> Option<ChunkRef> {
-        recording
-            .chunks
-            .iter()
-            .find(|c| c.index == index)
-            .map(|c| ChunkRef {
-                index,
-                document_id: c.document_id.clone(),
-            })
-    };
-
+    let chunk_ref = |index: u32| chunk_ref_of(recording, index);
     // Chunks the event lists with neither media nor metadata present.
     let absent: HashSet<&str> = recording
         .chunks
@@ -168,107 +182,22 @@ fn check_impl<'a>(
         .filter(|(i, c)| chunk_absent(c, present(*i)))
         .map(|(_, c)| c.document_id.as_str())
         .collect();
-    for p in &recording.problems {
-        if let Some(f) = problem_finding(p, recording, &absent, &chunk_ref) {
-            findings.push(f);
-        }
-    }
+    let mut findings: Vec<Finding> = recording
+        .problems
+        .iter()
+        .filter_map(|p| problem_finding(p, recording, &absent, &chunk_ref))
+        .collect();
     // The timeline's findings go here, but depend on the chunks' duration readings.
     let timeline_at = findings.len();
 
     let mut summaries = Vec::with_capacity(recording.chunks.len());
-    let mut tolerance_ms = 0.0;
-    let mut total_ms = 0.0;
-    let mut all_measured = !recording.chunks.is_empty();
+    let mut totals = Totals {
+        tolerance_ms: 0.0,
+        total_ms: 0.0,
+        all_measured: !recording.chunks.is_empty(),
+    };
     for (i, c) in recording.chunks.iter().enumerate() {
-        let r = ChunkRef {
-            index: c.index,
-            document_id: c.document_id.clone(),
-        };
-        if c.repeat {
-            // A repeat listing of a documentId (event.duplicate_document_id): no file of its own.
-            summaries.push(crate::ChunkSummary::unmeasured(&r));
-            all_measured = false;
-            continue;
-        }
-        if chunk_absent(c, present(i)) {
-            // Listed by the event, but neither file is here.
-            findings.push(
-                Finding::new(
-                    Code::ChunkAbsent,
-                    Severity::Error,
-                    Some(r.clone()),
-                    format!(
-                        "the event lists chunk {} ({}) but neither its media nor its metadata is present",
-                        c.index, c.document_id
-                    ),
-                )
-                .values(
-                    json!([format!("{}.mp4", c.document_id), format!("{}.json", c.document_id)]),
-                    json!([]),
-                ),
-            );
-            summaries.push(crate::ChunkSummary::unmeasured(&r));
-            all_measured = false;
-            continue;
-        }
-        // Opened here, closed at the end of this iteration.
-        let media = open(i);
-        if let ChunkMedia::Unreadable(why) = &media {
-            let name = c.media_path.as_ref().map_or_else(
-                || format!("{}.mp4", c.document_id),
-                |p| p.display().to_string(),
-            );
-            findings.push(
-                Finding::new(
-                    Code::FileUnreadable,
-                    Severity::Error,
-                    Some(r.clone()),
-                    format!("the media file {name} cannot be read: {why}"),
-                )
-                .values(json!("a readable file"), json!(why)),
-            );
-            summaries.push(crate::ChunkSummary::unmeasured(&r));
-            all_measured = false;
-            continue;
-        }
-        let data = match &media {
-            ChunkMedia::Source(s) => Some(&**s as &dyn Source),
-            _ => None,
-        };
-        let format = c
-            .metadata
-            .as_ref()
-            .and_then(|m| m.recording_info.classify().format);
-        if let Some(fmt @ (FormatKind::Wav | FormatKind::Mp3)) = format {
-            let name = if fmt == FormatKind::Wav { "wav" } else { "mp3" };
-            findings.push(
-                Finding::new(
-                    Code::FormatUnsupported,
-                    Severity::Warning,
-                    Some(r.clone()),
-                    format!("the metadata says the chunk is {name}; only mp4 chunks are checked"),
-                )
-                .values("mp4", name),
-            );
-            summaries.push(crate::ChunkSummary::unmeasured(&r));
-            all_measured = false;
-            continue;
-        }
-        let exp = c.metadata.as_ref().map(expected_of).unwrap_or_default();
-        let (summary, mut fs) = check_chunk_source(data, &exp, opts, &r);
-        match summary.media.as_ref().and_then(|m| m.duration_ms) {
-            Some(d) => {
-                total_ms += d;
-                tolerance_ms += summary
-                    .media
-                    .as_ref()
-                    .and_then(|m| m.video.as_ref())
-                    .and_then(|v| v.frame_duration_ms)
-                    .unwrap_or(0.0);
-            }
-            None => all_measured = false,
-        }
+        let (summary, mut fs) = check_chunk(c, present(i), &mut || open(i), opts, &mut totals);
         findings.append(&mut fs);
         summaries.push(summary);
     }
@@ -288,90 +217,227 @@ fn check_impl<'a>(
         })
         .collect();
     findings.splice(timeline_at..timeline_at, timeline_findings);
-
     if let Some(ev) = &recording.event {
         let want = ev.data.recording_duration_ms as f64;
-        // Under the includes-pauses reading, recordingDurationMs is read in the same
-        // convention as those chunks' chunkDuration: their pauses count.
-        let counted_pauses_ms = recording
-            .chunks
-            .iter()
-            .filter(|c| includes.contains(&c.index))
-            .filter_map(|c| c.metadata.as_ref())
-            .map(|m| m.paused_total().as_millis_f64())
-            .fold(0.0, |a, p| a + p);
-        let total_ms = total_ms + counted_pauses_ms;
-        // The other reading: recordingDurationMs as wall time, from the first chunk's
-        // chunkStartTime to the end of the last chunk (pauses, gaps, a paused start included).
-        let layout = timeline.chunk_layout();
-        let wall_ms = match (
-            layout.iter().map(|l| l.wall.start).min(),
-            layout.iter().map(|l| l.wall.end).max(),
-        ) {
-            (Some(a), Some(b)) if b > a => (b - a).num_microseconds().map(|u| u as f64 / 1000.0),
-            _ => None,
-        };
-        let fits = |ms: f64| (ms - want).abs() <= tolerance_ms + 1e-6;
-        let media_fits = fits(total_ms);
-        if all_measured && !media_fits && wall_ms.is_some_and(fits) {
-            let wall = wall_ms.unwrap_or_default();
-            findings.retain(|f| f.code != Code::DurationMetadataTotal);
-            findings.push(
-                Finding::new(
-                    Code::DurationTotalWallClock,
-                    Severity::Info,
-                    None,
-                    format!(
-                        "recordingDurationMs ({want} ms) counts wall time: it matches the span \
-                         from the first chunk's start to the last chunk's end ({wall:.3} ms), \
-                         not the {total_ms:.3} ms of media the chunks hold (tolerance \
-                         {tolerance_ms:.3} ms)"
-                    ),
-                )
-                .values(
-                    want,
-                    json!({ "wall_span_ms": (wall * 1000.0).round() / 1000.0,
-                                      "media_ms": (total_ms * 1000.0).round() / 1000.0 }),
-                ),
-            );
-        } else if all_measured && !media_fits {
-            // One finding for a wrong total: this one, measured from the media, replaces the
-            // metadata layer's `duration.metadata_total` (which the message still cites).
-            let metadata_total = recording.problems.iter().find_map(|p| match p {
-                Problem::DurationMismatch { metadata_total, .. } => {
-                    Some(metadata_total.as_millis_f64())
-                }
-                _ => None,
-            });
-            findings.retain(|f| f.code != Code::DurationMetadataTotal);
-            let held = if counted_pauses_ms > 0.0 {
-                format!(
-                    "{:.3} ms of media and {counted_pauses_ms:.3} ms of the pauses their \
-                     chunkDuration includes",
-                    total_ms - counted_pauses_ms
-                )
-            } else {
-                format!("{total_ms:.3} ms of media")
-            };
-            let mut msg = format!(
-                "the chunks hold {held}, recordingDurationMs says {want} ms \
-                 (tolerance one frame per chunk, {tolerance_ms:.3} ms)"
-            );
-            if let Some(w) = wall_ms {
-                msg.push_str(&format!(
-                    "; nor does it match the wall-clock span of the chunks, {w:.3} ms"
-                ));
-            }
-            if let Some(m) = metadata_total {
-                msg.push_str(&format!("; their chunkDuration values add up to {m:.3} ms"));
-            }
-            findings.push(
-                Finding::new(Code::DurationTotal, Severity::Error, None, msg)
-                    .values(want, (total_ms * 1000.0).round() / 1000.0),
-            );
-        }
+        total_findings(
+            recording,
+            &timeline,
+            &includes,
+            &totals,
+            want,
+            &mut findings,
+        );
     }
     Report::new(findings, summaries)
+}
+
+/// One chunk's summary and findings: a repeat listing, an absent or unreadable file and a
+/// wav or mp3 chunk are not measured; any other is opened (with `open`, closed on return) and
+/// compared with its metadata.
+fn check_chunk<'a>(
+    c: &Chunk,
+    present: bool,
+    open: &mut dyn FnMut() -> ChunkMedia<'a>,
+    opts: &Options,
+    totals: &mut Totals,
+) -> (crate::ChunkSummary, Vec<Finding>) {
+    let r = ChunkRef {
+        index: c.index,
+        document_id: c.document_id.clone(),
+    };
+    let mut unmeasured = |found: Option<Finding>| -> (crate::ChunkSummary, Vec<Finding>) {
+        totals.all_measured = false;
+        (
+            crate::ChunkSummary::unmeasured(&r),
+            found.into_iter().collect(),
+        )
+    };
+    if c.repeat {
+        // A repeat listing of a documentId (event.duplicate_document_id): no file of its own.
+        return unmeasured(None);
+    }
+    if chunk_absent(c, present) {
+        // Listed by the event, but neither file is here.
+        let finding = Finding::new(
+            Code::ChunkAbsent,
+            Severity::Error,
+            Some(r.clone()),
+            format!(
+                "the event lists chunk {} ({}) but neither its media nor its metadata is present",
+                c.index, c.document_id
+            ),
+        )
+        .values(
+            json!([
+                format!("{}.mp4", c.document_id),
+                format!("{}.json", c.document_id)
+            ]),
+            json!([]),
+        );
+        return unmeasured(Some(finding));
+    }
+    // Opened here, closed on return.
+    let media = open();
+    if let ChunkMedia::Unreadable(why) = &media {
+        let name = c.media_path.as_ref().map_or_else(
+            || format!("{}.mp4", c.document_id),
+            |p| p.display().to_string(),
+        );
+        let finding = Finding::new(
+            Code::FileUnreadable,
+            Severity::Error,
+            Some(r.clone()),
+            format!("the media file {name} cannot be read: {why}"),
+        )
+        .values(json!("a readable file"), json!(why));
+        return unmeasured(Some(finding));
+    }
+    let data = match &media {
+        ChunkMedia::Source(s) => Some(&**s as &dyn Source),
+        _ => None,
+    };
+    let format = c
+        .metadata
+        .as_ref()
+        .and_then(|m| m.recording_info.classify().format);
+    if let Some(fmt @ (FormatKind::Wav | FormatKind::Mp3)) = format {
+        let name = if fmt == FormatKind::Wav { "wav" } else { "mp3" };
+        let finding = Finding::new(
+            Code::FormatUnsupported,
+            Severity::Warning,
+            Some(r.clone()),
+            format!("the metadata says the chunk is {name}; only mp4 chunks are checked"),
+        )
+        .values("mp4", name);
+        return unmeasured(Some(finding));
+    }
+    let exp = c.metadata.as_ref().map(expected_of).unwrap_or_default();
+    let (summary, fs) = check_chunk_source(data, &exp, opts, &r);
+    match summary.media.as_ref().and_then(|m| m.duration_ms) {
+        Some(d) => {
+            totals.total_ms += d;
+            totals.tolerance_ms += summary
+                .media
+                .as_ref()
+                .and_then(|m| m.video.as_ref())
+                .and_then(|v| v.frame_duration_ms)
+                .unwrap_or(0.0);
+        }
+        None => totals.all_measured = false,
+    }
+    (summary, fs)
+}
+
+/// The wall-clock span of the chunks: from the first chunk's chunkStartTime to the end of the
+/// last chunk (pauses, gaps, a paused start included), milliseconds.
+fn wall_span_ms(timeline: &callrec_meta::Timeline) -> Option<f64> {
+    let layout = timeline.chunk_layout();
+    match (
+        layout.iter().map(|l| l.wall.start).min(),
+        layout.iter().map(|l| l.wall.end).max(),
+    ) {
+        (Some(a), Some(b)) if b > a => (b - a).num_microseconds().map(|u| u as f64 / 1000.0),
+        _ => None,
+    }
+}
+
+/// The event's `recordingDurationMs` (`want`) against the chunks' media: read as wall time
+/// when only that reading fits (info), else one error that replaces the metadata layer's
+/// `duration.metadata_total`.
+fn total_findings(
+    recording: &Recording,
+    timeline: &callrec_meta::Timeline,
+    includes: &HashSet<u32>,
+    totals: &Totals,
+    want: f64,
+    findings: &mut Vec<Finding>,
+) {
+    let tolerance_ms = totals.tolerance_ms;
+    // Under the includes-pauses reading, recordingDurationMs is read in the same
+    // convention as those chunks' chunkDuration: their pauses count.
+    let counted_pauses_ms = recording
+        .chunks
+        .iter()
+        .filter(|c| includes.contains(&c.index))
+        .filter_map(|c| c.metadata.as_ref())
+        .map(|m| m.paused_total().as_millis_f64())
+        .fold(0.0, |a, p| a + p);
+    let total_ms = totals.total_ms + counted_pauses_ms;
+    // The other reading: recordingDurationMs as wall time.
+    let wall_ms = wall_span_ms(timeline);
+    let fits = |ms: f64| (ms - want).abs() <= tolerance_ms + 1e-6;
+    let media_fits = fits(total_ms);
+    if totals.all_measured && !media_fits && wall_ms.is_some_and(fits) {
+        let wall = wall_ms.unwrap_or_default();
+        findings.retain(|f| f.code != Code::DurationMetadataTotal);
+        findings.push(
+            Finding::new(
+                Code::DurationTotalWallClock,
+                Severity::Info,
+                None,
+                format!(
+                    "recordingDurationMs ({want} ms) counts wall time: it matches the span \
+                     from the first chunk's start to the last chunk's end ({wall:.3} ms), \
+                     not the {total_ms:.3} ms of media the chunks hold (tolerance \
+                     {tolerance_ms:.3} ms)"
+                ),
+            )
+            .values(
+                want,
+                json!({ "wall_span_ms": (wall * 1000.0).round() / 1000.0,
+                                  "media_ms": (total_ms * 1000.0).round() / 1000.0 }),
+            ),
+        );
+    } else if totals.all_measured && !media_fits {
+        findings.retain(|f| f.code != Code::DurationMetadataTotal);
+        findings.push(total_error(
+            recording,
+            want,
+            total_ms,
+            counted_pauses_ms,
+            tolerance_ms,
+            wall_ms,
+        ));
+    }
+}
+
+/// One finding for a wrong total: this one, measured from the media, replaces the metadata
+/// layer's `duration.metadata_total` (which the message still cites).
+fn total_error(
+    recording: &Recording,
+    want: f64,
+    total_ms: f64,
+    counted_pauses_ms: f64,
+    tolerance_ms: f64,
+    wall_ms: Option<f64>,
+) -> Finding {
+    let metadata_total = recording.problems.iter().find_map(|p| match p {
+        Problem::DurationMismatch { metadata_total, .. } => Some(metadata_total.as_millis_f64()),
+        _ => None,
+    });
+    let held = if counted_pauses_ms > 0.0 {
+        format!(
+            "{:.3} ms of media and {counted_pauses_ms:.3} ms of the pauses their \
+             chunkDuration includes",
+            total_ms - counted_pauses_ms
+        )
+    } else {
+        format!("{total_ms:.3} ms of media")
+    };
+    let mut msg = format!(
+        "the chunks hold {held}, recordingDurationMs says {want} ms \
+         (tolerance one frame per chunk, {tolerance_ms:.3} ms)"
+    );
+    if let Some(w) = wall_ms {
+        msg.push_str(&format!(
+            "; nor does it match the wall-clock span of the chunks, {w:.3} ms"
+        ));
+    }
+    if let Some(m) = metadata_total {
+        msg.push_str(&format!("; their chunkDuration values add up to {m:.3} ms"));
+    }
+    Finding::new(Code::DurationTotal, Severity::Error, None, msg)
+        .values(want, (total_ms * 1000.0).round() / 1000.0)
 }
 
 fn chunk_absent(c: &Chunk, present: bool) -> bool {

@@ -1,9 +1,9 @@
 //! Media boxes: `mdia`, `mdhd`, `hdlr`, `minf`, `vmhd`, `smhd`, `dinf`, `dref`
 //! (ISO/IEC 14496-12 8.4, 8.7.1, 8.7.2, 12).
 
-use super::{encode_all, fits_u32, missing, read_vtime, Mp4Box, RawBox, Stbl};
+use super::{encode_all, missing, put_times, read_entries, Mp4Box, RawBox, Stbl, Times};
 use crate::reader::Reader;
-use crate::write::{put_i16, put_u16, put_u32, put_u64};
+use crate::write::{put_i16, put_u16, put_u32};
 use crate::{FourCc, Result};
 
 /// `mdia`, media box (ISO/IEC 14496-12 8.4.1).
@@ -64,14 +64,12 @@ pub struct Mdhd {
 impl Mp4Box for Mdhd {
     const FOURCC: FourCc = FourCc(*b"mdhd");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
-        let (version, _) = r.version_flags()?;
-        if version > 1 {
-            return Err(r.unsupported_version(version));
-        }
-        let creation_time = read_vtime(r, version)?;
-        let modification_time = read_vtime(r, version)?;
-        let timescale = r.u32()?;
-        let duration = read_vtime(r, version)?;
+        let Times {
+            creation_time,
+            modification_time,
+            timescale,
+            duration,
+        } = Times::read(r)?;
         let language = r.u16()? & 0x7fff;
         r.skip(2)?;
         Ok(Mdhd {
@@ -83,21 +81,8 @@ impl Mp4Box for Mdhd {
         })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {
-        let v1 = !(fits_u32(self.creation_time)
-            && fits_u32(self.modification_time)
-            && fits_u32(self.duration));
-        put_u32(out, if v1 { 1 << 24 } else { 0 });
-        if v1 {
-            put_u64(out, self.creation_time);
-            put_u64(out, self.modification_time);
-            put_u32(out, self.timescale);
-            put_u64(out, self.duration);
-        } else {
-            put_u32(out, self.creation_time as u32);
-            put_u32(out, self.modification_time as u32);
-            put_u32(out, self.timescale);
-            put_u32(out, self.duration as u32);
-        }
+        let (c, m) = (self.creation_time, self.modification_time);
+        put_times(out, c, m, self.timescale, self.duration);
         put_u16(out, self.language & 0x7fff);
         put_u16(out, 0);
     }
@@ -313,13 +298,10 @@ impl Mp4Box for Dref {
     const FOURCC: FourCc = FourCc(*b"dref");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         r.version_flags()?;
-        let count = r.u32()?;
-        let n = r.check_count(u64::from(count), 8)?;
-        let mut entries = Vec::with_capacity(n);
-        for _ in 0..n {
+        let entries = read_entries(r, 8, |r| {
             let (h, mut c) = r.next_box()?.ok_or_else(|| r.truncated(8))?;
-            entries.push(RawBox::from_reader(h.fourcc, &mut c));
-        }
+            Ok(RawBox::from_reader(h.fourcc, &mut c))
+        })?;
         Ok(Dref { entries })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {

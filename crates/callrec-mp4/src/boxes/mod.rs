@@ -19,8 +19,81 @@ pub use sample_table::{
 };
 
 use crate::reader::Reader;
-use crate::write::{begin_box, end_box, put_i32};
+use crate::write::{begin_box, end_box, put_i32, put_u32, put_u64};
 use crate::{Error, FourCc, Result};
+
+/// A table's entries: its `entry_count`, checked against the bytes that remain
+/// (`entry_size` bytes each) before anything is allocated, then each entry read by `entry`.
+pub(crate) fn read_entries<'a, T>(
+    r: &mut Reader<'a>,
+    entry_size: u64,
+    mut entry: impl FnMut(&mut Reader<'a>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let count = r.u32()?;
+    let n = r.check_count(u64::from(count), entry_size)?;
+    let mut entries = Vec::with_capacity(n);
+    for _ in 0..n {
+        entries.push(entry(r)?);
+    }
+    Ok(entries)
+}
+
+/// A version-0 table's payload: version and flags 0, the entry count, then each entry
+/// written by `put`.
+pub(crate) fn put_v0_entries<T>(
+    out: &mut Vec<u8>,
+    entries: &[T],
+    mut put: impl FnMut(&mut Vec<u8>, &T),
+) {
+    put_u32(out, 0);
+    put_u32(out, entries.len() as u32);
+    for e in entries {
+        put(out, e);
+    }
+}
+
+/// The fields that open `mvhd` and `mdhd` (ISO/IEC 14496-12 8.2.2, 8.4.2), read after a
+/// version of 0 (32-bit times) or 1 (64-bit times).
+pub(crate) struct Times {
+    pub creation_time: u64,
+    pub modification_time: u64,
+    pub timescale: u32,
+    pub duration: u64,
+}
+
+impl Times {
+    /// Reads version and flags (a version past 1 is unsupported), then the times.
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let (version, _) = r.version_flags()?;
+        if version > 1 {
+            return Err(r.unsupported_version(version));
+        }
+        Ok(Times {
+            creation_time: read_vtime(r, version)?,
+            modification_time: read_vtime(r, version)?,
+            timescale: r.u32()?,
+            duration: read_vtime(r, version)?,
+        })
+    }
+}
+
+/// Writes version and flags (version 1 only when a time needs 64 bits) and the times that
+/// open `mvhd` and `mdhd`.
+pub(crate) fn put_times(out: &mut Vec<u8>, creation: u64, modification: u64, scale: u32, dur: u64) {
+    let v1 = !(fits_u32(creation) && fits_u32(modification) && fits_u32(dur));
+    put_u32(out, if v1 { 1 << 24 } else { 0 });
+    if v1 {
+        put_u64(out, creation);
+        put_u64(out, modification);
+        put_u32(out, scale);
+        put_u64(out, dur);
+    } else {
+        put_u32(out, creation as u32);
+        put_u32(out, modification as u32);
+        put_u32(out, scale);
+        put_u32(out, dur as u32);
+    }
+}
 
 /// A box type with a parser and a writer.
 pub trait Mp4Box: Sized {

@@ -2,8 +2,8 @@
 //! (ISO/IEC 14496-12 4.3, 8.2, 8.3).
 
 use super::{
-    encode_all, fits_u32, missing, put_matrix, read_matrix, read_vtime, Edts, Mdia, Mp4Box, Mvex,
-    RawBox, IDENTITY_MATRIX,
+    encode_all, fits_u32, missing, put_matrix, put_times, read_matrix, read_vtime, Edts, Mdia,
+    Mp4Box, Mvex, RawBox, Times, IDENTITY_MATRIX,
 };
 use crate::reader::Reader;
 use crate::write::{put_i16, put_i32, put_u16, put_u32, put_u64};
@@ -135,14 +135,12 @@ impl Default for Mvhd {
 impl Mp4Box for Mvhd {
     const FOURCC: FourCc = FourCc(*b"mvhd");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
-        let (version, _) = r.version_flags()?;
-        if version > 1 {
-            return Err(r.unsupported_version(version));
-        }
-        let creation_time = read_vtime(r, version)?;
-        let modification_time = read_vtime(r, version)?;
-        let timescale = r.u32()?;
-        let duration = read_vtime(r, version)?;
+        let Times {
+            creation_time,
+            modification_time,
+            timescale,
+            duration,
+        } = Times::read(r)?;
         let rate = r.i32()?;
         let volume = r.i16()?;
         r.skip(10)?;
@@ -161,21 +159,8 @@ impl Mp4Box for Mvhd {
         })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {
-        let v1 = !(fits_u32(self.creation_time)
-            && fits_u32(self.modification_time)
-            && fits_u32(self.duration));
-        put_u32(out, if v1 { 1 << 24 } else { 0 });
-        if v1 {
-            put_u64(out, self.creation_time);
-            put_u64(out, self.modification_time);
-            put_u32(out, self.timescale);
-            put_u64(out, self.duration);
-        } else {
-            put_u32(out, self.creation_time as u32);
-            put_u32(out, self.modification_time as u32);
-            put_u32(out, self.timescale);
-            put_u32(out, self.duration as u32);
-        }
+        let (c, m) = (self.creation_time, self.modification_time);
+        put_times(out, c, m, self.timescale, self.duration);
         put_i32(out, self.rate);
         put_i16(out, self.volume);
         out.extend_from_slice(&[0u8; 10]);

@@ -1,7 +1,10 @@
 //! Sample table boxes: `stbl`, `stsd`, `stts`, `ctts`, `stss`, `sdtp`, `stsc`, `stsz`, `stz2`,
 //! `stco`, `co64` (ISO/IEC 14496-12 8.5, 8.6, 8.7).
 
-use super::{encode_all, fits_u32, missing, v0_composition_offset, Mp4Box, RawBox};
+use super::{
+    encode_all, fits_u32, missing, put_v0_entries, read_entries, v0_composition_offset, Mp4Box,
+    RawBox,
+};
 use crate::reader::Reader;
 use crate::write::{put_i32, put_u16, put_u32, put_u64};
 use crate::{FourCc, Result};
@@ -100,23 +103,16 @@ impl Mp4Box for Stsd {
     const FOURCC: FourCc = FourCc(*b"stsd");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         r.version_flags()?;
-        let count = r.u32()?;
-        let n = r.check_count(u64::from(count), 8)?;
-        let mut entries = Vec::with_capacity(n);
-        for _ in 0..n {
+        let entries = read_entries(r, 8, |r| {
             let start = r.rest();
             let (h, _) = r.next_box()?.ok_or_else(|| r.truncated(8))?;
             // h.size <= start.len() was checked by next_box.
-            entries.push(start.get(..h.size as usize).unwrap_or(start).to_vec());
-        }
+            Ok(start.get(..h.size as usize).unwrap_or(start).to_vec())
+        })?;
         Ok(Stsd { entries })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {
-        put_u32(out, 0);
-        put_u32(out, self.entries.len() as u32);
-        for e in &self.entries {
-            out.extend_from_slice(e);
-        }
+        put_v0_entries(out, &self.entries, |out, e| out.extend_from_slice(e));
     }
 }
 
@@ -140,24 +136,19 @@ impl Mp4Box for Stts {
     const FOURCC: FourCc = FourCc(*b"stts");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         r.version_flags()?;
-        let count = r.u32()?;
-        let n = r.check_count(u64::from(count), 8)?;
-        let mut entries = Vec::with_capacity(n);
-        for _ in 0..n {
-            entries.push(SttsEntry {
+        let entries = read_entries(r, 8, |r| {
+            Ok(SttsEntry {
                 sample_count: r.u32()?,
                 sample_delta: r.u32()?,
-            });
-        }
+            })
+        })?;
         Ok(Stts { entries })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {
-        put_u32(out, 0);
-        put_u32(out, self.entries.len() as u32);
-        for e in &self.entries {
+        put_v0_entries(out, &self.entries, |out, e| {
             put_u32(out, e.sample_count);
             put_u32(out, e.sample_delta);
-        }
+        });
     }
 }
 
@@ -187,21 +178,18 @@ impl Mp4Box for Ctts {
         if version > 1 {
             return Err(r.unsupported_version(version));
         }
-        let count = r.u32()?;
-        let n = r.check_count(u64::from(count), 8)?;
-        let mut entries = Vec::with_capacity(n);
-        for _ in 0..n {
+        let entries = read_entries(r, 8, |r| {
             let sample_count = r.u32()?;
             let sample_offset = if version == 0 {
                 v0_composition_offset(r)?
             } else {
                 r.i32()?
             };
-            entries.push(CttsEntry {
+            Ok(CttsEntry {
                 sample_count,
                 sample_offset,
-            });
-        }
+            })
+        })?;
         Ok(Ctts { entries })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {
@@ -224,21 +212,11 @@ pub struct Stss {
 
 fn parse_u32_table(r: &mut Reader<'_>) -> Result<Vec<u32>> {
     r.version_flags()?;
-    let count = r.u32()?;
-    let n = r.check_count(u64::from(count), 4)?;
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        v.push(r.u32()?);
-    }
-    Ok(v)
+    read_entries(r, 4, |r| r.u32())
 }
 
 fn put_u32_table(out: &mut Vec<u8>, v: &[u32]) {
-    put_u32(out, 0);
-    put_u32(out, v.len() as u32);
-    for x in v {
-        put_u32(out, *x);
-    }
+    put_v0_entries(out, v, |out, x| put_u32(out, *x));
 }
 
 impl Mp4Box for Stss {
@@ -296,26 +274,21 @@ impl Mp4Box for Stsc {
     const FOURCC: FourCc = FourCc(*b"stsc");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         r.version_flags()?;
-        let count = r.u32()?;
-        let n = r.check_count(u64::from(count), 12)?;
-        let mut entries = Vec::with_capacity(n);
-        for _ in 0..n {
-            entries.push(StscEntry {
+        let entries = read_entries(r, 12, |r| {
+            Ok(StscEntry {
                 first_chunk: r.u32()?,
                 samples_per_chunk: r.u32()?,
                 sample_description_index: r.u32()?,
-            });
-        }
+            })
+        })?;
         Ok(Stsc { entries })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {
-        put_u32(out, 0);
-        put_u32(out, self.entries.len() as u32);
-        for e in &self.entries {
+        put_v0_entries(out, &self.entries, |out, e| {
             put_u32(out, e.first_chunk);
             put_u32(out, e.samples_per_chunk);
             put_u32(out, e.sample_description_index);
-        }
+        });
     }
 }
 
@@ -482,20 +455,11 @@ impl Mp4Box for Co64 {
     const FOURCC: FourCc = FourCc(*b"co64");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         r.version_flags()?;
-        let count = r.u32()?;
-        let n = r.check_count(u64::from(count), 8)?;
-        let mut entries = Vec::with_capacity(n);
-        for _ in 0..n {
-            entries.push(r.u64()?);
-        }
+        let entries = read_entries(r, 8, |r| r.u64())?;
         Ok(Co64 { entries })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {
-        put_u32(out, 0);
-        put_u32(out, self.entries.len() as u32);
-        for x in &self.entries {
-            put_u64(out, *x);
-        }
+        put_v0_entries(out, &self.entries, |out, x| put_u64(out, *x));
     }
 }
 

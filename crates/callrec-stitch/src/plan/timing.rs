@@ -12,11 +12,16 @@
 //! delay, and timescales are converted exactly (or, when they do not divide, each sample's
 //! time is rounded from its exact value, so nothing drifts).
 
+mod follow;
+mod master;
+
 use callrec_mp4::{Codec, Track, TrackKind};
 
-use super::{kind_name, overflow, silence, unsupported, MAX_TIMESCALE, Q};
+use super::{overflow, unsupported, MAX_TIMESCALE, Q};
 use crate::{ChunkInput, Result};
 use callrec_mp4::present::Window;
+use follow::follow;
+use master::{Master, Silence, MAX_SILENCE_SECS};
 
 /// Where an output sample's bytes come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,341 +266,115 @@ fn targets(chunks: &[ChunkInput], gaps: &[Vec<(Q, Q)>], spans: &[Q], wall: bool)
     Ok(targets)
 }
 
-/// The most pause and gap time a wall-clock output fills with silent frames (a bound on the
-/// output's size and the planner's memory whatever the metadata says).
-const MAX_SILENCE_SECS: i128 = 24 * 3600;
-
-/// The master's silent frame and its duration in output ticks.
-struct Silence {
-    frame: Option<Vec<u8>>,
-    ticks: i128,
-    rate: i128,
-    limit: i128,
-    block: Vec<u8>,
-    count: u64,
-}
-
-impl Silence {
-    fn secs(&self, out: i128) -> Q {
-        Q::new(self.ticks, out)
-    }
-    /// Appends `n` silent frames to `samples`, for chunk `chunk`; without a silent frame for
-    /// the codec, the last sample lasts longer instead (a timestamp gap).
-    fn insert(
-        &mut self,
-        samples: &mut Vec<Timed>,
-        c: &ChunkInput,
-        chunk: usize,
-        n: i128,
-    ) -> Result<()> {
-        if n <= 0 {
-            return Ok(());
-        }
-        if self.frame.is_some() && i128::from(self.count) + n > self.limit {
-            return Err(unsupported(
-                c,
-                format!(
-                    "a pause or gap of {} s: the output fills at most {} h of pauses and gaps \
-                     with silence",
-                    n * 1024 / self.rate,
-                    MAX_SILENCE_SECS / 3600
-                ),
-            ));
-        }
-        match &self.frame {
-            Some(f) => {
-                for _ in 0..n {
-                    samples.push(Timed {
-                        chunk,
-                        src: Src::Silence {
-                            at: self.block.len() as u64,
-                            size: f.len() as u32,
-                        },
-                        duration: to_u32(self.ticks, "silent frame")?,
-                        cts: 0,
-                    });
-                    self.block.extend_from_slice(f);
-                    self.count += 1;
-                }
-            }
-            None => {
-                let last = samples
-                    .last_mut()
-                    .ok_or_else(|| overflow("timestamp gap"))?;
-                let d = i128::from(last.duration) + n * self.ticks;
-                last.duration = to_u32(d, "timestamp gap")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Times every output sample. `windows[k][i]` is chunk k's window on output track i.
-pub(super) fn time(
-    chunks: &[ChunkInput],
-    maps: &[Vec<usize>],
-    windows: &[Vec<Window>],
+/// What every timing step reads: the chunks, their track maps and windows, and what is
+/// derived from them once (output timescales, inner gaps, spans, targets).
+struct Inputs<'a> {
+    chunks: &'a [ChunkInput],
+    maps: &'a [Vec<usize>],
+    windows: &'a [Vec<Window>],
     mode: Mode,
-) -> Result<Timing> {
-    let n = chunks.len();
-    let ntracks = maps.first().map_or(0, Vec::len);
-    let track = |k: usize, i: usize| &chunks[k].movie.tracks[maps[k][i]];
-    let scales: Vec<u32> = (0..ntracks)
-        .map(|i| out_timescale(chunks, maps, i))
-        .collect();
-    let drop_mode = mode.trim || mode.wall_clock;
-    let gaps: Vec<Vec<(Q, Q)>> = (0..n)
-        .map(|k| inner_gaps(&chunks[k], &windows[k], mode.wall_clock))
-        .collect();
-    let spans: Vec<Q> = (0..n)
-        .map(|k| {
-            (0..ntracks)
-                .filter(|&i| !track(k, i).samples.is_empty())
-                .map(|i| windows[k][i].lead + windows[k][i].media(track(k, i).timescale.get()))
-                .max()
-                .unwrap_or_default()
+    ntracks: usize,
+    /// Output timescale of each output track.
+    scales: Vec<u32>,
+    /// Each chunk's time to insert ([`inner_gaps`]).
+    gaps: Vec<Vec<(Q, Q)>>,
+    /// Each chunk's longest presentation, its leading empty time included, seconds.
+    spans: Vec<Q>,
+    /// Where chunk k's presentation time 0 belongs (trim and wall-clock modes).
+    targets: Vec<Q>,
+    /// The first chunk's target.
+    p0: Q,
+}
+
+impl<'a> Inputs<'a> {
+    fn new(
+        chunks: &'a [ChunkInput],
+        maps: &'a [Vec<usize>],
+        windows: &'a [Vec<Window>],
+        mode: Mode,
+    ) -> Result<Self> {
+        let n = chunks.len();
+        let ntracks = maps.first().map_or(0, Vec::len);
+        let track = |k: usize, i: usize| &chunks[k].movie.tracks[maps[k][i]];
+        let scales: Vec<u32> = (0..ntracks)
+            .map(|i| out_timescale(chunks, maps, i))
+            .collect();
+        let gaps: Vec<Vec<(Q, Q)>> = (0..n)
+            .map(|k| inner_gaps(&chunks[k], &windows[k], mode.wall_clock))
+            .collect();
+        let spans: Vec<Q> = (0..n)
+            .map(|k| {
+                (0..ntracks)
+                    .filter(|&i| !track(k, i).samples.is_empty())
+                    .map(|i| windows[k][i].lead + windows[k][i].media(track(k, i).timescale.get()))
+                    .max()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let targets = targets(chunks, &gaps, &spans, mode.wall_clock)?;
+        let p0 = targets[0];
+        Ok(Inputs {
+            chunks,
+            maps,
+            windows,
+            mode,
+            ntracks,
+            scales,
+            gaps,
+            spans,
+            targets,
+            p0,
         })
-        .collect();
-    let targets = targets(chunks, &gaps, &spans, mode.wall_clock)?;
-    let p0 = targets[0];
-    let master = (0..ntracks).find(|&i| {
-        track(0, i).kind == TrackKind::Audio && matches!(track(0, i).codec(), Some(Codec::Aac(_)))
-    });
-
-    let mut places: Vec<Place> = Vec::with_capacity(n);
-    let mut out_tracks: Vec<Option<TrackTiming>> = vec![None; ntracks];
-    let mut silence = Silence {
-        frame: None,
-        ticks: 0,
-        rate: 1,
-        limit: 0,
-        block: Vec::new(),
-        count: 0,
-    };
-    let mut dropped = 0u64;
-
-    // The master: frames back to back, silence where the output waits.
-    if let Some(a) = master {
-        let out = i128::from(scales[a]);
-        let (rate, channels) = match track(0, a).codec() {
-            Some(Codec::Aac(c)) => (c.sample_rate.max(1), c.channels),
-            _ => (1, 0),
-        };
-        silence.frame = silence::frame(channels);
-        silence.rate = i128::from(rate);
-        silence.limit = MAX_SILENCE_SECS * i128::from(rate) / 1024;
-        silence.ticks = ticks(Q::new(1024, i128::from(rate)), out).max(1);
-        let frame = silence.secs(out);
-        let half = frame / 2;
-        let e_a = p0 + windows[0][a].lead;
-        let m_a =
-            View::new(track(0, a), &windows[0][a], scales[a]).r(i128::from(windows[0][a].start));
-        let mut samples: Vec<Timed> = Vec::new();
-        let mut end_b: i128 = 0;
-        for k in 0..n {
-            let v = View::new(track(k, a), &windows[k][a], scales[a]);
-            let w = &windows[k][a];
-            if v.len() == 0 {
-                let origin = match places.last() {
-                    Some(p) => p.origin + spans[k - 1] + p.inserted(),
-                    None => p0,
-                };
-                places.push(Place {
-                    span_start: origin,
-                    origin,
-                    start: origin,
-                    end: origin,
-                    shifts: Vec::new(),
-                });
-                continue;
-            }
-            let mut lo = 0usize;
-            let origin_of = |end_b: i128, lo: usize| {
-                let b = end_b - v.r(v.rel(lo));
-                e_a - w.lead + Q::new(b + v.r(i128::from(w.start)) - m_a, out)
-            };
-            if k > 0 {
-                let target = targets[k];
-                if drop_mode {
-                    // Too late: drop frames of the previous chunk's end padding (a frame partly
-                    // content loses that part: less than a frame), then of this chunk's
-                    // priming (its first content frame then decodes without the overlap the
-                    // priming frame gives it: a whole frame of content garbled, so last).
-                    while origin_of(end_b, lo) - target > half {
-                        let Some(last) = samples.last() else { break };
-                        let Src::Sample(j) = last.src else { break };
-                        if last.chunk != k - 1 {
-                            break;
-                        }
-                        let pv = View::new(track(k - 1, a), &windows[k - 1][a], scales[a]);
-                        // Its content: from its start to the end of the chunk's presentation.
-                        let content = Q::new(i128::from(windows[k - 1][a].end) - pv.pts(j), pv.ts);
-                        let first_kept = samples
-                            .iter()
-                            .rposition(|s| s.chunk != k - 1)
-                            .map_or(0, |p| p + 1);
-                        if content >= frame || samples.len() - first_kept <= 1 {
-                            break;
-                        }
-                        end_b -= i128::from(last.duration);
-                        samples.pop();
-                        dropped += 1;
-                    }
-                    while origin_of(end_b, lo) - target > half
-                        && lo + 1 < v.len()
-                        && v.pts(lo) + v.dur(lo) <= i128::from(w.start)
-                    {
-                        lo += 1;
-                        dropped += 1;
-                    }
-                    // Too early: silence.
-                    let early = target - origin_of(end_b, lo);
-                    if early > half {
-                        let nf = (early / frame).round().to_integer();
-                        silence.insert(&mut samples, &chunks[k], k, nf)?;
-                        end_b += nf * silence.ticks;
-                    }
-                }
-                // No track of chunk k may start before the previous chunk's end on that track.
-                let prev = &places[k - 1];
-                let shift = prev.inserted();
-                let need = (0..ntracks)
-                    .filter(|&i| {
-                        i != a
-                            && !track(k - 1, i).samples.is_empty()
-                            && !track(k, i).samples.is_empty()
-                    })
-                    .map(|i| {
-                        let pw = &windows[k - 1][i];
-                        prev.origin + pw.lead + pw.media(track(k - 1, i).timescale.get()) + shift
-                            - windows[k][i].lead
-                    })
-                    .max();
-                if let Some(need) = need {
-                    let tol = if drop_mode { half } else { Q::default() };
-                    let short = need - tol - origin_of(end_b, lo);
-                    if short > Q::default() {
-                        let nf = (short / frame).ceil().to_integer();
-                        silence.insert(&mut samples, &chunks[k], k, nf)?;
-                        end_b += nf * silence.ticks;
-                    }
-                }
-            }
-            let origin = origin_of(end_b, lo);
-            // The chunk's frames, with silence at its inner gaps.
-            let mut shifts = Vec::new();
-            // Inserted time keeps the chunk's stretches at their targets: the error of the
-            // chunk's start is made up at its first gap (trim and wall-clock modes).
-            let mut exact = if drop_mode && k > 0 {
-                targets[k] - origin
-            } else {
-                Q::default()
-            };
-            let mut real = Q::default();
-            let mut gi = gaps[k].iter().peekable();
-            for j in lo..v.len() {
-                while let Some(&&(m, d)) = gi.peek() {
-                    // The gap goes before the first frame presented at or after it (a frame
-                    // that straddles it plays whole before the gap), as on the other tracks.
-                    if v.offset(j) < m {
-                        break;
-                    }
-                    gi.next();
-                    exact += d;
-                    let nf = ((exact - real) / frame).round().to_integer().max(0);
-                    silence.insert(&mut samples, &chunks[k], k, nf)?;
-                    end_b += nf * silence.ticks;
-                    real += Q::new(nf * silence.ticks, out);
-                    shifts.push((m, real));
-                }
-                // Every AAC frame decodes to a whole frame of samples, whatever its `stts`
-                // delta says (an encoder gives the last frame of a chunk the length of its
-                // content only): the output gives each frame its whole length, so the
-                // timestamps are what a player hears decoding them back to back.
-                let dts = end_b;
-                let cts = v.r(v.pts(j)) - v.r(v.rel(j));
-                samples.push(Timed {
-                    chunk: k,
-                    src: Src::Sample(j),
-                    duration: to_u32(silence.ticks, "sample duration")?,
-                    cts: i32::try_from(cts).map_err(|_| overflow("composition offset"))?,
-                });
-                end_b = dts + silence.ticks;
-                // A jump in the chunk's own decode times (a dropout) is silence too.
-                if j + 1 < v.len() {
-                    let step = v.r(v.rel(j + 1)) - v.r(v.rel(j));
-                    let nf = Q::new(step - silence.ticks, silence.ticks)
-                        .round()
-                        .to_integer();
-                    if nf > 0 {
-                        silence.insert(&mut samples, &chunks[k], k, nf)?;
-                        end_b += nf * silence.ticks;
-                    }
-                }
-            }
-            // Gaps at the chunk's end: silence after its last frame.
-            for &(_, d) in gi {
-                exact += d;
-                let nf = ((exact - real) / frame).round().to_integer().max(0);
-                silence.insert(&mut samples, &chunks[k], k, nf)?;
-                end_b += nf * silence.ticks;
-                real += Q::new(nf * silence.ticks, out);
-                shifts.push((w.media(track(k, a).timescale.get()).max(Q::default()), real));
-            }
-            let span_start = span_start(&places, chunks, k, origin, mode.wall_clock);
-            places.push(Place {
-                span_start,
-                origin,
-                start: origin,
-                end: origin,
-                shifts,
-            });
-        }
-        let last = (0..n).rev().find(|&k| !track(k, a).samples.is_empty());
-        let media_end = match last {
-            Some(k) => {
-                let v = View::new(track(k, a), &windows[k][a], scales[a]);
-                let lead = windows[k][a].lead;
-                let shift = places[k].inserted();
-                ticks(places[k].origin + lead - e_a + shift, out)
-                    + m_a
-                    + v.r(i128::from(windows[k][a].end) - i128::from(windows[k][a].start))
-            }
-            None => m_a,
-        };
-        let media_duration = samples.iter().map(|s| u64::from(s.duration)).sum();
-        out_tracks[a] = Some(TrackTiming {
-            timescale: scales[a],
-            samples,
-            lead_empty: e_a,
-            media_time: i64::try_from(m_a).map_err(|_| overflow("media time"))?,
-            media_end: i64::try_from(media_end).map_err(|_| overflow("media time"))?,
-            media_duration,
-        });
-    } else {
-        // No audio to follow: chunks back to back (wall clock: at their targets), inner gaps
-        // exact.
-        for k in 0..n {
+    }
+    fn len(&self) -> usize {
+        self.chunks.len()
+    }
+    /// Chunk k's track for output track i.
+    fn track(&self, k: usize, i: usize) -> &'a Track {
+        &self.chunks[k].movie.tracks[self.maps[k][i]]
+    }
+    fn window(&self, k: usize, i: usize) -> &'a Window {
+        &self.windows[k][i]
+    }
+    fn view(&self, k: usize, i: usize) -> View<'a> {
+        View::new(self.track(k, i), self.window(k, i), self.scales[i])
+    }
+    /// Trim and wall-clock modes drop frames at joins.
+    fn drop_mode(&self) -> bool {
+        self.mode.trim || self.mode.wall_clock
+    }
+    /// The first audio track, when it is AAC.
+    fn master(&self) -> Option<usize> {
+        (0..self.ntracks).find(|&i| {
+            let t = self.track(0, i);
+            t.kind == TrackKind::Audio && matches!(t.codec(), Some(Codec::Aac(_)))
+        })
+    }
+    /// Without audio to follow: chunks back to back (wall clock: at their targets), inner
+    /// gaps exact.
+    fn places_without_master(&self) -> Vec<Place> {
+        let mut places: Vec<Place> = Vec::with_capacity(self.len());
+        for k in 0..self.len() {
             let origin = if k == 0 {
-                p0
+                self.p0
             } else {
                 let p = &places[k - 1];
-                let natural = p.origin + spans[k - 1] + p.inserted();
-                if mode.wall_clock {
-                    natural.max(targets[k])
+                let natural = p.origin + self.spans[k - 1] + p.inserted();
+                if self.mode.wall_clock {
+                    natural.max(self.targets[k])
                 } else {
                     natural
                 }
             };
             let mut real = Q::default();
-            let shifts = gaps[k]
+            let shifts = self.gaps[k]
                 .iter()
                 .map(|&(m, d)| {
                     real += d;
                     (m, real)
                 })
                 .collect();
-            let span_start = span_start(&places, chunks, k, origin, mode.wall_clock);
+            let span_start = span_start(&places, self.chunks, k, origin, self.mode.wall_clock);
             places.push(Place {
                 span_start,
                 origin,
@@ -604,44 +383,73 @@ pub(super) fn time(
                 shifts,
             });
         }
+        places
     }
+    /// First media instants; span ends: the next chunk's span start; the last chunk's, its
+    /// longest track.
+    fn finish_places(&self, places: &mut [Place]) {
+        for (k, place) in places.iter_mut().enumerate() {
+            let lead = (0..self.ntracks)
+                .filter(|&i| !self.track(k, i).samples.is_empty())
+                .map(|i| self.windows[k][i].lead)
+                .min()
+                .unwrap_or_default();
+            place.start = place.origin + lead;
+        }
+        for k in 0..places.len() {
+            places[k].end = match places.get(k + 1) {
+                Some(p) => p.span_start,
+                None => {
+                    let p = &places[k];
+                    p.origin + self.spans[k] + p.inserted()
+                }
+            };
+        }
+    }
+    /// The (chunk, track) pairs whose timescale is converted.
+    fn rescaled(&self) -> Vec<(usize, usize)> {
+        let mut rescaled = Vec::new();
+        for k in 0..self.len() {
+            for (i, &s) in self.scales.iter().enumerate() {
+                if self.track(k, i).timescale.get() != s {
+                    rescaled.push((k, i));
+                }
+            }
+        }
+        rescaled
+    }
+}
 
-    // Every other track presents each chunk from its place.
-    for i in 0..ntracks {
+/// Times every output sample. `windows[k][i]` is chunk k's window on output track i.
+///
+/// Steps: the derived [`Inputs`]; the master audio track and the chunks' places
+/// ([`Master`]), or the places alone without one; every other track from those places
+/// ([`follow`]); the places' starts and ends.
+pub(super) fn time(
+    chunks: &[ChunkInput],
+    maps: &[Vec<usize>],
+    windows: &[Vec<Window>],
+    mode: Mode,
+) -> Result<Timing> {
+    let cx = Inputs::new(chunks, maps, windows, mode)?;
+    let master = cx.master();
+    let mut out_tracks: Vec<Option<TrackTiming>> = vec![None; cx.ntracks];
+    let (mut places, silence, dropped) = match master {
+        Some(a) => {
+            let m = Master::new(&cx, a).lay_out()?;
+            out_tracks[a] = Some(m.track);
+            (m.places, m.silence, m.dropped)
+        }
+        None => (cx.places_without_master(), Silence::none(), 0),
+    };
+    for (i, slot) in out_tracks.iter_mut().enumerate() {
         if Some(i) == master {
             continue;
         }
-        out_tracks[i] = Some(follow(chunks, maps, windows, &places, i, scales[i], p0)?);
+        *slot = Some(follow(&cx, &places, i)?);
     }
-
-    // First media instants; span ends: the next chunk's span start; the last chunk's, its
-    // longest track.
-    for k in 0..n {
-        let lead = (0..ntracks)
-            .filter(|&i| !track(k, i).samples.is_empty())
-            .map(|i| windows[k][i].lead)
-            .min()
-            .unwrap_or_default();
-        places[k].start = places[k].origin + lead;
-    }
-    for k in 0..n {
-        places[k].end = match places.get(k + 1) {
-            Some(p) => p.span_start,
-            None => {
-                let p = &places[k];
-                let shift = p.inserted();
-                p.origin + spans[k] + shift
-            }
-        };
-    }
-    let mut rescaled = Vec::new();
-    for k in 0..n {
-        for (i, &s) in scales.iter().enumerate() {
-            if track(k, i).timescale.get() != s {
-                rescaled.push((k, i));
-            }
-        }
-    }
+    cx.finish_places(&mut places);
+    let rescaled = cx.rescaled();
     let tracks = out_tracks
         .into_iter()
         .map(|t| t.ok_or_else(|| overflow("track")))
@@ -653,150 +461,5 @@ pub(super) fn time(
         rescaled,
         silent_frames: silence.count,
         dropped_frames: dropped,
-    })
-}
-
-/// Track `i` (not the master) laid out to present each chunk from its place.
-#[allow(clippy::too_many_arguments)]
-fn follow(
-    chunks: &[ChunkInput],
-    maps: &[Vec<usize>],
-    windows: &[Vec<Window>],
-    places: &[Place],
-    i: usize,
-    scale: u32,
-    p0: Q,
-) -> Result<TrackTiming> {
-    let n = chunks.len();
-    let out = i128::from(scale);
-    let track = |k: usize| &chunks[k].movie.tracks[maps[k][i]];
-    let kind = track(0).kind;
-    let audio = kind == TrackKind::Audio;
-    let e_i = p0 + windows[0][i].lead;
-    let starts: Vec<Option<i128>> = (0..n)
-        .map(|k| {
-            let v = View::new(track(k), &windows[k][i], scale);
-            (v.len() > 0).then(|| v.r(i128::from(windows[k][i].start)))
-        })
-        .collect();
-    // Video: one composition delay for the whole track (the largest chunk's), so each chunk's
-    // first frame can be decoded after the previous chunk's last.
-    let delay = starts.iter().flatten().copied().max().unwrap_or(0);
-    let first_start = starts.iter().flatten().copied().next().unwrap_or(0);
-    let m_i = if audio { first_start } else { delay };
-    let mut samples: Vec<Timed> = Vec::new();
-    let mut dts_list: Vec<i128> = Vec::new();
-    let mut media_end = m_i;
-    for k in 0..n {
-        let v = View::new(track(k), &windows[k][i], scale);
-        let Some(start_r) = starts[k] else { continue };
-        let w = &windows[k][i];
-        let p = &places[k];
-        let cts_shift = if audio { 0 } else { delay - start_r };
-        let mut base = ticks(p.origin + w.lead - e_i, out) + if audio { m_i - start_r } else { 0 };
-        if let Some(&last) = dts_list.last() {
-            if base + v.r(v.rel(0)) <= last {
-                base = last + 1 - v.r(v.rel(0));
-            }
-        }
-        // Decode-order splits: a sample decoded before a gap's split but presented after it
-        // keeps its decode time and gets a larger composition offset.
-        let splits: Vec<(usize, Q, Q)> = p
-            .shifts
-            .iter()
-            .map(|&(b, s)| {
-                let split = (0..v.len())
-                    .rev()
-                    .find(|&j| v.offset(j) < b)
-                    .map_or(0, |j| j + 1);
-                (split, b, s)
-            })
-            .collect();
-        for j in 0..v.len() {
-            let off = v.offset(j);
-            let pshift = splits
-                .iter()
-                .rev()
-                .find(|x| x.1 <= off)
-                .map(|x| x.2)
-                .unwrap_or_default();
-            let dshift = splits
-                .iter()
-                .rev()
-                .find(|x| x.0 <= j)
-                .map(|x| x.2)
-                .unwrap_or_default();
-            let mut dts = base + v.r(v.rel(j)) + ticks(dshift, out);
-            if let Some(&last) = dts_list.last() {
-                dts = dts.max(last + 1);
-            }
-            let pts = base + v.r(v.pts(j)) + cts_shift + ticks(pshift, out);
-            let cts = i32::try_from(pts - dts).map_err(|_| {
-                unsupported(
-                    &chunks[k],
-                    format!(
-                        "{} track {}: sample {j}'s composition offset does not fit 32 bits",
-                        kind_name(kind),
-                        track(k).id
-                    ),
-                )
-            })?;
-            samples.push(Timed {
-                chunk: k,
-                src: Src::Sample(j),
-                duration: 0,
-                cts,
-            });
-            dts_list.push(dts);
-        }
-        let shift = p.inserted();
-        media_end = base + v.r(i128::from(w.end)) + cts_shift + ticks(shift, out);
-        // The last sample's own duration, for the last chunk.
-        let j = v.len() - 1;
-        let tail = ticks(shift, out)
-            - splits
-                .iter()
-                .rev()
-                .find(|x| x.0 <= j)
-                .map(|x| ticks(x.2, out))
-                .unwrap_or(0);
-        let own = v.r(v.rel(j) + v.dur(j)) - v.r(v.rel(j)) + tail;
-        if let Some(s) = samples.last_mut() {
-            s.duration = to_u32(own.max(1), "sample duration")?;
-        }
-    }
-    let count = samples.len();
-    for x in 0..count.saturating_sub(1) {
-        let d = dts_list[x + 1] - dts_list[x];
-        samples[x].duration = u32::try_from(d).map_err(|_| {
-            // A jump this long is a pause or the gap before a chunk: name the chunk it is in.
-            let k = samples[x + 1].chunk;
-            let c = &chunks[k];
-            unsupported(
-                c,
-                format!(
-                    "{} track {}: a pause or gap of {} s does not fit a sample duration (32 \
-                     bits: {} s at most at timescale {scale})",
-                    kind_name(kind),
-                    c.movie.tracks[maps[k][i]].id,
-                    d / out,
-                    i128::from(u32::MAX) / out
-                ),
-            )
-        })?;
-    }
-    let media_duration = match (dts_list.first(), dts_list.last(), samples.last()) {
-        (Some(a), Some(b), Some(s)) => {
-            u64::try_from(b - a + i128::from(s.duration)).unwrap_or(u64::MAX)
-        }
-        _ => 0,
-    };
-    Ok(TrackTiming {
-        timescale: scale,
-        samples,
-        lead_empty: e_i,
-        media_time: i64::try_from(m_i).map_err(|_| overflow("media time"))?,
-        media_end: i64::try_from(media_end).map_err(|_| overflow("media time"))?,
-        media_duration,
     })
 }
