@@ -251,18 +251,18 @@ pub fn write(
 
 /// One piece of work: `len` bytes of chunk `chunk` from `src` to `dst`, cloned or copied.
 #[derive(Debug, Clone, Copy)]
-struct Piece {
-    chunk: usize,
-    src: u64,
-    len: u64,
-    dst: u64,
-    clone: bool,
+pub(crate) struct Piece {
+    pub(crate) chunk: usize,
+    pub(crate) src: u64,
+    pub(crate) len: u64,
+    pub(crate) dst: u64,
+    pub(crate) clone: bool,
 }
 
 /// Copy ranges cut into pieces of at most [`PIECE`] bytes: with a `block` size, the
 /// block-aligned middle of each range whose source and destination are congruent modulo it
 /// becomes clone pieces (cut at block multiples), its head and tail copy pieces.
-fn pieces(copies: &[crate::CopyRange], block: Option<u64>) -> Vec<Piece> {
+pub(crate) fn pieces(copies: &[crate::CopyRange], block: Option<u64>) -> Vec<Piece> {
     let mut out = Vec::with_capacity(copies.len());
     let mut push = |r: &crate::CopyRange, from: u64, to: u64, clone: bool, step: u64| {
         let mut off = from;
