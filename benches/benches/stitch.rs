@@ -4,6 +4,12 @@
 //!   10 minutes built from the `basic` fixture's packets: 28,800 video frames and 56,256 AAC
 //!   frames in all). Sample tables merged, edit lists, layout, the whole header encoded; compact
 //!   and with the block-aligned layout for cloning (`align: Some(4096)`).
+//! - `clone layout`: the copy ranges of that hour's aligned plan cut into clone and copy pieces
+//!   for a 4096-byte block (what [`callrec_stitch::write`] hands to the filesystem).
+//! - `verify`: the read-back [`callrec_stitch::write`] runs before renaming, on a written 1 h
+//!   output (frames padded to 15,600 bytes, 464 MB, in the page cache): parse, structural
+//!   validation, every sample and edit compared with the plan; with every sample's NAL units
+//!   walked (a copied output) and with the ranges taken as cloned (the walk at the cuts only).
 //! - `write`: [`callrec_stitch::write`] of a synthetic 3-minute recording whose video frames are
 //!   padded to 15,600 bytes (about 1 Mbit/s, 24 MB) into a temporary directory, on 1 and 2
 //!   copy threads: temporary file, copies, fsync, rename. Throughput is output bytes.
@@ -67,6 +73,53 @@ fn plan(c: &mut Criterion) {
         format!("plan 1 h in 6 chunks, aligned ({samples} samples)"),
         |b| b.iter(|| Plan::new(black_box(&chunks), &aligned).map(|p| p.output_len())),
     );
+    let (pieces, cloned) = callrec_stitch::bench::clone_layout(p.copies(), Some(4096));
+    assert!(
+        pieces > 0 && cloned == 0,
+        "a compact layout is not congruent"
+    );
+    let ap = Plan::new(&chunks, &aligned).expect("aligned plan");
+    let (_, cloned) = callrec_stitch::bench::clone_layout(ap.copies(), Some(4096));
+    assert!(cloned > 0);
+    group.bench_function(
+        format!(
+            "clone layout 1 h in 6 chunks ({} ranges)",
+            ap.copies().len()
+        ),
+        |b| b.iter(|| callrec_stitch::bench::clone_layout(black_box(ap.copies()), Some(4096))),
+    );
+    group.finish();
+}
+
+fn verify(c: &mut Criterion) {
+    let src = Source::load(&basic_fixture()).expect("basic fixture");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let rec = dir.path().join("recording");
+    write_recording(&src, &rec, 6, 600, 15_600).expect("synthetic recording");
+    let chunks = inputs(&rec);
+    let opts = StitchOptions {
+        align: Some(4096),
+        no_reflink: true,
+        ..StitchOptions::default()
+    };
+    let p = Plan::new(&chunks, &opts).expect("plan");
+    drop(chunks);
+    let out = dir.path().join("out.mp4");
+    callrec_stitch::write(&p, &out, &opts, &|_| {}).expect("write");
+    let file = std::fs::File::open(&out).expect("output");
+    let all: Vec<std::ops::Range<u64>> = p
+        .copies()
+        .iter()
+        .map(|r| r.dst_offset..r.dst_offset + r.len)
+        .collect();
+    let mut group = c.benchmark_group("stitch");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(p.output_len()));
+    for (what, cloned) in [("copied", &[][..]), ("cloned", &all[..])] {
+        group.bench_function(format!("verify 1 h, 464 MB, {what}"), |b| {
+            b.iter(|| callrec_stitch::bench::verify(&p, &file, black_box(cloned)).expect("verify"))
+        });
+    }
     group.finish();
 }
 
@@ -104,5 +157,5 @@ fn write(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, plan, write);
+criterion_group!(benches, plan, verify, write);
 criterion_main!(benches);

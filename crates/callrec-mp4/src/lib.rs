@@ -31,4 +31,6 @@ pub use movie::{
 };
 pub use reader::Reader;
 pub use source::{Source, Window};
-pub use validate::{validate, validate_movie, validate_source, Defect, DefectKind};
+pub use validate::{
+    validate, validate_movie, validate_source, validate_source_skipping, Defect, DefectKind,
+};

@@ -333,3 +333,27 @@ pub enum Error {
 
 /// This crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Entry points for the criterion benches (`benches/benches/stitch.rs`): not part of the API.
+#[doc(hidden)]
+pub mod bench {
+    use std::fs::File;
+    use std::ops::Range;
+    use std::path::Path;
+
+    use crate::{CopyRange, Plan, Result};
+
+    /// The read-back [`crate::write()`] runs before renaming: `file` holds `plan`'s output,
+    /// `cloned` the output ranges the filesystem cloned.
+    pub fn verify(plan: &Plan, file: &File, cloned: &[Range<u64>]) -> Result<()> {
+        crate::verify::verify(plan, file, Path::new("bench.mp4"), cloned, false)
+    }
+
+    /// The clone layout: how many pieces `copies` are cut into for a filesystem of `block`
+    /// bytes, and how many bytes of them can be cloned.
+    pub fn clone_layout(copies: &[CopyRange], block: Option<u64>) -> (usize, u64) {
+        let p = crate::write::pieces(copies, block);
+        let cloned = p.iter().filter(|p| p.clone).map(|p| p.len).sum();
+        (p.len(), cloned)
+    }
+}

@@ -3,15 +3,42 @@
 //! prefixes: a misplaced copy shows), and its sample tables, edit lists and timescales are the
 //! plan's, sample by sample. With [`crate::StitchOptions::verify_payload`] every copied byte is
 //! also compared with its source.
+//!
+//! In the ranges the filesystem cloned (their blocks shared with the chunks, whose samples were
+//! validated when they were parsed) only the video samples at the edges of each
+//! [`SPOT_EVERY`]-aligned piece of a range have their NAL units walked: walking every sample
+//! read a page of every sample back from disk (a clone's pages are not cached), 90% of a 1 h
+//! stitch on XFS. A missing or misplaced clone still shows.
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use callrec_mp4::{Movie, ParseOptions, Source};
 
 use crate::{Error, Plan, Result};
+
+/// Cloned ranges are cut at the multiples of this many output bytes: the video samples that
+/// straddle a cut (or a range's edge) have their NAL units walked.
+const SPOT_EVERY: u64 = 1 << 20;
+
+/// The cloned output ranges, cut at every multiple of [`SPOT_EVERY`], sorted: what the NAL walk
+/// skips (a sample wholly inside one of them).
+fn skipped(cloned: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut out = Vec::with_capacity(cloned.len());
+    for r in cloned {
+        let mut at = r.start;
+        while at < r.end {
+            let cut = ((at / SPOT_EVERY + 1) * SPOT_EVERY).min(r.end);
+            out.push(at..cut);
+            at = cut;
+        }
+    }
+    out.sort_unstable_by_key(|r| r.start);
+    out
+}
 
 /// A file read with positioned reads, for the parser.
 struct FileSource<'a> {
@@ -40,15 +67,22 @@ fn fail(out: &Path, reason: String) -> Error {
     }
 }
 
-/// Checks the written temporary file `file` (for target `out`) against `plan`.
-pub(crate) fn verify(plan: &Plan, file: &File, out: &Path, payload: bool) -> Result<()> {
+/// Checks the written temporary file `file` (for target `out`) against `plan`; `cloned`: the
+/// output ranges the filesystem cloned.
+pub(crate) fn verify(
+    plan: &Plan,
+    file: &File,
+    out: &Path,
+    cloned: &[Range<u64>],
+    payload: bool,
+) -> Result<()> {
     let src = FileSource {
         file,
         len: plan.output_len(),
     };
     let got = Movie::read(&src, ParseOptions::default())
         .map_err(|e| fail(out, format!("it does not parse: {e}")))?;
-    let defects = callrec_mp4::validate_source(&src, &got)
+    let defects = callrec_mp4::validate_source_skipping(&src, &got, &skipped(cloned))
         .map_err(|e| fail(out, format!("it cannot be validated: {e}")))?;
     if let Some(d) = defects.first() {
         return Err(fail(
@@ -156,4 +190,20 @@ fn verify_payload(plan: &Plan, file: &File, out: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloned_ranges_are_cut_at_every_spot() {
+        let m = SPOT_EVERY;
+        let got = skipped(&[3 * m + 5..3 * m + 9, 10..2 * m + 7]);
+        assert_eq!(
+            got,
+            [10..m, m..2 * m, 2 * m..2 * m + 7, 3 * m + 5..3 * m + 9]
+        );
+        assert!(skipped(&[]).is_empty());
+    }
 }

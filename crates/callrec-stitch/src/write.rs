@@ -178,6 +178,7 @@ pub fn write(
         shared: AtomicU64::new(0),
         copied: AtomicU64::new(0),
         clone_refused: AtomicBool::new(block.is_none()),
+        cloned: Mutex::new(Vec::new()),
     };
     let run = || copy_pieces(plan, &pieces, &tmp, out, &done, &counts, progress);
     let copy = || match opts.threads {
@@ -228,7 +229,11 @@ pub fn write(
     flush_result.map_err(io_err("sync", out))?;
 
     f.sync_all().map_err(io_err("sync", out))?;
-    crate::verify::verify(plan, f, out, opts.verify_payload)?;
+    let cloned = counts
+        .cloned
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    crate::verify::verify(plan, f, out, &cloned, opts.verify_payload)?;
     temp.persist(out)
         .map_err(io_err("rename the temporary file to", out))?;
     Ok(Summary {
@@ -236,8 +241,8 @@ pub fn write(
         duration_ms: plan.duration_ms(),
         duration_us: plan.duration_us(),
         bytes: plan.output_len(),
-        shared: counts.shared.into_inner(),
-        copied: counts.copied.into_inner(),
+        shared: counts.shared.load(Ordering::Relaxed),
+        copied: counts.copied.load(Ordering::Relaxed),
         placements: plan.chunks().to_vec(),
         tracks: plan.tracks().to_vec(),
         path: out.to_path_buf(),
@@ -246,18 +251,18 @@ pub fn write(
 
 /// One piece of work: `len` bytes of chunk `chunk` from `src` to `dst`, cloned or copied.
 #[derive(Debug, Clone, Copy)]
-struct Piece {
-    chunk: usize,
-    src: u64,
-    len: u64,
-    dst: u64,
-    clone: bool,
+pub(crate) struct Piece {
+    pub(crate) chunk: usize,
+    pub(crate) src: u64,
+    pub(crate) len: u64,
+    pub(crate) dst: u64,
+    pub(crate) clone: bool,
 }
 
 /// Copy ranges cut into pieces of at most [`PIECE`] bytes: with a `block` size, the
 /// block-aligned middle of each range whose source and destination are congruent modulo it
 /// becomes clone pieces (cut at block multiples), its head and tail copy pieces.
-fn pieces(copies: &[crate::CopyRange], block: Option<u64>) -> Vec<Piece> {
+pub(crate) fn pieces(copies: &[crate::CopyRange], block: Option<u64>) -> Vec<Piece> {
     let mut out = Vec::with_capacity(copies.len());
     let mut push = |r: &crate::CopyRange, from: u64, to: u64, clone: bool, step: u64| {
         let mut off = from;
@@ -294,13 +299,15 @@ fn pieces(copies: &[crate::CopyRange], block: Option<u64>) -> Vec<Piece> {
     out
 }
 
-/// Bytes cloned and copied so far, whether cloning has been given up, and whether copies go
-/// through a buffer (never a clone: [`StitchOptions::no_reflink`]).
+/// Bytes cloned and copied so far, whether cloning has been given up, whether copies go
+/// through a buffer (never a clone: [`StitchOptions::no_reflink`]), and the output ranges
+/// cloned (for the read-back).
 struct Counts {
     buffered: bool,
     shared: AtomicU64,
     copied: AtomicU64,
     clone_refused: AtomicBool,
+    cloned: Mutex<Vec<std::ops::Range<u64>>>,
 }
 
 /// What a refused clone means: `Some(true)` the filesystem cannot clone at all (stop trying),
@@ -371,6 +378,11 @@ fn copy_pieces(
             };
             if cloned {
                 counts.shared.fetch_add(p.len, Ordering::Relaxed);
+                counts
+                    .cloned
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(p.dst..p.dst + p.len);
             } else if counts.buffered {
                 copy_piece_buffered(src, dst, buf, src_path, out, p)?;
                 counts.copied.fetch_add(p.len, Ordering::Relaxed);

@@ -262,8 +262,14 @@ pub(super) fn nal_units(
     t: &Track,
     runs: &[(usize, String)],
     stbl: &str,
+    skip: &[Range<u64>],
     out: &mut Vec<Defect>,
 ) -> Result<()> {
+    // A sample wholly inside one of `skip` is not walked.
+    let skipped = |s: &crate::Sample| {
+        let i = skip.partition_point(|r| r.start <= s.offset);
+        i > 0 && s.range().end <= skip[i - 1].end
+    };
     let path_of = |k: usize| {
         if runs.is_empty() {
             format!("{stbl}/stco")
@@ -319,6 +325,9 @@ pub(super) fn nal_units(
                 out.push(x);
                 empty_reported = true;
             }
+            continue;
+        }
+        if skipped(s) {
             continue;
         }
         let size = u64::from(s.size);

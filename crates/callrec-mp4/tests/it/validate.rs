@@ -178,3 +178,53 @@ fn nal_length_prefixes_must_tile_each_h264_sample() {
         (DefectKind::EmptySample, "moov/trak[0]/mdia/minf/stbl/stsz")
     );
 }
+
+/// `validate_source_skipping` does not walk the NAL units of the video samples lying wholly
+/// inside a skipped range: a broken sample is found unless it is skipped; the empty-sample
+/// check runs on every sample the walk reaches.
+#[test]
+#[allow(clippy::single_range_in_vec_init)] // one-range skip lists are the point
+fn nal_walk_skips_only_samples_wholly_inside_the_skipped_ranges() {
+    let mut movie = callrec_mp4::Movie::parse(&chunk0("basic")).unwrap();
+    // Sample 0 good (bytes 0..6), sample 1 broken (6..12: a forbidden bit), sample 2 empty.
+    let data = [0, 0, 0, 2, 0x65, 0x88, 0, 0, 0, 2, 0xe5, 0x88];
+    for t in &mut movie.tracks {
+        let first = t.samples[0];
+        t.samples.clear();
+        if t.kind == callrec_mp4::TrackKind::Video {
+            for (offset, size) in [(0, 6), (6, 6), (12, 0)] {
+                t.samples.push(callrec_mp4::Sample {
+                    offset,
+                    size,
+                    ..first
+                });
+            }
+        }
+    }
+    movie.mdats = vec![0..data.len() as u64];
+    let src: &[u8] = &data;
+    let kinds = |skip: &[std::ops::Range<u64>]| -> Vec<(DefectKind, Option<u64>)> {
+        callrec_mp4::validate_source_skipping(&src, &movie, skip)
+            .unwrap()
+            .iter()
+            .map(|d| (d.kind, d.sample))
+            .collect()
+    };
+    let empty = (DefectKind::EmptySample, Some(2));
+    let broken = (DefectKind::SampleData, Some(1));
+    // The walk stops at the first faulty sample (the empty one after it is not reached).
+    assert_eq!(kinds(&[]), [broken]);
+    assert_eq!(kinds(&[0..6]), [broken]);
+    assert_eq!(kinds(&[6..12]), [empty]);
+    assert_eq!(kinds(&[0..12]), [empty]);
+    assert_eq!(kinds(&[0..3, 4..100]), [empty]);
+    // Split inside sample 1: it lies wholly inside neither part, and is walked.
+    assert_eq!(kinds(&[0..9, 9..100]), [broken]);
+    assert_eq!(kinds(&[7..100]), [broken]);
+    let all: Vec<_> = callrec_mp4::validate_source(&src, &movie)
+        .unwrap()
+        .iter()
+        .map(|d| (d.kind, d.sample))
+        .collect();
+    assert_eq!(all, [broken]);
+}
