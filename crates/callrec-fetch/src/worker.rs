@@ -241,8 +241,17 @@ impl Worker {
                 _ = tokio::time::sleep(self.cfg.renew_every) => {}
                 _ = stop.notified() => return,
             }
-            if let Err(e) = self.queue.set_visibility(msg, vis).await {
-                tracing::warn!(message_id = %msg.id, "cannot renew the visibility: {e}");
+            match self.queue.set_visibility(msg, vis).await {
+                Ok(()) => {}
+                // Deleted or poisoned while the work directory is being cleaned: nothing to renew.
+                Err(Error::Storage { source, .. })
+                    if source.http_status() == Some(azure_core::http::StatusCode::NotFound) =>
+                {
+                    tracing::debug!(message_id = %msg.id, "the message is gone: not renewed");
+                }
+                Err(e) => {
+                    tracing::warn!(message_id = %msg.id, "cannot renew the visibility: {e}")
+                }
             }
         }
     }
