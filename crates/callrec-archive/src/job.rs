@@ -317,10 +317,15 @@ fn verify_output(
     expected: &[(TrackKind, usize)],
     duration_ms: u64,
 ) -> Result<(), String> {
-    use callrec::crates::mp4::{validate_movie, Movie};
-    let data = fs::read(mp4).map_err(|e| e.to_string())?;
-    let movie = Movie::parse(&data).map_err(|e| e.to_string())?;
-    if let Some(d) = validate_movie(&data, &movie).first() {
+    use callrec::crates::mp4::{validate_source, Movie, ParseOptions};
+    // Positioned reads in bounded windows: the output (hundreds of MB for an hour) is never
+    // held whole in memory.
+    let src = callrec::ChunkReader::open(mp4).map_err(|e| e.to_string())?;
+    let movie = Movie::read(&src, ParseOptions::default()).map_err(|e| e.to_string())?;
+    if let Some(d) = validate_source(&src, &movie)
+        .map_err(|e| e.to_string())?
+        .first()
+    {
         return Err(d.to_string());
     }
     for kind in [TrackKind::Video, TrackKind::Audio] {

@@ -77,15 +77,17 @@ pub enum Error {
         /// The cause.
         source: Box<azure_core::Error>,
     },
-    /// A blob read back after upload differs from the local file.
-    #[error("blob {name}: committed size {actual} differs from the local {expected} bytes")]
+    /// A blob read back after upload is not what was uploaded.
+    #[error("blob {name}: its {what} reads back as {actual}, uploaded {expected}")]
     Verify {
-        /// The blob.
+        /// The blob (`container/name`).
         name: String,
-        /// Local size.
-        expected: u64,
-        /// Size in the container.
-        actual: u64,
+        /// What differs (`size`, `sha256 metadata`, `committed blocks`).
+        what: String,
+        /// What was uploaded.
+        expected: String,
+        /// What the container holds.
+        actual: String,
     },
     /// A queue message that is not a usable recording event.
     #[error("queue message {message_id}: {reason}")]

@@ -7,9 +7,13 @@
 //! 2. download every chunk (`contentLocation`, `metadataLocation`) with ACS HMAC-SHA256 auth
 //!    ([`AcsKey`]), only from allow-listed hosts ([`AllowList`]), streamed to disk, resumed with
 //!    `Range`, retried with capped exponential backoff and jitter ([`Downloader`]);
-//! 3. check and stitch the recording with callrec ([`archive_local`]);
-//! 4. upload `<recordingId>/check.json`, `timeline.json` and `recording.mp4` to the container in
-//!    staged blocks with a final commit ([`Container`]), then delete the message. A recording
+//! 3. run the per-recording archive job on the download (`callrec_archive::Job`: check,
+//!    timeline, stitch, read-back), the same job `batch` drives;
+//! 4. upload `<recordingId>/recording.mp4`, `timeline.json`, `check.json` and, last,
+//!    `manifest.json` ([`MANIFEST`]) to the container in staged blocks (each with its MD5) and a
+//!    final commit, read each back (size, SHA-256 metadata, committed blocks: [`Container`]),
+//!    then delete the message. A delivery whose manifest and blobs are already in the
+//!    container is deleted without downloading anything. A recording
 //!    whose check finds errors uploads `check.json` only and its message moves to
 //!    `<queue>-poison` ([`Queue`]); so does a message after 5 failed deliveries.
 //!
@@ -26,7 +30,6 @@
 //! ```
 
 mod allow;
-mod archive;
 mod auth;
 mod download;
 mod error;
@@ -37,13 +40,12 @@ pub mod testkit;
 mod worker;
 
 pub use allow::AllowList;
-pub use archive::{archive_local, Outcome};
 pub use auth::{AcsKey, SignedHeaders, EMPTY_BODY_SHA256};
 pub use download::{Downloader, RetryPolicy};
 pub use error::{Error, Result};
 pub use event::{decode_message, ChunkSource, Decoded, Job};
-pub use storage::{Container, Lease, Queue, Received};
-pub use worker::{Config, Summary, Worker};
+pub use storage::{BlobFacts, Container, Lease, Queue, Received, Uploaded, SHA256_META};
+pub use worker::{error_check_json, Config, Summary, Worker, MANIFEST};
 
 /// The URL type of the storage and download clients.
 pub use azure_core::http::Url;

@@ -1,13 +1,18 @@
 //! Azure Storage Queue and Blob clients (Microsoft's crates, SAS URLs).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use azure_core::http::{RequestContent, StatusCode};
-use azure_storage_blob::models::{BlockBlobClientCommitBlockListOptions, BlockLookupList};
+use azure_storage_blob::models::{
+    BlockBlobClientCommitBlockListOptions, BlockBlobClientStageBlockOptions, BlockListType,
+    BlockLookupList,
+};
 use azure_storage_blob::BlobContainerClient;
 use azure_storage_queue::models::{QueueClientReceiveMessagesOptions, QueueMessage};
 use azure_storage_queue::QueueClient;
+use md5::Digest as _;
 use tokio::io::AsyncReadExt;
 
 use crate::{Error, Result, Url};
@@ -298,29 +303,50 @@ impl Container {
         Ok(body.to_vec())
     }
 
+    /// Blob `name`'s bytes, `None` when there is no such blob (small blobs: a manifest).
+    pub async fn read_optional(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        match self.read(name).await {
+            Ok(b) => Ok(Some(b)),
+            Err(Error::Storage { source, .. })
+                if source.http_status() == Some(StatusCode::NotFound) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn target(&self, name: &str) -> String {
         format!("{}/{name}", self.name)
     }
 
     /// Uploads the file at `path` as block blob `name`: staged blocks of `block_size` bytes
-    /// (four in flight, so at most four in memory), then one commit, so the name holds the old blob or the
-    /// whole new one, never a part. Returns the bytes uploaded.
+    /// (at most [`STAGE_PARALLEL`] in flight, so at most that many in memory), then one commit,
+    /// so the name holds the old blob or the whole new one, never a part.
+    ///
+    /// Each block is sent with its MD5 as `Content-MD5` (the service refuses a block whose bytes
+    /// do not hash to it) and its id names that MD5, so the committed block list read back by
+    /// [`Container::verify`] pins the blob's content block by block. `sha256` (lowercase hex,
+    /// the content's hash as the archive job recorded it) goes into the blob's metadata, where
+    /// a later delivery reads it back without downloading the blob.
     pub async fn upload_file(
         &self,
         name: &str,
         path: &Path,
         content_type: &str,
+        sha256: &str,
         block_size: usize,
-    ) -> Result<u64> {
+    ) -> Result<Uploaded> {
         let blob = self.client.blob_client(name).block_blob_client();
         let mut file = tokio::fs::File::open(path)
             .await
             .map_err(Error::io("open", path))?;
         let block_size = block_size.max(1);
-        let mut ids = Vec::new();
-        let mut total = 0u64;
-        // Up to STAGE_PARALLEL blocks in flight, each read into its own buffer (no copy).
+        let mut blocks: Vec<(usize, u64)> = Vec::new();
+        // Up to STAGE_PARALLEL blocks in flight, each read into its own buffer (no copy); each
+        // task hashes its block, stages it and returns its id.
         let mut inflight = tokio::task::JoinSet::new();
+        let mut ids: Vec<Option<Vec<u8>>> = Vec::new();
         loop {
             let mut buf = vec![0u8; block_size];
             let mut filled = 0;
@@ -338,51 +364,203 @@ impl Container {
                 break;
             }
             buf.truncate(filled);
-            let id = format!("{:08}", ids.len()).into_bytes();
-            ids.push(id.clone());
-            total += filled as u64;
+            let index = blocks.len();
+            blocks.push((index, filled as u64));
+            ids.push(None);
             if inflight.len() >= STAGE_PARALLEL {
-                stage_result(inflight.join_next().await, &self.target(name))?;
+                let (i, id) = stage_result(inflight.join_next().await, &self.target(name))?;
+                ids[i] = Some(id);
             }
             let b = self.client.blob_client(name).block_blob_client();
-            inflight.spawn(async move {
-                b.stage_block(&id, filled as u64, RequestContent::from(buf), None)
-                    .await
-                    .map(|_| ())
-            });
+            inflight.spawn(stage(b, index, buf));
             if filled < block_size {
                 break;
             }
         }
         while let Some(r) = inflight.join_next().await {
-            stage_result(Some(r), &self.target(name))?;
+            let (i, id) = stage_result(Some(r), &self.target(name))?;
+            ids[i] = Some(id);
         }
+        let staged: Vec<(Vec<u8>, u64)> = ids
+            .into_iter()
+            .zip(&blocks)
+            .map(|(id, (_, n))| (id.unwrap_or_default(), *n))
+            .collect();
         let list = BlockLookupList {
-            latest: Some(ids),
+            latest: Some(staged.iter().map(|(id, _)| id.clone()).collect()),
             ..Default::default()
         };
         let body = RequestContent::try_from(list)
             .map_err(|e| Error::storage("encode the block list of", self.target(name), e))?;
         let opts = BlockBlobClientCommitBlockListOptions {
             blob_content_type: Some(content_type.to_string()),
+            metadata: Some(HashMap::from([(
+                SHA256_META.to_string(),
+                sha256.to_string(),
+            )])),
             ..Default::default()
         };
         blob.commit_block_list(body, Some(opts))
             .await
             .map_err(|e| Error::storage("commit", self.target(name), e))?;
-        Ok(total)
+        Ok(Uploaded {
+            bytes: staged.iter().map(|(_, n)| n).sum(),
+            sha256: sha256.to_string(),
+            blocks: staged,
+        })
     }
+
+    /// What the container holds under `name` (size and the `sha256` metadata an
+    /// [`Container::upload_file`] set), `None` when there is no such blob.
+    pub async fn facts(&self, name: &str) -> Result<Option<BlobFacts>> {
+        use azure_storage_blob::models::BlobClientGetPropertiesResultHeaders;
+        let r = match self.client.blob_client(name).get_properties(None).await {
+            Ok(r) => r,
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
+            Err(e) => {
+                return Err(Error::storage(
+                    "read the properties of",
+                    self.target(name),
+                    e,
+                ))
+            }
+        };
+        let read = |e| Error::storage("read the properties of", self.target(name), e);
+        Ok(Some(BlobFacts {
+            bytes: r.content_length().map_err(read)?.unwrap_or(0),
+            sha256: r.metadata().map_err(read)?.remove(SHA256_META),
+        }))
+    }
+
+    /// Reads back what [`Container::upload_file`] committed: the committed block list must be
+    /// the staged blocks (ids naming each block's service-checked MD5, and sizes), the blob's
+    /// size their sum and its `sha256` metadata the uploaded one.
+    pub async fn verify(&self, name: &str, up: &Uploaded) -> Result<()> {
+        let mismatch = |what: &str, expected: String, actual: String| Error::Verify {
+            name: self.target(name),
+            what: what.to_string(),
+            expected,
+            actual,
+        };
+        let facts = self
+            .facts(name)
+            .await?
+            .ok_or_else(|| mismatch("presence", "a blob".into(), "none".into()))?;
+        if facts.bytes != up.bytes {
+            return Err(mismatch(
+                "size",
+                up.bytes.to_string(),
+                facts.bytes.to_string(),
+            ));
+        }
+        if facts.sha256.as_deref() != Some(up.sha256.as_str()) {
+            return Err(mismatch(
+                "sha256 metadata",
+                up.sha256.clone(),
+                facts.sha256.unwrap_or_else(|| "none".into()),
+            ));
+        }
+        let r = self
+            .client
+            .blob_client(name)
+            .block_blob_client()
+            .get_block_list(BlockListType::Committed, None)
+            .await
+            .map_err(|e| Error::storage("read the block list of", self.target(name), e))?;
+        let list = r
+            .into_model()
+            .map_err(|e| Error::storage("read the block list of", self.target(name), e))?;
+        let committed: Vec<(Vec<u8>, u64)> = list
+            .committed_blocks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| {
+                (
+                    b.name.unwrap_or_default(),
+                    b.size.unwrap_or(0).max(0) as u64,
+                )
+            })
+            .collect();
+        if committed != up.blocks {
+            let show = |v: &[(Vec<u8>, u64)]| {
+                v.iter()
+                    .map(|(id, n)| format!("{}:{n}", String::from_utf8_lossy(id)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            return Err(mismatch(
+                "committed blocks (index-md5:size)",
+                show(&up.blocks),
+                show(&committed),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The metadata key holding a blob's SHA-256 (lowercase hex).
+pub const SHA256_META: &str = "sha256";
+
+/// What [`Container::upload_file`] committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    /// Bytes uploaded.
+    pub bytes: u64,
+    /// The SHA-256 set as metadata.
+    pub sha256: String,
+    /// Each block's id (`<index>-<md5 hex>`) and size, in order.
+    pub blocks: Vec<(Vec<u8>, u64)>,
+}
+
+/// A blob's size and `sha256` metadata ([`Container::facts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobFacts {
+    /// Committed size.
+    pub bytes: u64,
+    /// The `sha256` metadata, when set.
+    pub sha256: Option<String>,
+}
+
+/// Hashes block `index` (on a blocking thread: 8 MiB of MD5 is milliseconds), then stages it
+/// with its MD5 as `Content-MD5`; returns the index and the block id.
+async fn stage(
+    b: azure_storage_blob::BlockBlobClient,
+    index: usize,
+    buf: Vec<u8>,
+) -> azure_core::Result<(usize, Vec<u8>)> {
+    let (md5, buf) = tokio::task::spawn_blocking(move || (md5::Md5::digest(&buf), buf))
+        .await
+        .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Other, e))?;
+    let id = block_id(index, &md5);
+    let opts = BlockBlobClientStageBlockOptions {
+        transactional_content_md5: Some(md5.to_vec()),
+        ..Default::default()
+    };
+    let len = buf.len() as u64;
+    b.stage_block(&id, len, RequestContent::from(buf), Some(opts))
+        .await?;
+    Ok((index, id))
+}
+
+/// A block id: the index and the block's MD5, so that a committed list names each block's
+/// content. Same length for every block of a blob, as the service requires.
+fn block_id(index: usize, md5: &[u8]) -> Vec<u8> {
+    let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{index:08}-{hex}").into_bytes()
 }
 
 /// Blocks staged at once by [`Container::upload_file`].
 const STAGE_PARALLEL: usize = 4;
 
+type Staged = azure_core::Result<(usize, Vec<u8>)>;
+
 fn stage_result(
-    r: Option<std::result::Result<azure_core::Result<()>, tokio::task::JoinError>>,
+    r: Option<std::result::Result<Staged, tokio::task::JoinError>>,
     target: &str,
-) -> Result<()> {
+) -> Result<(usize, Vec<u8>)> {
     match r {
-        None | Some(Ok(Ok(()))) => Ok(()),
+        None => Err(Error::Config(format!("no block of {target} in flight"))),
+        Some(Ok(Ok(staged))) => Ok(staged),
         Some(Ok(Err(e))) => Err(Error::storage("stage a block of", target, e)),
         Some(Err(e)) => Err(Error::Config(format!(
             "staging a block of {target} died: {e}"

@@ -7,11 +7,17 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use crate::archive::error_check_json;
+use std::collections::BTreeMap;
+
+use callrec_archive::{
+    fingerprint, Entry, Job as ArchiveJob, JobOptions, Outcome, Output, Status, CHECK_JSON,
+    RECORDING_MP4, TIMELINE_JSON,
+};
+
 use crate::storage::redact;
 use crate::{
-    archive_local, decode_message, AcsKey, AllowList, Container, Decoded, Downloader, Error, Job,
-    Outcome, Queue, Received, Result, RetryPolicy, Url,
+    decode_message, AcsKey, AllowList, Container, Decoded, Downloader, Error, Job, Queue, Received,
+    Result, RetryPolicy, Url,
 };
 
 /// How a worker runs.
@@ -102,7 +108,26 @@ pub struct Worker {
     downloader: Downloader,
 }
 
-const MP4: &str = "recording.mp4";
+/// The blob written last for each recording: the archive job's manifest entry (status, and the
+/// size and SHA-256 of every blob uploaded). A delivery that finds it, and the blobs it lists,
+/// is a duplicate.
+pub const MANIFEST: &str = "manifest.json";
+
+/// `<name>/<file>`: the blob of one output of a recording.
+fn blob(job: &Job, file: &str) -> String {
+    format!("{}/{file}", job.name)
+}
+
+/// A `check.json` for a recording that never got as far as a check report.
+pub fn error_check_json(recording_id: &str, stage: &str, error: &str) -> String {
+    let v = serde_json::json!({
+        "recordingId": recording_id,
+        "errors": 1,
+        "warnings": 0,
+        "error": { "stage": stage, "message": error },
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+}
 
 impl Worker {
     /// Opens the clients (nothing is sent yet).
@@ -216,8 +241,17 @@ impl Worker {
                 _ = tokio::time::sleep(self.cfg.renew_every) => {}
                 _ = stop.notified() => return,
             }
-            if let Err(e) = self.queue.set_visibility(msg, vis).await {
-                tracing::warn!(message_id = %msg.id, "cannot renew the visibility: {e}");
+            match self.queue.set_visibility(msg, vis).await {
+                Ok(()) => {}
+                // Deleted or poisoned while the work directory is being cleaned: nothing to renew.
+                Err(Error::Storage { source, .. })
+                    if source.http_status() == Some(azure_core::http::StatusCode::NotFound) =>
+                {
+                    tracing::debug!(message_id = %msg.id, "the message is gone: not renewed");
+                }
+                Err(e) => {
+                    tracing::warn!(message_id = %msg.id, "cannot renew the visibility: {e}")
+                }
             }
         }
     }
@@ -243,10 +277,12 @@ impl Worker {
 
     async fn handle_job(&self, msg: &Received, job: &Job) -> Result<Done> {
         let started = Instant::now();
-        let mp4_blob = format!("{}/{MP4}", job.name);
-        match self.container.size(&mp4_blob).await {
-            Ok(Some(_)) => {
-                tracing::info!("already archived (a duplicate delivery): deleted");
+        match self.already_done(job).await {
+            Ok(Some(status)) => {
+                tracing::info!(
+                    status = status.as_str(),
+                    "already done (a duplicate delivery): its manifest and blobs are in place; deleted"
+                );
                 self.queue.delete(msg).await?;
                 return Ok(Done::Duplicate);
             }
@@ -258,27 +294,41 @@ impl Worker {
         }
         if msg.dequeue_count > self.cfg.max_dequeues {
             let why = format!("delivered {} times without success", msg.dequeue_count);
-            return self.poison_with(msg, job, "deliveries", &why).await;
+            return self.poison_with(msg, job, "deliveries", &why, false).await;
         }
         let dir = self.cfg.workdir.join(&job.name);
-        match self.process(job, &dir).await {
-            Ok(Outcome::Archived {
-                chunks,
-                duration_ms,
-                ..
-            }) => {
+        let outcome = match self.process(job, &dir).await {
+            Ok(o) => o,
+            Err(e) if e.stops_worker() => return Err(e),
+            Err(e) if e.is_permanent() => {
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                return self
+                    .poison_with(msg, job, "download", &e.to_string(), true)
+                    .await;
+            }
+            Err(e) => return self.failed(msg, job, "download", &e.to_string()).await,
+        };
+        let reason = outcome.reason.clone().unwrap_or_default();
+        match outcome.status {
+            Status::Ok => {
+                if let Err(e) = self.publish(job, &dir, &outcome).await {
+                    return self.failed(msg, job, "upload", &e.to_string()).await;
+                }
                 self.queue.delete(msg).await?;
+                let media_ms = outcome.media_ms.unwrap_or(0);
                 tracing::info!(
-                    chunks,
-                    duration_ms,
+                    chunks = outcome.chunks,
+                    duration_ms = media_ms,
+                    job_seconds = outcome.seconds,
                     seconds = started.elapsed().as_secs_f64(),
                     "archived"
                 );
                 if std::io::stderr().is_terminal() {
                     eprintln!(
-                        "{}: archived, {chunks} chunks, {:.1} s of media, in {:.1} s",
+                        "{}: archived, {} chunks, {:.1} s of media, in {:.1} s",
                         job.recording_id,
-                        duration_ms as f64 / 1000.0,
+                        outcome.chunks,
+                        media_ms as f64 / 1000.0,
                         started.elapsed().as_secs_f64()
                     );
                 }
@@ -288,9 +338,8 @@ impl Worker {
                 let _ = tokio::fs::remove_dir_all(&dir).await;
                 Ok(Done::Archived)
             }
-            Ok(Outcome::Rejected { check, reason }) => {
-                let name = format!("{}/check.json", job.name);
-                if let Err(e) = self.upload(&name, &check, "application/json").await {
+            Status::Rejected => {
+                if let Err(e) = self.publish(job, &dir, &outcome).await {
                     return self.failed(msg, job, "upload", &e.to_string()).await;
                 }
                 tracing::error!(
@@ -301,32 +350,62 @@ impl Worker {
                 let _ = tokio::fs::remove_dir_all(&dir).await;
                 Ok(Done::Poisoned)
             }
-            Ok(Outcome::Failed { error }) => self.failed(msg, job, "archive", &error).await,
-            Err(e) if e.stops_worker() => Err(e),
-            Err(e) if e.is_permanent() => {
-                let _ = tokio::fs::remove_dir_all(&dir).await;
-                self.poison_with(msg, job, "download", &e.to_string()).await
-            }
-            Err(e) => self.failed(msg, job, "download", &e.to_string()).await,
+            Status::Error => self.failed(msg, job, "archive", &reason).await,
         }
+    }
+
+    /// Whether the container already holds this recording's outcome: its `manifest.json`
+    /// (written last) says ok or rejected, and every blob it lists is there with the size and
+    /// `sha256` it records. Nothing is downloaded.
+    async fn already_done(&self, job: &Job) -> Result<Option<Status>> {
+        let Some(bytes) = self.container.read_optional(&blob(job, MANIFEST)).await? else {
+            return Ok(None);
+        };
+        let entry: Entry = match serde_json::from_slice(&bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!("{MANIFEST} does not parse ({e}): archiving again");
+                return Ok(None);
+            }
+        };
+        if entry.status == Status::Error || !entry.trusted() || entry.outputs.is_empty() {
+            return Ok(None);
+        }
+        for (name, want) in &entry.outputs {
+            let facts = self.container.facts(&blob(job, name)).await?;
+            let matches = facts.as_ref().is_some_and(|f| {
+                f.bytes == want.bytes && f.sha256.as_deref() == Some(want.sha256.as_str())
+            });
+            if !matches {
+                tracing::warn!(
+                    blob = name.as_str(),
+                    "{MANIFEST} lists it but the container holds {facts:?}: archiving again"
+                );
+                return Ok(None);
+            }
+        }
+        Ok(Some(entry.status))
     }
 
     /// A transient failure: left for the next delivery, or poisoned on the last one.
     async fn failed(&self, msg: &Received, job: &Job, stage: &str, error: &str) -> Result<Done> {
         if msg.dequeue_count >= self.cfg.max_dequeues {
-            return self.poison_with(msg, job, stage, error).await;
+            return self.poison_with(msg, job, stage, error, false).await;
         }
         tracing::warn!("{stage}: {error}; left for a later delivery");
         Ok(Done::Retry)
     }
 
-    /// Uploads a `check.json` naming the error, then moves the message to the poison queue.
+    /// Uploads a `check.json` naming the error (and, when retrying will not change it, a
+    /// `manifest.json` saying rejected, so that a later delivery is not worked again), then
+    /// moves the message to the poison queue.
     async fn poison_with(
         &self,
         msg: &Received,
         job: &Job,
         stage: &str,
         error: &str,
+        permanent: bool,
     ) -> Result<Done> {
         let json = error_check_json(&job.recording_id, stage, error);
         let dir = self.cfg.workdir.join(&job.name);
@@ -335,15 +414,32 @@ impl Worker {
             tokio::fs::create_dir_all(&dir)
                 .await
                 .map_err(Error::io("create", &dir))?;
-            tokio::fs::write(&path, json)
+            tokio::fs::write(&path, &json)
                 .await
                 .map_err(Error::io("write", &path))?;
-            self.upload(
-                &format!("{}/check.json", job.name),
-                &path,
-                "application/json",
-            )
-            .await
+            let check = Output::of(json.as_bytes());
+            self.upload(job, CHECK_JSON, &path, &check).await?;
+            if permanent {
+                let entry = Entry {
+                    dir: job.recording_id.clone(),
+                    key: job.name.clone(),
+                    call_id: None,
+                    status: Status::Rejected,
+                    reason: Some(format!("{stage}: {error}")),
+                    inputs: String::new(),
+                    chunks: job.chunks.len(),
+                    errors: 1,
+                    warnings: 0,
+                    media_ms: None,
+                    wall_ms: None,
+                    paused_ms: None,
+                    wall_clock: false,
+                    outputs: BTreeMap::from([(CHECK_JSON.to_string(), check)]),
+                    seconds: 0.0,
+                };
+                self.upload_manifest(job, &dir, &entry).await?;
+            }
+            Ok::<(), Error>(())
         };
         if let Err(e) = up.await {
             tracing::warn!("cannot upload check.json: {e}");
@@ -354,8 +450,8 @@ impl Worker {
         Ok(Done::Poisoned)
     }
 
-    /// Downloads, archives locally and uploads; `Ok(Archived)` once the blobs are committed
-    /// and verified.
+    /// Downloads every chunk into `dir/chunks` and runs the archive job on them into
+    /// `dir/out` (`callrec_archive::Job`: check, timeline, stitch, read-back).
     async fn process(&self, job: &Job, dir: &Path) -> Result<Outcome> {
         // Every URL is vetted before anything is sent: a forged host is never contacted.
         for u in job.urls() {
@@ -370,65 +466,122 @@ impl Worker {
         tokio::fs::write(&event, bytes)
             .await
             .map_err(Error::io("write", &event))?;
-        for c in &job.chunks {
-            let n = self
-                .downloader
-                .download(&c.content, &chunks.join(format!("{}.mp4", c.document_id)))
-                .await?;
-            let m = self
-                .downloader
-                .download(&c.metadata, &chunks.join(format!("{}.json", c.document_id)))
-                .await?;
-            tracing::debug!(document_id = %c.document_id, media = n, metadata = m, "chunk downloaded");
+        let span = tracing::info_span!("download", chunks = job.chunks.len());
+        async {
+            for c in &job.chunks {
+                let n = self
+                    .downloader
+                    .download(&c.content, &chunks.join(format!("{}.mp4", c.document_id)))
+                    .await?;
+                let m = self
+                    .downloader
+                    .download(&c.metadata, &chunks.join(format!("{}.json", c.document_id)))
+                    .await?;
+                tracing::debug!(document_id = %c.document_id, media = n, metadata = m, "chunk downloaded");
+            }
+            Ok::<(), Error>(())
         }
-        let out = dir.join("out");
-        let (c2, o2) = (chunks.clone(), out.clone());
-        let outcome = tokio::task::spawn_blocking(move || archive_local(&c2, &o2))
-            .await
-            .unwrap_or_else(|e| Outcome::Failed {
-                error: format!("the archive job died: {e}"),
-            });
-        if let Outcome::Archived {
-            check,
-            timeline,
-            mp4,
-            ..
-        } = &outcome
-        {
-            // The mp4 goes last: its presence marks the recording as archived.
-            self.upload(
-                &format!("{}/check.json", job.name),
-                check,
-                "application/json",
-            )
-            .await?;
-            self.upload(
-                &format!("{}/timeline.json", job.name),
-                timeline,
-                "application/json",
-            )
-            .await?;
-            self.upload(&format!("{}/{MP4}", job.name), mp4, "video/mp4")
-                .await?;
-        }
+        .instrument(span)
+        .await?;
+        let archive = ArchiveJob::new(chunks, dir.join("out"), JobOptions::default());
+        let span = tracing::info_span!("archive job");
+        let outcome =
+            tokio::task::spawn_blocking(move || span.in_scope(|| archive.run(&|_, _| {})))
+                .await
+                .map_err(|e| Error::Config(format!("the archive job died: {e}")))?;
+        tracing::debug!(
+            status = outcome.status.as_str(),
+            seconds = outcome.seconds,
+            "archive job done"
+        );
         Ok(outcome)
     }
 
-    /// Uploads and verifies the committed size.
-    async fn upload(&self, name: &str, path: &Path, content_type: &str) -> Result<()> {
-        let n = self
+    /// Uploads what the archive job made, each blob verified after its commit, and the
+    /// `manifest.json` last: ok, `recording.mp4`, `timeline.json`, `check.json`; rejected,
+    /// `check.json` only (one that says why when the job made none).
+    async fn publish(&self, job: &Job, dir: &Path, outcome: &Outcome) -> Result<()> {
+        let out = dir.join("out");
+        let mut uploaded = BTreeMap::new();
+        let names: &[&str] = if outcome.status == Status::Ok {
+            &[RECORDING_MP4, TIMELINE_JSON, CHECK_JSON]
+        } else {
+            &[CHECK_JSON]
+        };
+        for name in names {
+            let (path, described) = match outcome.outputs.get(*name) {
+                Some(o) => (out.join(name), o.clone()),
+                None => {
+                    // Rejected before a check report (the recording does not open).
+                    let reason = outcome.reason.as_deref().unwrap_or("no check report");
+                    let json = error_check_json(&job.recording_id, "open", reason);
+                    let path = dir.join("check.error.json");
+                    tokio::fs::write(&path, &json)
+                        .await
+                        .map_err(Error::io("write", &path))?;
+                    (path, Output::of(json.as_bytes()))
+                }
+            };
+            let span = tracing::info_span!("upload", blob = *name, bytes = described.bytes);
+            self.upload(job, name, &path, &described)
+                .instrument(span)
+                .await?;
+            uploaded.insert(name.to_string(), described);
+        }
+        let chunks = dir.join("chunks");
+        let mut entry = outcome.entry(
+            &job.recording_id,
+            &job.name,
+            None,
+            &fingerprint(&chunks).unwrap_or_default(),
+            false,
+        );
+        entry.outputs = uploaded;
+        self.upload_manifest(job, dir, &entry).await
+    }
+
+    /// Writes `entry` as the recording's `manifest.json`, uploaded last: it marks the
+    /// recording done.
+    async fn upload_manifest(&self, job: &Job, dir: &Path, entry: &Entry) -> Result<()> {
+        let mut json = serde_json::to_string_pretty(entry).unwrap_or_default();
+        json.push('\n');
+        let path = dir.join(MANIFEST);
+        tokio::fs::write(&path, &json)
+            .await
+            .map_err(Error::io("write", &path))?;
+        self.upload(job, MANIFEST, &path, &Output::of(json.as_bytes()))
+            .await
+    }
+
+    /// Uploads `path` as `<name>/<file>` and verifies the commit by reading it back
+    /// ([`Container::verify`]): its size and SHA-256 are `described`'s, its blocks the staged
+    /// ones.
+    async fn upload(&self, job: &Job, file: &str, path: &Path, described: &Output) -> Result<()> {
+        let name = blob(job, file);
+        let content_type = if file.ends_with(".mp4") {
+            "video/mp4"
+        } else {
+            "application/json"
+        };
+        let up = self
             .container
-            .upload_file(name, path, content_type, self.cfg.block_size)
+            .upload_file(
+                &name,
+                path,
+                content_type,
+                &described.sha256,
+                self.cfg.block_size,
+            )
             .await?;
-        let got = self.container.size(name).await?.unwrap_or(0);
-        if got != n {
+        if up.bytes != described.bytes {
             return Err(Error::Verify {
-                name: name.to_string(),
-                expected: n,
-                actual: got,
+                name,
+                what: "local file's size".into(),
+                expected: described.bytes.to_string(),
+                actual: up.bytes.to_string(),
             });
         }
-        Ok(())
+        self.container.verify(&name, &up).await
     }
 
     async fn delete_source(&self, job: &Job) {

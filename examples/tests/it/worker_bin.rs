@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use callrec_fetch::testkit::{recording_fixture, Azurite, Fault, Simulator};
-use callrec_fetch::{archive_local, Container, Outcome, Queue};
+use callrec_fetch::testkit::{local_mp4, recording_fixture, Azurite, Fault, Simulator};
+use callrec_fetch::{Container, Queue};
 
 const ACS: &str = "https://callrec-test.communication.azure.com";
 const ACS_HOST: &str = "callrec-test.communication.azure.com";
@@ -148,14 +148,8 @@ async fn a_killed_workers_message_is_finished_by_another() {
     );
 
     let mp4 = container.read("rec-killed/recording.mp4").await.unwrap();
-    let local = tempfile::tempdir().unwrap();
-    let Outcome::Archived { mp4: want, .. } =
-        archive_local(&recording_fixture("basic"), local.path())
-    else {
-        panic!("the fixture does not archive")
-    };
     assert!(
-        mp4 == std::fs::read(want).unwrap(),
+        mp4 == local_mp4("basic"),
         "the archived MP4 differs from the local stitch"
     );
     assert!(

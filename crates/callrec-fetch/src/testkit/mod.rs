@@ -14,3 +14,20 @@ pub fn recording_fixture(name: &str) -> std::path::PathBuf {
         .join("../../testdata/recordings")
         .join(name)
 }
+
+/// The `recording.mp4` that the archive job (`callrec_archive::Job`, the one the worker runs)
+/// makes from fixture `name` on local files, for comparison with an archived blob.
+///
+/// # Panics
+/// When the fixture does not archive (a test's own setup is wrong).
+pub fn local_mp4(name: &str) -> Vec<u8> {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let job = callrec_archive::Job::new(
+        recording_fixture(name),
+        out.path(),
+        callrec_archive::JobOptions::default(),
+    );
+    let o = job.run(&|_, _| {});
+    assert_eq!(o.status, callrec_archive::Status::Ok, "{:?}", o.reason);
+    std::fs::read(out.path().join(callrec_archive::RECORDING_MP4)).expect("recording.mp4")
+}

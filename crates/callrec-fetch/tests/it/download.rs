@@ -196,3 +196,30 @@ async fn a_partial_file_of_a_killed_run_is_resumed_with_range() {
     assert_eq!(log[0].range.as_deref(), Some("bytes=700-"));
     assert_eq!(log[0].status, 206);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_verified_by_its_committed_blocks_and_sha256() {
+    let env = env("verify").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::write(&a, vec![1u8; 300_000]).unwrap();
+    std::fs::write(&b, vec![2u8; 300_000]).unwrap();
+    let c = &env.container;
+    let up_a = c
+        .upload_file("x/blob", &a, "video/mp4", "aaaa", 128 * 1024)
+        .await
+        .unwrap();
+    assert_eq!((up_a.bytes, up_a.blocks.len()), (300_000, 3));
+    c.verify("x/blob", &up_a).await.unwrap();
+    // Same size, same sha256 claimed, other bytes: the committed blocks say so.
+    c.upload_file("x/blob", &b, "video/mp4", "aaaa", 128 * 1024)
+        .await
+        .unwrap();
+    let e = c.verify("x/blob", &up_a).await.unwrap_err();
+    assert!(
+        matches!(&e, callrec_fetch::Error::Verify { what, .. } if what.starts_with("committed blocks")),
+        "{e}"
+    );
+    let e = c.verify("x/missing", &up_a).await.unwrap_err().to_string();
+    assert!(e.contains("x/missing"), "{e}");
+}

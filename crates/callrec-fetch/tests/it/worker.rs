@@ -2,21 +2,11 @@
 
 use std::net::TcpListener;
 
-use callrec_fetch::testkit::{recording_fixture, Fault, Simulator};
-use callrec_fetch::{archive_local, Error, Outcome, Summary, Worker};
+use callrec_fetch::testkit::{local_mp4, recording_fixture, Fault, Simulator};
+use callrec_fetch::{Error, Summary, Worker};
 use serde_json::Value;
 
 use crate::common::*;
-
-/// The MP4 the library makes from the fixture itself, for comparison.
-fn local_mp4(fixture: &str) -> Vec<u8> {
-    let out = tempfile::tempdir().unwrap();
-    let o = archive_local(&recording_fixture(fixture), out.path());
-    let Outcome::Archived { mp4, .. } = o else {
-        panic!("{o:?}")
-    };
-    std::fs::read(mp4).unwrap()
-}
 
 async fn run(w: &Worker) -> callrec_fetch::Result<Summary> {
     w.run(std::future::pending()).await
@@ -322,4 +312,92 @@ async fn delete_source_deletes_every_chunk_only_after_the_blobs_are_committed() 
         .await
         .unwrap()
         .is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_of_a_rejected_recording_downloads_nothing_and_is_poisoned_once() {
+    let env = env("dupreject").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("mismatch"), "rec-dupreject")
+        .unwrap();
+    let m = Simulator::queue_message(&ev);
+    env.queue.send(&m).await.unwrap();
+    env.queue.send(&m).await.unwrap();
+    let s = run(&Worker::new(env.config(&sim, &key_b64())).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            poisoned: 1,
+            duplicates: 1,
+            ..Summary::default()
+        }
+    );
+    let log = sim.requests();
+    assert_eq!(log.len(), sim.paths().len(), "downloaded once: {log:?}");
+    let manifest: Value = serde_json::from_slice(
+        &env.container
+            .read("rec-dupreject/manifest.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["status"], "rejected", "{manifest}");
+    assert!(env.drain(false).await.is_empty());
+    assert_eq!(env.drain(true).await, vec![m], "one copy in poison");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_whose_blob_no_longer_matches_the_manifest_is_archived_again() {
+    let env = env("tampered").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-tampered")
+        .unwrap();
+    let m = Simulator::queue_message(&ev);
+    env.queue.send(&m).await.unwrap();
+    let w = Worker::new(env.config(&sim, &key_b64())).unwrap();
+    assert_eq!(run(&w).await.unwrap().archived, 1);
+    let manifest: Value = serde_json::from_slice(
+        &env.container
+            .read("rec-tampered/manifest.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let want = local_mp4("basic");
+    assert_eq!(
+        manifest["outputs"]["recording.mp4"]["bytes"],
+        want.len() as u64
+    );
+    // Someone replaces the archived MP4 with other bytes of the same size.
+    let other = env.workdir.path().join("other.mp4");
+    std::fs::write(&other, vec![7u8; want.len()]).unwrap();
+    let sha = manifest["outputs"]["recording.mp4"]["sha256"]
+        .as_str()
+        .unwrap();
+    let forged = format!("{}0", &sha[..sha.len() - 1]);
+    env.container
+        .upload_file(
+            "rec-tampered/recording.mp4",
+            &other,
+            "video/mp4",
+            &forged,
+            1 << 20,
+        )
+        .await
+        .unwrap();
+    std::fs::remove_file(&other).unwrap();
+    env.queue.send(&m).await.unwrap();
+    assert_eq!(run(&w).await.unwrap().archived, 1, "worked again");
+    assert_eq!(sim.requests().len(), 2 * sim.paths().len());
+    assert!(
+        env.container
+            .read("rec-tampered/recording.mp4")
+            .await
+            .unwrap()
+            == want
+    );
 }
