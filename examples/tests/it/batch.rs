@@ -414,7 +414,12 @@ fn batch_names_output_folders_after_the_call_id_one_per_recording() {
 
 #[test]
 fn batch_rerun_redoes_nothing_and_keeps_every_file_and_mtime() {
-    let FirstRun { out, opts, .. } = first_run();
+    let FirstRun {
+        root: _root,
+        out,
+        opts,
+        ..
+    } = first_run();
     let before = snapshot(out.path());
     let again = batch::run(&opts, &quiet).unwrap();
     assert_eq!(again.skipped(), 7);
@@ -427,7 +432,10 @@ fn batch_rerun_redoes_nothing_and_keeps_every_file_and_mtime() {
 #[test]
 fn batch_redoes_a_recording_whose_output_was_deleted_to_the_same_bytes() {
     let FirstRun {
-        out, opts, summary, ..
+        root: _root,
+        out,
+        opts,
+        summary,
     } = first_run();
     let before = snapshot(out.path());
     let faststart = out
@@ -489,7 +497,12 @@ fn batch_redoes_only_the_recording_whose_missing_chunk_arrived() {
 
 #[test]
 fn batch_force_redoes_everything_to_the_same_bytes() {
-    let FirstRun { out, opts, .. } = first_run();
+    let FirstRun {
+        root: _root,
+        out,
+        opts,
+        ..
+    } = first_run();
     let before = contents(out.path());
     let forced = batch::run(
         &Options {
