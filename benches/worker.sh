@@ -22,35 +22,13 @@ if [ ! -f "$REC/event.json" ]; then
     rm -rf "$REC"
     "$TARGET_DIR/release/make-recording" "$REC" --chunks 6 --seconds 600 --pad 15600
 fi
-npm install --no-audit --no-fund --no-save --prefix target/azurite azurite@3.35.0 >/dev/null
-
-target/azurite/node_modules/.bin/azurite --blobPort 10100 --queuePort 10101 --tablePort 10102 \
-    --inMemoryPersistence --disableTelemetry --skipApiVersionCheck --silent &
-AZ=$!
-python3 -m http.server 8091 --bind 127.0.0.1 --directory "$REC" >/dev/null 2>&1 &
-WEB=$!
-trap 'kill $AZ $WEB 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-    curl -s -o /dev/null http://127.0.0.1:10101/ && curl -s -o /dev/null http://127.0.0.1:8091/ && break
-    sleep 0.2
-done
-SAS='sv=2020-08-04&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp&sig=pLSo9iFIDdZ4zWLt5RLaI7PeARYsM95BSrzbihNYuwY%3D'
+. scripts/lib/azurite.sh
+azurite_up 10100 10101 10102 8091 "$REC"
+SAS="$AZURITE_SAS"
 Q=http://127.0.0.1:10101/devstoreaccount1/bench
 C=http://127.0.0.1:10100/devstoreaccount1/bench
-curl -sf -X PUT "$Q?$SAS" -H 'Content-Length: 0'
-curl -sf -X PUT "$C?restype=container&$SAS" -H 'Content-Length: 0'
-
-MSG=$(REC="$REC" python3 -c '
-import base64, json, os
-e = json.load(open(os.path.join(os.environ["REC"], "event.json")))
-e = e[0] if isinstance(e, list) else e
-e["data"]["recordingId"] = "bench-1h"
-for c in e["data"]["recordingStorageInfo"]["recordingChunks"]:
-    c["contentLocation"] = "http://127.0.0.1:8091/%s.mp4" % c["documentId"]
-    c["metadataLocation"] = "http://127.0.0.1:8091/%s.json" % c["documentId"]
-print(base64.b64encode(json.dumps(e).encode()).decode())')
-curl -sf -X POST "$Q/messages?$SAS" \
-    -d "<QueueMessage><MessageText>$MSG</MessageText></QueueMessage>" >/dev/null
+azurite_create "$Q" "$C"
+azurite_enqueue "$Q" "$REC/event.json" bench-1h 8091
 
 rm -rf "$WORK/wd" "$WORK/curl"
 CALLREC_ACS_KEY=$(printf 'bench key' | base64) /usr/bin/time -f '%e %M' -o "$WORK/worker.time" \

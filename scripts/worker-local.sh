@@ -7,37 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-npm install --no-audit --no-fund --no-save --prefix target/azurite azurite@3.35.0 >/dev/null
-target/azurite/node_modules/.bin/azurite --inMemoryPersistence --disableTelemetry \
-    --skipApiVersionCheck --silent &
-AZ=$!
-# A plain file server: it ignores the HMAC headers (the tests' simulator checks them).
-python3 -m http.server 8090 --bind 127.0.0.1 --directory testdata/recordings/basic \
-    >/dev/null 2>&1 &
-WEB=$!
-trap 'kill $AZ $WEB 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-    curl -s -o /dev/null http://127.0.0.1:10001/ && curl -s -o /dev/null http://127.0.0.1:8090/ && break
-    sleep 0.2
-done
-
-# An account SAS (blob + queue, until 2099) of Azurite's public development account.
-SAS='sv=2020-08-04&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp&sig=pLSo9iFIDdZ4zWLt5RLaI7PeARYsM95BSrzbihNYuwY%3D'
+. scripts/lib/azurite.sh
+azurite_up 10000 10001 10002 8090 testdata/recordings/basic
+SAS="$AZURITE_SAS"
 Q=http://127.0.0.1:10001/devstoreaccount1/recordings
 C=http://127.0.0.1:10000/devstoreaccount1/archive
-curl -sf -X PUT "$Q?$SAS" -H 'Content-Length: 0'
-curl -sf -X PUT "$C?restype=container&$SAS" -H 'Content-Length: 0'
-
-MSG=$(python3 -c '
-import base64, json
-e = json.load(open("testdata/recordings/basic/event.json"))[0]
-e["data"]["recordingId"] = "local-basic"
-for c in e["data"]["recordingStorageInfo"]["recordingChunks"]:
-    c["contentLocation"] = "http://127.0.0.1:8090/%s.mp4" % c["documentId"]
-    c["metadataLocation"] = "http://127.0.0.1:8090/%s.json" % c["documentId"]
-print(base64.b64encode(json.dumps(e).encode()).decode())')
-curl -sf -X POST "$Q/messages?$SAS" \
-    -d "<QueueMessage><MessageText>$MSG</MessageText></QueueMessage>" >/dev/null
+azurite_create "$Q" "$C"
+azurite_enqueue "$Q" testdata/recordings/basic/event.json local-basic 8090
 
 if [ -z "${WORKER:-}" ]; then
     cargo build --release --example worker

@@ -236,17 +236,41 @@ def find(buf, typ):
     return [(o, s) for _, t, o, s in boxes(buf, 0, len(buf)) if t == typ]
 
 
+def patched(buf, at, value, fmt=">I"):
+    """A copy of `buf` with `value` packed (struct format `fmt`) at byte `at`."""
+    d = bytearray(buf)
+    struct.pack_into(fmt, d, at, value)
+    return d
+
+
+def write_index(outdir, expected, notes, intro):
+    """expected.json (file -> what its error must name) and a README: `intro`, then one note per
+    file."""
+    with open(os.path.join(outdir, "expected.json"), "w") as f:
+        json.dump(expected, f, indent=2, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(outdir, "README"), "w") as f:
+        f.write(intro)
+        for n in notes:
+            f.write(n + "\n")
+
+
 def corrupt(basic, faststart, outdir):
     b = open(basic, "rb").read()
     fs = open(faststart, "rb").read()
     notes = []
     expected = {}
 
-    def write(name, data, box, how):
+    def write(name, data, box, how, error):
         with open(os.path.join(outdir, name), "wb") as f:
             f.write(data)
-        expected[name] = box
+        expected[name] = {"box": box, **error}
         notes.append(f"{name}: {how}")
+
+    def past_end(path, offset, size, end):
+        """callrec_mp4::Error::BoxPastEnd for the box at `offset` whose parent ends at `end`."""
+        return {"error": "BoxPastEnd", "path": path, "offset": offset, "size": size,
+                "available": end - offset}
 
     (mo, ms), = find(fs, b"moov")
     (do, ds), = find(fs, b"mdat")
@@ -254,48 +278,47 @@ def corrupt(basic, faststart, outdir):
     cut = do + ds // 2
     write("truncated_mdat.mp4", fs[:cut], "mdat",
           f"faststart remux of basic chunk 0 ({len(fs)} bytes, moov@{mo}, mdat@{do} size {ds}) "
-          f"cut to {cut} bytes (middle of mdat)")
+          f"cut to {cut} bytes (middle of mdat)", past_end("mdat", do, ds, cut))
 
     (mo, ms), = find(b, b"moov")
     (do, ds), = find(b, b"mdat")
     assert do < mo and mo + ms == len(b), "basic chunk must have moov last"
     cut = mo + ms // 2
     write("truncated_moov.mp4", b[:cut], "moov",
-          f"basic chunk 0 ({len(b)} bytes, moov@{mo} size {ms}) cut to {cut} bytes (middle of moov)")
+          f"basic chunk 0 ({len(b)} bytes, moov@{mo} size {ms}) cut to {cut} bytes (middle of moov)",
+          past_end("moov", mo, ms, cut))
 
     to, ts = find(b, b"trak")[0]
     newsize = (mo + ms - to) + 4096
-    d = bytearray(b)
-    struct.pack_into(">I", d, to, newsize)
+    d = patched(b, to, newsize)
     write("box_past_eof.mp4", bytes(d), "trak",
           f"basic chunk 0: first trak@{to} size field {ts} -> {newsize} (runs 4096 bytes past "
-          f"the end of moov and of the file)")
+          f"the end of moov and of the file)", past_end("moov/trak", to, newsize, mo + ms))
 
     ho, hs = find(b, b"mdhd")[0]
+    assert to < ho < to + ts, "the first mdhd is trak[0]'s"
     ver = b[ho + 8]
     tso = ho + (20 if ver == 0 else 28)
     old = struct.unpack(">I", b[tso:tso + 4])[0]
-    d = bytearray(b)
-    struct.pack_into(">I", d, tso, 0)
+    d = patched(b, tso, 0)
     write("zero_timescale.mp4", bytes(d), "mdhd",
-          f"basic chunk 0: first mdhd@{ho} (version {ver}) timescale at byte {tso}: {old} -> 0")
+          f"basic chunk 0: first mdhd@{ho} (version {ver}) timescale at byte {tso}: {old} -> 0",
+          {"error": "ZeroTimescale", "path": "moov/trak[0]/mdia/mdhd"})
 
     so, ss = find(b, b"stsz")[0]
+    assert to < so < to + ts, "the first stsz is trak[0]'s"
     old = struct.unpack(">I", b[so + 16:so + 20])[0]
-    d = bytearray(b)
-    struct.pack_into(">I", d, so + 16, 0x7FFFFFFF)
+    d = patched(b, so + 16, 0x7FFFFFFF)
     write("stsz_count_huge.mp4", bytes(d), "stsz",
           f"basic chunk 0: first stsz@{so} (size {ss}) sample_count at byte {so + 16}: "
-          f"{old} -> 0x7fffffff")
+          f"{old} -> 0x7fffffff",
+          {"error": "CountTooLarge", "path": "moov/trak[0]/mdia/minf/stbl/stsz",
+           "count": 0x7FFFFFFF, "remaining": ss - 20})
 
-    with open(os.path.join(outdir, "expected.json"), "w") as f:
-        json.dump(expected, f, indent=2, sort_keys=True)
-        f.write("\n")
-    with open(os.path.join(outdir, "README"), "w") as f:
-        f.write("Corrupt MP4 files made by testdata/gen_helper.py (corrupt) from basic chunk 0.\n"
-                "expected.json maps each file to the box name its parse error must mention.\n\n")
-        for n in notes:
-            f.write(n + "\n")
+    write_index(outdir, expected, notes,
+                "Corrupt MP4 files made by testdata/gen_helper.py (corrupt) from basic chunk 0.\n"
+                "expected.json maps each file to the box name its parse error must mention and to\n"
+                "that error: its callrec_mp4::Error variant and fields.\n\n")
 
 
 def walk(buf, start, end, prefix=""):
@@ -356,32 +379,28 @@ def structure(basic, bframes, fragmented, outdir):
     # sample entry of size 0 (the entry then runs to the end of its stsd)
     b = src["basic"]
     o, _ = locate(b, stbl.format(0) + "/stsd")
-    d = bytearray(b)
     typ = b[o + 20:o + 24].decode()
-    struct.pack_into(">I", d, o + 16, 0)
+    d = patched(b, o + 16, 0)
     write("sample_entry_size0.mp4", "basic", d, "mp4.sample_entry", 0,
           stbl.format(0) + f"/stsd/{typ}[0]", None, f"trak[0] stsd entry {typ} size -> 0")
 
     # stsz: the audio size table one sample short of stts
     o, _ = locate(b, stbl.format(1) + "/stsz")
     n = struct.unpack(">I", b[o + 16:o + 20])[0]
-    d = bytearray(b)
-    struct.pack_into(">I", d, o + 16, n - 1)
+    d = patched(b, o + 16, n - 1)
     write("stsz_count.mp4", "basic", d, "mp4.stsz", 1, stbl.format(1) + "/stsz", n - 1,
           f"trak[1] stsz sample_count {n} -> {n - 1} (stts still times {n})")
 
     # stts: a zero delta on the first run of the video track
     e, _ = full_box_entries(b, stbl.format(0) + "/stts")
-    d = bytearray(b)
-    struct.pack_into(">I", d, e + 4, 0)
+    d = patched(b, e + 4, 0)
     write("stts_zero_delta.mp4", "basic", d, "mp4.stts", 0, stbl.format(0) + "/stts", 0,
           "trak[0] stts first run delta -> 0")
 
     # stsc: the audio track's last entry no longer after the one before it
     e, count = full_box_entries(b, stbl.format(1) + "/stsc")
     prev = struct.unpack(">I", b[e + 12 * (count - 2):e + 12 * (count - 2) + 4])[0]
-    d = bytearray(b)
-    struct.pack_into(">I", d, e + 12 * (count - 1), prev)
+    d = patched(b, e + 12 * (count - 1), prev)
     write("stsc_not_increasing.mp4", "basic", d, "mp4.stsc", 1, stbl.format(1) + "/stsc", None,
           f"trak[1] stsc entry {count - 1} first_chunk -> {prev} (same as entry {count - 2})")
 
@@ -389,8 +408,7 @@ def structure(basic, bframes, fragmented, outdir):
     # spans ftyp and the mdat header: inside the file, outside every mdat payload)
     fo, _ = locate(b, "ftyp")
     e, _ = full_box_entries(b, stbl.format(0) + "/stco")
-    d = bytearray(b)
-    struct.pack_into(">I", d, e, fo + 8)
+    d = patched(b, e, fo + 8)
     write("chunk_offset_in_ftyp.mp4", "basic", d, "mp4.sample_range", 0,
           stbl.format(0) + "/stco", 0, f"trak[0] stco entry 0 -> {fo + 8} (inside ftyp)")
 
@@ -400,16 +418,14 @@ def structure(basic, bframes, fragmented, outdir):
     first = struct.unpack(">I", b[e:e + 4])[0]
     nv = struct.unpack(">I", b[locate(b, stbl.format(0) + "/stsz")[0] + 16:][:4])[0]
     assert first >= 1
-    d = bytearray(b)
-    struct.pack_into(">I", d, e, first - 1)
+    d = patched(b, e, first - 1)
     write("ctts_short.mp4", "bframes", d, "mp4.ctts", 0, stbl.format(0) + "/ctts", nv - 1,
           f"trak[0] ctts first run sample_count {first} -> {first - 1}")
 
     # composition offset: 20 s on the video track's first sample
     o, _ = locate(b, "moov/trak[0]/mdia/mdhd")
     ts = struct.unpack(">I", b[o + (20 if b[o + 8] == 0 else 28):][:4])[0]
-    d = bytearray(b)
-    struct.pack_into(">I", d, e + 4, 20 * ts)
+    d = patched(b, e + 4, 20 * ts)
     write("composition_offset_huge.mp4", "bframes", d, "mp4.composition_offset", 0,
           stbl.format(0) + "/ctts", 0, f"trak[0] ctts first run offset -> {20 * ts} (20 s)")
 
@@ -432,8 +448,7 @@ def structure(basic, bframes, fragmented, outdir):
     p = o + 16 + 4 * bool(flags & 1) + 4 * bool(flags & 4)
     p += 4 * len(per) * (n - 1) + 4 * per.index(0x200)
     old = struct.unpack(">I", b[p:p + 4])[0]
-    d = bytearray(b)
-    struct.pack_into(">I", d, p, old + 4096)
+    d = patched(b, p, old + 4096)
     write("trun_past_data.mp4", "fragmented", d, "mp4.trun", track_id - 1,
           f"moof[0]/traf[{ti}]/trun[0]", n - 1,
           f"moof[0]/traf[{ti}] (track {track_id}) trun sample {n - 1} size {old} -> {old + 4096}")
@@ -446,8 +461,7 @@ def structure(basic, bframes, fragmented, outdir):
     # prefixes then no longer tile them)
     e, _ = full_box_entries(b, stbl.format(0) + "/stco")
     old = struct.unpack(">I", b[e:e + 4])[0]
-    d = bytearray(b)
-    struct.pack_into(">I", d, e, old + 1)
+    d = patched(b, e, old + 1)
     write("stco_off_by_one.mp4", "basic", d, "mp4.sample_data", 0, stbl.format(0) + "/stco", 0,
           f"trak[0] stco entry 0 {old} -> {old + 1}")
 
@@ -459,24 +473,21 @@ def structure(basic, bframes, fragmented, outdir):
     o, _ = locate(b, stbl.format(0) + "/stsz")
     assert struct.unpack(">I", b[o + 12:o + 16])[0] == 0, "video stsz has a size per sample"
     k = per_chunk - 1
-    d = bytearray(b)
-    struct.pack_into(">I", d, o + 20 + 4 * k, 0)
+    d = patched(b, o + 20 + 4 * k, 0)
     write("video_sample_empty.mp4", "basic", d, "mp4.empty_sample", 0, stbl.format(0) + "/stsz",
           k, f"trak[0] stsz entry {k} (the last sample of the first chunk) -> 0 bytes")
 
     # stss: the last sync sample entry past the video track's sample count
     nv = struct.unpack(">I", b[o + 16:o + 20])[0]
     e, count = full_box_entries(b, stbl.format(0) + "/stss")
-    d = bytearray(b)
-    struct.pack_into(">I", d, e + 4 * (count - 1), nv + 1)
+    d = patched(b, e + 4 * (count - 1), nv + 1)
     write("stss_past_count.mp4", "basic", d, "mp4.stss", 0, stbl.format(0) + "/stss", None,
           f"trak[0] stss entry {count - 1} -> {nv + 1} (the track has {nv} samples)")
 
     # stts: the video track's first run delta 2^31 ticks (hours: beyond 10 s and the mdhd
     # duration)
     e, _ = full_box_entries(b, stbl.format(0) + "/stts")
-    d = bytearray(b)
-    struct.pack_into(">I", d, e + 4, 1 << 31)
+    d = patched(b, e + 4, 1 << 31)
     write("stts_delta_huge.mp4", "basic", d, "mp4.stts", 0, stbl.format(0) + "/stts", 0,
           "trak[0] stts first run delta -> 2^31")
 
@@ -494,22 +505,16 @@ def structure(basic, bframes, fragmented, outdir):
     flags = struct.unpack(">I", b[o + 8:o + 12])[0] & 0xFFFFFF
     assert flags & 1, "trun must carry a data_offset"
     old = struct.unpack(">i", b[o + 16:o + 20])[0]
-    d = bytearray(b)
-    struct.pack_into(">i", d, o + 16, old + 1)
+    d = patched(b, o + 16, old + 1, ">i")
     write("trun_data_offset_off_by_one.mp4", "fragmented", d, "mp4.sample_data", 0,
           f"moof[0]/traf[{ti}]/trun[0]", 0,
           f"moof[0]/traf[{ti}] (track {video_id}) trun data_offset {old} -> {old + 1}")
 
-    with open(os.path.join(outdir, "expected.json"), "w") as f:
-        json.dump(expected, f, indent=2, sort_keys=True)
-        f.write("\n")
-    with open(os.path.join(outdir, "README"), "w") as f:
-        f.write("Structurally broken MP4 files made by testdata/gen_helper.py (structure): each "
+    write_index(outdir, expected, notes,
+                "Structurally broken MP4 files made by testdata/gen_helper.py (structure): each "
                 "parses, and\ncallrec_mp4::validate finds exactly the defect expected.json "
                 "names (code, track index,\nbox path, first sample). Same length as the chunk "
                 "each was edited from.\n\n")
-        for n in notes:
-            f.write(n + "\n")
 
 
 def fragcheck(mp4, table):

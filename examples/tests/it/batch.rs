@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -12,21 +12,9 @@ use callrec_mp4::{Movie, TrackKind};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::util::{bin, copy_dir, testdata};
+
 const GOOD: [&str; 5] = ["basic", "bframes", "faststart", "fragmented", "paused"];
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
 
 /// A root holding every fixture recording (good and bad) plus folders that are not recordings.
 fn fixture_root() -> tempfile::TempDir {
@@ -234,13 +222,49 @@ fn assert_consistent(out: &Path) {
     }
 }
 
-#[test]
-fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
+/// One batch run (2 jobs) over a fresh fixture root, where every test of this group starts.
+struct FirstRun {
+    root: tempfile::TempDir,
+    out: tempfile::TempDir,
+    opts: Options,
+    summary: Summary,
+}
+
+fn first_run() -> FirstRun {
     let root = fixture_root();
     let out = tempfile::tempdir().unwrap();
     let opts = options(root.path(), out.path(), 2);
     let summary = batch::run(&opts, &quiet).unwrap();
+    FirstRun {
+        root,
+        out,
+        opts,
+        summary,
+    }
+}
 
+/// The documentId of the chunk that `basic` has and `missing_chunk` (a copy of it) lacks.
+fn lacking_chunk(root: &Path) -> String {
+    let stems = |d: &Path| -> BTreeSet<String> {
+        fs::read_dir(d)
+            .unwrap()
+            .filter_map(|f| {
+                let name = f.unwrap().file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".mp4").map(str::to_string)
+            })
+            .collect()
+    };
+    let lacking: Vec<String> = stems(&root.join("recordings/basic"))
+        .difference(&stems(&root.join("recordings-bad/missing_chunk")))
+        .cloned()
+        .collect();
+    assert_eq!(lacking.len(), 1);
+    lacking.into_iter().next().unwrap()
+}
+
+#[test]
+fn batch_finds_every_recording_in_path_order_and_lists_each_once_in_the_manifest() {
+    let FirstRun { out, summary, .. } = first_run();
     let dirs: Vec<&str> = summary
         .outcomes
         .iter()
@@ -269,7 +293,15 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
     );
     let keys: BTreeSet<&str> = m.values().map(|e| e.key.as_str()).collect();
     assert_eq!(keys.len(), 7, "keys are unique: {keys:?}");
+    assert_consistent(out.path());
+}
 
+#[test]
+fn batch_archives_every_good_recording_with_all_its_packets_and_its_durations() {
+    let FirstRun {
+        root, out, summary, ..
+    } = first_run();
+    let m = manifest(out.path());
     for name in GOOD {
         let rel = format!("recordings/{name}");
         let src = root.path().join(&rel);
@@ -319,8 +351,11 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
         outcome(&summary, "recordings/paused").paused_ms,
         Some(11_750)
     );
+}
 
-    // The mismatch fixture: rejected by the check, on chunk 1, with the report kept.
+#[test]
+fn batch_rejects_mismatch_on_chunk_1_and_keeps_its_check_report() {
+    let FirstRun { out, summary, .. } = first_run();
     let e = outcome(&summary, "recordings/mismatch");
     assert_eq!(e.status, Status::Rejected);
     let reason = e.reason.as_deref().unwrap();
@@ -339,31 +374,27 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
     }
     assert_eq!(check["errors"].as_u64(), Some(e.errors as u64));
     assert!(!out.path().join(&e.key).join("recording.mp4").exists());
+}
 
-    // missing_chunk: rejected, naming the chunk that basic has and it lacks.
+#[test]
+fn batch_rejects_missing_chunk_naming_the_chunk_it_lacks() {
+    let FirstRun {
+        root, out, summary, ..
+    } = first_run();
     let e = outcome(&summary, "recordings-bad/missing_chunk");
     assert_eq!(e.status, Status::Rejected);
-    let stems = |d: &Path| -> BTreeSet<String> {
-        fs::read_dir(d)
-            .unwrap()
-            .filter_map(|f| {
-                let name = f.unwrap().file_name().to_string_lossy().into_owned();
-                name.strip_suffix(".mp4").map(str::to_string)
-            })
-            .collect()
-    };
-    let lacking: Vec<String> = stems(&root.path().join("recordings/basic"))
-        .difference(&stems(&root.path().join("recordings-bad/missing_chunk")))
-        .cloned()
-        .collect();
-    assert_eq!(lacking.len(), 1);
+    let lacking = lacking_chunk(root.path());
     let reason = e.reason.as_deref().unwrap();
     assert!(
-        reason.contains("chunk 1") && reason.contains(&lacking[0]),
+        reason.contains("chunk 1") && reason.contains(&lacking),
         "{reason}"
     );
     assert!(!out.path().join(&e.key).join("recording.mp4").exists());
+}
 
+#[test]
+fn batch_names_output_folders_after_the_call_id_one_per_recording() {
+    let FirstRun { root, summary, .. } = first_run();
     // basic and missing_chunk share a call id: two folders, both named after it.
     let basic_id = call_id(&root.path().join("recordings/basic"));
     assert_eq!(
@@ -379,9 +410,16 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
         &outcome(&summary, "recordings/faststart").key,
         &faststart_id
     );
-    assert_consistent(out.path());
+}
 
-    // A second run redoes nothing: every file, the manifest included, keeps its bytes and mtime.
+#[test]
+fn batch_rerun_redoes_nothing_and_keeps_every_file_and_mtime() {
+    let FirstRun {
+        root: _root,
+        out,
+        opts,
+        ..
+    } = first_run();
     let before = snapshot(out.path());
     let again = batch::run(&opts, &quiet).unwrap();
     assert_eq!(again.skipped(), 7);
@@ -389,8 +427,17 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
     assert_eq!(again.exit_code(), 1);
     assert!(again.table().contains("skipped (earlier run): check found"));
     assert_eq!(snapshot(out.path()), before, "the second run changed files");
+}
 
-    // An output deleted since: that recording is redone, to the same bytes.
+#[test]
+fn batch_redoes_a_recording_whose_output_was_deleted_to_the_same_bytes() {
+    let FirstRun {
+        root: _root,
+        out,
+        opts,
+        summary,
+    } = first_run();
+    let before = snapshot(out.path());
     let faststart = out
         .path()
         .join(&outcome(&summary, "recordings/faststart").key);
@@ -406,16 +453,27 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
             .skipped
     );
     assert_eq!(contents(out.path()), contents_of(&before));
-    let before = snapshot(out.path());
+}
 
-    // The missing chunk arrives: only that recording is redone, and it now stitches to the same
-    // bytes as basic, of which it is a copy.
+#[test]
+fn batch_redoes_only_the_recording_whose_missing_chunk_arrived() {
+    let FirstRun {
+        root,
+        out,
+        opts,
+        summary,
+    } = first_run();
+    let before = snapshot(out.path());
+    let lacking = lacking_chunk(root.path());
+    let basic_key = &outcome(&summary, "recordings/basic").key;
+    let missing_key = &outcome(&summary, "recordings-bad/missing_chunk").key;
+    // It now stitches to the same bytes as basic, of which it is a copy.
     for ext in ["mp4", "json"] {
         fs::copy(
             root.path()
-                .join(format!("recordings/basic/{}.{ext}", lacking[0])),
+                .join(format!("recordings/basic/{lacking}.{ext}")),
             root.path()
-                .join(format!("recordings-bad/missing_chunk/{}.{ext}", lacking[0])),
+                .join(format!("recordings-bad/missing_chunk/{lacking}.{ext}")),
         )
         .unwrap();
     }
@@ -434,8 +492,17 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
             assert_eq!(after.get(rel), Some(v), "{rel} was touched");
         }
     }
+    assert_consistent(out.path());
+}
 
-    // --force redoes everything, to the same bytes.
+#[test]
+fn batch_force_redoes_everything_to_the_same_bytes() {
+    let FirstRun {
+        root: _root,
+        out,
+        opts,
+        ..
+    } = first_run();
     let before = contents(out.path());
     let forced = batch::run(
         &Options {
@@ -449,11 +516,7 @@ fn batch_archives_good_recordings_rejects_bad_ones_and_reruns_nothing() {
     assert_eq!(forced.outcomes.len(), 7);
     assert_eq!(contents(out.path()), before);
     let lines = fs::read_to_string(out.path().join(batch::MANIFEST)).unwrap();
-    assert_eq!(
-        lines.lines().count(),
-        7 + 1 + 1 + 7,
-        "first run, redo, chunk arrival, force"
-    );
+    assert_eq!(lines.lines().count(), 7 + 7, "first run, force");
     assert_consistent(out.path());
 }
 
@@ -733,22 +796,9 @@ fn killed_batch_resumes_to_identical_outputs() {
     assert_consistent(out.path());
 }
 
-/// The `batch` binary, built by `cargo test` beside this test binary.
-fn batch_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let bin = dir.join(format!("batch{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is not built (run `cargo test -p callrec-examples`)",
-        bin.display()
-    );
-    bin
-}
-
 #[test]
 fn batch_binary_exit_status_and_table() {
-    let bin = batch_binary();
+    let bin = bin("batch");
     let root = fixture_root();
     let run = |root: &Path| {
         let out = tempfile::tempdir().unwrap();

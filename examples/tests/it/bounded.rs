@@ -2,25 +2,10 @@
 //! one chunk file open at a time (no memory maps, no descriptor per chunk).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
-}
-
-/// target/<profile>/examples/NAME (built by `cargo test -p callrec-examples`).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "{} is not built", bin.display());
-    bin
-}
+use crate::util::{bin, finding_codes, run, testdata};
 
 /// A recording of `n` chunks in a temporary directory: hard links of one copy of the `basic`
 /// fixture's first chunk file (chunk 0's; never links to the fixture itself, which a test
@@ -61,18 +46,11 @@ fn many_chunks(n: usize) -> tempfile::TempDir {
 
 /// Runs `bin args` with at most `fds` open file descriptors (`ulimit -n`).
 fn run_limited(fds: u32, bin: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new("sh")
+    run(Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -n {fds} && exec \"$0\" \"$@\""))
         .arg(bin)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().expect("exited, not killed by a signal"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .args(args))
 }
 
 #[test]
@@ -80,18 +58,13 @@ fn a_recording_of_400_chunks_checks_and_stitches_with_64_file_descriptors() {
     let n = 400;
     let dir = many_chunks(n);
     let d = dir.path().to_str().unwrap();
-    let (code, stdout, stderr) = run_limited(64, &example("check"), &[d, "--json", "--no-decode"]);
+    let (code, stdout, stderr) = run_limited(64, &bin("check"), &[d, "--json", "--no-decode"]);
     // Errors: the chunks' metadata is absent and the durations do not add up; none is about
     // reading a chunk file.
     assert_eq!(code, 1, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["chunks"].as_array().unwrap().len(), n);
-    let codes: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = finding_codes(&report);
     assert!(codes.contains(&"metadata.missing"), "{codes:?}");
     assert!(
         !codes.iter().any(|c| c.starts_with("file.")),
@@ -101,7 +74,7 @@ fn a_recording_of_400_chunks_checks_and_stitches_with_64_file_descriptors() {
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("many.mp4");
     let t = target.to_str().unwrap();
-    let (code, _, stderr) = run_limited(64, &example("stitch"), &[d, "-o", t, "--threads", "2"]);
+    let (code, _, stderr) = run_limited(64, &bin("stitch"), &[d, "-o", t, "--threads", "2"]);
     assert_eq!(code, 0, "{stderr}");
     let data = fs::read(&target).unwrap();
     let movie = callrec_mp4::Movie::parse(&data).unwrap();
@@ -119,7 +92,7 @@ fn chunks_truncated_while_check_reads_them_are_findings_not_a_signal() {
     let dir = many_chunks(1000);
     let chunk = dir.path().join("0-eus-d3-many0000000.mp4");
     let len = fs::metadata(&chunk).unwrap().len();
-    let child = Command::new(example("check"))
+    let child = Command::new(bin("check"))
         .arg(dir.path())
         .arg("--json")
         .stdout(std::process::Stdio::piped())
@@ -145,12 +118,7 @@ fn chunks_truncated_while_check_reads_them_are_findings_not_a_signal() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code, 1, "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let codes: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = finding_codes(&report);
     // The chunks read after the cut are truncated (or changed, when the cut came mid-read).
     assert!(
         codes

@@ -1,46 +1,14 @@
 //! The built `check` example binary: its output and exit codes (0 clean, 1 findings of error
 //! severity, 2 could not run).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
-}
+use crate::util::{bin, copy_dir, testdata};
 
-/// target/<profile>/examples/check, next to this test's target/<profile>/deps/it-xxxx. Fails
-/// (never skips) when it is not built: `cargo test -p callrec-examples` builds the examples.
-fn check_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("check{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is not built (run `cargo test -p callrec-examples`)",
-        bin.display()
-    );
-    bin
-}
-
+/// Runs the `check` binary on `dir` with `extra` arguments: (exit code, stdout, stderr).
 fn run(dir: &Path, extra: &[&str]) -> (i32, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(check_bin())
-        .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        status.code().expect("exited, not killed"),
-        String::from_utf8(stdout).unwrap(),
-        String::from_utf8(stderr).unwrap(),
-    )
+    crate::util::run(Command::new(bin("check")).arg(dir).args(extra))
 }
 
 /// The documentId of a fixture's chunk `index`, read from its metadata files.
@@ -148,11 +116,7 @@ fn check_binary_truncated_chunk_exits_1_with_mp4_truncated() {
     let tmp = tempfile::tempdir().unwrap();
     let src = testdata().join("recordings/basic");
     let dir = tmp.path().join("basic");
-    std::fs::create_dir(&dir).unwrap();
-    for e in std::fs::read_dir(&src).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
-    }
+    copy_dir(&src, &dir);
     // basic is moov-last: half the file loses the moov.
     let mp4 = dir.join(format!("{}.mp4", document_id(&src, 2)));
     let data = std::fs::read(&mp4).unwrap();

@@ -5,4 +5,5 @@ mod bounded;
 mod check_bin;
 mod signals;
 mod tools;
+mod util;
 mod worker_bin;

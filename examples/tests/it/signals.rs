@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::tools::bin;
+use crate::util::bin;
 
 /// `target/tmp/big-recording-v1/rec`: 2 chunks of 10 minutes, made once and kept.
 fn big_root() -> PathBuf {

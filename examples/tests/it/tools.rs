@@ -4,42 +4,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-pub fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
-}
-
-/// A built example binary, beside this test's `target/<profile>/deps/it-xxxx`. Fails (never
-/// skips) when it is not built: `cargo test -p callrec-examples` builds the examples.
-pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is not built (run `cargo test -p callrec-examples`)",
-        bin.display()
-    );
-    bin
-}
-
-/// A copy of `testdata/<rel>` (its files only).
-pub fn copy_recording(rel: &str, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(testdata().join(rel)).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
-            fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
+use crate::util::{bin, copy_dir, run, testdata};
 
 /// Every file under `dir` with its bytes.
 pub fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -57,22 +26,6 @@ pub fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     out
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().unwrap();
-    let code = status
-        .code()
-        .unwrap_or_else(|| panic!("killed by a signal: {status}\n{}", text(&stderr)));
-    (code, text(&stdout), text(&stderr))
 }
 
 fn mkfifo(path: &Path) {
@@ -187,7 +140,7 @@ fn stitch_exit_status_separates_a_bad_recording_from_a_refused_output() {
 fn outputs_onto_packets_json_or_a_dangling_symlink_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = tmp.path().join("basic");
-    copy_recording("recordings/basic", &rec);
+    copy_dir(&testdata().join("recordings/basic"), &rec);
     let before = files(&rec);
     let packets = before
         .keys()
@@ -279,7 +232,7 @@ fn a_fifo_or_directory_where_a_chunk_belongs_is_not_a_regular_file() {
     for kind in ["fifo", "dir"] {
         let tmp = tempfile::tempdir().unwrap();
         let rec = tmp.path().join("rec");
-        copy_recording("recordings/basic", &rec);
+        copy_dir(&testdata().join("recordings/basic"), &rec);
         let chunk = fs::read_dir(&rec)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -305,7 +258,7 @@ fn a_fifo_or_directory_where_a_chunk_belongs_is_not_a_regular_file() {
     }
     // A FIFO event.json: check cannot run, and says why.
     let tmp = tempfile::tempdir().unwrap();
-    copy_recording("recordings/basic", tmp.path());
+    copy_dir(&testdata().join("recordings/basic"), tmp.path());
     fs::remove_file(tmp.path().join("event.json")).unwrap();
     mkfifo(&tmp.path().join("event.json"));
     let (code, _, stderr) = run(Command::new(bin("check")).arg(tmp.path()));
@@ -332,7 +285,7 @@ fn edit_metadata(dir: &Path, mut edit: impl FnMut(&mut Value)) {
 #[test]
 fn saturated_durations_print_out_of_range_and_the_timeline_table_lines_up() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_recording("recordings/basic", tmp.path());
+    copy_dir(&testdata().join("recordings/basic"), tmp.path());
     // Chunks of 190 years each: their sum saturates.
     edit_metadata(tmp.path(), |v| {
         v["chunkDuration"] = Value::from(6_000_000_000_000u64);
@@ -399,7 +352,7 @@ fn one_error_is_singular_and_batch_notes_name_each_chunk_once() {
 fn batch_refuses_an_output_directory_inside_a_recording() {
     let root = tempfile::tempdir().unwrap();
     let rec = root.path().join("rec");
-    copy_recording("recordings/basic", &rec);
+    copy_dir(&testdata().join("recordings/basic"), &rec);
     let before = files(root.path());
     for out in [rec.clone(), rec.join("archive")] {
         let (code, _, stderr) = run(Command::new(bin("batch"))
@@ -419,7 +372,10 @@ fn batch_refuses_an_output_directory_inside_a_recording() {
 #[test]
 fn a_second_batch_on_one_out_names_the_holder_or_waits_for_it() {
     let root = tempfile::tempdir().unwrap();
-    copy_recording("recordings/basic", &root.path().join("basic"));
+    copy_dir(
+        &testdata().join("recordings/basic"),
+        &root.path().join("basic"),
+    );
     let out = tempfile::tempdir().unwrap();
     // What a running batch holds: the lock, and its pid in the lock file.
     let lock_path = out.path().join(callrec_examples::batch::LOCK);
@@ -486,7 +442,7 @@ fn hostile_call_ids_give_bounded_unique_ordinary_names() {
     let long = "x".repeat(300);
     for (dir, id) in [("long", long.as_str()), ("manifest", "manifest.jsonl")] {
         let rec = root.path().join(dir);
-        copy_recording("recordings/basic", &rec);
+        copy_dir(&testdata().join("recordings/basic"), &rec);
         edit_metadata(&rec, |v| v["callId"] = Value::from(id));
         let event = fs::read_to_string(rec.join("event.json")).unwrap();
         let event = event.replace("22884701-5bc3-af52-7874-0cccfc13c65d", id);
@@ -521,7 +477,10 @@ fn hostile_call_ids_give_bounded_unique_ordinary_names() {
 #[test]
 fn a_tampered_manifest_key_never_escapes_out() {
     let root = tempfile::tempdir().unwrap();
-    copy_recording("recordings/basic", &root.path().join("basic"));
+    copy_dir(
+        &testdata().join("recordings/basic"),
+        &root.path().join("basic"),
+    );
     let base = tempfile::tempdir().unwrap();
     let out = base.path().join("out");
     let batch = |extra: &[&str]| {

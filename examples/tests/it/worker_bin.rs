@@ -37,15 +37,7 @@ fn worker_bin() -> PathBuf {
             .unwrap();
         assert!(st.success(), "cargo build --example worker failed");
     });
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("worker{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "{} is not built", bin.display());
-    bin
+    crate::util::bin("worker")
 }
 
 fn spawn(

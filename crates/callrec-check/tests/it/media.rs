@@ -360,7 +360,7 @@ fn corrupt_files_are_findings_naming_the_box() {
     let dir = testdata().join("corrupt");
     let expected: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
-    for (file, boxname) in expected.as_object().unwrap() {
+    for (file, entry) in expected.as_object().unwrap() {
         let data = std::fs::read(dir.join(file)).unwrap();
         let (_, f) = check_chunk(
             Some(&data),
@@ -371,7 +371,8 @@ fn corrupt_files_are_findings_naming_the_box() {
         assert!(!f.is_empty(), "{file}");
         let first = &f[0];
         assert_eq!(first.severity, Severity::Error, "{file}");
-        let boxname = boxname.as_str().unwrap();
+        assert_eq!(first.chunk, Some(chunk_ref(0, file)), "{file}");
+        let boxname = entry["box"].as_str().unwrap();
         match file.as_str() {
             // Cut short: a truncated download, whether or not the moov survived.
             "truncated_mdat.mp4" | "truncated_moov.mp4" => {
@@ -380,6 +381,16 @@ fn corrupt_files_are_findings_naming_the_box() {
             _ => assert_eq!(codes(&f), ["mp4.parse"], "{file}: {f:#?}"),
         }
         assert!(first.message.contains(boxname), "{file}: {}", first.message);
+        // The location: the box path and, where the error has one, the offset of the box.
+        let path = entry["path"].as_str().unwrap();
+        assert!(first.message.contains(path), "{file}: {}", first.message);
+        if let Some(offset) = entry["offset"].as_u64() {
+            assert!(
+                first.message.contains(&format!("offset {offset} ")),
+                "{file}: {}",
+                first.message
+            );
+        }
     }
 }
 

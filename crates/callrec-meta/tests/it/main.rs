@@ -132,4 +132,16 @@ pub fn ts(s: &str) -> chrono::DateTime<chrono::Utc> {
     callrec_meta::parse_timestamp(s).unwrap()
 }
 
+/// The timeline's two exports are whole: the JSON parses with one entry per segment, the WebVTT
+/// has its header.
+pub fn assert_exports(tl: &callrec_meta::Timeline) {
+    let json: serde_json::Value = serde_json::from_str(&tl.to_json()).expect("timeline JSON");
+    assert_eq!(
+        json["segments"].as_array().map(Vec::len),
+        Some(tl.segments().len()),
+        "{json}"
+    );
+    assert!(tl.to_webvtt().starts_with("WEBVTT\n"));
+}
+
 mod robustness;

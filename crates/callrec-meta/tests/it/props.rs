@@ -212,8 +212,7 @@ proptest! {
             tl.media_total() + tl.paused_total() + tl.gap_total() + tl.missing_total(),
             tl.wall_total()
         );
-        let _ = tl.to_json();
-        let _ = tl.to_webvtt();
+        crate::assert_exports(&tl);
     }
 }
 

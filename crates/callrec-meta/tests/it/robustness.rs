@@ -1,7 +1,7 @@
 //! Hostile input never panics: every truncated prefix and seeded byte flips of every fixture
 //! JSON through the parsers, and extreme times through the timeline.
 
-use crate::{testdata, ts};
+use crate::{assert_exports, testdata, ts};
 use callrec_meta::{ChunkMetadata, Nanos, PauseInterval, Recording, RecordingEvent};
 use std::path::Path;
 
@@ -65,8 +65,7 @@ fn extreme_times_never_panic() {
     let c = ChunkMetadata::new("c", "c", 2, far_future, Nanos::MAX);
     let tl = Recording::from_parts(None, vec![a, b, c]).timeline();
     assert!(!tl.issues().is_empty());
-    let _ = tl.to_json();
-    let _ = tl.to_webvtt();
+    assert_exports(&tl);
     let _ = tl.media_to_wall(Nanos::MAX);
     let _ = tl.wall_to_media(far_past);
     let _ = tl.wall_to_media(far_future);
