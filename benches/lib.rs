@@ -13,7 +13,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use callrec_mp4::boxes::{
-    chunk_offsets, Dinf, Edts, Elst, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mvhd, Smhd, Stbl, Stsc,
+    run_offsets, Dinf, Edts, Elst, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mvhd, Smhd, Stbl, Stsc,
     StscEntry, Stsd, Stss, Stsz, Stts, SttsEntry, Tkhd, Trak, Vmhd, IDENTITY_MATRIX,
 };
 use callrec_mp4::{Edit, FourCc, Movie, Mp4Box, TrackKind};
@@ -158,7 +158,7 @@ pub fn trak(
     media_time: i64,
 ) -> Trak {
     let n = sizes.len() as u32;
-    let (stco, co64) = chunk_offsets(offsets);
+    let (stco, co64) = run_offsets(offsets);
     let mut stsc: Vec<StscEntry> = Vec::new();
     for (i, &count) in per_chunk.iter().enumerate() {
         if stsc.last().is_none_or(|e| e.samples_per_chunk != count) {

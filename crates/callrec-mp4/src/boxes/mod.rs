@@ -14,8 +14,8 @@ pub use media::{Dinf, Dref, Hdlr, Mdhd, Mdia, Minf, Smhd, Vmhd};
 pub use movie::{Ftyp, Moov, Mvhd, Tkhd, Trak};
 pub use mvex::{Mehd, Mvex, Trex};
 pub use sample_table::{
-    chunk_offsets, Co64, Ctts, CttsEntry, Sdtp, Stbl, Stco, Stsc, StscEntry, Stsd, Stss, Stsz,
-    Stts, SttsEntry, Stz2,
+    run_offsets, Co64, Ctts, CttsEntry, Sdtp, Stbl, Stco, Stsc, StscEntry, Stsd, Stss, Stsz, Stts,
+    SttsEntry, Stz2,
 };
 
 use crate::reader::Reader;

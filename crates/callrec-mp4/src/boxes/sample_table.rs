@@ -463,8 +463,10 @@ impl Mp4Box for Co64 {
     }
 }
 
-/// Chunk offsets in whichever box fits: `stco` when every offset fits in 32 bits, else `co64`.
-pub fn chunk_offsets(offsets: &[u64]) -> (Option<Stco>, Option<Co64>) {
+/// The offsets of sample runs (what ISO/IEC 14496-12 calls chunks: samples contiguous in the
+/// file, one `stco`/`co64` entry each) in whichever box fits: `stco` when every offset fits in
+/// 32 bits, else `co64`.
+pub fn run_offsets(offsets: &[u64]) -> (Option<Stco>, Option<Co64>) {
     if offsets.iter().all(|o| fits_u32(*o)) {
         (
             Some(Stco {

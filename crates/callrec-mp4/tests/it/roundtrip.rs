@@ -177,9 +177,9 @@ fn sample_table_boxes_round_trip() {
     rt(&Co64 {
         entries: vec![1 << 40],
     });
-    let (stco, co64) = chunk_offsets(&[1, u64::from(u32::MAX)]);
+    let (stco, co64) = run_offsets(&[1, u64::from(u32::MAX)]);
     assert!(stco.is_some() && co64.is_none());
-    let (stco, co64) = chunk_offsets(&[1, u64::from(u32::MAX) + 1]);
+    let (stco, co64) = run_offsets(&[1, u64::from(u32::MAX) + 1]);
     assert!(stco.is_none() && co64.unwrap().entries == vec![1, u64::from(u32::MAX) + 1]);
     rt(&Stsd {
         entries: vec![vec![0, 0, 0, 12, b'a', b'b', b'c', b'd', 1, 2, 3, 4]],

@@ -80,9 +80,10 @@ pub struct TrackPlan {
     pub duration: u64,
     /// The output edit list.
     pub edits: Vec<Edit>,
-    /// Chunk offsets (`stco`/`co64` entries).
-    pub chunk_offsets: usize,
-    /// True when the chunk offsets needed `co64`.
+    /// Sample runs: samples contiguous in the output, one `stco`/`co64` entry each (the MP4
+    /// "chunks", not the recording's).
+    pub runs: usize,
+    /// True when the run offsets needed `co64`.
     pub co64: bool,
 }
 

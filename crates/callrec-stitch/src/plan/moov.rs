@@ -2,7 +2,7 @@
 //! description.
 
 use callrec_mp4::boxes::{
-    chunk_offsets, Ctts, CttsEntry, Dinf, Edts, Elst, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mp4Box,
+    run_offsets, Ctts, CttsEntry, Dinf, Edts, Elst, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mp4Box,
     Mvhd, RawBox, Smhd, Stbl, Stsc, StscEntry, Stsd, Stss, Stsz, Stts, SttsEntry, Tkhd, Trak, Vmhd,
     IDENTITY_MATRIX,
 };
@@ -116,8 +116,8 @@ pub(super) fn build_moov(
 /// The `stbl` of `t` with chunk offsets based at `base`, and what it holds.
 fn sample_table(t: &OutTrack, base: u64) -> (Stbl, TrackPlan) {
     let (stts, ctts, stss, stsz) = time_tables(&t.samples);
-    let (offsets, stsc) = chunk_runs(&t.samples, base);
-    let (stco, co64) = chunk_offsets(&offsets);
+    let (offsets, stsc) = sample_runs(&t.samples, base);
+    let (stco, co64) = run_offsets(&offsets);
     let plan = TrackPlan {
         id: t.id,
         kind: t.kind,
@@ -127,7 +127,7 @@ fn sample_table(t: &OutTrack, base: u64) -> (Stbl, TrackPlan) {
         media_duration: t.media_duration,
         duration: t.duration,
         edits: t.edits.clone(),
-        chunk_offsets: offsets.len(),
+        runs: offsets.len(),
         co64: co64.is_some(),
     };
     let stbl = Stbl {
@@ -186,9 +186,9 @@ fn time_tables(samples: &[OutSample]) -> (Stts, Option<Ctts>, Option<Stss>, Stsz
     )
 }
 
-/// The MP4 chunks of `samples` (chunk offsets based at `base`) and their `stsc` runs.
-fn chunk_runs(samples: &[OutSample], base: u64) -> (Vec<u64>, Vec<StscEntry>) {
-    // Chunks: a run of samples contiguous in the output, one description, one input chunk.
+/// The sample runs of `samples` (their offsets based at `base`) and their `stsc` entries.
+fn sample_runs(samples: &[OutSample], base: u64) -> (Vec<u64>, Vec<StscEntry>) {
+    // Runs: samples contiguous in the output, one description, one recording chunk.
     let mut offsets: Vec<u64> = Vec::new();
     let mut stsc: Vec<StscEntry> = Vec::new();
     let mut run: Option<(u64, u32, u32, usize)> = None; // (end, count, desc, input chunk)

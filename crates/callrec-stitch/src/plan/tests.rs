@@ -152,8 +152,8 @@ fn copies_merge_adjacent_ranges() {
         .collect();
     assert_eq!(vo, vec![0, 100, 300, 400]);
     assert_eq!(ao, vec![200, 250]);
-    assert_eq!(plan.tracks()[0].chunk_offsets, 2);
-    assert_eq!(plan.tracks()[1].chunk_offsets, 1);
+    assert_eq!(plan.tracks()[0].runs, 2);
+    assert_eq!(plan.tracks()[1].runs, 1);
 }
 
 /// A chunk whose audio is shorter than its video (compact mode): the audio's last sample of
