@@ -176,8 +176,9 @@ pub struct ChunkInput {
     /// Wall-clock mode only (ignored unless [`StitchOptions::wall_clock`]): time to insert into
     /// this chunk's presentation, on every track. See [`EmptyEdit`].
     pub empty_edits: Vec<EmptyEdit>,
-    /// Wall-clock mode only: where the chunk starts on the wall clock, in µs after the
-    /// recording's start (its `chunkStartTime` minus `recordingStartTime`).
+    /// Wall-clock mode only: where the chunk's first media instant is on the wall clock, in µs
+    /// after the recording's start (its `chunkStartTime` minus `recordingStartTime`, plus the
+    /// pauses it starts with).
     /// When every chunk has one, each chunk is placed there: what its predecessor's media lacks
     /// of the gap is silence. `None`: chunks follow each other's media and `empty_edits`.
     pub wall_start_us: Option<u64>,

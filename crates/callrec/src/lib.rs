@@ -498,7 +498,7 @@ impl Recording {
             let wall_start_us = timeline
                 .as_ref()
                 .zip(chunk.metadata.as_ref())
-                .map(|(t, m)| wall_start_us(t, m));
+                .map(|(t, m)| wall_start_us(t, m, chunk.index));
             inputs.push(callrec_stitch::ChunkInput {
                 index: chunk.index,
                 name: chunk.document_id.clone(),
@@ -871,12 +871,21 @@ pub fn output_timeline(
     text
 }
 
-/// Where a chunk starts on the wall clock, µs after the recording's start: its own
-/// `chunkStartTime` (0 when before the start). Not the timeline's overlap-resolved start: a
-/// predecessor whose `chunkDuration` overstates its media does not push it later.
-fn wall_start_us(timeline: &Timeline, meta: &callrec_meta::ChunkMetadata) -> u64 {
+/// Where a chunk's first media instant is on the wall clock, µs after the recording's start:
+/// its own `chunkStartTime` (0 when before the start), plus the pauses it starts with. Not the
+/// timeline's overlap-resolved start: a predecessor whose `chunkDuration` overstates its media
+/// does not push it later.
+fn wall_start_us(timeline: &Timeline, meta: &callrec_meta::ChunkMetadata, chunk: u32) -> u64 {
     let since = callrec_meta::Nanos::between(timeline.start(), meta.chunk_start_time);
-    u64::try_from(since.as_micros_floor()).unwrap_or(0)
+    let paused: callrec_meta::Nanos = timeline
+        .chunk_layout()
+        .iter()
+        .filter(|l| l.chunk == chunk)
+        .flat_map(|l| &l.pauses)
+        .filter(|p| p.media_offset == callrec_meta::Nanos::ZERO)
+        .map(|p| p.duration)
+        .sum();
+    u64::try_from((since + paused).as_micros_floor()).unwrap_or(0)
 }
 
 /// A chunk's pauses (and the gap before it) as empty time for a wall-clock stitch (the stitcher
