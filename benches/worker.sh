@@ -35,7 +35,7 @@ CALLREC_ACS_KEY=$(printf 'bench key' | base64) /usr/bin/time -f '%e %M' -o "$WOR
     "$TARGET_DIR/release/examples/worker" --queue "$Q?$SAS" --container "$C?$SAS" \
     --acs-endpoint https://bench.communication.azure.com --allow-host 127.0.0.1:8091 \
     --workdir "$WORK/wd" --exit-when-idle 1 2> "$WORK/worker.log"
-JOB=$(grep -o 'seconds=[0-9.]*' "$WORK/worker.log" | tail -1 | cut -d= -f2)
+JOB=$(grep -o ' seconds=[0-9.]*' "$WORK/worker.log" | tail -1 | cut -d= -f2)
 BLOB=$(curl -sfI "$C/bench-1h/recording.mp4?$SAS" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-length"{print $2}')
 
 mkdir -p "$WORK/curl"

@@ -680,6 +680,8 @@ def main():
     ap.add_argument("--bin", help="directory holding the inspect and stitch binaries "
                     "(default: build them with cargo --release)")
     args = ap.parse_args()
+    if args.bin:
+        args.bin = os.path.abspath(args.bin)  # before the chdir: relative to the caller's cwd
     os.chdir(ROOT)
     if shutil.which("ffprobe") is None:
         subprocess.run(["apt-get", "update"], check=False)

@@ -17,7 +17,7 @@ azurite_enqueue "$Q" testdata/recordings/basic/event.json local-basic 8090
 
 if [ -z "${WORKER:-}" ]; then
     cargo build --release --example worker
-    WORKER=target/release/examples/worker
+    WORKER=${CARGO_TARGET_DIR:-target}/release/examples/worker
 fi
 CALLREC_ACS_KEY=$(printf 'a local key' | base64) "$WORKER" \
     --queue "$Q?$SAS" --container "$C?$SAS" \

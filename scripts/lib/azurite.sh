@@ -18,11 +18,13 @@ azurite_up() {
     python3 -m http.server "$web" --bind 127.0.0.1 --directory "$dir" >/dev/null 2>&1 &
     AZURITE_WEB_PID=$!
     trap 'kill $AZURITE_PID $AZURITE_WEB_PID 2>/dev/null || true' EXIT
+    local up=0
     for _ in $(seq 100); do
         curl -s -o /dev/null "http://127.0.0.1:$queue/" &&
-            curl -s -o /dev/null "http://127.0.0.1:$web/" && break
+            curl -s -o /dev/null "http://127.0.0.1:$web/" && { up=1; break; }
         sleep 0.2
     done
+    [ "$up" = 1 ] || { echo "azurite or the file server did not start within 20 s" >&2; return 1; }
 }
 
 # azurite_create QUEUE_URL CONTAINER_URL: creates the queue and the blob container.
