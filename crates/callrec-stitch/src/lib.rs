@@ -177,8 +177,9 @@ pub struct ChunkInput {
     /// this chunk's presentation, on every track. See [`EmptyEdit`].
     pub empty_edits: Vec<EmptyEdit>,
     /// Wall-clock mode only: where the chunk's first media instant is on the wall clock, in µs
-    /// after the recording's start (its `chunkStartTime` minus `recordingStartTime`, plus the
-    /// pauses it starts with).
+    /// after the output's time 0 (the facade counts from `Timeline::start`, the earlier of
+    /// `recordingStartTime` and the first chunk's start: its `chunkStartTime`, plus the pauses
+    /// it starts with).
     /// When every chunk has one, each chunk is placed there: what its predecessor's media lacks
     /// of the gap is silence. `None`: chunks follow each other's media and `empty_edits`.
     pub wall_start_us: Option<u64>,

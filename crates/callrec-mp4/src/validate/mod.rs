@@ -176,10 +176,10 @@ pub fn validate_movie(data: &[u8], movie: &Movie) -> Vec<Defect> {
 }
 
 /// [`validate_movie`] over a [`Source`]: re-reads the `moov` and `moof` payloads and the NAL
-/// length prefixes of the video samples (4 KiB at each NAL header), never the whole file. A failed
+/// length prefixes of the video samples (a small window at each NAL header), never the whole file. A failed
 /// read (the file shrank or changed) is the [`Error::Read`](crate::Error::Read).
 pub fn validate_source(src: &dyn Source, movie: &Movie) -> Result<Vec<Defect>> {
-    validate_inner(src, movie, &[])
+    validate_source_skipping(src, movie, &[])
 }
 
 /// [`validate_source`], except that the NAL units of a video sample lying wholly inside one of
@@ -193,10 +193,6 @@ pub fn validate_source_skipping(
     movie: &Movie,
     skip: &[Range<u64>],
 ) -> Result<Vec<Defect>> {
-    validate_inner(src, movie, skip)
-}
-
-fn validate_inner(src: &dyn Source, movie: &Movie, skip: &[Range<u64>]) -> Result<Vec<Defect>> {
     let data_len = src.len();
     let mut out = Vec::new();
     let layout = Layout::walk(src)?;

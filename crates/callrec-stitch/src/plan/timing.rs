@@ -236,22 +236,26 @@ fn gap_before(c: &ChunkInput, wall: bool) -> Q {
 /// chunk's media, its pauses and the gap before chunk k. A wall-clock output starting more than
 /// [`MAX_SILENCE_SECS`] after the recording's start is refused (it would be that long).
 fn targets(chunks: &[ChunkInput], gaps: &[Vec<(Q, Q)>], spans: &[Q], wall: bool) -> Result<Vec<Q>> {
-    let mut targets = Vec::with_capacity(chunks.len());
-    let mut at = gap_before(&chunks[0], wall);
-    for k in 0..chunks.len() {
-        if k > 0 {
-            let inner: Q = gaps[k - 1].iter().map(|g| g.1).sum();
-            at += spans[k - 1] + inner + gap_before(&chunks[k], wall);
+    let starts: Option<Vec<Q>> = wall
+        .then(|| {
+            chunks
+                .iter()
+                .map(|c| c.wall_start_us.map(|us| Q::new(i128::from(us), 1_000_000)))
+                .collect()
+        })
+        .flatten();
+    let targets = starts.unwrap_or_else(|| {
+        let mut targets = Vec::with_capacity(chunks.len());
+        let mut at = gap_before(&chunks[0], wall);
+        for k in 0..chunks.len() {
+            if k > 0 {
+                let inner: Q = gaps[k - 1].iter().map(|g| g.1).sum();
+                at += spans[k - 1] + inner + gap_before(&chunks[k], wall);
+            }
+            targets.push(at);
         }
-        targets.push(at);
-    }
-    let starts: Option<Vec<Q>> = chunks
-        .iter()
-        .map(|c| c.wall_start_us.map(|us| Q::new(i128::from(us), 1_000_000)))
-        .collect();
-    if let Some(starts) = starts.filter(|_| wall) {
-        targets = starts;
-    }
+        targets
+    });
     if targets[0] > Q::from_integer(MAX_SILENCE_SECS) {
         return Err(unsupported(
             &chunks[0],
