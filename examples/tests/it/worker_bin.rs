@@ -248,22 +248,22 @@ async fn sigterm_releases_the_current_message_and_exits_0() {
         .unwrap()
         .expect("the message is visible again at once");
     assert_eq!(m.dequeue_count, 2);
-    // SIGTERM finishes or releases: a job that had finished its uploads when the signal came
-    // has its manifest committed last (a later delivery then does no work); one that had not
-    // left no recording blob.
+    // Released before its manifest (written last, the mark of a finished archive) or after:
+    // blobs uploaded before the signal may stay, and the next delivery archives it again under
+    // the same names; a manifest never stands without the recording it describes.
     if container
-        .size("rec-term/recording.mp4")
+        .size("rec-term/manifest.json")
         .await
         .unwrap()
         .is_some()
     {
         assert!(
             container
-                .size("rec-term/manifest.json")
+                .size("rec-term/recording.mp4")
                 .await
                 .unwrap()
                 .is_some(),
-            "recording.mp4 without its manifest"
+            "a manifest without its recording"
         );
     }
 }
