@@ -369,11 +369,14 @@ def structure(basic, bframes, fragmented, outdir):
            "fragmented": open(fragmented, "rb").read()}
     stbl = "moov/trak[{}]/mdia/minf/stbl"
 
-    def write(name, base, d, code, track, path, sample, how):
+    def write(name, base, d, code, track, path, sample, how, defects=1):
         with open(os.path.join(outdir, name), "wb") as f:
             f.write(bytes(d))
         expected[name] = {"code": code, "track_index": track, "path": path, "sample": sample,
                           "recording": base}
+        if defects != 1:
+            # the same defect on every track, the first one named
+            expected[name]["defects"] = defects
         notes.append(f"{name}: {base} chunk 0: {how}")
 
     # sample entry of size 0 (the entry then runs to the end of its stsd)
@@ -510,11 +513,98 @@ def structure(basic, bframes, fragmented, outdir):
           f"moof[0]/traf[{ti}]/trun[0]", 0,
           f"moof[0]/traf[{ti}] (track {video_id}) trun data_offset {old} -> {old + 1}")
 
+    structure_timing(src, stbl, write)
+
     write_index(outdir, expected, notes,
                 "Structurally broken MP4 files made by testdata/gen_helper.py (structure): each "
                 "parses, and\ncallrec_mp4::validate finds exactly the defect expected.json "
                 "names (code, track index,\nbox path, first sample). Same length as the chunk "
-                "each was edited from.\n\n")
+                "each was edited from\n(but frag_fragment_removed.mp4: one fragment "
+                "shorter).\n\n")
+
+
+def traf_of(b, mi, track_id):
+    """Index of moof[mi]'s traf for `track_id`."""
+    ti = 0
+    while True:
+        o, _ = locate(b, f"moof[{mi}]/traf[{ti}]/tfhd")
+        if struct.unpack(">I", b[o + 12:o + 16])[0] == track_id:
+            return ti
+        ti += 1
+
+
+def trun_count(b, mi, ti):
+    o, _ = locate(b, f"moof[{mi}]/traf[{ti}]/trun")
+    return struct.unpack(">I", b[o + 12:o + 16])[0]
+
+
+def fragments(b):
+    """[(offset, end)] of each moof with the mdat after it."""
+    out = []
+    for p, typ, o, s in walk(b, 0, len(b)):
+        if typ == b"moof":
+            out.append([o, o + s])
+        elif typ == b"mdat" and out and out[-1][1] == o:
+            out[-1][1] = o + s
+    return out
+
+
+def structure_timing(src, stbl, write):
+    """Decode-time and edit-list defects (mp4.decode_gap, mp4.decode_order, mp4.elst): a
+    fragment removed or swapped, a tfdt going back, an elst rate 0 or starting past the media."""
+    b = src["fragmented"]
+    o, _ = locate(b, "moov/trak[0]/tkhd")
+    video_id = struct.unpack(">I", b[o + (20 if b[o + 8] == 0 else 28):][:4])[0]
+    frags = fragments(b)
+    assert len(frags) >= 3, "the fragmented chunk needs 3 fragments"
+    n = [trun_count(b, mi, traf_of(b, mi, video_id)) for mi in range(len(frags))]
+
+    # moof[1] and its mdat removed (default-base-is-moof offsets keep the others valid): the
+    # video's moof[1] (the old moof[2]) starts a fragment late
+    (s1, e1) = frags[1]
+    d = b[:s1] + b[e1:]
+    write("frag_fragment_removed.mp4", "fragmented", d, "mp4.decode_gap", 0,
+          f"moof[1]/traf[{traf_of(d, 1, video_id)}]/trun[0]", n[0],
+          f"moof[1] and its mdat ({e1 - s1} bytes) removed (a hole on both tracks)", defects=2)
+
+    # moof[1] and moof[2] (with their mdats) swapped: the old moof[1], now moof[2], goes back
+    (s2, e2) = frags[2]
+    d = b[:s1] + b[s2:e2] + b[s1:e1] + b[e2:]
+    write("frag_fragments_swapped.mp4", "fragmented", d, "mp4.decode_order", 0,
+          f"moof[2]/traf[{traf_of(d, 2, video_id)}]/trun[0]", n[0] + n[2],
+          "moof[1] and moof[2] (each with its mdat) swapped (on both tracks)", defects=2)
+
+    # moof[2]'s video tfdt set to 0
+    ti = traf_of(b, 2, video_id)
+    o, _ = locate(b, f"moof[2]/traf[{ti}]/tfdt")
+    version = b[o + 8]
+    d = bytearray(b)
+    if version == 1:
+        struct.pack_into(">Q", d, o + 12, 0)
+    else:
+        struct.pack_into(">I", d, o + 12, 0)
+    write("frag_tfdt_backwards.mp4", "fragmented", d, "mp4.decode_order", 0,
+          f"moof[2]/traf[{ti}]/trun[0]", n[0] + n[1], f"moof[2]/traf[{ti}] tfdt -> 0")
+
+    # elst: the video edit's media rate 0; then its media_time 2^31 - 1 (past the media)
+    b = src["basic"]
+    elst = "moov/trak[0]/edts/elst"
+    o, _ = locate(b, elst)
+    version = b[o + 8]
+    assert struct.unpack(">I", b[o + 12:o + 16])[0] == 1, "one edit"
+    e = o + 16
+    mt, rate = (e + 4, e + 8) if version == 0 else (e + 8, e + 16)
+    d = bytearray(b)
+    struct.pack_into(">h", d, rate, 0)
+    write("elst_rate0.mp4", "basic", d, "mp4.elst", 0, elst, None,
+          "trak[0] elst entry 0 media_rate_integer 1 -> 0")
+    d = bytearray(b)
+    if version == 0:
+        struct.pack_into(">i", d, mt, (1 << 31) - 1)
+    else:
+        struct.pack_into(">q", d, mt, (1 << 31) - 1)
+    write("elst_media_time_past_end.mp4", "basic", d, "mp4.elst", 0, elst, None,
+          "trak[0] elst entry 0 media_time -> 2^31 - 1 (past the track's media)")
 
 
 def fragcheck(mp4, table):

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 TD=$(pwd)
-rm -rf recordings recordings-bad corrupt
-mkdir -p recordings recordings-bad corrupt
+rm -rf recordings recordings-bad corrupt short
+mkdir -p recordings recordings-bad corrupt short
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 PY="$TD/gen_helper.py"
@@ -101,3 +101,8 @@ mkdir -p corrupt/structure
 python3 "$PY" structure "recordings/basic/$first.mp4" \
   "recordings/bframes/$(python3 "$PY" ids bframes | sed -n 1p).mp4" \
   "recordings/fragmented/$(python3 "$PY" ids fragmented | sed -n 1p).mp4" corrupt/structure
+
+# short/: valid chunks too short to measure everything: a 50 ms fragmented chunk holding one
+# video frame (a recording's last chunk can be this short)
+encode short/one_frame.mp4 0.05 1920 1080 8 0 300 16000 1 high 0 \
+  "+frag_keyframe+empty_moov+default_base_moof"

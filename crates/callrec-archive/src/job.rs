@@ -461,10 +461,10 @@ mod tests {
         assert_eq!(o.status, Status::Rejected);
         let reason = o.reason.unwrap();
         assert!(
-            reason.starts_with("check found 4 errors, first: error video.resolution chunk 1"),
+            reason.starts_with("check found 5 errors, first: error video.resolution chunk 1"),
             "{reason}"
         );
-        assert_eq!(o.report.unwrap().errors, 4);
+        assert_eq!(o.report.unwrap().errors, 5);
         assert_eq!(
             o.outputs.keys().map(String::as_str).collect::<Vec<_>>(),
             [CHECK_JSON, TIMELINE_JSON]

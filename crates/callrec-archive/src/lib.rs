@@ -24,7 +24,7 @@
 //! let bad = Job::new(testdata.join("recordings/mismatch"), out.path().join("bad"), JobOptions::default());
 //! let outcome = bad.run(&|_, _| {});
 //! assert_eq!(outcome.status, Status::Rejected);
-//! assert_eq!(outcome.report.unwrap().errors, 4); // also in bad/check.json
+//! assert_eq!(outcome.report.unwrap().errors, 5); // also in bad/check.json
 //! assert!(out.path().join("bad").join(CHECK_JSON).is_file());
 //! assert!(!out.path().join("bad").join(RECORDING_MP4).exists());
 //! ```

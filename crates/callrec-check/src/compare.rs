@@ -666,6 +666,9 @@ pub(crate) fn defect_code(kind: callrec_mp4::DefectKind) -> Code {
         K::Stss => Code::Mp4Stss,
         K::EmptySample => Code::Mp4EmptySample,
         K::SampleData => Code::Mp4SampleData,
+        K::DecodeOrder => Code::Mp4DecodeOrder,
+        K::DecodeGap => Code::Mp4DecodeGap,
+        K::Edit => Code::Mp4Elst,
         _ => Code::Mp4Parse,
     }
 }

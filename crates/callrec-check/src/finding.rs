@@ -101,6 +101,15 @@ codes! {
     /// An H.264 sample whose NAL length prefixes do not tile it exactly (or name a forbidden
     /// or unspecified NAL type): its chunk offset (`stco`) or `trun` data offset is wrong.
     Mp4SampleData => "mp4.sample_data",
+    /// A decode time that goes backwards, or jumps by more than 32 bits of ticks (fragments
+    /// out of order, a wrong `tfdt`); the message says which.
+    Mp4DecodeOrder => "mp4.decode_order",
+    /// A fragment whose `tfdt` is not where the track's earlier samples end: a fragment is
+    /// missing (a hole), or fragments overlap.
+    Mp4DecodeGap => "mp4.decode_gap",
+    /// An edit list the presentation model cannot follow (media rate other than 1, a media
+    /// edit at or past the end of the track's media).
+    Mp4Elst => "mp4.elst",
     /// The metadata describes a track kind (video or audio) that the file lacks.
     TrackMissing => "track.missing",
     /// The metadata says audio only (`channelType`), but the file has a video track.
@@ -173,12 +182,21 @@ codes! {
     EventChunkCount => "event.chunk_count",
     /// The event lists one documentId for more than one chunk.
     EventDuplicateDocumentId => "event.duplicate_document_id",
+    /// The event lists a documentId that cannot be a file name (`../victim/X`, an absolute
+    /// path): the message names the JSON field; stitch refuses.
+    EventInvalidDocumentId => "event.invalid_document_id",
     /// A chunk index is missing from the sequence 0..n.
     ChunkIndexMissing => "chunk.index_missing",
     /// Two chunks share an index.
     ChunkIndexDuplicate => "chunk.index_duplicate",
     /// The event lists a chunk whose files are absent.
     ChunkAbsent => "chunk.absent",
+    /// A chunk's tracks differ from the first chunk's (track count, codec, AAC object type,
+    /// sample rate, channels): `stitch` refuses to join them.
+    ChunkTracksDiffer => "chunk.tracks_differ",
+    /// A chunk's media file is byte-identical (same size and SHA-256) to an earlier chunk's:
+    /// a chunk downloaded twice under two names (warning).
+    ChunkDuplicate => "chunk.duplicate",
     /// A chunk metadata file that the event does not list.
     MetadataUnlisted => "metadata.unlisted",
     /// The event and the metadata disagree on a chunk's index.

@@ -97,7 +97,9 @@
 
 mod compare;
 mod decode;
+mod duplicates;
 mod finding;
+mod layouts;
 mod media;
 mod recording;
 
@@ -107,7 +109,7 @@ use serde::Serialize;
 pub use compare::{Expected, ExpectedAudio, ExpectedVideo};
 pub use decode::{DecodeFacts, SILENCE_THRESHOLD};
 pub use finding::{ChunkRef, Code, Finding, Severity};
-pub use media::{AudioFacts, DurationMethod, MediaFacts, VideoFacts};
+pub use media::{AudioFacts, DurationMethod, MediaFacts, VideoFacts, MIN_FRAME_INTERVALS};
 pub use recording::{check, check_files, check_lazy, expected_of, ChunkFile, ChunkMedia};
 
 /// What `check` tolerates and does.
@@ -290,7 +292,7 @@ impl Report {
     }
 
     /// One line: chunks, media duration, and the count of each severity
-    /// (`3 chunks, 15.000 s of media: 4 errors, 0 warnings, 0 info`).
+    /// (`3 chunks, 15.000 s of media: 5 errors, 0 warnings, 0 info`).
     pub fn summary(&self) -> String {
         let n =
             |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });

@@ -111,6 +111,10 @@ pub struct MediaFacts {
     pub video: Option<VideoFacts>,
     /// The first audio track, if any.
     pub audio: Option<AudioFacts>,
+    /// Every track's kind, codecs and AAC parameters: what must agree across the chunks for
+    /// them to be stitched (`chunk.tracks_differ`). Not serialized.
+    #[serde(skip)]
+    pub tracks: Vec<callrec_mp4::validate::TrackLayout>,
 }
 
 /// Why a file could not be inspected at all.
@@ -370,6 +374,32 @@ fn mode_duration(t: &Track) -> Option<u32> {
         .map(|(d, _)| d)
 }
 
+/// The fewest frame intervals that must share the most common duration before a frame rate is
+/// judged from it. The first sample's duration is not an interval (ffmpeg stretches it in
+/// fragmented files by the audio priming) nor is the last's (an encoder's `stts` gives it the
+/// length of its content, or of the chunk's tail): a chunk of one or two frames (a last chunk
+/// of 50 ms) has only those, and its "frame rate" would be an artefact. Three equal interior
+/// intervals (five frames: 0.625 s at 8 fps) cannot come from those two.
+pub const MIN_FRAME_INTERVALS: usize = 3;
+
+/// The most common duration of the interior samples (not the first nor the last), when at
+/// least [`MIN_FRAME_INTERVALS`] share it; `None`: too few frames to judge a frame rate.
+fn frame_rate_basis(t: &Track) -> Option<u32> {
+    let n = t.samples.len();
+    if n < MIN_FRAME_INTERVALS + 2 {
+        return None;
+    }
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    for s in &t.samples[1..n - 1] {
+        *counts.entry(s.duration).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .filter(|&(d, k)| d > 0 && k >= MIN_FRAME_INTERVALS)
+        .max_by_key(|&(d, k)| (k, std::cmp::Reverse(d)))
+        .map(|(d, _)| d)
+}
+
 /// Samples past the end of the file, and samples inside it but outside every `mdat`.
 fn misplaced_samples(movie: &Movie, file_size: u64, tracks: &[&Track]) -> (usize, usize) {
     let past_eof = |t: &Track| {
@@ -423,7 +453,7 @@ fn video_facts(movie: &Movie, t: &Track, w: Option<&Window>) -> VideoFacts {
         timescale: ts,
         samples: t.samples.len(),
         frame_duration_ms: frame.map(|d| ms(f64::from(d), ts)),
-        frame_rate: frame.map(|d| f64::from(ts) / f64::from(d)),
+        frame_rate: frame_rate_basis(t).map(|d| f64::from(ts) / f64::from(d)),
         first_sample_sync: t.samples.first().is_some_and(|s| s.sync),
         bytes,
         bitrate: bitrate(bytes, dur, ts),
@@ -511,6 +541,7 @@ fn measure(movie: &Movie, src: &dyn Source, decode_audio: bool) -> Inspection {
             samples_outside_mdat,
             video,
             audio,
+            tracks: callrec_mp4::validate::track_layouts(movie),
         },
         truncated_tail: movie.truncated_tail,
     }

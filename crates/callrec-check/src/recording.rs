@@ -152,6 +152,14 @@ struct Totals {
     all_measured: bool,
 }
 
+/// For `chunk.duplicate`: every chunk's file size, this chunk's position, and the hashes of
+/// the chunks hashed so far.
+struct Shared<'s> {
+    sizes: &'s [Option<u64>],
+    i: usize,
+    hashes: &'s mut Vec<(ChunkRef, u64, String)>,
+}
+
 /// The recording's chunk `index`, as findings name it.
 fn chunk_ref_of(recording: &Recording, index: u32) -> Option<ChunkRef> {
     recording
@@ -190,6 +198,8 @@ fn check_impl<'a>(
     // The timeline's findings go here, but depend on the chunks' duration readings.
     let timeline_at = findings.len();
 
+    let sizes = crate::duplicates::sizes(recording);
+    let mut hashes = Vec::new();
     let mut summaries = Vec::with_capacity(recording.chunks.len());
     let mut totals = Totals {
         tolerance_ms: 0.0,
@@ -197,10 +207,19 @@ fn check_impl<'a>(
         all_measured: !recording.chunks.is_empty(),
     };
     for (i, c) in recording.chunks.iter().enumerate() {
-        let (summary, mut fs) = check_chunk(c, present(i), &mut || open(i), opts, &mut totals);
+        let mut same = Shared {
+            sizes: &sizes,
+            i,
+            hashes: &mut hashes,
+        };
+        let (summary, mut fs) =
+            check_chunk(c, present(i), &mut || open(i), opts, &mut totals, &mut same);
         findings.append(&mut fs);
         summaries.push(summary);
     }
+
+    findings.extend(crate::layouts::tracks_differ(&summaries));
+    findings.extend(crate::duplicates::findings(&hashes));
 
     // Chunks whose chunkDuration reads as including their pauses.
     let includes: HashSet<u32> = summaries
@@ -240,6 +259,7 @@ fn check_chunk<'a>(
     open: &mut dyn FnMut() -> ChunkMedia<'a>,
     opts: &Options,
     totals: &mut Totals,
+    same: &mut Shared<'_>,
 ) -> (crate::ChunkSummary, Vec<Finding>) {
     let r = ChunkRef {
         index: c.index,
@@ -313,6 +333,10 @@ fn check_chunk<'a>(
     }
     let exp = c.metadata.as_ref().map(expected_of).unwrap_or_default();
     let (summary, fs) = check_chunk_source(data, &exp, opts, &r);
+    if let Some(h) = data.and_then(|s| crate::duplicates::hash_if_shared(s, same.i, same.sizes)) {
+        same.hashes
+            .push((r.clone(), data.map_or(0, |s| s.len()), h));
+    }
     match summary.media.as_ref().and_then(|m| m.duration_ms) {
         Some(d) => {
             totals.total_ms += d;
@@ -506,6 +530,12 @@ fn problem_finding(
         } => Finding::new(Code::ChunkIndexDuplicate, Error, None, msg.clone()).values(
             json!({ "index": index, "chunks": 1 }),
             json!({ "index": index, "document_ids": document_ids }),
+        ),
+        Problem::InvalidDocumentId {
+            document_id, field, ..
+        } => f(Code::EventInvalidDocumentId, Error).values(
+            json!({ "field": field, "document_id": "a file name (no path separator, not . or ..)" }),
+            json!({ "field": field, "document_id": document_id }),
         ),
         Problem::DuplicateDocumentId {
             document_id,

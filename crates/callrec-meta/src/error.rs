@@ -47,6 +47,21 @@ pub enum Error {
         /// The event types the file holds.
         found: Vec<String>,
     },
+    /// An event file holds several `RecordingFileStatusUpdated` events (an Event Grid batch)
+    /// and not exactly one of them lists a chunk of the directory: which one describes the
+    /// recording cannot be told, so none is taken.
+    #[error("{}: {events} RecordingFileStatusUpdated events, {}", file.display(), match matching.len() {
+        0 => "none of which lists a chunk of this directory".to_string(),
+        _ => format!("{} of which ({}) list chunks of this directory: keep only this recording's event", matching.len(), matching.join(", ")),
+    })]
+    AmbiguousEvent {
+        /// The file.
+        file: PathBuf,
+        /// How many recording events it holds.
+        events: usize,
+        /// The JSON paths (`[0]`, `[2]`) of the events that list a chunk of the directory.
+        matching: Vec<String>,
+    },
     /// Where a JSON file belongs there is something else: a directory, FIFO, device or socket
     /// (reading a FIFO would block forever).
     #[error("{}: not a regular file", path.display())]

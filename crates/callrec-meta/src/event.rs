@@ -227,6 +227,65 @@ impl RecordingEvent {
         Self::from_value(&v, file)
     }
 
+    /// [`Self::from_json`] for the recording whose chunk files (documentIds) are
+    /// `document_ids`: of several `RecordingFileStatusUpdated` events (an Event Grid batch),
+    /// the one whose `recordingChunks` list one of them. None or several matching is
+    /// [`Error::AmbiguousEvent`]: never the first by default.
+    pub fn from_json_for(
+        bytes: &[u8],
+        file: &Path,
+        document_ids: &std::collections::BTreeSet<String>,
+    ) -> Result<RecordingEvent, Error> {
+        let v = parse_value(bytes, file)?;
+        let Value::Array(_) = &v else {
+            return Self::from_value(&v, file);
+        };
+        let candidates: Vec<(String, &Value)> = events_in(&v, file)?
+            .into_iter()
+            .filter(|(_, e)| match event_type_of(e) {
+                Some(t) => t == RECORDING_FILE_STATUS_UPDATED,
+                None => e
+                    .get("data")
+                    .and_then(|d| d.get("recordingStorageInfo"))
+                    .is_some(),
+            })
+            .collect();
+        if candidates.len() <= 1 {
+            return Self::from_value(&v, file);
+        }
+        let mut matching = Vec::new();
+        for (prefix, e) in &candidates {
+            let ev = Self::from_value(e, file).map_err(|err| match err {
+                Error::Field {
+                    file,
+                    path,
+                    message,
+                } => Error::Field {
+                    file,
+                    path: format!("{prefix}{path}"),
+                    message,
+                },
+                other => other,
+            })?;
+            if ev
+                .data
+                .chunks
+                .iter()
+                .any(|c| document_ids.contains(&c.document_id))
+            {
+                matching.push((prefix.clone(), ev));
+            }
+        }
+        if matching.len() == 1 {
+            return Ok(matching.remove(0).1);
+        }
+        Err(Error::AmbiguousEvent {
+            file: file.to_path_buf(),
+            events: candidates.len(),
+            matching: matching.into_iter().map(|(p, _)| p).collect(),
+        })
+    }
+
     /// Parse from an already decoded JSON value (see [`Self::from_json`]).
     pub fn from_value(v: &Value, file: &Path) -> Result<RecordingEvent, Error> {
         let (prefix, e) = pick(v, file, RECORDING_FILE_STATUS_UPDATED, |e| {

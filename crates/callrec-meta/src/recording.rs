@@ -29,6 +29,22 @@ pub mod naming {
         format!("{document_id}.json")
     }
 
+    /// Why `document_id` cannot name a file of the recording directory (empty, `.` or `..`,
+    /// a path separator or NUL, so `../victim/X` or an absolute path), or `None` when it can.
+    pub fn invalid_document_id(document_id: &str) -> Option<&'static str> {
+        if document_id.is_empty() {
+            Some("it is empty")
+        } else if document_id == "." || document_id == ".." {
+            Some("it is a relative directory name")
+        } else if document_id.contains(['/', '\\']) {
+            Some("it holds a path separator (a path, not a name)")
+        } else if document_id.contains('\0') {
+            Some("it holds a NUL byte")
+        } else {
+            None
+        }
+    }
+
     /// The documentId a media file name belongs to (`x.mp4` -> `x`).
     pub fn media_document_id(file_name: &str) -> Option<&str> {
         file_name.strip_suffix(".mp4")
@@ -85,7 +101,8 @@ pub struct Chunk {
     pub metadata: Option<ChunkMetadata>,
     /// `true` for a repeat listing: the event lists this documentId earlier too
     /// ([`Problem::DuplicateDocumentId`]). It has no files of its own (`media_path` and
-    /// `metadata_path` are `None`): the first listing has them.
+    /// `metadata_path` are `None`): the first listing has them. Also `true` for a documentId
+    /// that cannot be a file name ([`Problem::InvalidDocumentId`]): no file is looked for.
     pub repeat: bool,
 }
 
@@ -143,6 +160,20 @@ pub enum Problem {
         document_id: String,
         /// The indices the event gives it, in event order.
         indices: Vec<u32>,
+    },
+    /// The event lists a documentId that cannot be a file name of the directory
+    /// ([`naming::invalid_document_id`]: `../victim/X`, an absolute path): its files are not
+    /// looked for, and the chunk cannot be stitched.
+    #[error("{field}: documentId {document_id:?} is invalid: {reason}")]
+    InvalidDocumentId {
+        /// The chunk's index.
+        index: u32,
+        /// The documentId as the event gives it.
+        document_id: String,
+        /// The JSON field (`data.recordingStorageInfo.recordingChunks[1].documentId`).
+        field: String,
+        /// Why it is invalid.
+        reason: &'static str,
     },
     /// The event lists the chunk but its media file is absent.
     #[error("chunk {index} ({document_id}): media file {} is absent", expected.display())]
@@ -251,6 +282,7 @@ impl Problem {
             Problem::DuplicateIndex { .. } => "duplicate_index",
             Problem::DuplicateDocumentId { .. } => "duplicate_document_id",
             Problem::MediaAbsent { .. } => "media_absent",
+            Problem::InvalidDocumentId { .. } => "invalid_document_id",
             Problem::MetadataAbsent { .. } => "metadata_absent",
             Problem::MetadataNotListed { .. } => "metadata_not_listed",
             Problem::IndexMismatch { .. } => "index_mismatch",
@@ -270,6 +302,7 @@ impl Problem {
             Problem::MissingIndex { first, .. } => Some(*first),
             Problem::DuplicateIndex { index, .. }
             | Problem::MediaAbsent { index, .. }
+            | Problem::InvalidDocumentId { index, .. }
             | Problem::MetadataAbsent { index, .. }
             | Problem::MetadataNotListed { index, .. }
             | Problem::CallIdMismatch { index, .. }
@@ -285,6 +318,7 @@ impl Problem {
     pub fn document_id(&self) -> Option<&str> {
         match self {
             Problem::MediaAbsent { document_id, .. }
+            | Problem::InvalidDocumentId { document_id, .. }
             | Problem::MetadataAbsent { document_id, .. }
             | Problem::MetadataNotListed { document_id, .. }
             | Problem::IndexMismatch { document_id, .. }
@@ -342,7 +376,15 @@ impl Recording {
         let event = if names.iter().any(|n| n == EVENT_FILE) {
             let p = dir.join(EVENT_FILE);
             let bytes = crate::read_json_file(&p)?;
-            Some(RecordingEvent::from_json(&bytes, &p)?)
+            // The directory's chunks pick this recording's event out of a batch.
+            let ids: BTreeSet<String> = names
+                .iter()
+                .filter_map(|n| {
+                    naming::media_document_id(n).or_else(|| naming::metadata_document_id(n))
+                })
+                .map(str::to_string)
+                .collect();
+            Some(RecordingEvent::from_json_for(&bytes, &p, &ids)?)
         } else {
             None
         };
@@ -465,8 +507,29 @@ fn assemble(
         }
         // How many times each documentId was listed so far (in event order).
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-        for ec in &ev.data.chunks {
+        for (k, ec) in ev.data.chunks.iter().enumerate() {
             let doc = ec.document_id.as_str();
+            if let Some(reason) = naming::invalid_document_id(doc) {
+                // Never joined to the directory: no file is looked for, none is "absent".
+                problems.push(Problem::InvalidDocumentId {
+                    index: ec.index,
+                    document_id: doc.to_string(),
+                    field: format!("data.recordingStorageInfo.recordingChunks[{k}].documentId"),
+                    reason,
+                });
+                chunks.push(Chunk {
+                    index: ec.index,
+                    document_id: doc.to_string(),
+                    listed: true,
+                    end_reason: Some(ec.end_reason.clone()),
+                    media_path: None,
+                    media_absent: false,
+                    metadata_path: None,
+                    metadata: None,
+                    repeat: true,
+                });
+                continue;
+            }
             let indices = &listed[doc];
             let times = seen.entry(doc).or_default();
             *times += 1;

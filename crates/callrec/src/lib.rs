@@ -732,6 +732,7 @@ fn blocks_stitch(problem: &Problem, wall_clock: bool) -> bool {
         | Problem::DuplicateIndex { .. }
         | Problem::DuplicateDocumentId { .. }
         | Problem::MediaAbsent { .. }
+        | Problem::InvalidDocumentId { .. }
         | Problem::IndexMismatch { .. }
         | Problem::NoChunks => true,
         Problem::MetadataAbsent { .. } | Problem::MetadataInvalid { .. } => wall_clock,

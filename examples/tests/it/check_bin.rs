@@ -57,7 +57,7 @@ fn check_binary_mismatch_exits_1_naming_video_resolution_on_chunk_1() {
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(&cols[..3], ["error", "video.resolution", "1"], "{line}");
     assert!(!out.contains(": ok"), "{out}");
-    assert!(out.lines().last().unwrap().contains("4 errors"), "{out}");
+    assert!(out.lines().last().unwrap().contains("5 errors"), "{out}");
 
     // The JSON report names the chunk by index and documentId.
     let (code, out, _) = run(&dir, &["--json"]);

@@ -747,7 +747,7 @@ fn each_structural_defect_is_an_error_naming_track_box_and_sample() {
     let dir = testdata().join("corrupt/structure");
     let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
     let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
-    assert_eq!(expected.len(), 13);
+    assert_eq!(expected.len(), 18);
     for (name, want) in &expected {
         let data = std::fs::read(dir.join(name)).unwrap();
         let f = check_chunk(
@@ -761,7 +761,8 @@ fn each_structural_defect_is_an_error_naming_track_box_and_sample() {
             .iter()
             .filter(|x| x.code.as_str() == want["code"])
             .collect();
-        assert_eq!(hits.len(), 1, "{name}: {f:#?}");
+        let count = want.get("defects").and_then(|n| n.as_u64()).unwrap_or(1);
+        assert_eq!(hits.len() as u64, count, "{name}: {f:#?}");
         let hit = hits[0];
         assert_eq!(hit.severity, Severity::Error, "{name}");
         assert_eq!(hit.chunk.as_ref().map(|c| c.index), Some(0), "{name}");
@@ -909,4 +910,42 @@ fn an_aac_sample_larger_than_any_frame_is_a_decode_error_and_is_not_read() {
         "{}",
         hit.message
     );
+}
+
+#[test]
+fn a_one_frame_last_chunk_has_no_frame_rate_to_judge() {
+    // testdata/short/one_frame.mp4: a valid 50 ms fragmented chunk (one video frame).
+    let data = std::fs::read(testdata().join("short/one_frame.mp4")).unwrap();
+    let movie = Movie::parse(&data).unwrap();
+    let video = movie.track(TrackKind::Video).unwrap();
+    assert!(video.samples.len() < callrec_check::MIN_FRAME_INTERVALS + 2);
+    let expected = Expected {
+        video: Some(callrec_check::ExpectedVideo {
+            longer_side: 1920,
+            shorter_side: 1080,
+            frame_rate: 8.0,
+            bit_rate: None,
+        }),
+        ..Expected::default()
+    };
+    let (summary, f) = check_chunk(
+        Some(&data),
+        &expected,
+        &Options::default(),
+        &chunk_ref(2, "x"),
+    );
+    assert!(f.iter().all(|x| x.code != Code::VideoFrameRate), "{f:#?}");
+    let v = summary.media.unwrap().video.unwrap();
+    assert_eq!(v.frame_rate, None);
+    assert_eq!(v.samples, video.samples.len());
+    // The same metadata against a whole chunk still measures (and matches) 8 fps.
+    let data = read_chunk("fragmented", 0);
+    let (summary, f) = check_chunk(
+        Some(&data),
+        &expected,
+        &Options::default(),
+        &chunk_ref(0, "x"),
+    );
+    assert!(f.iter().all(|x| x.code != Code::VideoFrameRate), "{f:#?}");
+    assert_eq!(summary.media.unwrap().video.unwrap().frame_rate, Some(8.0));
 }

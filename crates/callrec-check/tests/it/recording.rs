@@ -319,7 +319,7 @@ fn paused_chunk_including_its_pauses_but_starting_late_keeps_its_gap() {
 }
 
 #[test]
-fn mismatch_gives_exactly_its_four_findings_on_chunk_1() {
+fn mismatch_gives_exactly_its_five_findings_on_chunk_1() {
     let r = check_dir(&recording("mismatch"));
     assert_eq!(
         codes(&r),
@@ -328,22 +328,29 @@ fn mismatch_gives_exactly_its_four_findings_on_chunk_1() {
             ("video.frame_rate", Some(1)),
             ("audio.sample_rate", Some(1)),
             ("audio.channels", Some(1)),
+            // the first difference stitch refuses it for, by the same rule
+            ("chunk.tracks_differ", Some(1)),
         ]
+    );
+    let differ = r.with_code(Code::ChunkTracksDiffer).next().unwrap();
+    assert_eq!(
+        differ.message,
+        "audio sample rate 48000 Hz differs from chunk 0's 16000 Hz: the chunks cannot be stitched"
     );
     let doc = &chunks(&recording("mismatch"))[1].1;
     assert!(r
         .findings
         .iter()
         .all(|f| &f.chunk.as_ref().unwrap().document_id == doc));
-    assert_eq!(r.errors, 4);
+    assert_eq!(r.errors, 5);
     let table = r.to_string();
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 5, "{table}");
+    assert_eq!(lines.len(), 6, "{table}");
     assert!(lines[0].starts_with("error    video.resolution"), "{table}");
     assert!(lines[0].contains(" 1  picture is 1280x720"), "{table}");
     assert_eq!(
-        lines[4],
-        "3 chunks, 15.000 s of media: 4 errors, 0 warnings, 0 info"
+        lines[5],
+        "3 chunks, 15.000 s of media: 5 errors, 0 warnings, 0 info"
     );
     let v: Value = serde_json::from_str(&r.to_json()).unwrap();
     assert_eq!(v["findings"][0]["code"], "video.resolution");
@@ -756,6 +763,7 @@ fn audio_only_metadata_expects_no_video() {
             ("track.unexpected", Some(1)),
             ("audio.sample_rate", Some(1)),
             ("audio.channels", Some(1)),
+            ("chunk.tracks_differ", Some(1)),
         ],
         "{:#?}",
         r.findings
@@ -776,4 +784,65 @@ fn wav_chunks_are_skipped_with_a_warning() {
     );
     assert!(r.chunks[0].media.is_none());
     assert!(r.chunks[1].media.is_some() && r.chunks[2].media.is_some());
+}
+
+#[test]
+fn two_byte_identical_chunks_are_a_duplicate_warning() {
+    let c = copy("basic");
+    let (d0, d1) = (c.doc(0), c.doc(1));
+    std::fs::copy(
+        c.dir.join(format!("{d0}.mp4")),
+        c.dir.join(format!("{d1}.mp4")),
+    )
+    .unwrap();
+    let r = check_dir(&c.dir);
+    let f = only(&r, Code::ChunkDuplicate);
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 1);
+    assert_eq!(f.chunk.as_ref().unwrap().document_id, d1);
+    let a = f.actual.as_ref().unwrap();
+    assert_eq!(a["same_as_chunk"], 0);
+    let len = std::fs::metadata(c.dir.join(format!("{d0}.mp4")))
+        .unwrap()
+        .len();
+    assert_eq!(a["bytes"], len);
+    assert_eq!(a["sha256"].as_str().unwrap().len(), 64);
+    // The fixtures' distinct chunks are not duplicates.
+    assert_eq!(
+        check_dir(&recording("basic"))
+            .with_code(Code::ChunkDuplicate)
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn a_document_id_with_a_path_is_an_invalid_document_id_naming_the_field() {
+    let c = copy("basic");
+    c.edit_event(|d| {
+        d["recordingStorageInfo"]["recordingChunks"][1]["documentId"] = json!("../victim/X")
+    });
+    let r = c.check();
+    let f = only(&r, Code::EventInvalidDocumentId);
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.chunk.as_ref().unwrap().index, 1);
+    assert_eq!(
+        f.actual,
+        Some(json!({
+            "field": "data.recordingStorageInfo.recordingChunks[1].documentId",
+            "document_id": "../victim/X"
+        }))
+    );
+    assert_eq!(
+        r.with_code(Code::ChunkAbsent).count(),
+        0,
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(
+        r.with_code(Code::FileMissing).count(),
+        0,
+        "{:#?}",
+        r.findings
+    );
 }

@@ -208,7 +208,7 @@ async fn a_recording_that_fails_check_lands_in_poison_with_its_check_json() {
     let check: Value =
         serde_json::from_slice(&env.container.read("rec-mismatch/check.json").await.unwrap())
             .unwrap();
-    assert_eq!(check["errors"], 4, "{check}");
+    assert_eq!(check["errors"], 5, "{check}");
     assert_eq!(
         env.container
             .size("rec-mismatch/recording.mp4")

@@ -280,3 +280,93 @@ fn duration_mismatch() {
         "recordingDurationMs is 15250 but the chunks' chunkDuration add up to 15000 ms"
     );
 }
+
+/// `basic`'s event.json rewritten as `events` (each built from its first event).
+fn batch_of(t: &TempDir, events: impl FnOnce(&serde_json::Value) -> Vec<serde_json::Value>) {
+    let p = t.0.join("event.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let e0 = if v.is_array() { v[0].clone() } else { v };
+    std::fs::write(&p, serde_json::to_vec(&events(&e0)).unwrap()).unwrap();
+}
+
+fn other_call(e0: &serde_json::Value) -> serde_json::Value {
+    let mut o = e0.clone();
+    o["subject"] = json!("/recording/call/11111111-1111-1111-1111-111111111111/serverCallId/z");
+    o["data"]["recordingStorageInfo"]["recordingChunks"] = json!([{
+        "documentId": "0-eus-d3-ffffffffffffffffffffffffffffffff", "index": 0,
+        "endReason": "SessionEnded"
+    }]);
+    o
+}
+
+#[test]
+fn an_event_grid_batch_takes_the_event_that_lists_the_directorys_chunks() {
+    let t = TempDir::copy_of("basic");
+    batch_of(&t, |e0| vec![other_call(e0), e0.clone()]);
+    let rec = Recording::load(&t.0).unwrap();
+    assert!(rec.problems.is_empty(), "{:?}", rec.problems);
+    assert_eq!(rec.chunks.len(), 3);
+    assert!(rec.chunks.iter().all(|c| c.listed));
+}
+
+#[test]
+fn an_event_grid_batch_with_no_or_several_matching_events_is_an_error() {
+    let t = TempDir::copy_of("basic");
+    let mut first = None;
+    batch_of(&t, |e0| {
+        first = Some(e0.clone());
+        vec![other_call(e0), other_call(e0)]
+    });
+    let e0 = first.unwrap();
+    let e = Recording::load(&t.0).unwrap_err();
+    assert!(
+        matches!(&e, callrec_meta::Error::AmbiguousEvent { events: 2, matching, .. } if matching.is_empty()),
+        "{e:?}"
+    );
+    assert!(e.to_string().ends_with("event.json: 2 RecordingFileStatusUpdated events, none of which lists a chunk of this directory"), "{e}");
+    batch_of(&t, |_| vec![e0.clone(), other_call(&e0), e0.clone()]);
+    let e = Recording::load(&t.0).unwrap_err();
+    assert!(
+        matches!(&e, callrec_meta::Error::AmbiguousEvent { events: 3, matching, .. } if matching == &["[0]", "[2]"]),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_document_id_that_is_a_path_is_invalid_not_absent() {
+    for bad in ["../victim/X", "/etc/passwd", ".."] {
+        let t = TempDir::copy_of("basic");
+        batch_of(&t, |e0| {
+            let mut e = e0.clone();
+            e["data"]["recordingStorageInfo"]["recordingChunks"][1]["documentId"] = json!(bad);
+            vec![e]
+        });
+        let rec = Recording::load(&t.0).unwrap();
+        let p: Vec<&Problem> = rec
+            .problems
+            .iter()
+            .filter(|p| p.code() == "invalid_document_id")
+            .collect();
+        assert_eq!(p.len(), 1, "{bad}: {:?}", rec.problems);
+        match p[0] {
+            Problem::InvalidDocumentId {
+                index: 1,
+                document_id,
+                field,
+                ..
+            } => {
+                assert_eq!(document_id, bad);
+                assert_eq!(
+                    field,
+                    "data.recordingStorageInfo.recordingChunks[1].documentId"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            rec.problems.iter().all(|p| p.code() != "media_absent"),
+            "{bad}: {:?}",
+            rec.problems
+        );
+    }
+}

@@ -12,8 +12,13 @@
 use std::fmt;
 use std::ops::Range;
 
+mod decode;
+mod layout;
 mod samples;
 mod tables;
+
+pub use decode::{decode_order_fault, DecodeFault, DecodeFaultKind, DECODE_TOLERANCE_TICKS};
+pub use layout::{layout_mismatch, track_layouts, LayoutMismatch, TrackLayout};
 
 use samples::{
     composition, long_deltas, nal_units, ranges, trun_paths, truns, zero_deltas_fragmented,
@@ -73,6 +78,15 @@ pub enum DefectKind {
     /// unspecified type (0, 24–31). A chunk offset or `trun` data offset that is off by a few
     /// bytes shows as this.
     SampleData,
+    /// A decode time earlier than the previous sample's, or later by more than 32 bits of
+    /// ticks ([`decode_order_fault`]): fragments out of order or a wrong `tfdt`.
+    DecodeOrder,
+    /// A fragment whose decode time (`tfdt`) is not where the track's samples before it end
+    /// (within [`DECODE_TOLERANCE_TICKS`]): a fragment is missing (a hole) or they overlap.
+    DecodeGap,
+    /// An edit list the presentation model cannot follow: a media rate other than 1, an
+    /// overflow, or a media edit starting at or past the end of the track's media.
+    Edit,
 }
 
 impl DefectKind {
@@ -89,6 +103,9 @@ impl DefectKind {
         DefectKind::Stss,
         DefectKind::EmptySample,
         DefectKind::SampleData,
+        DefectKind::DecodeOrder,
+        DefectKind::DecodeGap,
+        DefectKind::Edit,
     ];
 
     /// The stable finding code (`mp4.stsz`...).
@@ -105,6 +122,9 @@ impl DefectKind {
             DefectKind::Stss => "mp4.stss",
             DefectKind::EmptySample => "mp4.empty_sample",
             DefectKind::SampleData => "mp4.sample_data",
+            DefectKind::DecodeOrder => "mp4.decode_order",
+            DefectKind::DecodeGap => "mp4.decode_gap",
+            DefectKind::Edit => "mp4.elst",
         }
     }
 }
@@ -227,6 +247,8 @@ pub fn validate_source_skipping(
         composition(&d, movie, i, &stbl, &mut out);
         zero_deltas_fragmented(&d, movie, i, &mut out);
         long_deltas(&d, movie, &layout, i, &stbl, &mut out);
+        decode::decode_times(&d, movie, &layout, i, &stbl, &mut out);
+        decode::edits(&d, movie, i, &mut out);
         if let Some(moov) = &layout.moov {
             if let (false, Some(trak)) = (movie.fragmented, moov.traks.get(i)) {
                 stss(

@@ -96,28 +96,17 @@ pub(super) fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usi
     Ok(map)
 }
 
-/// Decode times must increase by at most 32 bits per sample in every chunk track.
+/// Decode times must increase by at most 32 bits per sample in every chunk track: the rule
+/// `check` reports as `mp4.decode_order` ([`callrec_mp4::validate::decode_order_fault`]).
 pub(super) fn check_decode_order(chunks: &[ChunkInput], maps: &[Vec<usize>]) -> Result<()> {
     for (c, map) in chunks.iter().zip(maps) {
         for &j in map {
             let t = &c.movie.tracks[j];
-            for (k, w) in t.samples.windows(2).enumerate() {
-                let ok = w[1]
-                    .dts
-                    .checked_sub(w[0].dts)
-                    .is_some_and(|d| u32::try_from(d).is_ok());
-                if !ok {
-                    return Err(unsupported(
-                        c,
-                        format!(
-                            "{} track {}: decode time of sample {} goes backwards or jumps by \
-                             more than 32 bits",
-                            kind_name(t.kind),
-                            t.id,
-                            k + 1
-                        ),
-                    ));
-                }
+            if let Some(f) = callrec_mp4::validate::decode_order_fault(t) {
+                return Err(unsupported(
+                    c,
+                    format!("{} track {}: {f}", kind_name(t.kind), t.id),
+                ));
             }
         }
     }

@@ -403,7 +403,7 @@ fn a_chunk_with_a_structural_defect_is_refused_before_planning_and_checked_as_an
     let dir = testdata().join("corrupt/structure");
     let text = fs::read_to_string(dir.join("expected.json")).unwrap();
     let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
-    assert_eq!(expected.len(), 13);
+    assert_eq!(expected.len(), 18);
     for (name, want) in &expected {
         let rec_dir = copy_fixture(want["recording"].as_str().unwrap());
         let rec = Recording::open(rec_dir.path()).unwrap();
