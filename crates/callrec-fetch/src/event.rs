@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use callrec::crates::meta::RecordingEvent;
 use serde_json::Value;
+use sha2::Digest as _;
 
 use crate::{Error, Result, Url};
 
@@ -30,9 +31,12 @@ pub struct Job {
     /// `data.recordingId`, else the last segment of the subject
     /// `/recording/call/{callId}/serverCallId/{serverCallId}/recordingId/{recordingId}`.
     pub recording_id: String,
-    /// [`Job::recording_id`] as a safe path component and blob prefix
-    /// ([`callrec::safe_file_name`]).
+    /// The blob prefix: [`Job::recording_id`] itself (blobs `<recordingId>/recording.mp4`...)
+    /// unless it could not name a blob as written ([`blob_prefix`]).
     pub name: String,
+    /// [`Job::recording_id`] as one local file name, for the work directory
+    /// ([`local_name`]).
+    pub dir: String,
     /// The event as delivered (written as the recording's `event.json`).
     pub event: Value,
     /// The chunks, in event order.
@@ -130,11 +134,50 @@ pub fn decode_message(message_id: &str, text: &str) -> Result<Decoded> {
         ));
     }
     Ok(Decoded::Recording(Job {
-        name: callrec::safe_file_name(&recording_id),
+        name: blob_prefix(&recording_id),
+        dir: local_name(&recording_id),
         recording_id,
         event,
         chunks,
     }))
+}
+
+/// The longest blob prefix kept as the recordingId (a blob name is at most 1,024 characters).
+const MAX_PREFIX: usize = 960;
+
+/// The longest local name kept as the recordingId made safe (file names are at most 255
+/// bytes).
+const MAX_LOCAL: usize = 120;
+
+/// The blob prefix of a recording: its id as given when it names blobs as written, that is
+/// every character an ASCII letter, digit or one of `-_.~+=/` (base64 and base64url ids, GUIDs),
+/// every `/`-separated part neither empty nor `.` or `..`, no trailing `.`, and at most
+/// 960 bytes; otherwise [`local_name`] (the id made safe, shortened with a hash when long).
+pub fn blob_prefix(recording_id: &str) -> String {
+    let chars_ok = recording_id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.~+=/".contains(c));
+    let parts_ok = recording_id
+        .split('/')
+        .all(|p| !p.is_empty() && p != "." && p != "..");
+    if chars_ok && parts_ok && !recording_id.ends_with('.') && recording_id.len() <= MAX_PREFIX {
+        recording_id.to_string()
+    } else {
+        local_name(recording_id)
+    }
+}
+
+/// A recording id as one safe local file name: [`callrec::safe_file_name`]; one longer than
+/// 120 bytes keeps its first 100 characters and gains `-` and 16 hex digits of the id's
+/// SHA-256 (distinct ids stay distinct).
+pub fn local_name(recording_id: &str) -> String {
+    let safe = callrec::safe_file_name(recording_id);
+    if safe.len() <= MAX_LOCAL {
+        return safe;
+    }
+    let digest = sha2::Sha256::digest(recording_id.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", &safe[..100])
 }
 
 impl Job {
@@ -179,6 +222,22 @@ mod tests {
     }
 
     #[test]
+    fn long_and_odd_ids_name_blobs_and_directories() {
+        let long = "r".repeat(300);
+        assert_eq!(blob_prefix(&long), long);
+        let dir = local_name(&long);
+        assert_eq!(dir.len(), 117);
+        assert_ne!(dir, local_name(&"r".repeat(301)));
+        assert!(dir.starts_with(&"r".repeat(100)));
+        let huge = "q".repeat(2000);
+        assert_eq!(blob_prefix(&huge), local_name(&huge));
+        for odd in ["a//b", "../x", "x/..", "a.", "a b", "caf\u{e9}", "/a"] {
+            assert_eq!(blob_prefix(odd), local_name(odd), "{odd}");
+        }
+        assert_eq!(local_name("a b"), "a_b");
+    }
+
+    #[test]
     fn data_recording_id_wins_and_is_made_safe() {
         let e = event(
             r#""recordingId":"a/b+c=","#,
@@ -188,7 +247,8 @@ mod tests {
             panic!("not a recording")
         };
         assert_eq!(job.recording_id, "a/b+c=");
-        assert_eq!(job.name, "a_b_c_");
+        assert_eq!(job.name, "a/b+c=", "a base64 id names its blobs as it is");
+        assert_eq!(job.dir, "a_b_c_");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use azure_core::http::{RequestContent, StatusCode};
 use azure_storage_blob::models::{
@@ -40,18 +40,13 @@ pub struct Received {
     pub lease: Lease,
 }
 
-/// The pop receipt of a message being worked on; each renewal replaces it.
+/// The pop receipt of a message being worked on; each renewal replaces it. It is held for the
+/// whole of each request that uses it, so a renewal and a delete never overlap: a delete sent
+/// while a renewal is in flight would carry the receipt that renewal is about to replace (and
+/// fail with 400 PopReceiptMismatch). `None` once the message is deleted (a later renewal is
+/// not sent).
 #[derive(Debug, Clone)]
-pub struct Lease(Arc<Mutex<String>>);
-
-impl Lease {
-    fn get(&self) -> String {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-    fn set(&self, s: String) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = s;
-    }
-}
+pub struct Lease(Arc<tokio::sync::Mutex<Option<String>>>);
 
 fn sibling(url: &Url, name: &str) -> Result<Url> {
     let mut u = url.clone();
@@ -160,7 +155,7 @@ impl Queue {
             id,
             dequeue_count: m.dequeue_count.unwrap_or(1) as u64,
             text: m.message_text.unwrap_or_default(),
-            lease: Lease(Arc::new(Mutex::new(pop))),
+            lease: Lease(Arc::new(tokio::sync::Mutex::new(Some(pop)))),
         }))
     }
 
@@ -175,10 +170,15 @@ impl Queue {
     }
 
     /// Sets the message's visibility timeout to `secs` from now (renewal; 0 releases it).
+    /// A message already deleted through this `Received` is left alone.
     pub async fn set_visibility(&self, m: &Received, secs: u32) -> Result<()> {
+        let mut lease = m.lease.0.lock().await;
+        let Some(receipt) = lease.as_deref() else {
+            return Ok(());
+        };
         let r = self
             .main
-            .update_message(&m.id, &m.lease.get(), secs as i32, None)
+            .update_message(&m.id, receipt, secs as i32, None)
             .await
             .map_err(|e| Error::storage("renew", format!("{}/{}", self.name, m.id), e))?;
         let pop = r
@@ -188,17 +188,27 @@ impl Queue {
             ))
             .map(str::to_string);
         if let Some(pop) = pop {
-            m.lease.set(pop);
+            *lease = Some(pop);
         }
         Ok(())
     }
 
-    /// Deletes the message (it is done).
+    /// Deletes the message (it is done); waits for a renewal in flight, and stops later ones.
     pub async fn delete(&self, m: &Received) -> Result<()> {
-        match self.main.delete_message(&m.id, &m.lease.get(), None).await {
-            Ok(_) => Ok(()),
+        let mut lease = m.lease.0.lock().await;
+        let Some(receipt) = lease.as_deref() else {
+            return Ok(());
+        };
+        match self.main.delete_message(&m.id, receipt, None).await {
+            Ok(_) => {
+                *lease = None;
+                Ok(())
+            }
             // Already deleted (by a worker that got it after our lease lapsed).
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
+                *lease = None;
+                Ok(())
+            }
             Err(e) => Err(Error::storage(
                 "delete",
                 format!("{}/{}", self.name, m.id),

@@ -10,8 +10,8 @@ use tracing::Instrument;
 use std::collections::BTreeMap;
 
 use callrec_archive::{
-    fingerprint, Entry, Job as ArchiveJob, JobOptions, Outcome, Output, Status, CHECK_JSON,
-    RECORDING_MP4, TIMELINE_JSON,
+    fingerprint, names::is_output, Entry, Job as ArchiveJob, JobOptions, Outcome, Output, Status,
+    CHECK_JSON, RECORDING_MP4, TIMELINE_JSON,
 };
 
 use crate::storage::redact;
@@ -224,10 +224,17 @@ impl Worker {
                 Ok(Done::Poisoned) => summary.poisoned += 1,
                 Ok(Done::Ignored) => summary.ignored += 1,
                 Ok(Done::Retry) => summary.retried += 1,
-                Err(e) => {
+                Err(e) if e.stops_worker() => {
                     tracing::error!(message_id = %msg.id, "{e}; releasing the message and stopping");
                     let _ = self.queue.set_visibility(&msg, 0).await;
                     return Err(e);
+                }
+                Err(e) => {
+                    // A queue request failed (storage unreachable, or the lease lapsed and
+                    // another worker holds the message): the message comes back after its
+                    // visibility timeout, and a redelivery of finished work is a duplicate.
+                    tracing::warn!(message_id = %msg.id, "{e}; left for a later delivery");
+                    summary.retried += 1;
                 }
             }
         }
@@ -256,7 +263,8 @@ impl Worker {
         }
     }
 
-    /// One message. `Err` only for faults that stop the worker.
+    /// One message. `Err` for faults that stop the worker ([`Error::stops_worker`]) and for
+    /// queue requests that failed (the message is delivered again).
     async fn handle(&self, msg: &Received) -> Result<Done> {
         let job = match decode_message(&msg.id, &msg.text) {
             Ok(Decoded::Recording(job)) => job,
@@ -296,7 +304,7 @@ impl Worker {
             let why = format!("delivered {} times without success", msg.dequeue_count);
             return self.poison_with(msg, job, "deliveries", &why, false).await;
         }
-        let dir = self.cfg.workdir.join(&job.name);
+        let dir = self.cfg.workdir.join(&job.dir);
         let outcome = match self.process(job, &dir).await {
             Ok(o) => o,
             Err(e) if e.stops_worker() => return Err(e),
@@ -368,7 +376,11 @@ impl Worker {
                 return Ok(None);
             }
         };
-        if entry.status == Status::Error || !entry.trusted() || entry.outputs.is_empty() {
+        // This recording's entry, naming only what a job uploads (an edited manifest naming
+        // other blobs is not trusted). The key is compared, not checked as a batch key: a
+        // recordingId may be longer than a batch directory name may be.
+        let own = entry.key == job.name && entry.outputs.keys().all(|n| is_output(n));
+        if entry.status == Status::Error || !own || entry.outputs.is_empty() {
             return Ok(None);
         }
         for (name, want) in &entry.outputs {
@@ -408,7 +420,7 @@ impl Worker {
         permanent: bool,
     ) -> Result<Done> {
         let json = error_check_json(&job.recording_id, stage, error);
-        let dir = self.cfg.workdir.join(&job.name);
+        let dir = self.cfg.workdir.join(&job.dir);
         let path = dir.join("check.error.json");
         let up = async {
             tokio::fs::create_dir_all(&dir)

@@ -157,12 +157,13 @@ async fn a_host_not_on_the_allow_list_is_never_contacted_and_the_event_is_poison
     assert_eq!(env.drain(true).await, vec![Simulator::queue_message(&ev)]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_delivery_is_idempotent() {
-    let env = env("dupes").await;
+/// Two deliveries of one recording `id`: one archive under `<id>/`, one duplicate, each object
+/// downloaded once.
+async fn duplicate_is_idempotent(env_name: &str, id: &str) {
+    let env = env(env_name).await;
     let sim = sim();
     let ev = sim
-        .serve_recording(&recording_fixture("basic"), "rec-dup")
+        .serve_recording(&recording_fixture("basic"), id)
         .unwrap();
     let m = Simulator::queue_message(&ev);
     env.queue.send(&m).await.unwrap();
@@ -180,9 +181,29 @@ async fn a_duplicate_delivery_is_idempotent() {
     // Each object was downloaded once: the second delivery did no work.
     let log = sim.requests();
     assert_eq!(log.len(), sim.paths().len(), "{log:?}");
-    assert!(env.container.read("rec-dup/recording.mp4").await.unwrap() == local_mp4("basic"));
+    assert!(
+        env.container
+            .read(&format!("{id}/recording.mp4"))
+            .await
+            .unwrap()
+            == local_mp4("basic")
+    );
     assert!(env.drain(false).await.is_empty());
     assert!(env.drain(true).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_delivery_is_idempotent() {
+    duplicate_is_idempotent("dupes", "rec-dup").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_base64_recording_id_names_its_blobs_and_is_idempotent() {
+    // Longer than a batch key may be (160 bytes) and than a local name is kept (120), with
+    // the characters of base64: the blobs are `<recordingId>/...` as given.
+    let id = format!("eyJQbGF0Zm9ybUVuZHBvaW50SWQiOi{}+a/b=", "Jx".repeat(90));
+    assert!(id.len() > 200);
+    duplicate_is_idempotent("dupes-long", &id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
