@@ -242,7 +242,16 @@ pub fn trak(
 /// Writes one synthetic chunk of `seconds` seconds to `path`, video frames padded to
 /// `pad_video` bytes (0: unpadded). Memory use is one second of media plus the sample tables.
 /// Returns the file size.
-pub fn write_chunk(src: &Source, path: &Path, seconds: u32, pad_video: usize) -> io::Result<u64> {
+///
+/// `index` (the chunk's) is added to the `ftyp` minor version, so that the chunks of one
+/// recording are not byte-identical files (check warns `chunk.duplicate` on those).
+pub fn write_chunk(
+    src: &Source,
+    path: &Path,
+    index: u32,
+    seconds: u32,
+    pad_video: usize,
+) -> io::Result<u64> {
     let fps = src.fps();
     let frames = seconds * fps;
     // Audio: priming + enough frames to cover `seconds`.
@@ -290,7 +299,7 @@ pub fn write_chunk(src: &Source, path: &Path, seconds: u32, pad_video: usize) ->
     let mut head = Vec::new();
     Ftyp {
         major_brand: FourCc(*b"isom"),
-        minor_version: 512,
+        minor_version: 512 + index,
         compatible_brands: [*b"isom", *b"iso2", *b"avc1", *b"mp41"]
             .map(FourCc)
             .to_vec(),
@@ -404,7 +413,13 @@ pub fn write_recording(
     fs::write(dir.join("event.json"), serde_json::to_vec_pretty(&event)?)?;
     let mut total = 0;
     for (k, id) in ids.iter().enumerate() {
-        let bytes = write_chunk(src, &dir.join(format!("{id}.mp4")), seconds, pad_video)?;
+        let bytes = write_chunk(
+            src,
+            &dir.join(format!("{id}.mp4")),
+            k as u32,
+            seconds,
+            pad_video,
+        )?;
         total += bytes;
         let mut meta = src.metadata.clone();
         let chunk_start = start + TimeDelta::seconds(i64::from(seconds) * k as i64);
@@ -435,7 +450,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chunk.mp4");
         let seconds = 12; // longer than the 5 s source, so frames repeat
-        let len = write_chunk(&src, &path, seconds, 4000).unwrap();
+        let len = write_chunk(&src, &path, 0, seconds, 4000).unwrap();
         let data = fs::read(&path).unwrap();
         assert_eq!(data.len() as u64, len);
         let movie = Movie::parse(&data).unwrap();
