@@ -9,6 +9,9 @@ import sys
 import uuid
 
 DURS_MS = [5000, 4000, 6000]
+# chunkDuration where a chunk presents more than its encoded media: empty_edit's chunk 1 is
+# 4 s of media after a 500 ms leading empty edit.
+META_DURS_MS = {"empty_edit": [5000, 4500, 6000]}
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 TICKS_PER_MS = 10_000  # 100 ns ticks
 
@@ -23,6 +26,7 @@ VARIANTS = {
     "fragmented_bframes": ("2024-05-20T08:00:00.250", 3),
     "mixed_timescale": ("2024-05-21T09:30:00.0000000", 7),
     "paused_bframes": ("2024-05-22T10:00:00.500", 3),
+    "empty_edit": ("2024-05-23T11:15:00.0000000", 7),
 }
 
 # paused: per chunk, list of (wall offset from chunk start in ms, duration ms)
@@ -90,7 +94,7 @@ def meta(name, outdir):
     pauses = PAUSES.get(name, [[], [], []])
     t = start
     for k, doc in enumerate(ids):
-        dur = DURS_MS[k]
+        dur = META_DURS_MS.get(name, DURS_MS)[k]
         intervals = [{"startTime": fmt(t + off * TICKS_PER_MS, digits), "duration": pd}
                      for off, pd in pauses[k]]
         vconf = {"longerSideLength": 1920, "shorterSideLength": 1080}
@@ -141,7 +145,7 @@ def meta(name, outdir):
     data = {
         "recordingStorageInfo": {"recordingChunks": chunks},
         "recordingStartTime": fmt(start, digits),
-        "recordingDurationMs": sum(DURS_MS),
+        "recordingDurationMs": sum(META_DURS_MS.get(name, DURS_MS)),
         "sessionEndReason": "CallEnded",
     }
     if name == "bframes":

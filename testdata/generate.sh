@@ -82,6 +82,9 @@ make_recording mismatch   0 ""                                        high 1 180
 make_recording fragmented_bframes 2 "+frag_keyframe+empty_moov+default_base_moof" high 0 220 600
 make_recording mixed_timescale    0 ""                                high 0 260 650 -video_track_timescale 90000
 make_recording paused_bframes     2 ""                                high 0 300 700
+# A chunk whose tracks start with an empty edit (its timestamps offset by 0.5 s, as a muxer
+# given a start delay writes it: video empty 500 ms, audio empty 436 ms then its priming).
+make_recording empty_edit         0 ""                                high 0 340 750 -output_ts_offset 0.5
 
 # recordings-bad/missing_chunk: basic without its middle chunk's files (event still lists it)
 cp -r recordings/basic recordings-bad/missing_chunk

@@ -758,7 +758,7 @@ fn segment_outputs(
             .rev()
             .find(|(a, _)| *a <= x)
             .map_or(0, |(_, t)| *t);
-        Some(p.start_us + x + ins)
+        Some(p.origin_us + x + ins)
     };
     let segs = timeline.segments();
     let mut out: Vec<(Option<u64>, Option<u64>)> = segs
@@ -817,8 +817,12 @@ pub fn output_webvtt(
 /// `null` for time the output does not hold: pauses and gaps in compact mode, missing chunks),
 /// and an `output` object says how the joins were made and where each chunk starts and ends:
 /// `{"mode": "compact"|"trimmed"|"wall-clock", "duration_ms", "silent_frames",
-/// "dropped_frames", "chunks": [{"chunk", "document_id", "start_ms", "end_ms"}], "rescaled":
-/// [{"chunk", "track", "from", "to"}]}`. Milliseconds with 3 decimals (µs).
+/// "dropped_frames", "chunks": [{"chunk", "document_id", "start_ms", "first_media_ms",
+/// "end_ms"}], "rescaled": [{"chunk", "track", "from", "to"}]}`. Milliseconds with 3 decimals
+/// (µs). A chunk's `start_ms` is where its presentation time 0 (its `chunkStartTime`) is, so
+/// that its media instant `x` is at `start_ms + x` (plus pauses inserted before `x` in
+/// wall-clock mode); `first_media_ms` is its first presented instant, later when every track
+/// of it starts with an empty edit (a lead the output presents: silent audio, video waiting).
 pub fn output_timeline(
     timeline: &Timeline,
     plan: &callrec_stitch::Plan,
@@ -847,8 +851,8 @@ pub fn output_timeline(
     let chunks: Vec<Value> = places
         .iter()
         .map(|p| {
-            json!({"chunk": p.index, "document_id": p.name, "start_ms": ms(p.start_us),
-                   "end_ms": ms(p.end_us)})
+            json!({"chunk": p.index, "document_id": p.name, "start_ms": ms(p.origin_us),
+                   "first_media_ms": ms(p.start_us), "end_ms": ms(p.end_us)})
         })
         .collect();
     let rescaled: Vec<Value> = plan

@@ -142,6 +142,7 @@ fn check_binary_every_clean_fixture_exits_0_without_warnings() {
         [
             "basic",
             "bframes",
+            "empty_edit",
             "faststart",
             "fragmented",
             "fragmented_bframes",

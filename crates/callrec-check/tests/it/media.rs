@@ -9,7 +9,7 @@ use callrec_mp4::{Codec, Movie, TrackKind};
 
 use crate::util::{chunks, expected_from_json, recording, testdata};
 
-const CLEAN: [&str; 8] = [
+const CLEAN: [&str; 9] = [
     "basic",
     "bframes",
     "paused",
@@ -18,6 +18,7 @@ const CLEAN: [&str; 8] = [
     "fragmented_bframes",
     "mixed_timescale",
     "paused_bframes",
+    "empty_edit",
 ];
 
 fn chunk_ref(idx: u32, doc: &str) -> ChunkRef {

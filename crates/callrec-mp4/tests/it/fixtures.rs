@@ -13,9 +13,9 @@ fn sample_lists_match_ffprobe_packets() {
         !chunks.is_empty(),
         "no fixtures found under testdata/recordings"
     );
-    // 9 recordings (basic, bframes, paused, fragmented, faststart, mismatch,
-    // fragmented_bframes, mixed_timescale, paused_bframes) of 3 chunks.
-    assert_eq!(chunks.len(), 27, "fixture chunks under testdata/recordings");
+    // 10 recordings (basic, bframes, paused, fragmented, faststart, mismatch,
+    // fragmented_bframes, mixed_timescale, paused_bframes, empty_edit) of 3 chunks.
+    assert_eq!(chunks.len(), 30, "fixture chunks under testdata/recordings");
     let mut checked = 0;
     let mut files_checked = 0;
     let mut failures = Vec::new();

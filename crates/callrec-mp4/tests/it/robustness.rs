@@ -155,7 +155,7 @@ fn sweep_prefixes(path: &Path) -> (usize, usize) {
 #[test]
 fn every_truncated_prefix_parses_or_errors() {
     let files = all_files();
-    assert_eq!(files.len(), 32, "27 fixture chunks and 5 corrupt files");
+    assert_eq!(files.len(), 35, "30 fixture chunks and 5 corrupt files");
     let mut sparse_files = 0;
     for path in &files {
         let (parsed, skipped) = sweep_prefixes(path);

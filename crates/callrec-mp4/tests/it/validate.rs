@@ -8,7 +8,7 @@ use crate::util::fixture_chunks;
 #[test]
 fn clean_fixture_chunks_have_no_structural_defects() {
     let chunks = fixture_chunks();
-    assert_eq!(chunks.len(), 27, "fixture chunks under testdata/recordings");
+    assert_eq!(chunks.len(), 30, "fixture chunks under testdata/recordings");
     for path in &chunks {
         let data = std::fs::read(path).unwrap();
         let defects = validate(&data).unwrap();

@@ -44,19 +44,27 @@ pub struct ChunkPlacement {
     pub name: String,
     /// Start of the chunk's span (the gap before it included, in wall-clock mode).
     pub span_start: u64,
+    /// Output time of the chunk's presentation time 0 (where its `chunkStartTime` lands): its
+    /// media instant `x` is at `origin + x` (plus what was inserted before it). Equal to
+    /// `start` unless every track of the chunk starts with an empty edit (that lead is
+    /// presented: silent audio frames, the other tracks waiting).
+    pub origin: u64,
     /// First instant at which any of its tracks presents media.
     pub start: u64,
-    /// End of the chunk's span (= next chunk's `span_start`).
+    /// End of the chunk's span: the next chunk's `span_start`, or the end of its own
+    /// presentation when that is later.
     pub end: u64,
     /// `span_start` in µs.
     pub span_start_us: u64,
+    /// `origin` in µs.
+    pub origin_us: u64,
     /// `start` in µs.
     pub start_us: u64,
     /// `end` in µs.
     pub end_us: u64,
     /// Time inserted inside the chunk (wall-clock pauses, its own empty edits), as realized:
     /// (µs of the chunk's media from which it applies, total µs inserted from there on). An
-    /// instant `x` µs into the chunk's media is at `start_us + x + total` of the last entry
+    /// instant `x` µs into the chunk's media is at `origin_us + x + total` of the last entry
     /// with `at <= x`.
     pub inserted: Vec<(u64, u64)>,
 }
@@ -231,8 +239,9 @@ fn placements(
     let movie_ts = m as u64;
     let mut placements = Vec::with_capacity(chunks.len());
     for (c, p) in chunks.iter().zip(&timing.places) {
-        let (a, b, e) = (
+        let (a, o, b, e) = (
             mticks(p.span_start, m)?,
+            mticks(p.origin.max(Q::default()), m)?,
             mticks(p.start, m)?,
             mticks(p.end, m)?,
         );
@@ -240,9 +249,11 @@ fn placements(
             index: c.index,
             name: c.name.clone(),
             span_start: a,
+            origin: o,
             start: b,
             end: e,
             span_start_us: ticks_to_us(a, movie_ts),
+            origin_us: ticks_to_us(o, movie_ts),
             start_us: ticks_to_us(b, movie_ts),
             end_us: ticks_to_us(e, movie_ts),
             inserted: p

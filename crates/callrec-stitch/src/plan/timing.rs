@@ -389,8 +389,8 @@ impl<'a> Inputs<'a> {
         }
         places
     }
-    /// First media instants; span ends: the next chunk's span start; the last chunk's, its
-    /// longest track.
+    /// First media instants; span ends: the next chunk's span start, or the end of the
+    /// chunk's own presentation (its longest track) when that is later.
     fn finish_places(&self, places: &mut [Place]) {
         for (k, place) in places.iter_mut().enumerate() {
             let lead = (0..self.ntracks)
@@ -401,12 +401,11 @@ impl<'a> Inputs<'a> {
             place.start = place.origin + lead;
         }
         for k in 0..places.len() {
+            let p = &places[k];
+            let own = p.origin + self.spans[k] + p.inserted();
             places[k].end = match places.get(k + 1) {
-                Some(p) => p.span_start,
-                None => {
-                    let p = &places[k];
-                    p.origin + self.spans[k] + p.inserted()
-                }
+                Some(next) => next.span_start.max(own),
+                None => own,
             };
         }
     }

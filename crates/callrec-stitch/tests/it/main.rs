@@ -13,7 +13,7 @@ use callrec_stitch::{write, ChunkInput, Error, Plan, StitchOptions};
 use fixtures::{load, Fixture};
 use read::{presented, Presented, Q};
 
-const GOOD: [&str; 8] = [
+const GOOD: [&str; 9] = [
     "basic",
     "bframes",
     "paused",
@@ -22,6 +22,7 @@ const GOOD: [&str; 8] = [
     "fragmented_bframes",
     "mixed_timescale",
     "paused_bframes",
+    "empty_edit",
 ];
 
 fn opts(threads: usize) -> StitchOptions {
@@ -301,18 +302,21 @@ fn every_fixture_stitches_losslessly_in_sync() {
         let ts = i128::from(plan.timescale());
         for (k, p) in plan.chunks().iter().enumerate() {
             assert_eq!(p.index, k as u32);
+            // The chunk's presentation time 0 (its first media instant is later only after a
+            // leading empty edit on every track).
             let at = offs[0][k][0];
-            let d = Q::new(i128::from(p.start), ts).sub(at);
+            let d = Q::new(i128::from(p.origin), ts).sub(at);
             assert!(
                 q_ms(d).abs() <= 1.0,
                 "{name}: chunk {k} at {} ms, plan says {}",
                 q_ms(at),
-                p.start_us
+                p.origin_us
             );
+            assert!(p.start >= p.origin, "{name}: chunk {k}");
             if k > 0 {
-                let prev = plan.chunks()[k - 1].start_us;
+                let prev = plan.chunks()[k - 1].origin_us;
                 let ms = f.meta[k - 1]["chunkDuration"].as_f64().unwrap();
-                let gap = (p.start_us - prev) as f64 / 1000.0 - ms;
+                let gap = (p.origin_us - prev) as f64 / 1000.0 - ms;
                 assert!(
                     (0.0..=200.0).contains(&gap),
                     "{name}: join {k}: {gap} ms of junk"
@@ -336,7 +340,7 @@ fn every_fixture_stitches_losslessly_in_sync() {
         assert_joined(&f, &movie, &data, Joins::Trimmed, &no_shift);
         let mut at = 0.0;
         for (k, p) in plan.chunks().iter().enumerate() {
-            let err = p.start_us as f64 / 1000.0 - at;
+            let err = p.origin_us as f64 / 1000.0 - at;
             assert!(err.abs() <= 33.0, "{name} trimmed: chunk {k} {err} ms off");
             at += f.meta[k]["chunkDuration"].as_f64().unwrap();
         }
@@ -552,12 +556,14 @@ fn symphonia_decodes_the_whole_audio_track() {
         let f = load(name);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.mp4");
-        let (_, data) = stitch_to(&f.chunks, &opts(2), &out);
+        let (plan, data) = stitch_to(&f.chunks, &opts(2), &out);
+        // The chunks' frames and the silent ones inserted (a chunk's leading empty edit).
         let aac_frames: usize = f
             .chunks
             .iter()
             .map(|c| c.movie.track(TrackKind::Audio).unwrap().samples.len())
-            .sum();
+            .sum::<usize>()
+            + plan.silent_frames() as usize;
         let (packets, frames) = match read::symphonia_decode(&out) {
             Ok(r) => r,
             Err(e) if name == "faststart" => {

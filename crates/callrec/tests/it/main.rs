@@ -14,7 +14,7 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-const CLEAN: [&str; 8] = [
+const CLEAN: [&str; 9] = [
     "basic",
     "bframes",
     "paused",
@@ -23,6 +23,7 @@ const CLEAN: [&str; 8] = [
     "fragmented_bframes",
     "mixed_timescale",
     "paused_bframes",
+    "empty_edit",
 ];
 
 /// Every file of a directory with its bytes, to show inputs are never modified.
@@ -83,7 +84,7 @@ fn clean_recordings_check_clean_and_stitch_to_their_media_duration() {
         let mut expected_start = 0.0;
         for (placement, chunk) in trimmed.placements.iter().zip(rec.chunks()) {
             assert_eq!(placement.index, chunk.index);
-            let start_ms = placement.start_us as f64 / 1000.0;
+            let start_ms = placement.origin_us as f64 / 1000.0;
             assert!(
                 (start_ms - expected_start).abs() <= 33.0,
                 "{name} chunk {}: starts at {start_ms} ms, not {expected_start}",
@@ -106,11 +107,10 @@ fn clean_recordings_check_clean_and_stitch_to_their_media_duration() {
         let chunks = timeline["output"]["chunks"].as_array().unwrap();
         assert_eq!(chunks.len(), stitched.placements.len());
         for (c, p) in chunks.iter().zip(&stitched.placements) {
-            let ms = c["start_ms"].as_f64().unwrap();
-            assert!(
-                (ms - p.start_us as f64 / 1000.0).abs() < 0.001,
-                "{name}: {c}"
-            );
+            for (key, us) in [("start_ms", p.origin_us), ("first_media_ms", p.start_us)] {
+                let ms = c[key].as_f64().unwrap();
+                assert!((ms - us as f64 / 1000.0).abs() < 0.001, "{name} {key}: {c}");
+            }
         }
         assert_eq!(timeline["output"]["mode"], "compact");
         assert_eq!(snapshot(&dir), before, "{name}: an input changed");

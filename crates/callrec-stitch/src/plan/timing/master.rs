@@ -205,6 +205,8 @@ impl<'c, 'a> Master<'c, 'a> {
         if k > 0 {
             if cx.drop_mode() {
                 lo = self.meet_target(k, &v)?;
+            } else {
+                self.present_lead(k)?;
             }
             self.after_previous(k, &v, lo)?;
         }
@@ -218,6 +220,24 @@ impl<'c, 'a> Master<'c, 'a> {
             end: origin,
             shifts,
         });
+        Ok(())
+    }
+
+    /// Compact mode: when every track of chunk `k` starts with an empty edit, that lead is
+    /// presented (silent frames, the nearest whole number of them; the other tracks wait), as
+    /// the chunk itself presents it and as its `chunkDuration` counts it. A lead on some
+    /// tracks only is the chunk's own A/V offset: those tracks wait, as everywhere.
+    fn present_lead(&mut self, k: usize) -> Result<()> {
+        let cx = self.cx;
+        let lead = (0..cx.ntracks)
+            .filter(|&i| !cx.track(k, i).samples.is_empty())
+            .map(|i| cx.window(k, i).lead)
+            .min()
+            .unwrap_or_default();
+        if lead > self.half {
+            let nf = (lead / self.frame).round().to_integer();
+            self.silent(k, nf)?;
+        }
         Ok(())
     }
 
