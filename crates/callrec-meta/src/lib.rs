@@ -26,8 +26,10 @@
 
 mod error;
 mod event;
+mod export;
 mod json;
 mod metadata;
+mod problem;
 mod recording;
 mod time;
 mod timeline;
@@ -41,7 +43,8 @@ pub use metadata::{
     normalize_enum, AudioConfiguration, ChannelKind, ChunkMetadata, Classification, ContentKind,
     FormatKind, Participant, PauseInterval, RecordingInfo, VideoConfiguration,
 };
-pub use recording::{naming, CallIdSource, Chunk, Problem, Recording, EVENT_FILE};
+pub use problem::Problem;
+pub use recording::{naming, CallIdSource, Chunk, Recording, EVENT_FILE};
 pub use time::{format_timestamp, parse_timestamp, Nanos};
 pub use timeline::{
     ChunkLayout, LayoutPause, MediaRange, Segment, SegmentKind, Timeline, TimelineIssue, WallRange,

@@ -29,12 +29,20 @@
 //! chunk open at a time, so a file that shrinks under a reader is a typed error or a
 //! `file.changed` finding, never a SIGBUS.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use callrec_mp4::Source;
+
+mod files;
+mod output;
+mod reader;
+
+pub use files::{safe_file_name, write_atomic};
+pub use output::{output_timeline, output_webvtt};
+pub use reader::ChunkReader;
+use reader::{unchanged, Stamp};
 
 pub use callrec_check::{Finding, Options as CheckOptions, Report, Severity};
 pub use callrec_meta::{Chunk, Problem, Timeline};
@@ -160,135 +168,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Recording {
     meta: callrec_meta::Recording,
     dir: PathBuf,
-}
-
-/// A chunk file read with positioned reads (`pread`), never mapped: a read past the end of a
-/// file that shrank is an `UnexpectedEof` error, not a SIGBUS. Remembers the size and
-/// modification time it was opened with ([`Source::changed`]).
-#[derive(Debug)]
-pub struct ChunkReader {
-    file: File,
-    path: PathBuf,
-    len: u64,
-    modified: Option<SystemTime>,
-    inode: (u64, u64),
-}
-
-/// What a chunk file was when the stitch plan read it (see [`unchanged`]).
-#[derive(Debug)]
-struct Stamp {
-    index: u32,
-    document_id: String,
-    path: PathBuf,
-    len: u64,
-    modified: Option<SystemTime>,
-    inode: (u64, u64),
-}
-
-/// Fails with [`Error::Changed`] when a chunk file is no longer what the plan read: another
-/// length, modification time or file (device and inode) at its path.
-fn unchanged(stamps: &[Stamp]) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    for s in stamps {
-        let why = match std::fs::metadata(&s.path) {
-            Err(e) => Some(format!("it cannot be examined any more: {e}")),
-            Ok(m) if (m.dev(), m.ino()) != s.inode => {
-                Some("another file replaced it after it was read".to_string())
-            }
-            Ok(m) if m.len() != s.len => Some(format!(
-                "it had {} bytes when it was read, {} now",
-                s.len,
-                m.len()
-            )),
-            Ok(m) if m.modified().ok() != s.modified => {
-                Some("it was modified after it was read".to_string())
-            }
-            Ok(_) => None,
-        };
-        if let Some(why) = why {
-            return Err(Error::Changed {
-                index: s.index,
-                document_id: s.document_id.clone(),
-                path: s.path.clone(),
-                why,
-            });
-        }
-    }
-    Ok(())
-}
-
-impl ChunkReader {
-    /// Opens `path` for reading; a path that is not a regular file (a directory, FIFO,
-    /// device) is refused with `InvalidInput` before it is opened (a FIFO would block).
-    pub fn open(path: &Path) -> io::Result<ChunkReader> {
-        let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-        if !std::fs::metadata(path)?.is_file() {
-            return Err(not_regular());
-        }
-        let file = File::open(path)?;
-        let m = file.metadata()?;
-        if !m.is_file() {
-            return Err(not_regular());
-        }
-        use std::os::unix::fs::MetadataExt;
-        Ok(ChunkReader {
-            file,
-            path: path.to_path_buf(),
-            len: m.len(),
-            modified: m.modified().ok(),
-            inode: (m.dev(), m.ino()),
-        })
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Source for ChunkReader {
-    fn len(&self) -> u64 {
-        self.len
-    }
-
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        self.file.read_exact_at(buf, offset).map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                let now = self
-                    .file
-                    .metadata()
-                    .map_or_else(|_| "fewer".to_string(), |m| m.len().to_string());
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "the file is shorter than when it was opened ({} bytes then, {now} now)",
-                        self.len
-                    ),
-                )
-            } else {
-                e
-            }
-        })
-    }
-
-    fn changed(&self) -> Option<String> {
-        let m = match self.file.metadata() {
-            Ok(m) => m,
-            Err(e) => return Some(format!("it cannot be examined any more: {e}")),
-        };
-        if m.len() != self.len {
-            return Some(format!(
-                "it had {} bytes when opened, {} now",
-                self.len,
-                m.len()
-            ));
-        }
-        if m.modified().ok() != self.modified {
-            return Some("it was modified after it was opened".to_string());
-        }
-        None
-    }
 }
 
 impl std::fmt::Debug for Recording {
@@ -740,142 +619,6 @@ fn blocks_stitch(problem: &Problem, wall_clock: bool) -> bool {
     }
 }
 
-/// Where each of the timeline's segments is in the output of `plan`, µs (`None` for time the
-/// output does not hold: pauses and gaps in compact mode, missing chunks).
-fn segment_outputs(
-    timeline: &Timeline,
-    plan: &callrec_stitch::Plan,
-    opts: &StitchOptions,
-) -> Vec<(Option<u64>, Option<u64>)> {
-    let places = plan.chunks();
-    // Where a chunk's media offset (ns from its first recorded instant) is in the output, µs.
-    let at = |chunk: u32, offset_ns: i64| -> Option<u64> {
-        let p = places.iter().find(|p| p.index == chunk)?;
-        let x = u64::try_from(offset_ns / 1000).ok()?;
-        let ins = p
-            .inserted
-            .iter()
-            .rev()
-            .find(|(a, _)| *a <= x)
-            .map_or(0, |(_, t)| *t);
-        Some(p.origin_us + x + ins)
-    };
-    let segs = timeline.segments();
-    let mut out: Vec<(Option<u64>, Option<u64>)> = segs
-        .iter()
-        .map(|s| match (s.kind(), s.media(), s.chunk()) {
-            (callrec_meta::SegmentKind::Recorded, Some(m), Some(c)) => {
-                let base = segs
-                    .iter()
-                    .filter(|x| {
-                        x.chunk() == Some(c) && x.kind() == callrec_meta::SegmentKind::Recorded
-                    })
-                    .filter_map(|x| x.media())
-                    .map(|m| m.start.as_nanos())
-                    .min()
-                    .unwrap_or(0);
-                let a = at(c, m.start.as_nanos() - base);
-                let len =
-                    u64::try_from((m.end.as_nanos() - m.start.as_nanos()) / 1000).unwrap_or(0);
-                (a, a.map(|a| a + len))
-            }
-            _ => (None, None),
-        })
-        .collect();
-    if opts.wall_clock {
-        // Pauses and gaps are in the output too: from the end of what precedes them to the start
-        // of what follows.
-        let end = plan.duration_us();
-        for i in 0..out.len() {
-            if out[i].0.is_none() && segs[i].kind() != callrec_meta::SegmentKind::Missing {
-                let a = out[..i].iter().rev().find_map(|x| x.1).unwrap_or(0);
-                let b = out[i + 1..].iter().find_map(|x| x.0).unwrap_or(end);
-                out[i] = (Some(a), Some(b.max(a)));
-            }
-        }
-    }
-    out
-}
-
-/// WebVTT chapters ([`Timeline::to_webvtt`]) whose cue times are where each stretch is in the
-/// output of `plan` (which includes what the joins add), not the metadata's media time.
-pub fn output_webvtt(
-    timeline: &Timeline,
-    plan: &callrec_stitch::Plan,
-    opts: &StitchOptions,
-) -> String {
-    let out = segment_outputs(timeline, plan, opts);
-    let us = |x: u64| callrec_meta::Nanos::from_micros(i64::try_from(x).unwrap_or(i64::MAX));
-    timeline.to_webvtt_at(|i, _| match out.get(i) {
-        Some((Some(a), Some(b))) => Some((us(*a), us(*b))),
-        _ => None,
-    })
-}
-
-/// The timeline JSON of a stitch: [`Timeline::to_json_value`] plus where everything is in the
-/// output. Each segment gets `output_start_ms` / `output_end_ms` (its position in the MP4;
-/// `null` for time the output does not hold: pauses and gaps in compact mode, missing chunks),
-/// and an `output` object says how the joins were made and where each chunk starts and ends:
-/// `{"mode": "compact"|"trimmed"|"wall-clock", "duration_ms", "silent_frames",
-/// "dropped_frames", "chunks": [{"chunk", "document_id", "start_ms", "first_media_ms",
-/// "end_ms"}], "rescaled": [{"chunk", "track", "from", "to"}]}`. Milliseconds with 3 decimals
-/// (µs). A chunk's `start_ms` is where its presentation time 0 (its `chunkStartTime`) is, so
-/// that its media instant `x` is at `start_ms + x` (plus pauses inserted before `x` in
-/// wall-clock mode); `first_media_ms` is its first presented instant, later when every track
-/// of it starts with an empty edit (a lead the output presents: silent audio, video waiting).
-pub fn output_timeline(
-    timeline: &Timeline,
-    plan: &callrec_stitch::Plan,
-    opts: &StitchOptions,
-) -> String {
-    use serde_json::{json, Value};
-    let ms = |us: u64| Value::from((us as f64 / 1000.0 * 1000.0).round() / 1000.0);
-    let mut v = timeline.to_json_value();
-    let places = plan.chunks();
-    let out = segment_outputs(timeline, plan, opts);
-    if let Some(Value::Array(list)) = v.get_mut("segments") {
-        for (s, (a, b)) in list.iter_mut().zip(&out) {
-            if let Value::Object(o) = s {
-                o.insert("output_start_ms".into(), a.map_or(Value::Null, ms));
-                o.insert("output_end_ms".into(), b.map_or(Value::Null, ms));
-            }
-        }
-    }
-    let mode = if opts.wall_clock {
-        "wall-clock"
-    } else if opts.trim_joins {
-        "trimmed"
-    } else {
-        "compact"
-    };
-    let chunks: Vec<Value> = places
-        .iter()
-        .map(|p| {
-            json!({"chunk": p.index, "document_id": p.name, "start_ms": ms(p.origin_us),
-                   "first_media_ms": ms(p.start_us), "end_ms": ms(p.end_us)})
-        })
-        .collect();
-    let rescaled: Vec<Value> = plan
-        .rescaled()
-        .iter()
-        .map(|r| {
-            json!({"chunk": r.index, "track": format!("{:?}", r.kind).to_lowercase(),
-                        "from": r.from, "to": r.to})
-        })
-        .collect();
-    if let Value::Object(o) = &mut v {
-        o.insert(
-            "output".into(),
-            json!({"mode": mode, "duration_ms": ms(plan.duration_us()),
-                   "silent_frames": plan.silent_frames(), "dropped_frames": plan.dropped_frames(),
-                   "chunks": chunks, "rescaled": rescaled}),
-        );
-    }
-    let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
 /// Where a chunk's first media instant is on the wall clock, µs after the recording's start:
 /// its own `chunkStartTime` (0 when before the start), plus the pauses it starts with. Not the
 /// timeline's overlap-resolved start: a predecessor whose `chunkDuration` overstates its media
@@ -1039,63 +782,6 @@ pub struct Stitched {
     pub silent_frames: u64,
     /// Audio frames of priming or end padding dropped at joins (trimmed joins, wall clock).
     pub dropped_frames: u64,
-}
-
-/// `s` made safe as one path component: ASCII letters, digits, `-`, `_` and `.` are kept, every
-/// other character becomes `_`, and a name that would be empty or start with `.` (hidden, `.`,
-/// `..`) gets a leading `_`.
-///
-/// ```
-/// assert_eq!(callrec::safe_file_name("../etc/passwd"), "_.._etc_passwd");
-/// assert_eq!(callrec::safe_file_name("2182e262-1201-5bf1"), "2182e262-1201-5bf1");
-/// ```
-pub fn safe_file_name(s: &str) -> String {
-    let s: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with('.') {
-        format!("_{s}")
-    } else {
-        s
-    }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it (see
-/// [`callrec_stitch::temp::Temp`]; removed on error and, once a binary installs a signal
-/// handler that calls [`callrec_stitch::temp::remove_all`], on SIGINT/SIGTERM), synced, then
-/// renamed, so `path` holds either its old content or all of `bytes`. An existing `path` that
-/// is not a regular file (a directory, FIFO, device, socket) is refused.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io_err = |op| {
-        move |error| Error::Io {
-            op,
-            path: path.to_path_buf(),
-            error,
-        }
-    };
-    if let Ok(m) = std::fs::metadata(path) {
-        if !m.is_file() {
-            return Err(Error::OutputRefused {
-                path: path.to_path_buf(),
-                reason: "it exists and is not a regular file".into(),
-            });
-        }
-    }
-    let mut tmp =
-        callrec_stitch::temp::Temp::new(path).map_err(io_err("create a temporary file for"))?;
-    tmp.as_file_mut()
-        .write_all(bytes)
-        .map_err(io_err("write"))?;
-    tmp.as_file().sync_all().map_err(io_err("sync"))?;
-    tmp.persist(path).map_err(io_err("rename into"))?;
-    Ok(())
 }
 
 /// The README's Rust examples, compiled as doctests so they keep working as written.
