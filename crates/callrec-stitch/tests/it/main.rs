@@ -937,3 +937,63 @@ fn an_output_that_does_not_read_back_as_planned_is_not_renamed_into_place() {
     write(&plan, &out, &verify, &|_| {}).unwrap();
     assert!(out.exists());
 }
+
+/// A chunk whose audio track holds no sample still starts at its wall-clock instant: the
+/// master audio has nothing to place it by, so its own target does (the audio resumes with the
+/// next chunk, after silence).
+#[test]
+fn wall_clock_places_a_chunk_without_audio_samples_at_its_wall_time() {
+    let mut f = load("basic");
+    // 5 s, then 1 s of nothing, 4 s, then 1 s of nothing, 6 s.
+    let starts = [0u64, 6_000_000, 11_000_000];
+    for (c, us) in f.chunks.iter_mut().zip(starts) {
+        c.wall_start_us = Some(us);
+    }
+    let audio = f.chunks[1]
+        .movie
+        .tracks
+        .iter_mut()
+        .find(|t| t.kind == TrackKind::Audio)
+        .unwrap();
+    audio.samples.clear();
+    audio.edits.clear();
+    let o = StitchOptions {
+        wall_clock: true,
+        threads: Some(2),
+        ..StitchOptions::default()
+    };
+    let plan = Plan::new(&f.chunks, &o).unwrap();
+    for (p, us) in plan.chunks().iter().zip(starts) {
+        let off = p.origin_us as f64 / 1000.0 - us as f64 / 1000.0;
+        assert!(
+            off.abs() <= 33.0,
+            "chunk {} at {} ms, its wall time {} ms",
+            p.index,
+            p.origin_us as f64 / 1000.0,
+            us / 1000
+        );
+    }
+    // The written video agrees: chunk 1's first frame is presented at 6 s.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, data) = stitch_to(&f.chunks, &o, &dir.path().join("out.mp4"));
+    let movie = Movie::parse(&data).unwrap();
+    let v = movie.track(TrackKind::Video).unwrap();
+    let first = f.chunks[0]
+        .movie
+        .track(TrackKind::Video)
+        .unwrap()
+        .samples
+        .len();
+    let media_time = v.edits.iter().find_map(|e| e.media_time).unwrap_or(0);
+    let s = &v.samples[first];
+    let lead: u64 = v
+        .edits
+        .iter()
+        .take_while(|e| e.media_time.is_none())
+        .map(|e| e.segment_duration)
+        .sum();
+    let at = (s.dts as f64 + f64::from(s.cts_offset) - media_time as f64)
+        / f64::from(v.timescale.get())
+        + lead as f64 / f64::from(movie.timescale.get());
+    assert!((at - 6.0).abs() <= 0.033, "chunk 1's first frame at {at} s");
+}

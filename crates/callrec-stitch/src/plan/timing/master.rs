@@ -188,9 +188,17 @@ impl<'c, 'a> Master<'c, 'a> {
         let cx = self.cx;
         let v = cx.view(k, self.a);
         if v.len() == 0 {
-            let origin = match self.places.last() {
+            // No audio to place it by: right after the previous chunk, or at its own target
+            // when that is later (wall-clock and trimmed modes; the next chunk's audio meets
+            // its target with silence).
+            let after = match self.places.last() {
                 Some(p) => p.origin + cx.spans[k - 1] + p.inserted(),
                 None => cx.p0,
+            };
+            let origin = if cx.drop_mode() {
+                after.max(cx.targets[k])
+            } else {
+                after
             };
             self.places.push(Place {
                 span_start: origin,
