@@ -59,6 +59,17 @@ fn run(args: &Args) -> anyhow::Result<String> {
     Ok(if args.json {
         tl.to_json()
     } else if args.vtt {
+        for c in rec
+            .chunks
+            .iter()
+            .filter(|c| c.metadata.is_none() && !c.repeat)
+        {
+            cli::note(&format!(
+                "timeline: chunk {} ({}) has no metadata: no cue covers it, though a stitch \
+                 holds its media",
+                c.index, c.document_id
+            ));
+        }
         vtt(args, &tl)
     } else {
         table(&rec, &tl)

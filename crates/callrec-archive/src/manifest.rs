@@ -98,6 +98,34 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A recording rejected before any check report (a download that cannot succeed, a message
+    /// that does not decode): one error, `reason`, and the `outputs` written for it.
+    pub fn rejected(
+        dir: &str,
+        key: &str,
+        chunks: usize,
+        reason: String,
+        outputs: BTreeMap<String, Output>,
+    ) -> Entry {
+        Entry {
+            dir: dir.to_string(),
+            key: key.to_string(),
+            call_id: None,
+            status: Status::Rejected,
+            reason: Some(reason),
+            inputs: String::new(),
+            chunks,
+            errors: 1,
+            warnings: 0,
+            media_ms: None,
+            wall_ms: None,
+            paused_ms: None,
+            wall_clock: false,
+            outputs,
+            seconds: 0.0,
+        }
+    }
+
     /// Whether this entry still stands: done (ok or rejected) on the same `inputs` in the same
     /// timeline mode, with every output still in `out_dir` at its recorded size.
     pub fn still_done(&self, inputs: &str, wall_clock: bool, out_dir: &Path) -> bool {

@@ -176,7 +176,7 @@ pub fn local_name(recording_id: &str) -> String {
         return safe;
     }
     let digest = sha2::Sha256::digest(recording_id.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = callrec_archive::names::hex(&digest[..8]);
     format!("{}-{hex}", &safe[..100])
 }
 

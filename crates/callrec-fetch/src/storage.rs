@@ -555,8 +555,7 @@ async fn stage(
 /// A block id: the index and the block's MD5, so that a committed list names each block's
 /// content. Same length for every block of a blob, as the service requires.
 fn block_id(index: usize, md5: &[u8]) -> Vec<u8> {
-    let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{index:08}-{hex}").into_bytes()
+    format!("{index:08}-{}", callrec_archive::names::hex(md5)).into_bytes()
 }
 
 /// Blocks staged at once by [`Container::upload_file`].

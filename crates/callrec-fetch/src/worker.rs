@@ -432,23 +432,13 @@ impl Worker {
             let check = Output::of(json.as_bytes());
             self.upload(job, CHECK_JSON, &path, &check).await?;
             if permanent {
-                let entry = Entry {
-                    dir: job.recording_id.clone(),
-                    key: job.name.clone(),
-                    call_id: None,
-                    status: Status::Rejected,
-                    reason: Some(format!("{stage}: {error}")),
-                    inputs: String::new(),
-                    chunks: job.chunks.len(),
-                    errors: 1,
-                    warnings: 0,
-                    media_ms: None,
-                    wall_ms: None,
-                    paused_ms: None,
-                    wall_clock: false,
-                    outputs: BTreeMap::from([(CHECK_JSON.to_string(), check)]),
-                    seconds: 0.0,
-                };
+                let entry = Entry::rejected(
+                    &job.recording_id,
+                    &job.name,
+                    job.chunks.len(),
+                    format!("{stage}: {error}"),
+                    BTreeMap::from([(CHECK_JSON.to_string(), check)]),
+                );
                 self.upload_manifest(job, &dir, &entry).await?;
             }
             Ok::<(), Error>(())

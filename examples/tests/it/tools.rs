@@ -539,3 +539,26 @@ fn stitch_says_it_removed_a_killed_runs_temporary() {
     );
     assert!(!stale.exists());
 }
+
+/// `timeline --vtt` on a recording one of whose chunks has no metadata: the cues are those of
+/// the chunks that have it, and a note on stderr names the chunk without a cue.
+#[test]
+fn timeline_vtt_names_a_chunk_without_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = testdata().join("recordings/basic");
+    copy_dir(&src, tmp.path());
+    let event: Value =
+        serde_json::from_slice(&fs::read(tmp.path().join("event.json")).unwrap()).unwrap();
+    let id = event[0]["data"]["recordingStorageInfo"]["recordingChunks"][1]["documentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fs::remove_file(tmp.path().join(format!("{id}.json"))).unwrap();
+    let (code, stdout, stderr) = run(Command::new(bin("timeline")).arg(tmp.path()).arg("--vtt"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("WEBVTT"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("chunk 1 ({id}) has no metadata")),
+        "{stderr}"
+    );
+}
