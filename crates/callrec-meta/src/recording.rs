@@ -108,6 +108,22 @@ pub struct Chunk {
 }
 
 impl Chunk {
+    /// A listed chunk given no files of its own ([`Chunk::repeat`]): a repeat listing, or a
+    /// documentId that cannot be a file name.
+    fn without_files(index: u32, document_id: &str, end_reason: &str) -> Chunk {
+        Chunk {
+            index,
+            document_id: document_id.to_string(),
+            listed: true,
+            end_reason: Some(end_reason.to_string()),
+            media_path: None,
+            media_absent: false,
+            metadata_path: None,
+            metadata: None,
+            repeat: true,
+        }
+    }
+
     /// `true` unless the media is known to be absent.
     pub fn has_media(&self) -> bool {
         !self.media_absent
@@ -315,17 +331,7 @@ fn assemble(
                     field: format!("data.recordingStorageInfo.recordingChunks[{k}].documentId"),
                     reason,
                 });
-                chunks.push(Chunk {
-                    index: ec.index,
-                    document_id: doc.to_string(),
-                    listed: true,
-                    end_reason: Some(ec.end_reason.clone()),
-                    media_path: None,
-                    media_absent: false,
-                    metadata_path: None,
-                    metadata: None,
-                    repeat: true,
-                });
+                chunks.push(Chunk::without_files(ec.index, doc, &ec.end_reason));
                 continue;
             }
             let indices = &listed[doc];
@@ -341,17 +347,7 @@ fn assemble(
                         indices: indices.clone(),
                     });
                 }
-                chunks.push(Chunk {
-                    index: ec.index,
-                    document_id: doc.to_string(),
-                    listed: true,
-                    end_reason: Some(ec.end_reason.clone()),
-                    media_path: None,
-                    media_absent: false,
-                    metadata_path: None,
-                    metadata: None,
-                    repeat: true,
-                });
+                chunks.push(Chunk::without_files(ec.index, doc, &ec.end_reason));
                 continue;
             }
             // Prefer the metadata whose chunkDocumentId matches, else the file named after it.

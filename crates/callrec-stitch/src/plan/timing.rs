@@ -337,6 +337,16 @@ impl<'a> Inputs<'a> {
     fn track(&self, k: usize, i: usize) -> &'a Track {
         &self.chunks[k].movie.tracks[self.maps[k][i]]
     }
+    /// Chunk `k`'s shortest leading empty time over its tracks that have samples: how long
+    /// the chunk presents nothing at its start.
+    fn common_lead(&self, k: usize) -> Q {
+        (0..self.ntracks)
+            .filter(|&i| !self.track(k, i).samples.is_empty())
+            .map(|i| self.window(k, i).lead)
+            .min()
+            .unwrap_or_default()
+    }
+
     fn window(&self, k: usize, i: usize) -> &'a Window {
         &self.windows[k][i]
     }
@@ -393,12 +403,7 @@ impl<'a> Inputs<'a> {
     /// chunk's own presentation (its longest track) when that is later.
     fn finish_places(&self, places: &mut [Place]) {
         for (k, place) in places.iter_mut().enumerate() {
-            let lead = (0..self.ntracks)
-                .filter(|&i| !self.track(k, i).samples.is_empty())
-                .map(|i| self.windows[k][i].lead)
-                .min()
-                .unwrap_or_default();
-            place.start = place.origin + lead;
+            place.start = place.origin + self.common_lead(k);
         }
         for k in 0..places.len() {
             let p = &places[k];

@@ -236,12 +236,7 @@ impl<'c, 'a> Master<'c, 'a> {
     /// the chunk itself presents it and as its `chunkDuration` counts it. A lead on some
     /// tracks only is the chunk's own A/V offset: those tracks wait, as everywhere.
     fn present_lead(&mut self, k: usize) -> Result<()> {
-        let cx = self.cx;
-        let lead = (0..cx.ntracks)
-            .filter(|&i| !cx.track(k, i).samples.is_empty())
-            .map(|i| cx.window(k, i).lead)
-            .min()
-            .unwrap_or_default();
+        let lead = self.cx.common_lead(k);
         if lead > self.half {
             let nf = (lead / self.frame).round().to_integer();
             self.silent(k, nf)?;
