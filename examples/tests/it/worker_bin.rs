@@ -107,7 +107,7 @@ async fn a_killed_workers_message_is_finished_by_another() {
         &["--visibility", "2"],
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !sim.requests().iter().any(|r| r.path == third) {
+    while !sim.arrivals().contains(&third) {
         assert!(
             Instant::now() < deadline,
             "worker A never reached the third download"

@@ -49,6 +49,7 @@ struct State {
     objects: HashMap<String, Arc<Vec<u8>>>,
     faults: HashMap<String, VecDeque<Fault>>,
     log: Vec<Logged>,
+    arrivals: Vec<String>,
 }
 
 /// An ACS recording download endpoint on 127.0.0.1: serves objects under
@@ -175,7 +176,17 @@ impl Simulator {
         st.objects.get(path).cloned()
     }
 
-    /// Every request seen so far.
+    /// The path of every signed request as it arrived, before any fault (a
+    /// [`Fault::Delay`] included) was answered; [`Simulator::requests`] logs at answer time.
+    pub fn arrivals(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .arrivals
+            .clone()
+    }
+
+    /// Every request answered so far.
     pub fn requests(&self) -> Vec<Logged> {
         self.state
             .lock()
@@ -270,6 +281,7 @@ fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -
     }
     let (fault, object) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.arrivals.push(path.clone());
         let fault = st.faults.get_mut(&path).and_then(VecDeque::pop_front);
         (fault, st.objects.get(&path).cloned())
     };
