@@ -6,7 +6,8 @@
 #
 #   bash benches/worker.sh            (WORK=/path for the scratch dir; the recording is reused)
 #
-# Prints both wall times, their difference and the worker's peak RSS (GNU time). The file
+# ROUNDS (default 3) rounds, each the worker on a fresh message, then curl; prints each round's
+# wall times, their difference and the worker's peak RSS (GNU time), and the median. The file
 # server is python3's http.server (no Range, no signature check): this measures transfer and
 # archive cost, not fault handling, which the tests cover.
 set -euo pipefail
@@ -28,34 +29,44 @@ SAS="$AZURITE_SAS"
 Q=http://127.0.0.1:10101/devstoreaccount1/bench
 C=http://127.0.0.1:10100/devstoreaccount1/bench
 azurite_create "$Q" "$C"
-azurite_enqueue "$Q" "$REC/event.json" bench-1h 8091
-
-rm -rf "$WORK/wd" "$WORK/curl"
-CALLREC_ACS_KEY=$(printf 'bench key' | base64) /usr/bin/time -f '%e %M' -o "$WORK/worker.time" \
-    "$TARGET_DIR/release/examples/worker" --queue "$Q?$SAS" --container "$C?$SAS" \
-    --acs-endpoint https://bench.communication.azure.com --allow-host 127.0.0.1:8091 \
-    --workdir "$WORK/wd" --exit-when-idle 1 2> "$WORK/worker.log"
-JOB=$(grep -o ' seconds=[0-9.]*' "$WORK/worker.log" | tail -1 | cut -d= -f2)
-BLOB=$(curl -sfI "$C/bench-1h/recording.mp4?$SAS" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-length"{print $2}')
-
+ROUNDS="${ROUNDS:-3}"
+KEY=$(printf 'bench key' | base64)
+rm -rf "$WORK/curl" "$WORK/rounds"
 mkdir -p "$WORK/curl"
-head -c "$BLOB" /dev/zero > "$WORK/curl/upload.bin"
-start=$(date +%s.%N)
-for f in "$REC"/*.mp4 "$REC"/*.json; do
-    n=$(basename "$f")
-    [ "$n" = event.json ] && continue
-    curl -sf -o "$WORK/curl/$n" "http://127.0.0.1:8091/$n"
+: > "$WORK/rounds"
+for r in $(seq "$ROUNDS"); do
+    # The worker: one recording, message received to deleted (its own log line).
+    azurite_enqueue "$Q" "$REC/event.json" "bench-1h-$r" 8091
+    rm -rf "$WORK/wd"
+    CALLREC_ACS_KEY=$KEY /usr/bin/time -f '%e %M' -o "$WORK/worker.time" \
+        "$TARGET_DIR/release/examples/worker" --queue "$Q?$SAS" --container "$C?$SAS" \
+        --acs-endpoint https://bench.communication.azure.com --allow-host 127.0.0.1:8091 \
+        --workdir "$WORK/wd" --exit-when-idle 1 2> "$WORK/worker.log"
+    JOB=$(grep -o ' seconds=[0-9.]*' "$WORK/worker.log" | tail -1 | cut -d= -f2)
+    BLOB=$(curl -sfI "$C/bench-1h-$r/recording.mp4?$SAS" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-length"{print $2}')
+    # curl alone: every chunk and metadata file down, one blob of the output's size up.
+    [ -f "$WORK/curl/upload.bin" ] || head -c "$BLOB" /dev/zero > "$WORK/curl/upload.bin"
+    start=$(date +%s.%N)
+    for f in "$REC"/*.mp4 "$REC"/*.json; do
+        n=$(basename "$f")
+        [ "$n" = event.json ] && continue
+        curl -sf -o "$WORK/curl/$n" "http://127.0.0.1:8091/$n"
+    done
+    curl -sf -X PUT -H 'x-ms-blob-type: BlockBlob' -T "$WORK/curl/upload.bin" "$C/curl-$r.bin?$SAS" >/dev/null
+    end=$(date +%s.%N)
+    read -r WALL RSS < "$WORK/worker.time"
+    echo "$JOB $WALL $RSS $start $end $BLOB" >> "$WORK/rounds"
 done
-mid=$(date +%s.%N)
-curl -sf -X PUT -H 'x-ms-blob-type: BlockBlob' -T "$WORK/curl/upload.bin" "$C/curl.bin?$SAS" >/dev/null
-end=$(date +%s.%N)
-read -r WALL RSS < "$WORK/worker.time"
-python3 - "$JOB" "$WALL" "$RSS" "$start" "$mid" "$end" "$BLOB" <<'PY'
-import sys
-job, wall, rss, s, m, e, blob = sys.argv[1:]
-curl = (float(m) - float(s)) + (float(e) - float(m))
-print(f"recording.mp4: {int(blob)/1e6:.1f} MB")
-print(f"worker, message received to deleted: {float(job):.2f} s (process {float(wall):.2f} s incl. 1 s idle exit), peak RSS {int(rss)/1024:.1f} MiB")
-print(f"curl alone (download chunks + upload one blob): {curl:.2f} s")
-print(f"worker - curl: {float(job) - curl:+.2f} s")
+python3 - "$WORK/rounds" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+diffs = []
+for i, (job, wall, rss, s, e, blob) in enumerate(rows, 1):
+    curl = float(e) - float(s)
+    diffs.append(float(job) - curl)
+    print(f"round {i}: worker {float(job):.2f} s (message received to deleted; peak RSS "
+          f"{int(rss)/1024:.1f} MiB), curl alone {curl:.2f} s, worker - curl {diffs[-1]:+.2f} s")
+print(f"recording.mp4: {int(rows[0][5])/1e6:.1f} MB")
+print(f"median worker - curl over {len(rows)} rounds: {statistics.median(diffs):+.2f} s; "
+      f"peak RSS max {max(int(r[2]) for r in rows)/1024:.1f} MiB")
 PY

@@ -55,6 +55,14 @@ struct Args {
     /// Deliveries after which a failing message goes to `<queue>-poison`.
     #[arg(long, value_name = "N", default_value_t = 5)]
     max_dequeues: u64,
+    /// Size of the staged blocks uploads are cut into, MiB (1 to 4000, the service's cap).
+    #[arg(long, value_name = "MIB", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=4000))]
+    block_size: u64,
+    /// Blocks staged at once (each held in memory while it is sent).
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    upload_parallel: u64,
 }
 
 fn config(args: Args) -> anyhow::Result<Config> {
@@ -76,6 +84,8 @@ fn config(args: Args) -> anyhow::Result<Config> {
     cfg.exit_when_idle = args.exit_when_idle.map(Duration::from_secs);
     cfg.delete_source = args.delete_source;
     cfg.max_dequeues = args.max_dequeues.max(1);
+    cfg.staging.block_size = (args.block_size << 20) as usize;
+    cfg.staging.parallel = args.upload_parallel as usize;
     Ok(cfg)
 }
 

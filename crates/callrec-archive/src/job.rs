@@ -15,17 +15,48 @@ use crate::manifest::{describe, Entry, Output, Status};
 use crate::names::{CHECK_JSON, OUTPUTS, RECORDING_MP4, TIMELINE_JSON};
 
 /// How a [`Job`] archives its recording.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOptions {
     /// Stitch on the wall clock: pauses and gaps between chunks become timestamp gaps (default:
     /// compact).
     pub wall_clock: bool,
+    /// Stitch before checking (default: check, then stitch only when the check finds no error),
+    /// so that a caller can start moving [`RECORDING_MP4`] (handed to [`Job::run_with`]'s
+    /// `on_mp4`) while the check runs. The verdict is the same: a recording whose check finds
+    /// an error is rejected for it (its MP4 removed), whatever the stitch did; the cost is a
+    /// stitch wasted on a rejected recording.
+    pub stitch_first: bool,
+    /// Hash [`RECORDING_MP4`] for its [`Output`] (default). Off, its `sha256` is left empty for
+    /// a caller that hashes the file anyway (the worker, while uploading it) and fills it in.
+    pub hash_mp4: bool,
+}
+
+impl Default for JobOptions {
+    fn default() -> JobOptions {
+        JobOptions {
+            wall_clock: false,
+            stitch_first: false,
+            hash_mp4: true,
+        }
+    }
 }
 
 impl JobOptions {
     /// Sets [`JobOptions::wall_clock`].
     pub fn wall_clock(mut self, on: bool) -> JobOptions {
         self.wall_clock = on;
+        self
+    }
+
+    /// Sets [`JobOptions::stitch_first`].
+    pub fn stitch_first(mut self, on: bool) -> JobOptions {
+        self.stitch_first = on;
+        self
+    }
+
+    /// Sets [`JobOptions::hash_mp4`].
+    pub fn hash_mp4(mut self, on: bool) -> JobOptions {
+        self.hash_mp4 = on;
         self
     }
 }
@@ -192,9 +223,21 @@ impl Job {
     /// the copying threads). Every failure is an [`Outcome`] (its status says whether to retry),
     /// never a panic; on `Ok` every output is in place and durable.
     pub fn run(&self, progress: &(dyn Fn(u64, u64) + Sync)) -> Outcome {
+        self.run_with(progress, &|_, _| {})
+    }
+
+    /// [`Job::run`], calling `on_mp4(path, bytes)` once [`RECORDING_MP4`] is in place and has
+    /// read back (before it is hashed; with [`JobOptions::stitch_first`], before the check).
+    /// The file is final unless the outcome says otherwise: a rejected or failed outcome
+    /// removes it.
+    pub fn run_with(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Sync),
+        on_mp4: &(dyn Fn(&Path, u64) + Sync),
+    ) -> Outcome {
         let started = Instant::now();
         let mut outcome = Outcome::new();
-        if let Err(f) = self.archive(&mut outcome, progress) {
+        if let Err(f) = self.archive(&mut outcome, progress, on_mp4) {
             outcome.status = f.status;
             outcome.reason = Some(f.reason);
         }
@@ -222,10 +265,12 @@ impl Job {
         outcome
     }
 
+    /// The steps in the order [`JobOptions::stitch_first`] says.
     fn archive(
         &self,
         outcome: &mut Outcome,
         progress: &(dyn Fn(u64, u64) + Sync),
+        on_mp4: &(dyn Fn(&Path, u64) + Sync),
     ) -> Result<(), Failure> {
         let out_dir = &self.out_dir;
         fs::create_dir_all(out_dir).map_err(|e| Failure::io("cannot create", out_dir, e))?;
@@ -233,6 +278,24 @@ impl Job {
 
         let recording = callrec::Recording::open(&self.recording_dir)?;
         outcome.chunks = recording.chunks().len();
+        if !self.options.stitch_first {
+            self.check(&recording, outcome)?;
+            return self.stitch(&recording, outcome, progress, on_mp4);
+        }
+        let stitched = self.stitch(&recording, outcome, progress, on_mp4);
+        if let Err(rejected) = self.check(&recording, outcome) {
+            // The check's verdict comes first; the MP4 is removed with the outputs this
+            // outcome does not list.
+            outcome.outputs.remove(RECORDING_MP4);
+            return Err(rejected);
+        }
+        stitched
+    }
+
+    /// Checks the recording and writes [`CHECK_JSON`] and [`TIMELINE_JSON`]; rejected when the
+    /// check finds an error.
+    fn check(&self, recording: &callrec::Recording, outcome: &mut Outcome) -> Result<(), Failure> {
+        let out_dir = &self.out_dir;
         let report = recording.check()?;
         outcome.errors = report.errors;
         outcome.warnings = report.warnings;
@@ -257,14 +320,24 @@ impl Job {
             outcome,
         )?;
 
-        if let Some(first) = first_error {
-            return Err(Failure::rejected(format!(
+        match first_error {
+            Some(first) => Err(Failure::rejected(format!(
                 "check found {}, first: {first}",
                 plural(outcome.errors, "error"),
-            )));
+            ))),
+            None => Ok(()),
         }
+    }
 
-        let mp4 = out_dir.join(RECORDING_MP4);
+    /// Stitches [`RECORDING_MP4`], reads it back, hands it to `on_mp4` and describes it.
+    fn stitch(
+        &self,
+        recording: &callrec::Recording,
+        outcome: &mut Outcome,
+        progress: &(dyn Fn(u64, u64) + Sync),
+        on_mp4: &(dyn Fn(&Path, u64) + Sync),
+    ) -> Result<(), Failure> {
+        let mp4 = self.out_dir.join(RECORDING_MP4);
         let stitch_opts = callrec::StitchOptions::new(&mp4).wall_clock(self.options.wall_clock);
         let stitched = recording.stitch_with_progress(&stitch_opts, progress)?;
         outcome.media_ms = Some(stitched.duration_ms);
@@ -282,7 +355,17 @@ impl Job {
                 reason: format!("the written {RECORDING_MP4} does not read back: {reason}"),
             });
         }
-        let output = describe(&mp4).map_err(|e| Failure::io("cannot read back", &mp4, e))?;
+        let read_back = |e| Failure::io("cannot read back", &mp4, e);
+        let bytes = fs::metadata(&mp4).map_err(read_back)?.len();
+        on_mp4(&mp4, bytes);
+        let output = if self.options.hash_mp4 {
+            describe(&mp4).map_err(read_back)?
+        } else {
+            Output {
+                bytes,
+                sha256: String::new(),
+            }
+        };
         outcome.outputs.insert(RECORDING_MP4.into(), output);
         Ok(())
     }
@@ -470,6 +553,77 @@ mod tests {
             [CHECK_JSON, TIMELINE_JSON]
         );
         assert!(!out.path().join(RECORDING_MP4).exists());
+    }
+
+    #[test]
+    fn stitching_first_hands_over_the_mp4_before_the_check_and_changes_no_output() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let dir = testdata().join("recordings/paused");
+        let plain = Job::new(&dir, a.path(), JobOptions::default()).run(&|_, _| {});
+        let seen = std::sync::Mutex::new(Vec::new());
+        let first = Job::new(
+            &dir,
+            b.path(),
+            JobOptions::default().stitch_first(true).hash_mp4(false),
+        )
+        .run_with(&|_, _| {}, &|path, bytes| {
+            // Handed over before the check wrote its report.
+            let checked = path.with_file_name(CHECK_JSON).exists();
+            seen.lock()
+                .unwrap()
+                .push((path.to_path_buf(), bytes, checked));
+        });
+        assert_eq!((plain.status, first.status), (Status::Ok, Status::Ok));
+        let mp4 = b.path().join(RECORDING_MP4);
+        let want = plain.outputs[RECORDING_MP4].bytes;
+        assert_eq!(seen.into_inner().unwrap(), [(mp4.clone(), want, false)]);
+        for name in OUTPUTS {
+            let (x, y) = (a.path().join(name), b.path().join(name));
+            assert_eq!(fs::read(&x).unwrap(), fs::read(&y).unwrap(), "{name}");
+        }
+        // Not hashed: the caller fills the SHA-256 in.
+        assert_eq!(first.outputs[RECORDING_MP4].sha256, "");
+        assert_eq!(first.outputs[CHECK_JSON], plain.outputs[CHECK_JSON]);
+    }
+
+    #[test]
+    fn stitching_first_still_rejects_a_bad_recording_for_its_check_and_removes_the_mp4() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        // One the stitch refuses too, and one it stitches: good media, but the event says the
+        // recording lasted three times as long (`duration.total`).
+        let long = tempfile::tempdir().unwrap();
+        for e in fs::read_dir(testdata().join("recordings/basic")).unwrap() {
+            let p = e.unwrap().path();
+            fs::copy(&p, long.path().join(p.file_name().unwrap())).unwrap();
+        }
+        let event = long.path().join("event.json");
+        let text = fs::read_to_string(&event).unwrap();
+        assert!(text.contains("\"recordingDurationMs\": 15000"), "{text}");
+        let text = text.replace(
+            "\"recordingDurationMs\": 15000",
+            "\"recordingDurationMs\": 45000",
+        );
+        fs::write(&event, text).unwrap();
+        for dir in [
+            testdata().join("recordings/mismatch"),
+            long.path().to_path_buf(),
+        ] {
+            let plain = Job::new(&dir, a.path(), JobOptions::default()).run(&|_, _| {});
+            let stitched = std::sync::atomic::AtomicBool::new(false);
+            let first = Job::new(&dir, b.path(), JobOptions::default().stitch_first(true))
+                .run_with(&|_, _| {}, &|_, _| {
+                    stitched.store(true, std::sync::atomic::Ordering::Relaxed)
+                });
+            // The stitch refuses the mismatched one and makes the long one's MP4.
+            assert_eq!(stitched.into_inner(), dir == long.path(), "{dir:?}");
+            assert_eq!(plain.status, Status::Rejected, "{dir:?}");
+            assert_eq!(
+                (first.status, &first.reason, &first.outputs),
+                (plain.status, &plain.reason, &plain.outputs),
+                "{dir:?}"
+            );
+            assert!(!b.path().join(RECORDING_MP4).exists(), "{dir:?}");
+        }
     }
 
     #[test]

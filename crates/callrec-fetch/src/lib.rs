@@ -44,7 +44,7 @@ pub use auth::{AcsKey, SignedHeaders, EMPTY_BODY_SHA256};
 pub use download::{Downloader, RetryPolicy};
 pub use error::{Error, Result};
 pub use event::{blob_prefix, decode_message, local_name, ChunkSource, Decoded, Job};
-pub use storage::{BlobFacts, Container, Lease, Queue, Received, Uploaded, SHA256_META};
+pub use storage::{BlobFacts, Container, Lease, Queue, Received, Staging, Uploaded, SHA256_META};
 pub use worker::{error_check_json, Config, Summary, Worker, MANIFEST};
 
 /// The URL type of the storage and download clients.

@@ -13,7 +13,6 @@ use azure_storage_blob::BlobContainerClient;
 use azure_storage_queue::models::{QueueClientReceiveMessagesOptions, QueueMessage};
 use azure_storage_queue::QueueClient;
 use md5::Digest as _;
-use tokio::io::AsyncReadExt;
 
 use crate::{Error, Result, Url};
 
@@ -330,74 +329,79 @@ impl Container {
         format!("{}/{name}", self.name)
     }
 
-    /// Uploads the file at `path` as block blob `name`: staged blocks of `block_size` bytes
-    /// (at most [`STAGE_PARALLEL`] in flight, so at most that many in memory), then one commit,
-    /// so the name holds the old blob or the whole new one, never a part.
-    ///
-    /// Each block is sent with its MD5 as `Content-MD5` (the service refuses a block whose bytes
-    /// do not hash to it) and its id names that MD5, so the committed block list read back by
-    /// [`Container::verify`] pins the blob's content block by block. `sha256` (lowercase hex,
-    /// the content's hash as the archive job recorded it) goes into the blob's metadata, where
-    /// a later delivery reads it back without downloading the blob.
+    /// Uploads the file at `path` as block blob `name`: [`Container::stage_file`], then
+    /// [`Container::commit`], so the name holds the old blob or the whole new one, never a part.
     pub async fn upload_file(
         &self,
         name: &str,
         path: &Path,
         content_type: &str,
-        sha256: &str,
-        block_size: usize,
+        staging: Staging,
     ) -> Result<Uploaded> {
-        let blob = self.client.blob_client(name).block_blob_client();
-        let mut file = tokio::fs::File::open(path)
-            .await
-            .map_err(Error::io("open", path))?;
-        let block_size = block_size.max(1);
-        let mut blocks: Vec<(usize, u64)> = Vec::new();
-        // Up to STAGE_PARALLEL blocks in flight, each read into its own buffer (no copy); each
-        // task hashes its block, stages it and returns its id.
+        let staged = self.stage_file(name, path, staging).await?;
+        self.commit(name, staged, content_type).await
+    }
+
+    /// Stages the file at `path` as uncommitted blocks of block blob `name` (what the name
+    /// holds does not change until [`Container::commit`]; blocks never committed are discarded
+    /// by the service), hashing it with SHA-256 on the way.
+    ///
+    /// The file is read in order on a blocking thread that also hashes it; each block is sent
+    /// with its MD5 as `Content-MD5` (the service refuses a block whose bytes do not hash to
+    /// it) and its id names that MD5, so the committed block list read back by
+    /// [`Container::verify`] pins the blob's content block by block. At most
+    /// [`Staging::parallel`] blocks are in flight and one more is being read: that many block
+    /// buffers in memory.
+    pub async fn stage_file(&self, name: &str, path: &Path, staging: Staging) -> Result<Uploaded> {
+        let block_size = staging.block_size.max(1);
+        let parallel = staging.parallel.max(1);
+        let file = std::fs::File::open(path).map_err(Error::io("open", path))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(1);
+        let reader = tokio::task::spawn_blocking(move || read_blocks(file, block_size, &tx));
         let mut inflight = tokio::task::JoinSet::new();
+        let mut sizes: Vec<u64> = Vec::new();
         let mut ids: Vec<Option<Vec<u8>>> = Vec::new();
-        loop {
-            let mut buf = vec![0u8; block_size];
-            let mut filled = 0;
-            while filled < buf.len() {
-                let n = file
-                    .read(&mut buf[filled..])
-                    .await
-                    .map_err(Error::io("read", path))?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
-            }
-            if filled == 0 {
-                break;
-            }
-            buf.truncate(filled);
-            let index = blocks.len();
-            blocks.push((index, filled as u64));
-            ids.push(None);
-            if inflight.len() >= STAGE_PARALLEL {
+        while let Some(block) = rx.recv().await {
+            let buf = block.map_err(Error::io("read", path))?;
+            if inflight.len() >= parallel {
                 let (i, id) = stage_result(inflight.join_next().await, &self.target(name))?;
                 ids[i] = Some(id);
             }
+            let index = sizes.len();
+            sizes.push(buf.len() as u64);
+            ids.push(None);
             let b = self.client.blob_client(name).block_blob_client();
             inflight.spawn(stage(b, index, buf));
-            if filled < block_size {
-                break;
-            }
         }
         while let Some(r) = inflight.join_next().await {
             let (i, id) = stage_result(Some(r), &self.target(name))?;
             ids[i] = Some(id);
         }
-        let staged: Vec<(Vec<u8>, u64)> = ids
-            .into_iter()
-            .zip(&blocks)
-            .map(|(id, (_, n))| (id.unwrap_or_default(), *n))
-            .collect();
+        let sha256 = reader
+            .await
+            .map_err(|e| Error::Config(format!("reading {} died: {e}", path.display())))?;
+        Ok(Uploaded {
+            bytes: sizes.iter().sum(),
+            sha256,
+            blocks: ids
+                .into_iter()
+                .zip(sizes)
+                .map(|(id, n)| (id.unwrap_or_default(), n))
+                .collect(),
+        })
+    }
+
+    /// Commits the `staged` blocks as block blob `name`, with `content_type` and the content's
+    /// SHA-256 as `sha256` metadata, where a later delivery reads it back without downloading
+    /// the blob.
+    pub async fn commit(
+        &self,
+        name: &str,
+        staged: Uploaded,
+        content_type: &str,
+    ) -> Result<Uploaded> {
         let list = BlockLookupList {
-            latest: Some(staged.iter().map(|(id, _)| id.clone()).collect()),
+            latest: Some(staged.blocks.iter().map(|(id, _)| id.clone()).collect()),
             ..Default::default()
         };
         let body = RequestContent::try_from(list)
@@ -406,18 +410,17 @@ impl Container {
             blob_content_type: Some(content_type.to_string()),
             metadata: Some(HashMap::from([(
                 SHA256_META.to_string(),
-                sha256.to_string(),
+                staged.sha256.clone(),
             )])),
             ..Default::default()
         };
-        blob.commit_block_list(body, Some(opts))
+        self.client
+            .blob_client(name)
+            .block_blob_client()
+            .commit_block_list(body, Some(opts))
             .await
             .map_err(|e| Error::storage("commit", self.target(name), e))?;
-        Ok(Uploaded {
-            bytes: staged.iter().map(|(_, n)| n).sum(),
-            sha256: sha256.to_string(),
-            blocks: staged,
-        })
+        Ok(staged)
     }
 
     /// What the container holds under `name` (size and the `sha256` metadata an
@@ -511,12 +514,31 @@ impl Container {
 /// The metadata key holding a blob's SHA-256 (lowercase hex).
 pub const SHA256_META: &str = "sha256";
 
-/// What [`Container::upload_file`] committed.
+/// How [`Container::stage_file`] cuts a file into blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staging {
+    /// Bytes per block (the last may be shorter).
+    pub block_size: usize,
+    /// Blocks sent at once.
+    pub parallel: usize,
+}
+
+impl Default for Staging {
+    /// 8 MiB blocks, 4 at once.
+    fn default() -> Staging {
+        Staging {
+            block_size: 8 << 20,
+            parallel: 4,
+        }
+    }
+}
+
+/// What [`Container::stage_file`] staged (and, handed to [`Container::commit`], committed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uploaded {
     /// Bytes uploaded.
     pub bytes: u64,
-    /// The SHA-256 set as metadata.
+    /// The content's SHA-256, lowercase hex (set as metadata by the commit).
     pub sha256: String,
     /// Each block's id (`<index>-<md5 hex>`) and size, in order.
     pub blocks: Vec<(Vec<u8>, u64)>,
@@ -529,6 +551,42 @@ pub struct BlobFacts {
     pub bytes: u64,
     /// The `sha256` metadata, when set.
     pub sha256: Option<String>,
+}
+
+/// Reads `file` in blocks of `block_size` into `tx`, in order, hashing it; returns the
+/// SHA-256 (lowercase hex). Stops early when the receiver is gone.
+fn read_blocks(
+    mut file: std::fs::File,
+    block_size: usize,
+    tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+) -> String {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut sha = sha2::Sha256::new();
+    loop {
+        let mut buf = vec![0u8; block_size];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return String::new();
+                }
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        buf.truncate(filled);
+        sha.update(&buf);
+        if tx.blocking_send(Ok(buf)).is_err() || filled < block_size {
+            break;
+        }
+    }
+    callrec_archive::names::hex(&sha.finalize())
 }
 
 /// Hashes block `index` (on a blocking thread: 8 MiB of MD5 is milliseconds), then stages it
@@ -557,9 +615,6 @@ async fn stage(
 fn block_id(index: usize, md5: &[u8]) -> Vec<u8> {
     format!("{index:08}-{}", callrec_archive::names::hex(md5)).into_bytes()
 }
-
-/// Blocks staged at once by [`Container::upload_file`].
-const STAGE_PARALLEL: usize = 4;
 
 type Staged = azure_core::Result<(usize, Vec<u8>)>;
 

@@ -17,7 +17,7 @@ use callrec_archive::{
 use crate::storage::redact;
 use crate::{
     decode_message, AcsKey, AllowList, Container, Decoded, Downloader, Error, Job, Queue, Received,
-    Result, RetryPolicy, Url,
+    Result, RetryPolicy, Staging, Uploaded, Url,
 };
 
 /// How a worker runs.
@@ -49,8 +49,8 @@ pub struct Config {
     pub max_dequeues: u64,
     /// Download retries.
     pub retry: RetryPolicy,
-    /// Staged block size for uploads (default 8 MiB).
-    pub block_size: usize,
+    /// How uploads are cut into staged blocks (default 8 MiB, 4 at once).
+    pub staging: Staging,
 }
 
 impl Config {
@@ -70,7 +70,7 @@ impl Config {
             delete_source: false,
             max_dequeues: 5,
             retry: RetryPolicy::default(),
-            block_size: 8 << 20,
+            staging: Staging::default(),
         }
     }
 }
@@ -305,7 +305,7 @@ impl Worker {
             return self.poison_with(msg, job, "deliveries", &why, false).await;
         }
         let dir = self.cfg.workdir.join(&job.dir);
-        let outcome = match self.process(job, &dir).await {
+        let (outcome, staged) = match self.process(job, &dir).await {
             Ok(o) => o,
             Err(e) if e.stops_worker() => return Err(e),
             Err(e) if e.is_permanent() => {
@@ -319,7 +319,7 @@ impl Worker {
         let reason = outcome.reason.clone().unwrap_or_default();
         match outcome.status {
             Status::Ok => {
-                if let Err(e) = self.publish(job, &dir, &outcome).await {
+                if let Err(e) = self.publish(job, &dir, &outcome, staged).await {
                     return self.failed(msg, job, "upload", &e.to_string()).await;
                 }
                 self.queue.delete(msg).await?;
@@ -347,7 +347,7 @@ impl Worker {
                 Ok(Done::Archived)
             }
             Status::Rejected => {
-                if let Err(e) = self.publish(job, &dir, &outcome).await {
+                if let Err(e) = self.publish(job, &dir, &outcome, None).await {
                     return self.failed(msg, job, "upload", &e.to_string()).await;
                 }
                 tracing::error!(
@@ -430,7 +430,7 @@ impl Worker {
                 .await
                 .map_err(Error::io("write", &path))?;
             let check = Output::of(json.as_bytes());
-            self.upload(job, CHECK_JSON, &path, &check).await?;
+            self.upload(job, CHECK_JSON, &path, &check, None).await?;
             if permanent {
                 let entry = Entry::rejected(
                     &job.recording_id,
@@ -454,7 +454,7 @@ impl Worker {
 
     /// Downloads every chunk into `dir/chunks` and runs the archive job on them into
     /// `dir/out` (`callrec_archive::Job`: check, timeline, stitch, read-back).
-    async fn process(&self, job: &Job, dir: &Path) -> Result<Outcome> {
+    async fn process(&self, job: &Job, dir: &Path) -> Result<(Outcome, Option<Uploaded>)> {
         // Every URL is vetted before anything is sent: a forged host is never contacted.
         for u in job.urls() {
             self.downloader.allow_list().check(u)?;
@@ -485,24 +485,79 @@ impl Worker {
         }
         .instrument(span)
         .await?;
-        let archive = ArchiveJob::new(chunks, dir.join("out"), JobOptions::default());
+        self.archive(job, chunks, &dir.join("out")).await
+    }
+
+    /// Runs the archive job on the downloaded `chunks` into `out`, stitching first: the MP4's
+    /// blocks are staged (and hashed) while the job checks the recording, and dropped when the
+    /// check rejects it. Returns the outcome and, when ok, the staged MP4 to commit.
+    async fn archive(
+        &self,
+        job: &Job,
+        chunks: PathBuf,
+        out: &Path,
+    ) -> Result<(Outcome, Option<Uploaded>)> {
+        let options = JobOptions::default().stitch_first(true).hash_mp4(false);
+        let archive = ArchiveJob::new(chunks, out, options);
+        let (tx, rx) = tokio::sync::oneshot::channel::<PathBuf>();
+        let tx = std::sync::Mutex::new(Some(tx));
         let span = tracing::info_span!("archive job");
-        let outcome =
-            tokio::task::spawn_blocking(move || span.in_scope(|| archive.run(&|_, _| {})))
-                .await
-                .map_err(|e| Error::Config(format!("the archive job died: {e}")))?;
+        let mut run = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                archive.run_with(&|_, _| {}, &|mp4, _| {
+                    let tx = tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    if let Some(tx) = tx {
+                        let _ = tx.send(mp4.to_path_buf());
+                    }
+                })
+            })
+        });
+        let name = blob(job, RECORDING_MP4);
+        let staging = async {
+            match rx.await {
+                Ok(mp4) => Some(
+                    self.container
+                        .stage_file(&name, &mp4, self.cfg.staging)
+                        .instrument(tracing::info_span!("stage", blob = RECORDING_MP4))
+                        .await,
+                ),
+                // The job ended without an MP4.
+                Err(_) => None,
+            }
+        };
+        tokio::pin!(staging);
+        let died = |e: tokio::task::JoinError| Error::Config(format!("the archive job died: {e}"));
+        let (outcome, staged) = tokio::select! {
+            o = &mut run => {
+                let o = o.map_err(died)?;
+                // Rejected or failed: whatever was staged is never committed.
+                let staged = if o.status == Status::Ok { staging.await } else { None };
+                (o, staged)
+            }
+            staged = &mut staging => (run.await.map_err(died)?, staged),
+        };
         tracing::debug!(
             status = outcome.status.as_str(),
             seconds = outcome.seconds,
             "archive job done"
         );
-        Ok(outcome)
+        if outcome.status != Status::Ok {
+            return Ok((outcome, None));
+        }
+        Ok((outcome, staged.transpose()?))
     }
 
     /// Uploads what the archive job made, each blob verified after its commit, and the
     /// `manifest.json` last: ok, `recording.mp4`, `timeline.json`, `check.json`; rejected,
     /// `check.json` only (one that says why when the job made none).
-    async fn publish(&self, job: &Job, dir: &Path, outcome: &Outcome) -> Result<()> {
+    /// `staged`: the MP4's blocks, staged while the job ran (committed here).
+    async fn publish(
+        &self,
+        job: &Job,
+        dir: &Path,
+        outcome: &Outcome,
+        mut staged: Option<Uploaded>,
+    ) -> Result<()> {
         let out = dir.join("out");
         let mut uploaded = BTreeMap::new();
         let names: &[&str] = if outcome.status == Status::Ok {
@@ -525,10 +580,18 @@ impl Worker {
                 }
             };
             let span = tracing::info_span!("upload", blob = *name, bytes = described.bytes);
-            self.upload(job, name, &path, &described)
+            let staged = staged.take().filter(|_| *name == RECORDING_MP4);
+            let up = self
+                .upload(job, name, &path, &described, staged)
                 .instrument(span)
                 .await?;
-            uploaded.insert(name.to_string(), described);
+            uploaded.insert(
+                name.to_string(),
+                Output {
+                    bytes: up.bytes,
+                    sha256: up.sha256,
+                },
+            );
         }
         let chunks = dir.join("chunks");
         let mut entry = outcome.entry(
@@ -551,39 +614,54 @@ impl Worker {
         tokio::fs::write(&path, &json)
             .await
             .map_err(Error::io("write", &path))?;
-        self.upload(job, MANIFEST, &path, &Output::of(json.as_bytes()))
+        self.upload(job, MANIFEST, &path, &Output::of(json.as_bytes()), None)
             .await
+            .map(|_| ())
     }
 
-    /// Uploads `path` as `<name>/<file>` and verifies the commit by reading it back
-    /// ([`Container::verify`]): its size and SHA-256 are `described`'s, its blocks the staged
-    /// ones.
-    async fn upload(&self, job: &Job, file: &str, path: &Path, described: &Output) -> Result<()> {
+    /// Uploads `path` as `<name>/<file>` (or commits its `staged` blocks) and verifies the
+    /// commit by reading it back ([`Container::verify`]): its size is `described`'s, and so is
+    /// its SHA-256 when `described` has one (the job may leave the MP4's to the upload, which
+    /// hashes what it sends).
+    async fn upload(
+        &self,
+        job: &Job,
+        file: &str,
+        path: &Path,
+        described: &Output,
+        staged: Option<Uploaded>,
+    ) -> Result<Uploaded> {
         let name = blob(job, file);
         let content_type = if file.ends_with(".mp4") {
             "video/mp4"
         } else {
             "application/json"
         };
-        let up = self
-            .container
-            .upload_file(
-                &name,
-                path,
-                content_type,
-                &described.sha256,
-                self.cfg.block_size,
-            )
-            .await?;
-        if up.bytes != described.bytes {
-            return Err(Error::Verify {
-                name,
-                what: "local file's size".into(),
-                expected: described.bytes.to_string(),
-                actual: up.bytes.to_string(),
-            });
+        let staged = match staged {
+            Some(s) => s,
+            None => {
+                self.container
+                    .stage_file(&name, path, self.cfg.staging)
+                    .await?
+            }
+        };
+        let differs = |what: &str, expected: String, actual: String| Error::Verify {
+            name: name.clone(),
+            what: what.into(),
+            expected,
+            actual,
+        };
+        if staged.bytes != described.bytes {
+            let (want, got) = (described.bytes.to_string(), staged.bytes.to_string());
+            return Err(differs("local file's size", want, got));
         }
-        self.container.verify(&name, &up).await
+        if !described.sha256.is_empty() && staged.sha256 != described.sha256 {
+            let (want, got) = (described.sha256.clone(), staged.sha256.clone());
+            return Err(differs("local file's SHA-256", want, got));
+        }
+        let up = self.container.commit(&name, staged, content_type).await?;
+        self.container.verify(&name, &up).await?;
+        Ok(up)
     }
 
     async fn delete_source(&self, job: &Job) {

@@ -205,17 +205,35 @@ async fn an_upload_is_verified_by_its_committed_blocks_and_sha256() {
     std::fs::write(&a, vec![1u8; 300_000]).unwrap();
     std::fs::write(&b, vec![2u8; 300_000]).unwrap();
     let c = &env.container;
+    let small = callrec_fetch::Staging {
+        block_size: 128 * 1024,
+        parallel: 2,
+    };
     let up_a = c
-        .upload_file("x/blob", &a, "video/mp4", "aaaa", 128 * 1024)
+        .upload_file("x/blob", &a, "video/mp4", small)
         .await
         .unwrap();
     assert_eq!((up_a.bytes, up_a.blocks.len()), (300_000, 3));
+    // The upload hashed what it sent.
+    let want = callrec_archive::Output::of(&std::fs::read(&a).unwrap());
+    assert_eq!(up_a.sha256, want.sha256);
     c.verify("x/blob", &up_a).await.unwrap();
-    // Same size, same sha256 claimed, other bytes: the committed blocks say so.
-    c.upload_file("x/blob", &b, "video/mp4", "aaaa", 128 * 1024)
+    // Other bytes of the same size under the name: the sha256 metadata says so, and where
+    // it is forged to match, the committed blocks do.
+    let up_b = c
+        .upload_file("x/blob", &b, "video/mp4", small)
         .await
         .unwrap();
     let e = c.verify("x/blob", &up_a).await.unwrap_err();
+    assert!(
+        matches!(&e, callrec_fetch::Error::Verify { what, .. } if what == "sha256 metadata"),
+        "{e}"
+    );
+    let forged = callrec_fetch::Uploaded {
+        sha256: up_b.sha256.clone(),
+        ..up_a.clone()
+    };
+    let e = c.verify("x/blob", &forged).await.unwrap_err();
     assert!(
         matches!(&e, callrec_fetch::Error::Verify { what, .. } if what.starts_with("committed blocks")),
         "{e}"

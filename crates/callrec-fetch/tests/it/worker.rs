@@ -37,7 +37,7 @@ async fn archives_a_recording_despite_every_download_fault() {
         .await
         .unwrap();
     let mut cfg = env.config(&sim, &key_b64());
-    cfg.block_size = 48 * 1024; // the ~200 kB MP4 goes up in 5 staged blocks, 4 at a time
+    cfg.staging.block_size = 48 * 1024; // the ~200 kB MP4 goes up in 5 staged blocks, 4 at a time
     let w = Worker::new(cfg).unwrap();
     let s = run(&w).await.unwrap();
     assert_eq!(
@@ -206,13 +206,13 @@ async fn a_long_base64_recording_id_names_its_blobs_and_is_idempotent() {
     duplicate_is_idempotent("dupes-long", &id).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recording_that_fails_check_lands_in_poison_with_its_check_json() {
-    let env = env("mismatch").await;
+/// A recording in `dir` whose check finds `errors` errors: poisoned, with its check.json and
+/// nothing else uploaded.
+async fn fails_check(env_name: &str, dir: &std::path::Path, errors: u64) {
+    let env = env(env_name).await;
     let sim = sim();
-    let ev = sim
-        .serve_recording(&recording_fixture("mismatch"), "rec-mismatch")
-        .unwrap();
+    let id = format!("rec-{env_name}");
+    let ev = sim.serve_recording(dir, &id).unwrap();
     env.queue
         .send(&Simulator::queue_message(&ev))
         .await
@@ -226,26 +226,41 @@ async fn a_recording_that_fails_check_lands_in_poison_with_its_check_json() {
             ..Summary::default()
         }
     );
-    let check: Value =
-        serde_json::from_slice(&env.container.read("rec-mismatch/check.json").await.unwrap())
-            .unwrap();
-    assert_eq!(check["errors"], 5, "{check}");
-    assert_eq!(
-        env.container
-            .size("rec-mismatch/recording.mp4")
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        env.container
-            .size("rec-mismatch/timeline.json")
-            .await
-            .unwrap(),
-        None
-    );
+    let check = env.container.read(&format!("{id}/check.json")).await;
+    let check: Value = serde_json::from_slice(&check.unwrap()).unwrap();
+    assert_eq!(check["errors"], errors, "{check}");
+    for other in ["recording.mp4", "timeline.json"] {
+        let size = env.container.size(&format!("{id}/{other}")).await.unwrap();
+        assert_eq!(size, None, "{other}");
+    }
     assert!(env.drain(false).await.is_empty());
     assert_eq!(env.drain(true).await, vec![Simulator::queue_message(&ev)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_that_fails_check_lands_in_poison_with_its_check_json() {
+    // The stitch refuses it too.
+    fails_check("mismatch", &recording_fixture("mismatch"), 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_that_stitches_but_fails_check_commits_no_mp4() {
+    // Good media, but the event says the recording lasted three times as long: the MP4 is
+    // stitched (and its blocks staged) while the check runs, and never committed.
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(recording_fixture("basic")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let event = dir.path().join("event.json");
+    let text = std::fs::read_to_string(&event).unwrap();
+    let long = text.replace(
+        "\"recordingDurationMs\": 15000",
+        "\"recordingDurationMs\": 45000",
+    );
+    assert_ne!(long, text);
+    std::fs::write(&event, long).unwrap();
+    fails_check("longer", dir.path(), 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -396,20 +411,17 @@ async fn a_delivery_whose_blob_no_longer_matches_the_manifest_is_archived_again(
     // Someone replaces the archived MP4 with other bytes of the same size.
     let other = env.workdir.path().join("other.mp4");
     std::fs::write(&other, vec![7u8; want.len()]).unwrap();
-    let sha = manifest["outputs"]["recording.mp4"]["sha256"]
-        .as_str()
-        .unwrap();
-    let forged = format!("{}0", &sha[..sha.len() - 1]);
-    env.container
+    let up = env
+        .container
         .upload_file(
             "rec-tampered/recording.mp4",
             &other,
             "video/mp4",
-            &forged,
-            1 << 20,
+            callrec_fetch::Staging::default(),
         )
         .await
         .unwrap();
+    assert_ne!(up.sha256, manifest["outputs"]["recording.mp4"]["sha256"]);
     std::fs::remove_file(&other).unwrap();
     env.queue.send(&m).await.unwrap();
     assert_eq!(run(&w).await.unwrap().archived, 1, "worked again");
