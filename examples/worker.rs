@@ -59,6 +59,10 @@ struct Args {
     #[arg(long, value_name = "MIB", default_value_t = 8,
           value_parser = clap::value_parser!(u64).range(1..=4000))]
     block_size: u64,
+    /// Files downloaded at once.
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    downloads: u64,
     /// Blocks staged at once (each held in memory while it is sent).
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -86,6 +90,7 @@ fn config(args: Args) -> anyhow::Result<Config> {
     cfg.max_dequeues = args.max_dequeues.max(1);
     cfg.staging.block_size = (args.block_size << 20) as usize;
     cfg.staging.parallel = args.upload_parallel as usize;
+    cfg.downloads = args.downloads as usize;
     Ok(cfg)
 }
 

@@ -14,6 +14,8 @@ use callrec_archive::{
     CHECK_JSON, RECORDING_MP4, TIMELINE_JSON,
 };
 
+use callrec::crates::meta::naming;
+
 use crate::storage::redact;
 use crate::{
     decode_message, AcsKey, AllowList, Container, Decoded, Downloader, Error, Job, Queue, Received,
@@ -49,6 +51,8 @@ pub struct Config {
     pub max_dequeues: u64,
     /// Download retries.
     pub retry: RetryPolicy,
+    /// Files downloaded at once (default 3).
+    pub downloads: usize,
     /// How uploads are cut into staged blocks (default 8 MiB, 4 at once).
     pub staging: Staging,
 }
@@ -70,6 +74,7 @@ impl Config {
             delete_source: false,
             max_dequeues: 5,
             retry: RetryPolicy::default(),
+            downloads: 3,
             staging: Staging::default(),
         }
     }
@@ -469,23 +474,40 @@ impl Worker {
             .await
             .map_err(Error::io("write", &event))?;
         let span = tracing::info_span!("download", chunks = job.chunks.len());
+        // The first chunk's metadata alone, then a few files at once: a wrong key or endpoint
+        // is refused once, not once per request in flight.
+        let mut files = job.chunks.iter().flat_map(|c| {
+            [
+                (
+                    &c.metadata,
+                    chunks.join(naming::metadata_file(&c.document_id)),
+                ),
+                (&c.content, chunks.join(naming::media_file(&c.document_id))),
+            ]
+        });
+        let fetch = |(url, path)| self.fetch(url, path);
+        use futures::{StreamExt as _, TryStreamExt as _};
         async {
-            for c in &job.chunks {
-                let n = self
-                    .downloader
-                    .download(&c.content, &chunks.join(format!("{}.mp4", c.document_id)))
-                    .await?;
-                let m = self
-                    .downloader
-                    .download(&c.metadata, &chunks.join(format!("{}.json", c.document_id)))
-                    .await?;
-                tracing::debug!(document_id = %c.document_id, media = n, metadata = m, "chunk downloaded");
+            if let Some(first) = files.next() {
+                fetch(first).await?;
             }
-            Ok::<(), Error>(())
+            // The first error ends the others.
+            futures::stream::iter(files)
+                .map(fetch)
+                .buffer_unordered(self.cfg.downloads.max(1))
+                .try_collect::<()>()
+                .await
         }
         .instrument(span)
         .await?;
         self.archive(job, chunks, &dir.join("out")).await
+    }
+
+    /// Downloads `url` to `path`.
+    async fn fetch(&self, url: &Url, path: PathBuf) -> Result<()> {
+        let n = self.downloader.download(url, &path).await?;
+        tracing::debug!(file = %path.display(), bytes = n, "downloaded");
+        Ok(())
     }
 
     /// Runs the archive job on the downloaded `chunks` into `out`, stitching first: the MP4's
