@@ -5,7 +5,7 @@
 # |audio - video| at every beep in ffmpeg (back to back / by pts), GStreamer qtdemux (pull /
 # push, back to back / by running time), headless Chromium and Firefox ESR. Prints the table;
 # --assert exits 1 when a beep is missing or any |a-v| > 20 ms; --assert-only REGEX does so for
-# the rows whose label matches REGEX (CI: the ffmpeg and GStreamer rows of the default stitch).
+# the rows whose label matches REGEX (CI: every player's row of the default stitch).
 # Env: PLAYERS_WORK=DIR keeps the work files there (default: a temp dir, removed at exit);
 #      PLAYERS_BROWSERS=0 skips the browsers (reported as skipped).
 set -euo pipefail
@@ -97,10 +97,10 @@ else
     f=${fl%%:*} lay=${fl##*:}
     for b in chromium firefox; do
      tag="$b-${f%.mp4}"
-     # one retry: a browser's first start (fresh profile, audio server just up) can stall
-     for attempt in 1 2; do
+     # two retries: a browser's first start (fresh profile, audio server just up) can stall
+     for attempt in 1 2 3; do
       [ -f "$W/res/$tag.json" ] && break
-      [ "$attempt" = 2 ] && echo "   $tag: no result, retrying once"
+      [ "$attempt" -gt 1 ] && echo "   $tag: no result, retrying (attempt $attempt)"
       prof=$(mktemp -d -p "$W")
       url="http://127.0.0.1:$PORT/page.html?f=$f&tag=$tag"
       if [ "$b" = chromium ]; then
@@ -129,7 +129,7 @@ PREFS
           printf '{"label": "%s %s", "skipped": "measure failed"}\n' "$b" "${f%.mp4}" >> "$R"
       else
         last=$(cat "$W/res/$tag.progress.json" 2>/dev/null || echo "no page progress")
-        printf '{"label": "%s %s", "skipped": "no result within 75 s, twice (%s)"}\n' "$b" "${f%.mp4}" \
+        printf '{"label": "%s %s", "skipped": "no result within 75 s, three times (%s)"}\n' "$b" "${f%.mp4}" \
           "$(echo "$last" | tr -d '"\\')" >> "$R"
       fi
     done
