@@ -140,7 +140,12 @@ impl Entry {
     /// Whether an entry read back names only what the archive writes: a [`valid_key`] and
     /// output names among [`crate::names::OUTPUTS`] (an edited `"key": "../x"` is not trusted).
     pub fn trusted(&self) -> bool {
-        valid_key(&self.key) && self.outputs.keys().all(|n| is_output(n))
+        valid_key(&self.key) && self.lists_only_outputs()
+    }
+
+    /// Whether every output it lists is one the archive writes ([`crate::names::OUTPUTS`]).
+    pub fn lists_only_outputs(&self) -> bool {
+        self.outputs.keys().all(|n| is_output(n))
     }
 }
 

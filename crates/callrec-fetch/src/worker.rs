@@ -10,8 +10,8 @@ use tracing::Instrument;
 use std::collections::BTreeMap;
 
 use callrec_archive::{
-    fingerprint, names::is_output, Entry, Job as ArchiveJob, JobOptions, Outcome, Output, Status,
-    CHECK_JSON, RECORDING_MP4, TIMELINE_JSON,
+    fingerprint, Entry, Job as ArchiveJob, JobOptions, Outcome, Output, Status, CHECK_JSON,
+    RECORDING_MP4, TIMELINE_JSON,
 };
 
 use callrec::crates::meta::naming;
@@ -384,7 +384,7 @@ impl Worker {
         // This recording's entry, naming only what a job uploads (an edited manifest naming
         // other blobs is not trusted). The key is compared, not checked as a batch key: a
         // recordingId may be longer than a batch directory name may be.
-        let own = entry.key == job.name && entry.outputs.keys().all(|n| is_output(n));
+        let own = entry.key == job.name && entry.lists_only_outputs();
         if entry.status == Status::Error || !own || entry.outputs.is_empty() {
             return Ok(None);
         }
