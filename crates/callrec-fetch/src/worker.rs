@@ -580,41 +580,20 @@ impl Worker {
         outcome: &Outcome,
         mut staged: Option<Uploaded>,
     ) -> Result<()> {
-        let out = dir.join("out");
-        let mut uploaded = BTreeMap::new();
         let names: &[&str] = if outcome.status == Status::Ok {
             &[RECORDING_MP4, TIMELINE_JSON, CHECK_JSON]
         } else {
             &[CHECK_JSON]
         };
-        for name in names {
-            let (path, described) = match outcome.outputs.get(*name) {
-                Some(o) => (out.join(name), o.clone()),
-                None => {
-                    // Rejected before a check report (the recording does not open).
-                    let reason = outcome.reason.as_deref().unwrap_or("no check report");
-                    let json = error_check_json(&job.recording_id, "open", reason);
-                    let path = dir.join("check.error.json");
-                    tokio::fs::write(&path, &json)
-                        .await
-                        .map_err(Error::io("write", &path))?;
-                    (path, Output::of(json.as_bytes()))
-                }
-            };
-            let span = tracing::info_span!("upload", blob = *name, bytes = described.bytes);
+        // At once; the manifest after all of them.
+        let uploads = names.iter().map(|name| {
             let staged = staged.take().filter(|_| *name == RECORDING_MP4);
-            let up = self
-                .upload(job, name, &path, &described, staged)
-                .instrument(span)
-                .await?;
-            uploaded.insert(
-                name.to_string(),
-                Output {
-                    bytes: up.bytes,
-                    sha256: up.sha256,
-                },
-            );
-        }
+            self.publish_one(job, dir, outcome, name, staged)
+        });
+        let uploaded: BTreeMap<String, Output> = futures::future::try_join_all(uploads)
+            .await?
+            .into_iter()
+            .collect();
         let chunks = dir.join("chunks");
         let mut entry = outcome.entry(
             &job.recording_id,
@@ -625,6 +604,41 @@ impl Worker {
         );
         entry.outputs = uploaded;
         self.upload_manifest(job, dir, &entry).await
+    }
+
+    /// Uploads the output `name` of the job (or, for a rejected recording without a check
+    /// report, a `check.json` that says why), verified; returns it as the manifest lists it.
+    async fn publish_one(
+        &self,
+        job: &Job,
+        dir: &Path,
+        outcome: &Outcome,
+        name: &str,
+        staged: Option<Uploaded>,
+    ) -> Result<(String, Output)> {
+        let (path, described) = match outcome.outputs.get(name) {
+            Some(o) => (dir.join("out").join(name), o.clone()),
+            None => {
+                // Rejected before a check report (the recording does not open).
+                let reason = outcome.reason.as_deref().unwrap_or("no check report");
+                let json = error_check_json(&job.recording_id, "open", reason);
+                let path = dir.join("check.error.json");
+                tokio::fs::write(&path, &json)
+                    .await
+                    .map_err(Error::io("write", &path))?;
+                (path, Output::of(json.as_bytes()))
+            }
+        };
+        let span = tracing::info_span!("upload", blob = name, bytes = described.bytes);
+        let up = self
+            .upload(job, name, &path, &described, staged)
+            .instrument(span)
+            .await?;
+        let output = Output {
+            bytes: up.bytes,
+            sha256: up.sha256,
+        };
+        Ok((name.to_string(), output))
     }
 
     /// Writes `entry` as the recording's `manifest.json`, uploaded last: it marks the
