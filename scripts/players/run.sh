@@ -4,7 +4,7 @@
 # (compact and --wall-clock), makes an ffmpeg concat copy for comparison, and measures
 # |audio - video| at every beep in ffmpeg (back to back / by pts), GStreamer qtdemux (pull /
 # push, back to back / by running time), headless Chromium and Firefox ESR. Prints the table;
-# --assert exits 1 when a beep is missing or any |a-v| > 20 ms; --assert-only REGEX does so for
+# --assert exits 1 when a beep is missing or |a-v| > 20 ms at a join; --assert-only REGEX does so for
 # the rows whose label matches REGEX (CI: every player's row of the default stitch).
 # Env: PLAYERS_WORK=DIR keeps the work files there (default: a temp dir, removed at exit);
 #      PLAYERS_BROWSERS=0 skips the browsers (reported as skipped).
