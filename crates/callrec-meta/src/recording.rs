@@ -731,8 +731,10 @@ fn duration_problem(ev: &RecordingEvent, chunks: &[Chunk]) -> Option<Problem> {
         .and_then(|ms| ms.checked_mul(1_000_000))
         .map(Nanos::from_nanos)
         .unwrap_or(Nanos::MAX);
-    ((event_ns - total).as_nanos().unsigned_abs() >= 1_000_000).then(|| Problem::DurationMismatch {
-        event_ms: ev.data.recording_duration_ms,
-        metadata_total: total,
-    })
+    ((event_ns - total).as_nanos().unsigned_abs() >= 1_000_000).then_some(
+        Problem::DurationMismatch {
+            event_ms: ev.data.recording_duration_ms,
+            metadata_total: total,
+        },
+    )
 }
