@@ -206,7 +206,8 @@ fn movie_tracks(
             .flat_map(|m| m.trex.iter())
             .map(|t| (t.track_id, *t))
             .collect();
-        fragment_samples(moofs, &mut tracks, &trex, &mut budget, file_len)?;
+        reserve_fragment_samples(moofs, &mut tracks, &trex, &mut budget, file_len)?;
+        fragment_samples(moofs, &mut tracks, &trex)?;
         for (i, t) in tracks.iter_mut().enumerate() {
             let path = format!("moov/trak[{i}]");
             t.media_duration = sum_durations(&t.samples, &path)?;
@@ -570,16 +571,14 @@ fn reserve_fragment_samples(
     Ok(())
 }
 
-/// Appends every `trun` sample of the `moof`s to its track (after the progressive samples),
-/// each `traf`'s data and decode time following on from the one before.
+/// Appends every `trun` sample of the `moof`s to its track (after the progressive samples,
+/// in the room [`reserve_fragment_samples`] made), each `traf`'s data and decode time
+/// following on from the one before.
 fn fragment_samples(
     moofs: &[(u64, Moof)],
     tracks: &mut [Track],
     trex: &HashMap<u32, Trex>,
-    budget: &mut u64,
-    file_len: usize,
 ) -> Result<()> {
-    reserve_fragment_samples(moofs, tracks, trex, budget, file_len)?;
     let mut next_dts: HashMap<u32, u64> = HashMap::new();
     for t in tracks.iter() {
         let end = t
