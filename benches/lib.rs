@@ -140,27 +140,79 @@ fn pad_frame(frame: &mut Vec<u8>, size: usize) {
     frame.push(0x80);
 }
 
-/// A video (`video`) or AAC track of `sizes.len()` samples of `delta` ticks each, stored in
-/// chunks of `per_chunk[i]` samples at `offsets[i]`, with one edit of `duration_ms` from
-/// `media_time` (ticks).
-#[allow(clippy::too_many_arguments)]
-pub fn trak(
-    id: u32,
-    video: bool,
-    timescale: u32,
-    delta: u32,
-    sizes: Vec<u32>,
-    per_chunk: &[u32],
-    offsets: &[u64],
-    sync: Option<Vec<u32>>,
-    entry: Vec<u8>,
-    duration_ms: u64,
-    media_time: i64,
-) -> Trak {
-    let n = sizes.len() as u32;
-    let (stco, co64) = run_offsets(offsets);
+/// A video or AAC track as [`trak`] writes it.
+#[derive(Debug, Clone)]
+pub struct TrackSpec<'a> {
+    /// The track id.
+    pub id: u32,
+    /// A video track (else AAC).
+    pub video: bool,
+    /// The media timescale.
+    pub timescale: u32,
+    /// Every sample's duration, in ticks.
+    pub delta: u32,
+    /// Every sample's size.
+    pub sizes: Vec<u32>,
+    /// Samples per run (an `stco` chunk), in order.
+    pub per_run: &'a [u32],
+    /// Each run's file offset.
+    pub offsets: &'a [u64],
+    /// The sync samples (1-based), or `None` when every sample is one.
+    pub sync: Option<Vec<u32>>,
+    /// The raw sample entry.
+    pub entry: Vec<u8>,
+    /// The one edit's duration, in ms.
+    pub duration_ms: u64,
+    /// The one edit's media time, in ticks.
+    pub media_time: i64,
+}
+
+/// The `trak` of `spec`: `sizes.len()` samples of `delta` ticks each, stored in runs of
+/// `per_run[i]` samples at `offsets[i]`, with one edit of `duration_ms` from `media_time`.
+pub fn trak(spec: TrackSpec<'_>) -> Trak {
+    Trak {
+        tkhd: tkhd(&spec),
+        edts: Some(Edts {
+            elst: Some(Elst {
+                entries: vec![Edit {
+                    segment_duration: spec.duration_ms,
+                    media_time: Some(spec.media_time),
+                    media_rate_integer: 1,
+                    media_rate_fraction: 0,
+                }],
+            }),
+            other: vec![],
+        }),
+        mdia: mdia(spec),
+        other: vec![],
+    }
+}
+
+/// The track header of `spec` (1920x1080 for video, full volume for audio).
+fn tkhd(spec: &TrackSpec<'_>) -> Tkhd {
+    let video = spec.video;
+    Tkhd {
+        flags: 3,
+        creation_time: 0,
+        modification_time: 0,
+        track_id: spec.id,
+        duration: spec.duration_ms,
+        layer: 0,
+        alternate_group: 0,
+        volume: if video { 0 } else { 0x100 },
+        matrix: IDENTITY_MATRIX,
+        width: if video { 1920 << 16 } else { 0 },
+        height: if video { 1080 << 16 } else { 0 },
+    }
+}
+
+/// The media box of `spec`: its header, handler and sample tables.
+fn mdia(spec: TrackSpec<'_>) -> Mdia {
+    let video = spec.video;
+    let n = spec.sizes.len() as u32;
+    let (stco, co64) = run_offsets(spec.offsets);
     let mut stsc: Vec<StscEntry> = Vec::new();
-    for (i, &count) in per_chunk.iter().enumerate() {
+    for (i, &count) in spec.per_run.iter().enumerate() {
         if stsc.last().is_none_or(|e| e.samples_per_chunk != count) {
             stsc.push(StscEntry {
                 first_chunk: i as u32 + 1,
@@ -169,73 +221,206 @@ pub fn trak(
             });
         }
     }
-    Trak {
-        tkhd: Tkhd {
-            flags: 3,
+    Mdia {
+        mdhd: Mdhd {
             creation_time: 0,
             modification_time: 0,
-            track_id: id,
-            duration: duration_ms,
-            layer: 0,
-            alternate_group: 0,
-            volume: if video { 0 } else { 0x100 },
-            matrix: IDENTITY_MATRIX,
-            width: if video { 1920 << 16 } else { 0 },
-            height: if video { 1080 << 16 } else { 0 },
+            timescale: spec.timescale,
+            duration: u64::from(n) * u64::from(spec.delta),
+            language: 0x55c4,
         },
-        edts: Some(Edts {
-            elst: Some(Elst {
-                entries: vec![Edit {
-                    segment_duration: duration_ms,
-                    media_time: Some(media_time),
-                    media_rate_integer: 1,
-                    media_rate_fraction: 0,
-                }],
-            }),
-            other: vec![],
-        }),
-        mdia: Mdia {
-            mdhd: Mdhd {
-                creation_time: 0,
-                modification_time: 0,
-                timescale,
-                duration: u64::from(n) * u64::from(delta),
-                language: 0x55c4,
+        hdlr: Hdlr::new(
+            FourCc(if video { *b"vide" } else { *b"soun" }),
+            if video {
+                "VideoHandler"
+            } else {
+                "SoundHandler"
             },
-            hdlr: Hdlr::new(
-                FourCc(if video { *b"vide" } else { *b"soun" }),
-                if video {
-                    "VideoHandler"
-                } else {
-                    "SoundHandler"
+        ),
+        minf: Minf {
+            vmhd: video.then(Vmhd::default),
+            smhd: (!video).then(Smhd::default),
+            dinf: Some(Dinf::default()),
+            stbl: Stbl {
+                stsd: Stsd {
+                    entries: vec![spec.entry],
                 },
-            ),
-            minf: Minf {
-                vmhd: video.then(Vmhd::default),
-                smhd: (!video).then(Smhd::default),
-                dinf: Some(Dinf::default()),
-                stbl: Stbl {
-                    stsd: Stsd {
-                        entries: vec![entry],
-                    },
-                    stts: Stts {
-                        entries: vec![SttsEntry {
-                            sample_count: n,
-                            sample_delta: delta,
-                        }],
-                    },
-                    stss: sync.map(|entries| Stss { entries }),
-                    stsc: Stsc { entries: stsc },
-                    stsz: Some(Stsz::from_sizes(sizes)),
-                    stco,
-                    co64,
-                    ..Stbl::default()
+                stts: Stts {
+                    entries: vec![SttsEntry {
+                        sample_count: n,
+                        sample_delta: spec.delta,
+                    }],
                 },
-                other: vec![],
+                stss: spec.sync.map(|entries| Stss { entries }),
+                stsc: Stsc { entries: stsc },
+                stsz: Some(Stsz::from_sizes(spec.sizes)),
+                stco,
+                co64,
+                ..Stbl::default()
             },
             other: vec![],
         },
         other: vec![],
+    }
+}
+
+/// One synthetic chunk's samples: the source's frames repeated, video padded.
+struct Synthetic<'a> {
+    src: &'a Source,
+    /// Pad each video frame to this many bytes (0: unpadded).
+    pad_video: usize,
+    /// Video frames per second.
+    fps: u32,
+    /// Seconds of media.
+    seconds: u32,
+    /// AAC frames: the priming frame and enough to cover `seconds`.
+    audio_frames: u32,
+}
+
+/// The samples one second of a synthetic chunk stores together: its video frames, then its
+/// audio frames (a run each).
+struct Second {
+    video: std::ops::Range<u32>,
+    audio: std::ops::Range<u32>,
+}
+
+/// Where the runs of a written `mdat` are: per track, each run's offset and sample count.
+#[derive(Default)]
+struct Runs {
+    video_offsets: Vec<u64>,
+    video_per_run: Vec<u32>,
+    audio_offsets: Vec<u64>,
+    audio_per_run: Vec<u32>,
+    /// The offset after the last sample.
+    end: u64,
+}
+
+impl Synthetic<'_> {
+    /// Video frame `i`: its bytes (padded) and sync flag.
+    fn video_frame(&self, i: u32) -> (Vec<u8>, bool) {
+        let (bytes, sync) = &self.src.video[i as usize % self.src.video.len()];
+        let mut b = bytes.clone();
+        if self.pad_video > 0 {
+            pad_frame(&mut b, self.pad_video);
+        }
+        (b, *sync)
+    }
+
+    /// AAC frame `i` (0: the priming frame).
+    fn audio_frame(&self, i: u32) -> &[u8] {
+        if i == 0 {
+            &self.src.priming
+        } else {
+            &self.src.audio[(i as usize - 1) % self.src.audio.len()]
+        }
+    }
+
+    /// Per second: the video frames of that second, then the audio frames whose decode time
+    /// falls in it (the last second takes the rest).
+    fn seconds(&self) -> Vec<Second> {
+        let (fps, rate) = (self.fps, u64::from(self.src.sample_rate));
+        let mut per_second = Vec::new();
+        let mut next_audio = 0u32;
+        for s in 0..self.seconds {
+            let end = if s + 1 == self.seconds {
+                self.audio_frames
+            } else {
+                ((u64::from(s + 1) * rate).div_ceil(1024) as u32).min(self.audio_frames)
+            };
+            per_second.push(Second {
+                video: s * fps..(s + 1) * fps,
+                audio: next_audio..end,
+            });
+            next_audio = end;
+        }
+        per_second
+    }
+
+    /// Writes the samples second by second from offset `pos`.
+    fn write_samples(&self, out: &mut impl Write, mut pos: u64) -> io::Result<Runs> {
+        let mut runs = Runs::default();
+        for Second { video: v, audio: a } in self.seconds() {
+            runs.video_offsets.push(pos);
+            runs.video_per_run.push(v.len() as u32);
+            for i in v {
+                let (b, _) = self.video_frame(i);
+                out.write_all(&b)?;
+                pos += b.len() as u64;
+            }
+            if !a.is_empty() {
+                runs.audio_offsets.push(pos);
+                runs.audio_per_run.push(a.len() as u32);
+                for i in a {
+                    let b = self.audio_frame(i);
+                    out.write_all(b)?;
+                    pos += b.len() as u64;
+                }
+            }
+        }
+        runs.end = pos;
+        Ok(runs)
+    }
+
+    /// The `moov` of the chunk whose samples are at `runs`.
+    fn moov(&self, runs: &Runs) -> Moov {
+        let src = self.src;
+        let frames = self.seconds * self.fps;
+        let duration_ms = u64::from(self.seconds) * 1000;
+        let sync: Vec<u32> = (0..frames)
+            .filter(|&i| self.video_frame(i).1)
+            .map(|i| i + 1)
+            .collect();
+        let video = TrackSpec {
+            id: 1,
+            video: true,
+            timescale: src.video_timescale,
+            delta: src.frame_ticks,
+            sizes: self.video_sizes(),
+            per_run: &runs.video_per_run,
+            offsets: &runs.video_offsets,
+            sync: Some(sync),
+            entry: src.video_entry.clone(),
+            duration_ms,
+            media_time: 0,
+        };
+        let audio = TrackSpec {
+            id: 2,
+            video: false,
+            timescale: src.sample_rate,
+            delta: 1024,
+            sizes: self.audio_sizes(),
+            per_run: &runs.audio_per_run,
+            offsets: &runs.audio_offsets,
+            sync: None,
+            entry: src.audio_entry.clone(),
+            duration_ms,
+            media_time: i64::from(PRIMING),
+        };
+        Moov {
+            mvhd: Mvhd {
+                timescale: 1000,
+                duration: duration_ms,
+                next_track_id: 3,
+                ..Mvhd::default()
+            },
+            traks: vec![trak(video), trak(audio)],
+            mvex: None,
+            other: vec![],
+        }
+    }
+
+    /// Every video sample's size.
+    fn video_sizes(&self) -> Vec<u32> {
+        (0..self.seconds * self.fps)
+            .map(|i| self.video_frame(i).0.len() as u32)
+            .collect()
+    }
+
+    /// Every audio sample's size.
+    fn audio_sizes(&self) -> Vec<u32> {
+        (0..self.audio_frames)
+            .map(|i| self.audio_frame(i).len() as u32)
+            .collect()
     }
 }
 
@@ -252,49 +437,19 @@ pub fn write_chunk(
     seconds: u32,
     pad_video: usize,
 ) -> io::Result<u64> {
-    let fps = src.fps();
-    let frames = seconds * fps;
-    // Audio: priming + enough frames to cover `seconds`.
-    let audio_frames = (u64::from(seconds) * u64::from(src.sample_rate)).div_ceil(1024) as u32 + 1;
-    let video_frame = |i: u32| {
-        let (bytes, sync) = &src.video[i as usize % src.video.len()];
-        let mut b = bytes.clone();
-        if pad_video > 0 {
-            pad_frame(&mut b, pad_video);
-        }
-        (b, *sync)
+    let chunk = Synthetic {
+        src,
+        pad_video,
+        fps: src.fps(),
+        seconds,
+        audio_frames: (u64::from(seconds) * u64::from(src.sample_rate)).div_ceil(1024) as u32 + 1,
     };
-    let audio_frame = |i: u32| {
-        if i == 0 {
-            &src.priming
-        } else {
-            &src.audio[(i as usize - 1) % src.audio.len()]
-        }
-    };
-    // Per second: the video frames of that second, then the audio frames whose decode time
-    // falls in it (the last second takes the rest).
-    let mut per_second = Vec::new();
-    let mut next_audio = 0u32;
-    for s in 0..seconds {
-        let end = if s + 1 == seconds {
-            audio_frames
-        } else {
-            ((u64::from(s + 1) * u64::from(src.sample_rate)).div_ceil(1024) as u32)
-                .min(audio_frames)
-        };
-        per_second.push((s * fps..(s + 1) * fps, next_audio..end));
-        next_audio = end;
-    }
-    let video_sizes: Vec<u32> = (0..frames).map(|i| video_frame(i).0.len() as u32).collect();
-    let audio_sizes: Vec<u32> = (0..audio_frames)
-        .map(|i| audio_frame(i).len() as u32)
-        .collect();
-    let payload: u64 = video_sizes
+    let payload: u64 = chunk
+        .video_sizes()
         .iter()
-        .chain(&audio_sizes)
+        .chain(&chunk.audio_sizes())
         .map(|&s| u64::from(s))
         .sum();
-
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let mut head = Vec::new();
     Ftyp {
@@ -307,74 +462,12 @@ pub fn write_chunk(
     .encode(&mut head);
     callrec_mp4::write::write_mdat_header(&mut head, payload);
     out.write_all(&head)?;
-    let mut pos = head.len() as u64;
-    let (mut v_offsets, mut a_offsets, mut v_per, mut a_per) = (vec![], vec![], vec![], vec![]);
-    for (v, a) in &per_second {
-        v_offsets.push(pos);
-        v_per.push(v.len() as u32);
-        for i in v.clone() {
-            let (b, _) = video_frame(i);
-            out.write_all(&b)?;
-            pos += b.len() as u64;
-        }
-        if !a.is_empty() {
-            a_offsets.push(pos);
-            a_per.push(a.len() as u32);
-            for i in a.clone() {
-                let b = audio_frame(i);
-                out.write_all(b)?;
-                pos += b.len() as u64;
-            }
-        }
-    }
-    let duration_ms = u64::from(seconds) * 1000;
-    let sync: Vec<u32> = (0..frames)
-        .filter(|&i| video_frame(i).1)
-        .map(|i| i + 1)
-        .collect();
-    let moov = Moov {
-        mvhd: Mvhd {
-            timescale: 1000,
-            duration: duration_ms,
-            next_track_id: 3,
-            ..Mvhd::default()
-        },
-        traks: vec![
-            trak(
-                1,
-                true,
-                src.video_timescale,
-                src.frame_ticks,
-                video_sizes,
-                &v_per,
-                &v_offsets,
-                Some(sync),
-                src.video_entry.clone(),
-                duration_ms,
-                0,
-            ),
-            trak(
-                2,
-                false,
-                src.sample_rate,
-                1024,
-                audio_sizes,
-                &a_per,
-                &a_offsets,
-                None,
-                src.audio_entry.clone(),
-                duration_ms,
-                i64::from(PRIMING),
-            ),
-        ],
-        mvex: None,
-        other: vec![],
-    };
+    let runs = chunk.write_samples(&mut out, head.len() as u64)?;
     let mut tail = Vec::new();
-    moov.encode(&mut tail);
+    chunk.moov(&runs).encode(&mut tail);
     out.write_all(&tail)?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    Ok(pos + tail.len() as u64)
+    Ok(runs.end + tail.len() as u64)
 }
 
 /// Writes a synthetic recording: `event.json` and `chunks` chunks of `seconds` seconds each,

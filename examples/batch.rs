@@ -65,13 +65,7 @@ fn log_line(e: &Entry) -> String {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut opts = Options::new(&args.root, &args.out);
-    if let Some(j) = args.jobs {
-        opts.jobs = cli::cap_threads("batch", "-j", j);
-    }
-    opts.wall_clock = args.wall_clock;
-    opts.force = args.force;
-    opts.wait = args.wait;
+    let opts = options(&args);
     cli::on_interrupt(
         "batch",
         format!(
@@ -79,65 +73,13 @@ fn main() -> ExitCode {
             args.out.join(batch::MANIFEST).display()
         ),
     );
-
     let started = Instant::now();
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    });
-    let log = |line: String| match &bar {
-        Some(bar) => bar.println(line),
-        None => cli::note(&line),
+    let progress = Progress {
+        args: &args,
+        bar: progress_bar(),
     };
-    let on_event = |event: Event<'_>| match event {
-        Event::Waiting { pid } => log(format!(
-            "waiting for {} to finish with {}",
-            pid.map_or("another batch".to_string(), |p| format!("batch pid {p}")),
-            args.out.display()
-        )),
-        Event::Start { found, todo } => {
-            if let Some(bar) = &bar {
-                bar.set_length(todo as u64);
-            }
-            log(format!(
-                "{} under {}: {todo} to do, {} done earlier",
-                cli::plural(found, "recording"),
-                args.root.display(),
-                found - todo
-            ));
-        }
-        Event::Skipped(e) => {
-            if bar.is_none() {
-                log(format!(
-                    "skipped  {}  ({}): {} in an earlier run, inputs unchanged",
-                    e.key,
-                    e.dir,
-                    e.status.as_str()
-                ));
-            }
-        }
-        Event::Begin { dir, .. } => {
-            if let Some(bar) = &bar {
-                bar.set_message(dir.to_string());
-            }
-        }
-        Event::Stitching { .. } => {}
-        Event::Done(e) => {
-            log(log_line(e));
-            if let Some(bar) = &bar {
-                bar.inc(1);
-            }
-        }
-    };
-
-    let result = batch::run(&opts, &on_event);
-    if let Some(bar) = &bar {
+    let result = batch::run(&opts, &|event| progress.event(event));
+    if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
     match result {
@@ -156,6 +98,93 @@ fn main() -> ExitCode {
         Err(e) => {
             cli::note(&format!("batch: {e:#}"));
             ExitCode::from(cli::CANNOT_RUN)
+        }
+    }
+}
+
+/// The batch's options from the arguments.
+fn options(args: &Args) -> Options {
+    let mut opts = Options::new(&args.root, &args.out);
+    if let Some(j) = args.jobs {
+        opts.jobs = cli::cap_threads("batch", "-j", j);
+    }
+    opts.wall_clock = args.wall_clock;
+    opts.force = args.force;
+    opts.wait = args.wait;
+    opts
+}
+
+/// A progress bar on stderr when it is a terminal.
+fn progress_bar() -> Option<ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    })
+}
+
+/// What the batch's events show: log lines, and the bar when there is one.
+struct Progress<'a> {
+    args: &'a Args,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress<'_> {
+    /// A line above the bar, or on stderr.
+    fn log(&self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => cli::note(&line),
+        }
+    }
+
+    /// Shows one event of the batch.
+    fn event(&self, event: Event<'_>) {
+        let bar = &self.bar;
+        match event {
+            Event::Waiting { pid } => self.log(format!(
+                "waiting for {} to finish with {}",
+                pid.map_or("another batch".to_string(), |p| format!("batch pid {p}")),
+                self.args.out.display()
+            )),
+            Event::Start { found, todo } => {
+                if let Some(bar) = bar {
+                    bar.set_length(todo as u64);
+                }
+                self.log(format!(
+                    "{} under {}: {todo} to do, {} done earlier",
+                    cli::plural(found, "recording"),
+                    self.args.root.display(),
+                    found - todo
+                ));
+            }
+            Event::Skipped(e) => {
+                if bar.is_none() {
+                    self.log(format!(
+                        "skipped  {}  ({}): {} in an earlier run, inputs unchanged",
+                        e.key,
+                        e.dir,
+                        e.status.as_str()
+                    ));
+                }
+            }
+            Event::Begin { dir, .. } => {
+                if let Some(bar) = bar {
+                    bar.set_message(dir.to_string());
+                }
+            }
+            Event::Stitching { .. } => {}
+            Event::Done(e) => {
+                self.log(log_line(e));
+                if let Some(bar) = bar {
+                    bar.inc(1);
+                }
+            }
         }
     }
 }

@@ -121,6 +121,27 @@ fn status_of(e: &anyhow::Error) -> u8 {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    cli::on_interrupt("stitch", interrupted_note(&args));
+    match run(&args) {
+        Ok(s) => {
+            if s.stale_removed > 0 {
+                cli::note(&format!(
+                    "stitch: removed {} that a killed run left beside the output",
+                    cli::plural(s.stale_removed, "stale temporary file")
+                ));
+            }
+            match cli::emit("stitch", &summary_line(&args, &s)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
+            }
+        }
+        Err(e) => failed(&args, &e),
+    }
+}
+
+/// What an interrupt leaves: the output (and timeline) paths hold what they held, or are
+/// complete.
+fn interrupted_note(args: &Args) -> String {
     let targets: Vec<String> = std::iter::once(&args.output)
         .chain(&args.timeline)
         .map(|p| p.display().to_string())
@@ -130,76 +151,72 @@ fn main() -> ExitCode {
     } else {
         ("hold what they held", "are")
     };
-    cli::on_interrupt(
-        "stitch",
-        format!(
-            "{} {holds} before, or {is} complete (a final path never holds a partial file)",
-            targets.join(" and ")
-        ),
-    );
-    match run(&args) {
-        Ok(s) => {
-            if s.stale_removed > 0 {
-                cli::note(&format!(
-                    "stitch: removed {} that a killed run left beside the output",
-                    cli::plural(s.stale_removed, "stale temporary file")
-                ));
-            }
-            let rate = s.bytes as f64 / s.seconds.max(1e-9) / 1e6;
-            let mut extra = String::new();
-            if s.silent_frames > 0 {
-                extra += &format!(", {} silent audio frames inserted", s.silent_frames);
-            }
-            if s.dropped_frames > 0 {
-                extra += &format!(", {} audio frames dropped at joins", s.dropped_frames);
-            }
-            let mut rescaled: Vec<String> = Vec::new();
-            for r in &s.rescaled {
-                let what = format!("{:?} {} -> {}", r.kind, r.from, r.to).to_lowercase();
-                match rescaled
-                    .iter_mut()
-                    .find(|x| x.ends_with(&format!(": {what}")))
-                {
-                    Some(x) => *x = x.replacen(": ", &format!(", {}: ", r.index), 1),
-                    None => rescaled.push(format!("chunk {}: {what}", r.index)),
-                }
-            }
-            if !rescaled.is_empty() {
-                extra += &format!(", timescale converted ({})", rescaled.join("; "));
-            }
-            let line = format!(
-                "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s), {} sample bytes \
-                 shared, {} copied{}{extra}\n",
-                s.path.display(),
-                s.chunks,
-                s.duration_ms / 1000,
-                s.duration_ms % 1000,
-                s.bytes,
-                s.seconds,
-                s.shared,
-                s.copied,
-                if args.wall_clock { ", wall clock" } else { "" },
-            );
-            match cli::emit("stitch", &line) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(code) => code,
-            }
-        }
-        Err(e) => {
-            if let Some(callrec::Error::TimelineNotWritten { mp4, error }) =
-                e.downcast_ref::<callrec::Error>()
-            {
-                let timeline = args.timeline.as_deref().unwrap_or(mp4.as_path());
-                cli::note(&format!(
-                    "stitch: {} is written and complete; the timeline {} was NOT written \
-                     ({error}); it holds what it held before, if anything",
-                    mp4.display(),
-                    timeline.display(),
-                ));
-                return ExitCode::from(cli::CANNOT_RUN);
-            }
-            cli::note(&format!("stitch: {e:#}"));
-            ExitCode::from(status_of(&e))
+    format!(
+        "{} {holds} before, or {is} complete (a final path never holds a partial file)",
+        targets.join(" and ")
+    )
+}
+
+/// The one-line summary of a stitch.
+fn summary_line(args: &Args, s: &Stitched) -> String {
+    let rate = s.bytes as f64 / s.seconds.max(1e-9) / 1e6;
+    let mut extra = String::new();
+    if s.silent_frames > 0 {
+        extra += &format!(", {} silent audio frames inserted", s.silent_frames);
+    }
+    if s.dropped_frames > 0 {
+        extra += &format!(", {} audio frames dropped at joins", s.dropped_frames);
+    }
+    if let Some(rescaled) = rescaled_note(s) {
+        extra += &format!(", timescale converted ({rescaled})");
+    }
+    format!(
+        "{}: {} chunks, {}.{:03} s, {} bytes in {:.3} s ({rate:.0} MB/s), {} sample bytes \
+         shared, {} copied{}{extra}\n",
+        s.path.display(),
+        s.chunks,
+        s.duration_ms / 1000,
+        s.duration_ms % 1000,
+        s.bytes,
+        s.seconds,
+        s.shared,
+        s.copied,
+        if args.wall_clock { ", wall clock" } else { "" },
+    )
+}
+
+/// The chunks whose timescales were converted, those with the same conversion together
+/// (`chunk 1, 2: video 90000 -> 16384`), or `None`.
+fn rescaled_note(s: &Stitched) -> Option<String> {
+    let mut rescaled: Vec<String> = Vec::new();
+    for r in &s.rescaled {
+        let what = format!("{:?} {} -> {}", r.kind, r.from, r.to).to_lowercase();
+        match rescaled
+            .iter_mut()
+            .find(|x| x.ends_with(&format!(": {what}")))
+        {
+            Some(x) => *x = x.replacen(": ", &format!(", {}: ", r.index), 1),
+            None => rescaled.push(format!("chunk {}: {what}", r.index)),
         }
     }
+    (!rescaled.is_empty()).then(|| rescaled.join("; "))
+}
+
+/// Reports a failed stitch and gives its exit status; a timeline not written beside a
+/// written MP4 says so.
+fn failed(args: &Args, e: &anyhow::Error) -> ExitCode {
+    if let Some(callrec::Error::TimelineNotWritten { mp4, error }) =
+        e.downcast_ref::<callrec::Error>()
+    {
+        let timeline = args.timeline.as_deref().unwrap_or(mp4.as_path());
+        cli::note(&format!(
+            "stitch: {} is written and complete; the timeline {} was NOT written \
+             ({error}); it holds what it held before, if anything",
+            mp4.display(),
+            timeline.display(),
+        ));
+        return ExitCode::from(cli::CANNOT_RUN);
+    }
+    cli::note(&format!("stitch: {e:#}"));
+    ExitCode::from(status_of(e))
 }

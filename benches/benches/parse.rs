@@ -50,9 +50,19 @@ fn track(
         off += chunk.iter().map(|s| u64::from(*s)).sum::<u64>();
     }
     let media_time = if video { 0 } else { 1024 };
-    callrec_benches::trak(
-        id, video, timescale, delta, sizes, &counts, &offsets, sync, entry, 3_600_000, media_time,
-    )
+    callrec_benches::trak(callrec_benches::TrackSpec {
+        id,
+        video,
+        timescale,
+        delta,
+        sizes,
+        per_run: &counts,
+        offsets: &offsets,
+        sync,
+        entry,
+        duration_ms: 3_600_000,
+        media_time,
+    })
 }
 
 /// Sample entries of the first fixture chunk (so the codec configuration is real), or minimal

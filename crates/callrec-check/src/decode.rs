@@ -3,7 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 
-use callrec_mp4::{AacConfig, Source, Track, Window};
+use callrec_mp4::{AacConfig, Sample, Source, Track, Window};
 use serde::Serialize;
 use symphonia::core::codecs::audio::well_known::CODEC_ID_AAC;
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
@@ -57,39 +57,16 @@ const MAX_AAC_FRAME: usize = 64 << 10;
 /// Decodes every sample of `track` that lies inside `src` (its length when opened), reading
 /// the frames through one reused window of [`READ_WINDOW`] bytes.
 pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, src: &dyn Source) -> DecodeFacts {
-    let mut facts = DecodeFacts {
-        packets: 0,
-        packets_duration: 0,
-        decoded_frames: 0,
-        sample_rate: cfg.sample_rate,
-        errors: 0,
-        first_errors: Vec::new(),
-        read_error: None,
-        unsupported: None,
-        longest_silence_ms: 0.0,
-        longest_silence_start_ms: 0.0,
-        silent_ms: 0.0,
-    };
-    let mut params = AudioCodecParameters::new();
-    params
-        .for_codec(CODEC_ID_AAC)
-        .with_extra_data(cfg.asc.clone().into_boxed_slice());
-    if cfg.sample_rate > 0 {
-        params.with_sample_rate(cfg.sample_rate);
-    }
-    let mut decoder = match AacDecoder::try_new(&params, &AudioDecoderOptions::default()) {
+    let mut facts = DecodeFacts::empty(cfg.sample_rate);
+    let mut decoder = match aac_decoder(cfg) {
         Ok(d) => d,
         Err(e) => {
-            facts.unsupported = Some(e.to_string());
+            facts.unsupported = Some(e);
             return facts;
         }
     };
     let mut pcm: Vec<f32> = Vec::new();
-    let mut run: u64 = 0;
-    let mut run_start: u64 = 0;
-    let mut longest: u64 = 0;
-    let mut longest_start: u64 = 0;
-    let mut silent: u64 = 0;
+    let mut silence = Silence::default();
     let len = src.len();
     let mut window = Window::new(src, READ_WINDOW);
     for (i, s) in track.samples.iter().enumerate() {
@@ -100,36 +77,17 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, src: &dyn Source) -> De
         if s.size as usize > MAX_AAC_FRAME {
             // Not read: no AAC frame is this large (a hostile size must not size a buffer).
             facts.packets += 1;
-            facts.errors += 1;
-            if facts.first_errors.len() < KEEP_ERRORS {
-                facts.first_errors.push((
-                    i,
-                    format!(
-                        "the frame is {} bytes, more than any AAC frame ({MAX_AAC_FRAME})",
-                        s.size
-                    ),
-                ));
-            }
-            run = 0;
+            facts.error(
+                i,
+                format!(
+                    "the frame is {} bytes, more than any AAC frame ({MAX_AAC_FRAME})",
+                    s.size
+                ),
+            );
+            silence.broken();
             continue;
         }
-        if !window.holds(s.offset, u64::from(s.size)) {
-            // Read the run of contiguous samples that starts here (an stco chunk, a trun's
-            // data), up to the window's size: not the video between them.
-            let mut end = s.range().end;
-            for n in &track.samples[i + 1..] {
-                let e = n.range().end;
-                if n.offset != end || e > len || e - s.offset > READ_WINDOW as u64 {
-                    break;
-                }
-                end = e;
-            }
-            if let Err(e) = window.load(s.offset, (end - s.offset) as usize) {
-                facts.read_error = Some((i, e.to_string()));
-                break;
-            }
-        }
-        let bytes = match window.get(s.offset, s.size as usize) {
+        let bytes = match frame_bytes(&mut window, track, i, len) {
             Ok(b) => b,
             Err(e) => {
                 facts.read_error = Some((i, e.to_string()));
@@ -138,73 +96,181 @@ pub(crate) fn decode_aac(cfg: &AacConfig, track: &Track, src: &dyn Source) -> De
         };
         facts.packets += 1;
         facts.packets_duration = facts.packets_duration.saturating_add(u64::from(s.duration));
-        let pkt = PacketRef::new(
-            track.id,
-            Timestamp::new(s.dts as i64),
-            Duration::new(u64::from(s.duration)),
-            bytes,
-        );
-        // A decoder bug must not take the whole check down: a panic ends this track's decode
-        // and is reported as a decode error.
         // Symphonia decodes many malformed frames without complaint (an all-0xff frame is one
         // END element; others become silence): the first element is checked first.
         if let Err(why) = frame_syntax(bytes, cfg.channels, cfg.sample_rate) {
-            facts.errors += 1;
-            if facts.first_errors.len() < KEEP_ERRORS {
-                facts.first_errors.push((i, why.to_string()));
-            }
-            run = 0;
+            facts.error(i, why.to_string());
+            silence.broken();
             continue;
         }
-        let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            decoder.decode_ref(&pkt).map(|buf| {
-                buf.copy_to_vec_interleaved(&mut pcm);
-                (buf.num_planes().max(1), buf.frames() as u64)
-            })
-        }));
-        match decoded {
-            Err(_) => {
-                facts.errors += 1;
-                if facts.first_errors.len() < KEEP_ERRORS {
-                    facts
-                        .first_errors
-                        .push((i, "the decoder panicked".to_string()));
-                }
+        match decode_frame(&mut decoder, track, s, bytes, &mut pcm) {
+            Decoded::Panicked => {
+                facts.error(i, "the decoder panicked".to_string());
                 break;
             }
-            Ok(Ok((channels, frames))) => {
-                for (k, frame) in pcm.chunks(channels).enumerate() {
-                    let quiet = frame.iter().all(|x| x.abs() <= SILENCE_THRESHOLD);
-                    if quiet {
-                        if run == 0 {
-                            run_start = facts.decoded_frames + k as u64;
-                        }
-                        run += 1;
-                        silent += 1;
-                        if run > longest {
-                            longest = run;
-                            longest_start = run_start;
-                        }
-                    } else {
-                        run = 0;
-                    }
-                }
+            Decoded::Frames { channels, frames } => {
+                silence.scan(&pcm, channels, facts.decoded_frames);
                 facts.decoded_frames = facts.decoded_frames.saturating_add(frames);
             }
-            Ok(Err(e)) => {
-                facts.errors += 1;
-                if facts.first_errors.len() < KEEP_ERRORS {
-                    facts.first_errors.push((i, e.to_string()));
-                }
-                run = 0;
+            Decoded::Failed(e) => {
+                facts.error(i, e);
+                silence.broken();
             }
         }
     }
-    let rate = f64::from(cfg.sample_rate.max(1));
-    facts.longest_silence_ms = longest as f64 * 1000.0 / rate;
-    facts.longest_silence_start_ms = longest_start as f64 * 1000.0 / rate;
-    facts.silent_ms = silent as f64 * 1000.0 / rate;
+    silence.finish(&mut facts, cfg.sample_rate);
     facts
+}
+
+impl DecodeFacts {
+    /// Nothing decoded yet, at `sample_rate`.
+    fn empty(sample_rate: u32) -> DecodeFacts {
+        DecodeFacts {
+            packets: 0,
+            packets_duration: 0,
+            decoded_frames: 0,
+            sample_rate,
+            errors: 0,
+            first_errors: Vec::new(),
+            read_error: None,
+            unsupported: None,
+            longest_silence_ms: 0.0,
+            longest_silence_start_ms: 0.0,
+            silent_ms: 0.0,
+        }
+    }
+
+    /// Counts a packet that failed to decode, keeping the first [`KEEP_ERRORS`] messages.
+    fn error(&mut self, sample: usize, message: String) {
+        self.errors += 1;
+        if self.first_errors.len() < KEEP_ERRORS {
+            self.first_errors.push((sample, message));
+        }
+    }
+}
+
+/// The AAC decoder for `cfg`, or why symphonia cannot make one.
+fn aac_decoder(cfg: &AacConfig) -> Result<AacDecoder, String> {
+    let mut params = AudioCodecParameters::new();
+    params
+        .for_codec(CODEC_ID_AAC)
+        .with_extra_data(cfg.asc.clone().into_boxed_slice());
+    if cfg.sample_rate > 0 {
+        params.with_sample_rate(cfg.sample_rate);
+    }
+    AacDecoder::try_new(&params, &AudioDecoderOptions::default()).map_err(|e| e.to_string())
+}
+
+/// The bytes of sample `i` of `track`: when the window does not hold them, it is loaded with
+/// the run of contiguous samples that starts there (an stco chunk, a trun's data), up to its
+/// size: not the video between them.
+fn frame_bytes<'w>(
+    window: &'w mut Window<'_, dyn Source + '_>,
+    track: &Track,
+    i: usize,
+    len: u64,
+) -> std::io::Result<&'w [u8]> {
+    let s = &track.samples[i];
+    if !window.holds(s.offset, u64::from(s.size)) {
+        let mut end = s.range().end;
+        for n in &track.samples[i + 1..] {
+            let e = n.range().end;
+            if n.offset != end || e > len || e - s.offset > READ_WINDOW as u64 {
+                break;
+            }
+            end = e;
+        }
+        window.load(s.offset, (end - s.offset) as usize)?;
+    }
+    window.get(s.offset, s.size as usize)
+}
+
+/// What decoding one frame gave.
+enum Decoded {
+    /// PCM frames (per channel) of `channels` interleaved channels, in the buffer.
+    Frames { channels: usize, frames: u64 },
+    /// The decoder's error.
+    Failed(String),
+    /// The decoder panicked.
+    Panicked,
+}
+
+/// Decodes sample `s` (`bytes`) into `pcm`, interleaved. A decoder bug must not take the
+/// whole check down: a panic is caught and reported as [`Decoded::Panicked`].
+fn decode_frame(
+    decoder: &mut AacDecoder,
+    track: &Track,
+    s: &Sample,
+    bytes: &[u8],
+    pcm: &mut Vec<f32>,
+) -> Decoded {
+    let pkt = PacketRef::new(
+        track.id,
+        Timestamp::new(s.dts as i64),
+        Duration::new(u64::from(s.duration)),
+        bytes,
+    );
+    let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        decoder.decode_ref(&pkt).map(|buf| {
+            buf.copy_to_vec_interleaved(&mut *pcm);
+            (buf.num_planes().max(1), buf.frames() as u64)
+        })
+    }));
+    match decoded {
+        Err(_) => Decoded::Panicked,
+        Ok(Ok((channels, frames))) => Decoded::Frames { channels, frames },
+        Ok(Err(e)) => Decoded::Failed(e.to_string()),
+    }
+}
+
+/// The runs of digital silence in the decoded audio, in PCM frames.
+#[derive(Default)]
+struct Silence {
+    /// The current run.
+    run: u64,
+    /// Where it started.
+    run_start: u64,
+    /// The longest run so far.
+    longest: u64,
+    /// Where that started.
+    longest_start: u64,
+    /// Silent frames in all.
+    silent: u64,
+}
+
+impl Silence {
+    /// A frame that could not be decoded ends the current run.
+    fn broken(&mut self) {
+        self.run = 0;
+    }
+
+    /// The frames of `pcm` (`channels` interleaved), the first at frame `at` of the track.
+    fn scan(&mut self, pcm: &[f32], channels: usize, at: u64) {
+        for (k, frame) in pcm.chunks(channels).enumerate() {
+            let quiet = frame.iter().all(|x| x.abs() <= SILENCE_THRESHOLD);
+            if quiet {
+                if self.run == 0 {
+                    self.run_start = at + k as u64;
+                }
+                self.run += 1;
+                self.silent += 1;
+                if self.run > self.longest {
+                    self.longest = self.run;
+                    self.longest_start = self.run_start;
+                }
+            } else {
+                self.run = 0;
+            }
+        }
+    }
+
+    /// Writes the runs into `facts` in milliseconds at `sample_rate`.
+    fn finish(&self, facts: &mut DecodeFacts, sample_rate: u32) {
+        let rate = f64::from(sample_rate.max(1));
+        facts.longest_silence_ms = self.longest as f64 * 1000.0 / rate;
+        facts.longest_silence_start_ms = self.longest_start as f64 * 1000.0 / rate;
+        facts.silent_ms = self.silent as f64 * 1000.0 / rate;
+    }
 }
 
 /// Reads bits most significant first.

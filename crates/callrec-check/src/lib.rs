@@ -101,6 +101,7 @@ mod duplicates;
 mod finding;
 mod layouts;
 mod media;
+mod problems;
 mod recording;
 
 use callrec_mp4::Source;

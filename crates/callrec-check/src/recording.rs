@@ -10,6 +10,7 @@ use callrec_mp4::Source;
 use serde_json::json;
 
 use crate::compare::{Expected, ExpectedAudio, ExpectedVideo};
+use crate::problems::problem_finding;
 use crate::{
     check_chunk_source, ChunkRef, Code, DurationReading, Finding, Options, Report, Severity,
 };
@@ -277,58 +278,18 @@ fn check_chunk<'a>(
         return unmeasured(None);
     }
     if chunk_absent(c, present) {
-        // Listed by the event, but neither file is here.
-        let finding = Finding::new(
-            Code::ChunkAbsent,
-            Severity::Error,
-            Some(r.clone()),
-            format!(
-                "the event lists chunk {} ({}) but neither its media nor its metadata is present",
-                c.index, c.document_id
-            ),
-        )
-        .values(
-            json!([
-                format!("{}.mp4", c.document_id),
-                format!("{}.json", c.document_id)
-            ]),
-            json!([]),
-        );
-        return unmeasured(Some(finding));
+        return unmeasured(Some(absent_finding(c, &r)));
     }
     // Opened here, closed on return.
     let media = open();
     if let ChunkMedia::Unreadable(why) = &media {
-        let name = c.media_path.as_ref().map_or_else(
-            || format!("{}.mp4", c.document_id),
-            |p| p.display().to_string(),
-        );
-        let finding = Finding::new(
-            Code::FileUnreadable,
-            Severity::Error,
-            Some(r.clone()),
-            format!("the media file {name} cannot be read: {why}"),
-        )
-        .values(json!("a readable file"), json!(why));
-        return unmeasured(Some(finding));
+        return unmeasured(Some(unreadable_finding(c, &r, why)));
     }
     let data = match &media {
         ChunkMedia::Source(s) => Some(&**s as &dyn Source),
         _ => None,
     };
-    let format = c
-        .metadata
-        .as_ref()
-        .and_then(|m| m.recording_info.classify().format);
-    if let Some(fmt @ (FormatKind::Wav | FormatKind::Mp3)) = format {
-        let name = if fmt == FormatKind::Wav { "wav" } else { "mp3" };
-        let finding = Finding::new(
-            Code::FormatUnsupported,
-            Severity::Warning,
-            Some(r.clone()),
-            format!("the metadata says the chunk is {name}; only mp4 chunks are checked"),
-        )
-        .values("mp4", name);
+    if let Some(finding) = unsupported_format(c, &r) {
         return unmeasured(Some(finding));
     }
     let exp = c.metadata.as_ref().map(expected_of).unwrap_or_default();
@@ -337,19 +298,83 @@ fn check_chunk<'a>(
         same.hashes
             .push((r.clone(), data.map_or(0, |s| s.len()), h));
     }
-    match summary.media.as_ref().and_then(|m| m.duration_ms) {
-        Some(d) => {
-            totals.total_ms += d;
-            totals.tolerance_ms += summary
-                .media
-                .as_ref()
-                .and_then(|m| m.video.as_ref())
-                .and_then(|v| v.frame_duration_ms)
-                .unwrap_or(0.0);
-        }
-        None => totals.all_measured = false,
-    }
+    totals.add(&summary);
     (summary, fs)
+}
+
+impl Totals {
+    /// Adds a measured chunk's media and one of its frames of tolerance; a chunk whose
+    /// duration was not measured leaves the total incomplete.
+    fn add(&mut self, summary: &crate::ChunkSummary) {
+        match summary.media.as_ref().and_then(|m| m.duration_ms) {
+            Some(d) => {
+                self.total_ms += d;
+                self.tolerance_ms += summary
+                    .media
+                    .as_ref()
+                    .and_then(|m| m.video.as_ref())
+                    .and_then(|v| v.frame_duration_ms)
+                    .unwrap_or(0.0);
+            }
+            None => self.all_measured = false,
+        }
+    }
+}
+
+/// `chunk.absent`: the event lists chunk `c`, but neither of its files is here.
+fn absent_finding(c: &Chunk, r: &ChunkRef) -> Finding {
+    Finding::new(
+        Code::ChunkAbsent,
+        Severity::Error,
+        Some(r.clone()),
+        format!(
+            "the event lists chunk {} ({}) but neither its media nor its metadata is present",
+            c.index, c.document_id
+        ),
+    )
+    .values(
+        json!([
+            format!("{}.mp4", c.document_id),
+            format!("{}.json", c.document_id)
+        ]),
+        json!([]),
+    )
+}
+
+/// `file.unreadable`: chunk `c`'s media file exists but cannot be read (`why`).
+fn unreadable_finding(c: &Chunk, r: &ChunkRef, why: &str) -> Finding {
+    let name = c.media_path.as_ref().map_or_else(
+        || format!("{}.mp4", c.document_id),
+        |p| p.display().to_string(),
+    );
+    Finding::new(
+        Code::FileUnreadable,
+        Severity::Error,
+        Some(r.clone()),
+        format!("the media file {name} cannot be read: {why}"),
+    )
+    .values(json!("a readable file"), json!(why))
+}
+
+/// `format.unsupported` when chunk `c`'s metadata says it is wav or mp3 (only mp4 is checked).
+fn unsupported_format(c: &Chunk, r: &ChunkRef) -> Option<Finding> {
+    let format = c
+        .metadata
+        .as_ref()
+        .and_then(|m| m.recording_info.classify().format);
+    let fmt @ (FormatKind::Wav | FormatKind::Mp3) = format? else {
+        return None;
+    };
+    let name = if fmt == FormatKind::Wav { "wav" } else { "mp3" };
+    Some(
+        Finding::new(
+            Code::FormatUnsupported,
+            Severity::Warning,
+            Some(r.clone()),
+            format!("the metadata says the chunk is {name}; only mp4 chunks are checked"),
+        )
+        .values("mp4", name),
+    )
 }
 
 /// The wall-clock span of the chunks: from the first chunk's chunkStartTime to the end of the
@@ -466,115 +491,6 @@ fn total_error(
 
 fn chunk_absent(c: &Chunk, present: bool) -> bool {
     !present && c.metadata.is_none() && c.metadata_path.is_none()
-}
-
-fn problem_finding(
-    p: &Problem,
-    recording: &Recording,
-    absent: &HashSet<&str>,
-    chunk_ref: &dyn Fn(u32) -> Option<ChunkRef>,
-) -> Option<Finding> {
-    use Severity::*;
-    let direct = match (p.chunk(), p.document_id()) {
-        (Some(index), Some(d)) => Some(ChunkRef {
-            index,
-            document_id: d.to_string(),
-        }),
-        _ => None,
-    };
-    let chunk = direct
-        .or_else(|| p.chunk().and_then(chunk_ref))
-        .or_else(|| {
-            // Chunks not placed by index (metadata that the event does not list...).
-            p.document_id().and_then(|d| {
-                recording.chunk_by_document_id(d).map(|c| ChunkRef {
-                    index: c.index,
-                    document_id: c.document_id.clone(),
-                })
-            })
-        });
-    let msg = p.to_string();
-    let f = |code, sev| Finding::new(code, sev, chunk.clone(), msg.clone());
-    Some(match p {
-        // Reported per chunk from the media slice (file.missing) or as chunk.absent.
-        Problem::MediaAbsent { .. } => return None,
-        Problem::MetadataAbsent {
-            index, document_id, ..
-        } => {
-            // A chunk with neither file is one chunk.absent finding.
-            if absent.contains(document_id.as_str()) {
-                return None;
-            }
-            Finding::new(
-                Code::MetadataMissing,
-                Error,
-                Some(ChunkRef {
-                    index: *index,
-                    document_id: document_id.clone(),
-                }),
-                msg.clone(),
-            )
-            .values(format!("{document_id}.json"), json!(null))
-        }
-        // The range, never its members: the indices come from the event (up to u32::MAX).
-        Problem::MissingIndex { first, last } => {
-            Finding::new(Code::ChunkIndexMissing, Error, None, msg.clone()).actual(json!({
-                "first": first,
-                "last": last,
-                "count": u64::from(last.saturating_sub(*first)) + 1,
-            }))
-        }
-        Problem::DuplicateIndex {
-            index,
-            document_ids,
-        } => Finding::new(Code::ChunkIndexDuplicate, Error, None, msg.clone()).values(
-            json!({ "index": index, "chunks": 1 }),
-            json!({ "index": index, "document_ids": document_ids }),
-        ),
-        Problem::InvalidDocumentId {
-            document_id, field, ..
-        } => f(Code::EventInvalidDocumentId, Error).values(
-            json!({ "field": field, "document_id": "a file name (no path separator, not . or ..)" }),
-            json!({ "field": field, "document_id": document_id }),
-        ),
-        Problem::DuplicateDocumentId {
-            document_id,
-            indices,
-        } => f(Code::EventDuplicateDocumentId, Error).values(
-            json!({ "document_id": document_id, "chunks": 1 }),
-            json!({ "document_id": document_id, "indices": indices }),
-        ),
-        Problem::MetadataNotListed { document_id, .. } => {
-            f(Code::MetadataUnlisted, Error).values(json!(null), json!(document_id))
-        }
-        Problem::IndexMismatch {
-            event_index,
-            metadata_index,
-            ..
-        } => f(Code::MetadataIndex, Error).values(event_index, metadata_index),
-        Problem::CallIdMismatch {
-            expected, actual, ..
-        } => f(Code::MetadataCallId, Error).values(expected, actual),
-        Problem::MetadataInvalid { error, .. } => {
-            f(Code::MetadataInvalid, Error).actual(error.to_string())
-        }
-        Problem::DocumentIdMismatch {
-            file_document_id,
-            chunk_document_id,
-            ..
-        } => f(Code::MetadataDocumentId, Error).values(file_document_id, chunk_document_id),
-        Problem::MediaNotListed { document_id, .. } => {
-            f(Code::FileUnlisted, Warning).actual(format!("{document_id}.mp4"))
-        }
-        Problem::EventAbsent => f(Code::EventMissing, Warning),
-        Problem::NoChunks => f(Code::EventChunkCount, Error).values("at least 1", 0),
-        Problem::DurationMismatch {
-            event_ms,
-            metadata_total,
-        } => f(Code::DurationMetadataTotal, Error).values(event_ms, metadata_total.as_millis_f64()),
-        other => Finding::new(Code::MetadataOther, Error, chunk.clone(), msg.clone())
-            .actual(other.code()),
-    })
 }
 
 /// A gap or overlap before chunk `this` read with the chunks in `includes` spanning their

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use callrec::crates::meta::RecordingEvent;
+use callrec::crates::meta::{EventChunk, RecordingEvent};
 use serde_json::Value;
 use sha2::Digest as _;
 
@@ -58,25 +58,15 @@ pub enum Decoded {
 /// Decodes a queue message: base64 of one Event Grid (or CloudEvents) event (an array is
 /// accepted too), or the JSON itself. Errors name the message and the JSON field.
 pub fn decode_message(message_id: &str, text: &str) -> Result<Decoded> {
-    let bad = |reason: String| Error::Message {
-        message_id: message_id.to_string(),
-        reason,
-    };
+    let bad = BadMessage { message_id };
     let bytes = B64
         .decode(text.trim())
         .unwrap_or_else(|_| text.as_bytes().to_vec());
     let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| bad(format!("neither base64 JSON nor JSON: {e}")))?;
+        .map_err(|e| bad.because(format!("neither base64 JSON nor JSON: {e}")))?;
     let events: Vec<&Value> = match &v {
         Value::Array(a) => a.iter().collect(),
         one => vec![one],
-    };
-    let type_of = |e: &Value| {
-        e.get("eventType")
-            .or_else(|| e.get("type"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
     };
     let Some(event) = events
         .iter()
@@ -87,51 +77,19 @@ pub fn decode_message(message_id: &str, text: &str) -> Result<Decoded> {
     };
     let event = (*event).clone();
     let parsed = RecordingEvent::from_value(&event, Path::new("queue message"))
-        .map_err(|e| bad(e.to_string()))?;
-    let recording_id = parsed
+        .map_err(|e| bad.because(e.to_string()))?;
+    let recording_id = recording_id_of(&parsed).ok_or_else(|| {
+        bad.because("no data.recordingId and the subject has no /recordingId/{id} segment".into())
+    })?;
+    let chunks = parsed
         .data
-        .recording_id
-        .clone()
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            let (_, id) = parsed.subject.rsplit_once("/recordingId/")?;
-            (!id.is_empty() && !id.contains('/')).then(|| id.to_string())
-        })
-        .ok_or_else(|| {
-            bad("no data.recordingId and the subject has no /recordingId/{id} segment".into())
-        })?;
-    let mut chunks = Vec::new();
-    for (i, c) in parsed.data.chunks.iter().enumerate() {
-        let field = |name: &str| format!("data.recordingStorageInfo.recordingChunks[{i}].{name}");
-        let url = |name: &str, v: &Option<String>| -> Result<Url> {
-            let s = v
-                .as_deref()
-                .ok_or_else(|| bad(format!("{} is missing", field(name))))?;
-            s.parse()
-                .map_err(|e| bad(format!("{} {s:?} is not a URL: {e}", field(name))))
-        };
-        if callrec::safe_file_name(&c.document_id) != c.document_id {
-            return Err(bad(format!(
-                "{} {:?} is not a safe file name",
-                field("documentId"),
-                c.document_id
-            )));
-        }
-        chunks.push(ChunkSource {
-            document_id: c.document_id.clone(),
-            content: url("contentLocation", &c.content_location)?,
-            metadata: url("metadataLocation", &c.metadata_location)?,
-            delete: c
-                .delete_location
-                .as_ref()
-                .map(|_| url("deleteLocation", &c.delete_location))
-                .transpose()?,
-        });
-    }
+        .chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| chunk_source(&bad, i, c))
+        .collect::<Result<Vec<_>>>()?;
     if chunks.is_empty() {
-        return Err(bad(
-            "data.recordingStorageInfo.recordingChunks is empty".into()
-        ));
+        return Err(bad.because("data.recordingStorageInfo.recordingChunks is empty".into()));
     }
     Ok(Decoded::Recording(Job {
         name: blob_prefix(&recording_id),
@@ -140,6 +98,73 @@ pub fn decode_message(message_id: &str, text: &str) -> Result<Decoded> {
         event,
         chunks,
     }))
+}
+
+/// The [`Error::Message`]s of one queue message.
+struct BadMessage<'a> {
+    message_id: &'a str,
+}
+
+impl BadMessage<'_> {
+    /// The message is bad for `reason`.
+    fn because(&self, reason: String) -> Error {
+        Error::Message {
+            message_id: self.message_id.to_string(),
+            reason,
+        }
+    }
+}
+
+/// An event's `eventType` (or CloudEvents `type`), empty when it has none.
+fn type_of(e: &Value) -> String {
+    e.get("eventType")
+        .or_else(|| e.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `data.recordingId`, else the last segment of the subject's `/recordingId/{id}`.
+fn recording_id_of(parsed: &RecordingEvent) -> Option<String> {
+    parsed
+        .data
+        .recording_id
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let (_, id) = parsed.subject.rsplit_once("/recordingId/")?;
+            (!id.is_empty() && !id.contains('/')).then(|| id.to_string())
+        })
+}
+
+/// Where chunk `i` of the event is downloaded from: its documentId must be a safe file name
+/// and its locations URLs.
+fn chunk_source(bad: &BadMessage<'_>, i: usize, c: &EventChunk) -> Result<ChunkSource> {
+    let field = |name: &str| format!("data.recordingStorageInfo.recordingChunks[{i}].{name}");
+    let url = |name: &str, v: &Option<String>| -> Result<Url> {
+        let s = v
+            .as_deref()
+            .ok_or_else(|| bad.because(format!("{} is missing", field(name))))?;
+        s.parse()
+            .map_err(|e| bad.because(format!("{} {s:?} is not a URL: {e}", field(name))))
+    };
+    if callrec::safe_file_name(&c.document_id) != c.document_id {
+        return Err(bad.because(format!(
+            "{} {:?} is not a safe file name",
+            field("documentId"),
+            c.document_id
+        )));
+    }
+    Ok(ChunkSource {
+        document_id: c.document_id.clone(),
+        content: url("contentLocation", &c.content_location)?,
+        metadata: url("metadataLocation", &c.metadata_location)?,
+        delete: c
+            .delete_location
+            .as_ref()
+            .map(|_| url("deleteLocation", &c.delete_location))
+            .transpose()?,
+    })
 }
 
 /// The longest blob prefix kept as the recordingId (a blob name is at most 1,024 characters).

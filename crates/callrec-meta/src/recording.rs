@@ -2,7 +2,7 @@
 //! collected as a [`Problem`].
 
 use crate::error::Error;
-use crate::event::RecordingEvent;
+use crate::event::{EventChunk, RecordingEvent};
 use crate::metadata::ChunkMetadata;
 use crate::problem::Problem;
 use crate::time::Nanos;
@@ -285,32 +285,143 @@ impl Recording {
     }
 }
 
+/// Matches the event's chunks, the metadata and the media files into a [`Recording`]: the
+/// chunks first (listed, else placed by their metadata), then what is wrong with the whole.
 fn assemble(
     dir: Option<&Path>,
     event: Option<RecordingEvent>,
     metas: Vec<MetaEntry>,
     media: Option<&BTreeSet<String>>,
 ) -> Recording {
-    let mut problems = Vec::new();
-    let mut chunks = Vec::new();
-    let media_of = |doc: &str| -> (Option<PathBuf>, bool) {
-        match (dir, media) {
-            (Some(d), Some(set)) => {
-                if set.contains(doc) {
-                    (Some(d.join(naming::media_file(doc))), false)
-                } else {
-                    (None, true)
-                }
-            }
-            _ => (None, false),
-        }
+    let files = Files { dir, media };
+    let mut matcher = Matcher {
+        metas: &metas,
+        used: vec![false; metas.len()],
+        files,
+        out: Matched::default(),
     };
-    let mut used = vec![false; metas.len()];
-    let mut media_claimed: BTreeSet<String> = BTreeSet::new();
-
+    match &event {
+        Some(ev) => {
+            matcher.listed(ev);
+            matcher.not_listed();
+        }
+        None => {
+            matcher.out.problems.push(Problem::EventAbsent);
+            matcher.unlisted();
+        }
+    }
+    let Matched {
+        mut chunks,
+        mut problems,
+        media_claimed,
+    } = matcher.out;
+    problems.extend(files.unclaimed_media(&media_claimed));
+    chunks.sort_by(|a, b| {
+        a.index
+            .cmp(&b.index)
+            .then_with(|| a.document_id.cmp(&b.document_id))
+    });
+    problems.extend(index_problems(&chunks));
+    if let Some(expected) = expected_call_id(event.as_ref(), &chunks) {
+        problems.extend(call_id_problems(&expected, &chunks));
+    }
     if let Some(ev) = &event {
+        problems.extend(duration_problem(ev, &chunks));
+    }
+    Recording {
+        dir: dir.map(Path::to_path_buf),
+        event,
+        chunks,
+        problems,
+    }
+}
+
+/// Where a chunk's media file is, as far as the directory tells.
+struct MediaLookup {
+    /// `DIR/<documentId>.mp4` when that file exists.
+    path: Option<PathBuf>,
+    /// `true` when a directory was read and holds no such file.
+    absent: bool,
+}
+
+/// The directory a recording is assembled from (both `None` when it is built from values).
+#[derive(Clone, Copy)]
+struct Files<'a> {
+    /// The recording directory.
+    dir: Option<&'a Path>,
+    /// The documentIds of its `.mp4` files.
+    media: Option<&'a BTreeSet<String>>,
+}
+
+impl Files<'_> {
+    /// The media file of chunk `doc`: its path, or whether the directory lacks it.
+    fn media_of(&self, doc: &str) -> MediaLookup {
+        match (self.dir, self.media) {
+            (Some(d), Some(set)) if set.contains(doc) => MediaLookup {
+                path: Some(d.join(naming::media_file(doc))),
+                absent: false,
+            },
+            (Some(_), Some(_)) => MediaLookup {
+                path: None,
+                absent: true,
+            },
+            _ => MediaLookup {
+                path: None,
+                absent: false,
+            },
+        }
+    }
+
+    /// The [`Problem::MediaAbsent`] of chunk `index` (`doc`), naming the file expected.
+    fn media_absent(&self, index: u32, doc: &str) -> Problem {
+        Problem::MediaAbsent {
+            index,
+            document_id: doc.to_string(),
+            expected: self
+                .dir
+                .map(|d| d.join(naming::media_file(doc)))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// A [`Problem::MediaNotListed`] per media file that no chunk claimed.
+    fn unclaimed_media(&self, claimed: &BTreeSet<String>) -> Vec<Problem> {
+        let (Some(d), Some(set)) = (self.dir, self.media) else {
+            return Vec::new();
+        };
+        set.iter()
+            .filter(|doc| !claimed.contains(*doc))
+            .map(|doc| Problem::MediaNotListed {
+                document_id: doc.clone(),
+                path: d.join(naming::media_file(doc)),
+            })
+            .collect()
+    }
+}
+
+/// What matching gives: the chunks (unsorted), the problems found on the way, and the
+/// documentIds whose media file belongs to a chunk or to a metadata file.
+#[derive(Default)]
+struct Matched {
+    chunks: Vec<Chunk>,
+    problems: Vec<Problem>,
+    media_claimed: BTreeSet<String>,
+}
+
+/// Matches metadata candidates to chunks, each candidate used at most once.
+struct Matcher<'a> {
+    metas: &'a [MetaEntry],
+    used: Vec<bool>,
+    files: Files<'a>,
+    out: Matched,
+}
+
+impl<'a> Matcher<'a> {
+    /// One chunk per listing of the event, in event order; a repeat listing or an invalid
+    /// documentId gets no files.
+    fn listed(&mut self, ev: &RecordingEvent) {
         if ev.data.chunks.is_empty() {
-            problems.push(Problem::NoChunks);
+            self.out.problems.push(Problem::NoChunks);
         }
         let mut listed: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
         for ec in &ev.data.chunks {
@@ -325,16 +436,17 @@ fn assemble(
             let doc = ec.document_id.as_str();
             if let Some(reason) = naming::invalid_document_id(doc) {
                 // Never joined to the directory: no file is looked for, none is "absent".
-                problems.push(Problem::InvalidDocumentId {
+                self.out.problems.push(Problem::InvalidDocumentId {
                     index: ec.index,
                     document_id: doc.to_string(),
                     field: format!("data.recordingStorageInfo.recordingChunks[{k}].documentId"),
                     reason,
                 });
-                chunks.push(Chunk::without_files(ec.index, doc, &ec.end_reason));
+                self.out
+                    .chunks
+                    .push(Chunk::without_files(ec.index, doc, &ec.end_reason));
                 continue;
             }
-            let indices = &listed[doc];
             let times = seen.entry(doc).or_default();
             *times += 1;
             if *times > 1 {
@@ -342,181 +454,191 @@ fn assemble(
                 // reported once (at the first repeat), never given the first listing's
                 // metadata or media, and kept as a chunk so its index is not a hole.
                 if *times == 2 {
-                    problems.push(Problem::DuplicateDocumentId {
+                    self.out.problems.push(Problem::DuplicateDocumentId {
                         document_id: doc.to_string(),
-                        indices: indices.clone(),
+                        indices: listed[doc].clone(),
                     });
                 }
-                chunks.push(Chunk::without_files(ec.index, doc, &ec.end_reason));
+                self.out
+                    .chunks
+                    .push(Chunk::without_files(ec.index, doc, &ec.end_reason));
                 continue;
             }
-            // Prefer the metadata whose chunkDocumentId matches, else the file named after it.
-            let pos = metas
-                .iter()
-                .enumerate()
-                .position(|(i, m)| {
-                    !used[i] && matches!(&m.result, Ok(md) if md.chunk_document_id == doc)
-                })
-                .or_else(|| {
-                    metas
-                        .iter()
-                        .enumerate()
-                        .position(|(i, m)| !used[i] && m.stem.as_deref() == Some(doc))
-                });
-            let (media_path, media_absent) = media_of(doc);
-            media_claimed.insert(doc.to_string());
-            if media_absent {
-                problems.push(Problem::MediaAbsent {
-                    index: ec.index,
-                    document_id: doc.to_string(),
-                    expected: dir
-                        .map(|d| d.join(naming::media_file(doc)))
-                        .unwrap_or_default(),
-                });
-            }
-            let mut chunk = Chunk {
+            let chunk = self.first_listing(ec);
+            self.out.chunks.push(chunk);
+        }
+    }
+
+    /// The chunk of the first listing of `ec`'s documentId: its media and its metadata.
+    fn first_listing(&mut self, ec: &EventChunk) -> Chunk {
+        let doc = ec.document_id.as_str();
+        let meta = self.take_metadata(doc);
+        let media = self.files.media_of(doc);
+        self.out.media_claimed.insert(doc.to_string());
+        if media.absent {
+            self.out
+                .problems
+                .push(self.files.media_absent(ec.index, doc));
+        }
+        let mut chunk = Chunk {
+            index: ec.index,
+            document_id: doc.to_string(),
+            listed: true,
+            end_reason: Some(ec.end_reason.clone()),
+            media_path: media.path,
+            media_absent: media.absent,
+            metadata_path: None,
+            metadata: None,
+            repeat: false,
+        };
+        match meta {
+            None => self.out.problems.push(Problem::MetadataAbsent {
                 index: ec.index,
                 document_id: doc.to_string(),
-                listed: true,
-                end_reason: Some(ec.end_reason.clone()),
-                media_path,
-                media_absent,
-                metadata_path: None,
-                metadata: None,
-                repeat: false,
-            };
-            match pos {
-                None => problems.push(Problem::MetadataAbsent {
-                    index: ec.index,
-                    document_id: doc.to_string(),
-                    expected: dir.map(|d| d.join(naming::metadata_file(doc))),
-                }),
-                Some(i) => {
-                    used[i] = true;
-                    let m = &metas[i];
-                    chunk.metadata_path = m.path.clone();
-                    match &m.result {
-                        Err(e) => problems.push(Problem::MetadataInvalid {
-                            index: Some(ec.index),
-                            document_id: doc.to_string(),
-                            error: e.clone(),
-                        }),
-                        Ok(md) => {
-                            if md.chunk_index != ec.index {
-                                problems.push(Problem::IndexMismatch {
-                                    document_id: doc.to_string(),
-                                    event_index: ec.index,
-                                    metadata_index: md.chunk_index,
-                                });
-                            }
-                            if let Some(stem) = &m.stem {
-                                if *stem != md.chunk_document_id {
-                                    problems.push(Problem::DocumentIdMismatch {
-                                        index: ec.index,
-                                        file_document_id: stem.clone(),
-                                        chunk_document_id: md.chunk_document_id.clone(),
-                                    });
-                                }
-                            }
-                            chunk.metadata = Some(md.clone());
-                        }
-                    }
-                }
-            }
-            chunks.push(chunk);
+                expected: self.files.dir.map(|d| d.join(naming::metadata_file(doc))),
+            }),
+            Some(m) => self.attach(&mut chunk, m),
         }
-        for (i, m) in metas.iter().enumerate() {
-            if used[i] {
-                continue;
-            }
-            let stem = m.stem.clone();
-            if let Some(s) = &stem {
-                media_claimed.insert(s.clone());
-            }
-            match &m.result {
-                Ok(md) => problems.push(Problem::MetadataNotListed {
-                    index: md.chunk_index,
-                    document_id: md.chunk_document_id.clone(),
-                    path: m.path.clone(),
-                }),
-                Err(e) => problems.push(Problem::MetadataInvalid {
-                    index: None,
-                    document_id: stem.unwrap_or_default(),
-                    error: e.clone(),
-                }),
-            }
-        }
-    } else {
-        problems.push(Problem::EventAbsent);
-        for m in &metas {
-            let stem = m.stem.clone();
-            match &m.result {
-                Err(e) => {
-                    if let Some(s) = &stem {
-                        media_claimed.insert(s.clone());
-                    }
-                    problems.push(Problem::MetadataInvalid {
-                        index: None,
-                        document_id: stem.unwrap_or_default(),
-                        error: e.clone(),
-                    });
-                }
-                Ok(md) => {
-                    let file_doc = stem.clone().unwrap_or_else(|| md.chunk_document_id.clone());
-                    if file_doc != md.chunk_document_id {
-                        problems.push(Problem::DocumentIdMismatch {
-                            index: md.chunk_index,
-                            file_document_id: file_doc.clone(),
-                            chunk_document_id: md.chunk_document_id.clone(),
-                        });
-                    }
-                    let (media_path, media_absent) = media_of(&file_doc);
-                    if media_absent {
-                        problems.push(Problem::MediaAbsent {
-                            index: md.chunk_index,
-                            document_id: file_doc.clone(),
-                            expected: dir
-                                .map(|d| d.join(naming::media_file(&file_doc)))
-                                .unwrap_or_default(),
-                        });
-                    }
-                    media_claimed.insert(file_doc.clone());
-                    chunks.push(Chunk {
-                        index: md.chunk_index,
-                        document_id: file_doc,
-                        listed: false,
-                        end_reason: None,
-                        media_path,
-                        media_absent,
-                        metadata_path: m.path.clone(),
-                        metadata: Some(md.clone()),
-                        repeat: false,
-                    });
-                }
-            }
-        }
+        chunk
     }
 
-    if let (Some(d), Some(set)) = (dir, media) {
-        for doc in set {
-            if !media_claimed.contains(doc) {
-                problems.push(Problem::MediaNotListed {
+    /// The unused metadata for `doc`, marked used: the one whose chunkDocumentId matches,
+    /// else the file named after it.
+    fn take_metadata(&mut self, doc: &str) -> Option<&'a MetaEntry> {
+        let used = &self.used;
+        let metas = self.metas;
+        let i = metas
+            .iter()
+            .enumerate()
+            .position(|(i, m)| {
+                !used[i] && matches!(&m.result, Ok(md) if md.chunk_document_id == doc)
+            })
+            .or_else(|| {
+                metas
+                    .iter()
+                    .enumerate()
+                    .position(|(i, m)| !used[i] && m.stem.as_deref() == Some(doc))
+            })?;
+        self.used[i] = true;
+        Some(&metas[i])
+    }
+
+    /// Gives listed `chunk` the metadata `m`, with what disagrees between the two.
+    fn attach(&mut self, chunk: &mut Chunk, m: &MetaEntry) {
+        let doc = &chunk.document_id;
+        chunk.metadata_path = m.path.clone();
+        let md = match &m.result {
+            Err(e) => {
+                self.out.problems.push(Problem::MetadataInvalid {
+                    index: Some(chunk.index),
                     document_id: doc.clone(),
-                    path: d.join(naming::media_file(doc)),
+                    error: e.clone(),
+                });
+                return;
+            }
+            Ok(md) => md,
+        };
+        if md.chunk_index != chunk.index {
+            self.out.problems.push(Problem::IndexMismatch {
+                document_id: doc.clone(),
+                event_index: chunk.index,
+                metadata_index: md.chunk_index,
+            });
+        }
+        if let Some(stem) = &m.stem {
+            if *stem != md.chunk_document_id {
+                self.out.problems.push(Problem::DocumentIdMismatch {
+                    index: chunk.index,
+                    file_document_id: stem.clone(),
+                    chunk_document_id: md.chunk_document_id.clone(),
                 });
             }
         }
+        chunk.metadata = Some(md.clone());
     }
 
-    chunks.sort_by(|a, b| {
-        a.index
-            .cmp(&b.index)
-            .then_with(|| a.document_id.cmp(&b.document_id))
-    });
+    /// The metadata no listing took: each is a problem, not a chunk.
+    fn not_listed(&mut self) {
+        for (i, m) in self.metas.iter().enumerate() {
+            if self.used[i] {
+                continue;
+            }
+            match &m.result {
+                Ok(md) => {
+                    if let Some(s) = &m.stem {
+                        self.out.media_claimed.insert(s.clone());
+                    }
+                    self.out.problems.push(Problem::MetadataNotListed {
+                        index: md.chunk_index,
+                        document_id: md.chunk_document_id.clone(),
+                        path: m.path.clone(),
+                    });
+                }
+                Err(e) => self.unplaced_invalid(m, e),
+            }
+        }
+    }
 
-    // Indices: duplicates and holes.
+    /// Without an event: one chunk per valid metadata, placed by its chunkIndex.
+    fn unlisted(&mut self) {
+        for m in self.metas {
+            let md = match &m.result {
+                Err(e) => {
+                    self.unplaced_invalid(m, e);
+                    continue;
+                }
+                Ok(md) => md,
+            };
+            let file_doc = m
+                .stem
+                .clone()
+                .unwrap_or_else(|| md.chunk_document_id.clone());
+            if file_doc != md.chunk_document_id {
+                self.out.problems.push(Problem::DocumentIdMismatch {
+                    index: md.chunk_index,
+                    file_document_id: file_doc.clone(),
+                    chunk_document_id: md.chunk_document_id.clone(),
+                });
+            }
+            let media = self.files.media_of(&file_doc);
+            if media.absent {
+                let problem = self.files.media_absent(md.chunk_index, &file_doc);
+                self.out.problems.push(problem);
+            }
+            self.out.media_claimed.insert(file_doc.clone());
+            self.out.chunks.push(Chunk {
+                index: md.chunk_index,
+                document_id: file_doc,
+                listed: false,
+                end_reason: None,
+                media_path: media.path,
+                media_absent: media.absent,
+                metadata_path: m.path.clone(),
+                metadata: Some(md.clone()),
+                repeat: false,
+            });
+        }
+    }
+
+    /// Metadata that does not parse and belongs to no chunk: a problem; its media file is
+    /// accounted for.
+    fn unplaced_invalid(&mut self, m: &MetaEntry, e: &Error) {
+        if let Some(s) = &m.stem {
+            self.out.media_claimed.insert(s.clone());
+        }
+        self.out.problems.push(Problem::MetadataInvalid {
+            index: None,
+            document_id: m.stem.clone().unwrap_or_default(),
+            error: e.clone(),
+        });
+    }
+}
+
+/// Holes in the chunk indices and indices held by two different documentIds (`chunks` sorted).
+fn index_problems(chunks: &[Chunk]) -> Vec<Problem> {
+    let mut problems = Vec::new();
     let mut by_index: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    for c in &chunks {
+    for c in chunks {
         by_index
             .entry(c.index)
             .or_default()
@@ -541,68 +663,78 @@ fn assemble(
         }
         expected_next = index.saturating_add(1);
     }
+    problems
+}
 
-    // callId: the event's subject, else the majority of the metadata.
-    let expected_call = event
-        .as_ref()
-        .and_then(|e| e.call_id())
-        .map(|c| (c.to_string(), CallIdSource::EventSubject))
-        .or_else(|| {
-            let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-            for (order, c) in chunks.iter().enumerate() {
-                if let Some(m) = &c.metadata {
-                    let e = counts.entry(m.call_id.as_str()).or_insert((0, order));
-                    e.0 += 1;
-                }
-            }
-            counts
-                .into_iter()
-                .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
-                .map(|(c, _)| (c.to_string(), CallIdSource::Majority))
+/// The callId every chunk's metadata should carry, and where that comes from.
+struct ExpectedCall {
+    call_id: String,
+    source: CallIdSource,
+}
+
+/// The expected callId: the event's subject, else the majority of the metadata (the earliest
+/// chunk's on a tie).
+fn expected_call_id(event: Option<&RecordingEvent>, chunks: &[Chunk]) -> Option<ExpectedCall> {
+    if let Some(c) = event.and_then(|e| e.call_id()) {
+        return Some(ExpectedCall {
+            call_id: c.to_string(),
+            source: CallIdSource::EventSubject,
         });
-    if let Some((expected, source)) = expected_call {
-        for c in &chunks {
-            if let Some(m) = &c.metadata {
-                if m.call_id != expected {
-                    problems.push(Problem::CallIdMismatch {
-                        index: c.index,
-                        document_id: c.document_id.clone(),
-                        expected: expected.clone(),
-                        source_of_expected: source.clone(),
-                        actual: m.call_id.clone(),
-                    });
-                }
-            }
+    }
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (order, c) in chunks.iter().enumerate() {
+        if let Some(m) = &c.metadata {
+            let e = counts.entry(m.call_id.as_str()).or_insert((0, order));
+            e.0 += 1;
         }
     }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
+        .map(|(c, _)| ExpectedCall {
+            call_id: c.to_string(),
+            source: CallIdSource::Majority,
+        })
+}
 
-    // recordingDurationMs against the metadata, when every listed chunk has metadata.
-    if let Some(ev) = &event {
-        let listed: Vec<&Chunk> = chunks.iter().filter(|c| c.listed).collect();
-        if !listed.is_empty() && listed.iter().all(|c| c.metadata.is_some()) {
-            let total: Nanos = listed
-                .iter()
-                .filter_map(|c| c.metadata.as_ref())
-                .map(|m| m.chunk_duration)
-                .sum();
-            let event_ns = i64::try_from(ev.data.recording_duration_ms)
-                .ok()
-                .and_then(|ms| ms.checked_mul(1_000_000))
-                .map(Nanos::from_nanos)
-                .unwrap_or(Nanos::MAX);
-            if (event_ns - total).as_nanos().unsigned_abs() >= 1_000_000 {
-                problems.push(Problem::DurationMismatch {
-                    event_ms: ev.data.recording_duration_ms,
-                    metadata_total: total,
-                });
-            }
-        }
-    }
+/// A [`Problem::CallIdMismatch`] per chunk whose metadata carries another callId.
+fn call_id_problems(expected: &ExpectedCall, chunks: &[Chunk]) -> Vec<Problem> {
+    chunks
+        .iter()
+        .filter_map(|c| {
+            let m = c.metadata.as_ref()?;
+            (m.call_id != expected.call_id).then(|| Problem::CallIdMismatch {
+                index: c.index,
+                document_id: c.document_id.clone(),
+                expected: expected.call_id.clone(),
+                source_of_expected: expected.source.clone(),
+                actual: m.call_id.clone(),
+            })
+        })
+        .collect()
+}
 
-    Recording {
-        dir: dir.map(Path::to_path_buf),
-        event,
-        chunks,
-        problems,
+/// `recordingDurationMs` against the metadata's chunkDuration total, when every listed chunk
+/// has metadata: a [`Problem::DurationMismatch`] when they differ by a millisecond or more.
+fn duration_problem(ev: &RecordingEvent, chunks: &[Chunk]) -> Option<Problem> {
+    let listed: Vec<&Chunk> = chunks.iter().filter(|c| c.listed).collect();
+    if listed.is_empty() || !listed.iter().all(|c| c.metadata.is_some()) {
+        return None;
     }
+    let total: Nanos = listed
+        .iter()
+        .filter_map(|c| c.metadata.as_ref())
+        .map(|m| m.chunk_duration)
+        .sum();
+    let event_ns = i64::try_from(ev.data.recording_duration_ms)
+        .ok()
+        .and_then(|ms| ms.checked_mul(1_000_000))
+        .map(Nanos::from_nanos)
+        .unwrap_or(Nanos::MAX);
+    ((event_ns - total).as_nanos().unsigned_abs() >= 1_000_000).then_some(
+        Problem::DurationMismatch {
+            event_ms: ev.data.recording_duration_ms,
+            metadata_total: total,
+        },
+    )
 }

@@ -110,6 +110,45 @@ impl Bits {
 
 /// Parses an SPS NAL unit (header byte included; emulation prevention bytes present).
 pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, &'static str> {
+    let mut r = Bits {
+        data: rbsp(nal),
+        pos: 0,
+    };
+    let profile = r.bits(8)? as u8;
+    r.bits(8)?;
+    let level = r.bits(8)? as u8;
+    r.ue()?;
+    let chroma = chroma_format(&mut r, profile)?;
+    r.ue()?;
+    skip_pic_order_cnt(&mut r)?;
+    r.ue()?;
+    r.bit()?;
+    let w_mbs = u64::from(r.ue()?) + 1;
+    let h_units = u64::from(r.ue()?) + 1;
+    let frame_mbs_only = u64::from(r.bit()?);
+    if frame_mbs_only == 0 {
+        r.bit()?;
+    }
+    r.bit()?;
+    let full = Picture {
+        width: w_mbs * 16,
+        height: (2 - frame_mbs_only) * h_units * 16,
+    };
+    let picture = if r.bit()? == 1 {
+        cropped(&mut r, full, chroma, frame_mbs_only)?
+    } else {
+        full
+    };
+    Ok(SpsInfo {
+        profile,
+        level,
+        width: u32::try_from(picture.width).map_err(|_| "sps width too large")?,
+        height: u32::try_from(picture.height).map_err(|_| "sps height too large")?,
+    })
+}
+
+/// The RBSP of a NAL unit: its header byte dropped, its emulation prevention bytes removed.
+fn rbsp(nal: &[u8]) -> Vec<u8> {
     let mut rbsp = Vec::with_capacity(nal.len());
     let mut zeros = 0;
     for &b in nal.iter().skip(1) {
@@ -120,47 +159,69 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, &'static str> {
         zeros = if b == 0 { zeros + 1 } else { 0 };
         rbsp.push(b);
     }
-    let mut r = Bits { data: rbsp, pos: 0 };
-    let profile = r.bits(8)? as u8;
-    r.bits(8)?;
-    let level = r.bits(8)? as u8;
-    r.ue()?;
-    let mut chroma_format_idc = 1;
-    let mut separate_colour_plane = false;
-    if matches!(
+    rbsp
+}
+
+/// The SPS's chroma format.
+#[derive(Clone, Copy)]
+struct ChromaFormat {
+    /// `chroma_format_idc` (1, 4:2:0, unless a high profile says otherwise).
+    idc: u32,
+    /// `separate_colour_plane_flag`.
+    separate_colour_plane: bool,
+}
+
+/// Reads the high profiles' chroma format, bit depths and scaling lists; other profiles are
+/// 4:2:0 and carry none of them.
+fn chroma_format(r: &mut Bits, profile: u8) -> Result<ChromaFormat, &'static str> {
+    let mut chroma = ChromaFormat {
+        idc: 1,
+        separate_colour_plane: false,
+    };
+    if !matches!(
         profile,
         100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
     ) {
-        chroma_format_idc = r.ue()?;
-        if chroma_format_idc > 3 {
-            return Err("sps chroma_format_idc out of range");
-        }
-        if chroma_format_idc == 3 {
-            separate_colour_plane = r.bit()? == 1;
-        }
-        r.ue()?;
-        r.ue()?;
-        r.bit()?;
-        if r.bit()? == 1 {
-            let lists = if chroma_format_idc == 3 { 12 } else { 8 };
-            for i in 0..lists {
-                if r.bit()? == 1 {
-                    let size = if i < 6 { 16 } else { 64 };
-                    let (mut last, mut next) = (8i32, 8i32);
-                    for _ in 0..size {
-                        if next != 0 {
-                            let delta = r.se()?;
-                            next = (last + delta).rem_euclid(256);
-                        }
-                        if next != 0 {
-                            last = next;
-                        }
-                    }
-                }
+        return Ok(chroma);
+    }
+    chroma.idc = r.ue()?;
+    if chroma.idc > 3 {
+        return Err("sps chroma_format_idc out of range");
+    }
+    if chroma.idc == 3 {
+        chroma.separate_colour_plane = r.bit()? == 1;
+    }
+    r.ue()?;
+    r.ue()?;
+    r.bit()?;
+    if r.bit()? == 1 {
+        let lists = if chroma.idc == 3 { 12 } else { 8 };
+        for i in 0..lists {
+            if r.bit()? == 1 {
+                skip_scaling_list(r, if i < 6 { 16 } else { 64 })?;
             }
         }
     }
-    r.ue()?;
+    Ok(chroma)
+}
+
+/// Reads past one scaling list of `size` entries.
+fn skip_scaling_list(r: &mut Bits, size: usize) -> Result<(), &'static str> {
+    let (mut last, mut next) = (8i32, 8i32);
+    for _ in 0..size {
+        if next != 0 {
+            let delta = r.se()?;
+            next = (last + delta).rem_euclid(256);
+        }
+        if next != 0 {
+            last = next;
+        }
+    }
+    Ok(())
+}
+
+/// Reads past the picture order count fields (`pic_order_cnt_type` and what it brings).
+fn skip_pic_order_cnt(r: &mut Bits) -> Result<(), &'static str> {
     let poc_type = r.ue()?;
     if poc_type == 0 {
         r.ue()?;
@@ -176,54 +237,57 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, &'static str> {
             r.se()?;
         }
     }
-    r.ue()?;
-    r.bit()?;
-    let w_mbs = u64::from(r.ue()?) + 1;
-    let h_units = u64::from(r.ue()?) + 1;
-    let frame_mbs_only = u64::from(r.bit()?);
-    if frame_mbs_only == 0 {
-        r.bit()?;
-    }
-    r.bit()?;
-    let mut width = w_mbs * 16;
-    let mut height = (2 - frame_mbs_only) * h_units * 16;
-    if r.bit()? == 1 {
-        let (left, right, top, bottom) = (
-            u64::from(r.ue()?),
-            u64::from(r.ue()?),
-            u64::from(r.ue()?),
-            u64::from(r.ue()?),
-        );
-        let chroma_array_type = if separate_colour_plane {
-            0
-        } else {
-            chroma_format_idc
-        };
-        let (sub_w, sub_h) = match chroma_array_type {
-            1 => (2, 2),
-            2 => (2, 1),
-            _ => (1, 1),
-        };
-        let crop_x = sub_w;
-        let crop_y = sub_h * (2 - frame_mbs_only);
-        let dx = (left + right)
-            .checked_mul(crop_x)
-            .ok_or("sps crop overflow")?;
-        let dy = (top + bottom)
-            .checked_mul(crop_y)
-            .ok_or("sps crop overflow")?;
-        width = width
+    Ok(())
+}
+
+/// A picture size in luma samples.
+#[derive(Clone, Copy)]
+struct Picture {
+    width: u64,
+    height: u64,
+}
+
+/// `full` less the SPS's frame cropping offsets, in the crop units `chroma` and
+/// `frame_mbs_only` give.
+fn cropped(
+    r: &mut Bits,
+    full: Picture,
+    chroma: ChromaFormat,
+    frame_mbs_only: u64,
+) -> Result<Picture, &'static str> {
+    let (left, right, top, bottom) = (
+        u64::from(r.ue()?),
+        u64::from(r.ue()?),
+        u64::from(r.ue()?),
+        u64::from(r.ue()?),
+    );
+    let chroma_array_type = if chroma.separate_colour_plane {
+        0
+    } else {
+        chroma.idc
+    };
+    let (sub_w, sub_h) = match chroma_array_type {
+        1 => (2, 2),
+        2 => (2, 1),
+        _ => (1, 1),
+    };
+    let crop_x = sub_w;
+    let crop_y = sub_h * (2 - frame_mbs_only);
+    let dx = (left + right)
+        .checked_mul(crop_x)
+        .ok_or("sps crop overflow")?;
+    let dy = (top + bottom)
+        .checked_mul(crop_y)
+        .ok_or("sps crop overflow")?;
+    Ok(Picture {
+        width: full
+            .width
             .checked_sub(dx)
-            .ok_or("sps crop larger than picture")?;
-        height = height
+            .ok_or("sps crop larger than picture")?,
+        height: full
+            .height
             .checked_sub(dy)
-            .ok_or("sps crop larger than picture")?;
-    }
-    Ok(SpsInfo {
-        profile,
-        level,
-        width: u32::try_from(width).map_err(|_| "sps width too large")?,
-        height: u32::try_from(height).map_err(|_| "sps height too large")?,
+            .ok_or("sps crop larger than picture")?,
     })
 }
 

@@ -215,6 +215,12 @@ pub fn window(c: &Movie, t: &Track, el: Option<EditLess>) -> Result<Window> {
             ..empty
         });
     }
+    edit_list_window(c, t, &x, ts, empty)
+}
+
+/// A track's window per its edit list: a leading empty edit is its lead, later empty edits
+/// its gaps, its media edits the media presented from the first to the end of the last.
+fn edit_list_window(c: &Movie, t: &Track, x: &Extent, ts: i128, empty: Window) -> Result<Window> {
     let movie_ts = i128::from(c.timescale.get());
     let d0 = i64::try_from(x.d0).map_err(|_| err(t, "overflow computing decode time".into()))?;
     let n = t.edits.len();

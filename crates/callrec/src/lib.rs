@@ -33,16 +33,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use callrec_mp4::Source;
-
 mod files;
 mod output;
+mod plan;
 mod reader;
 
 pub use files::{safe_file_name, write_atomic};
 pub use output::{output_timeline, output_webvtt};
+use reader::unchanged;
 pub use reader::ChunkReader;
-use reader::{unchanged, Stamp};
 
 pub use callrec_check::{Finding, Options as CheckOptions, Report, Severity};
 pub use callrec_meta::{Chunk, Problem, Timeline};
@@ -278,117 +277,7 @@ impl Recording {
         opts: &StitchOptions,
     ) -> Result<(Vec<callrec_stitch::ChunkInput>, callrec_stitch::Plan)> {
         self.plan_stamped(opts)
-            .map(|(inputs, plan, _)| (inputs, plan))
-    }
-
-    /// [`Recording::plan`], with what each chunk file was when it was read.
-    fn plan_stamped(
-        &self,
-        opts: &StitchOptions,
-    ) -> Result<(
-        Vec<callrec_stitch::ChunkInput>,
-        callrec_stitch::Plan,
-        Vec<Stamp>,
-    )> {
-        let blocking = self
-            .meta
-            .problems
-            .iter()
-            .find(|p| blocks_stitch(p, opts.wall_clock));
-        if let Some(problem) = blocking {
-            return Err(Error::NotStitchable {
-                dir: self.dir.clone(),
-                problem: Box::new(problem.clone()),
-            });
-        }
-        let timeline = opts.wall_clock.then(|| self.timeline());
-        let mut inputs = Vec::with_capacity(self.meta.chunks.len());
-        let mut stamps = Vec::with_capacity(self.meta.chunks.len());
-        for (i, chunk) in self.meta.chunks.iter().enumerate() {
-            let open_err = |path: &Path, error: io::Error| Error::Open {
-                index: chunk.index,
-                document_id: chunk.document_id.clone(),
-                path: path.to_path_buf(),
-                error,
-            };
-            let changed = |path: &Path, why: String| Error::Changed {
-                index: chunk.index,
-                document_id: chunk.document_id.clone(),
-                path: path.to_path_buf(),
-                why,
-            };
-            let (Some(path), Some(reader)) = (&chunk.media_path, self.open_chunk(i)) else {
-                return Err(Error::NotStitchable {
-                    dir: self.dir.clone(),
-                    problem: Box::new(Problem::MediaAbsent {
-                        index: chunk.index,
-                        document_id: chunk.document_id.clone(),
-                        expected: self
-                            .dir
-                            .join(callrec_meta::naming::media_file(&chunk.document_id)),
-                    }),
-                });
-            };
-            // Open, parse the tables, validate, close: one chunk file open at a time.
-            let reader = reader.map_err(|e| open_err(path, e))?;
-            let read_failure = |error: callrec_mp4::Error| match error {
-                callrec_mp4::Error::Read {
-                    kind: io::ErrorKind::UnexpectedEof,
-                    ..
-                } => changed(path, error.to_string()),
-                callrec_mp4::Error::Read { kind, .. } => {
-                    open_err(path, io::Error::new(kind, error.to_string()))
-                }
-                error => Error::Parse {
-                    index: chunk.index,
-                    document_id: chunk.document_id.clone(),
-                    path: path.clone(),
-                    error: Box::new(error),
-                },
-            };
-            let movie = callrec_mp4::Movie::read(&reader, callrec_mp4::ParseOptions::default())
-                .map_err(read_failure)?;
-            let defects = callrec_mp4::validate_source(&reader, &movie).map_err(read_failure)?;
-            if let Some(first) = defects.first() {
-                return Err(Error::Structure {
-                    index: chunk.index,
-                    document_id: chunk.document_id.clone(),
-                    path: path.clone(),
-                    defect: Box::new(first.clone()),
-                    defects: defects.len(),
-                });
-            }
-            if let Some(why) = reader.changed() {
-                return Err(changed(path, why));
-            }
-            stamps.push(Stamp {
-                index: chunk.index,
-                document_id: chunk.document_id.clone(),
-                path: path.clone(),
-                len: reader.len,
-                modified: reader.modified,
-                inode: reader.inode,
-            });
-            drop(reader);
-            let empty_edits = timeline
-                .as_ref()
-                .map(|t| empty_edits(t, chunk.index))
-                .unwrap_or_default();
-            let wall_start_us = timeline
-                .as_ref()
-                .zip(chunk.metadata.as_ref())
-                .map(|(t, m)| wall_start_us(t, m, chunk.index));
-            inputs.push(callrec_stitch::ChunkInput {
-                index: chunk.index,
-                name: chunk.document_id.clone(),
-                path: path.clone(),
-                movie,
-                empty_edits,
-                wall_start_us,
-            });
-        }
-        let plan = callrec_stitch::Plan::new(&inputs, &opts.stitch_options())?;
-        Ok((inputs, plan, stamps))
+            .map(|planned| (planned.inputs, planned.plan))
     }
 
     /// Stitches the chunks into one MP4 at [`StitchOptions::output`] (atomically: the path holds
@@ -407,7 +296,11 @@ impl Recording {
     ) -> Result<Stitched> {
         let started = Instant::now();
         self.check_outputs(opts)?;
-        let (inputs, plan, stamps) = self.plan_stamped(opts)?;
+        let plan::Planned {
+            inputs,
+            plan,
+            stamps,
+        } = self.plan_stamped(opts)?;
         // The plan holds what the copy needs (paths, ranges, the header): the parsed chunks
         // are freed before it runs.
         drop(inputs);
@@ -602,57 +495,6 @@ fn remove_stale(target: &Path) -> Result<usize> {
         path: target.to_path_buf(),
         error,
     })
-}
-
-/// Whether a problem stops a stitch (see [`Recording::plan`]).
-fn blocks_stitch(problem: &Problem, wall_clock: bool) -> bool {
-    match problem {
-        Problem::MissingIndex { .. }
-        | Problem::DuplicateIndex { .. }
-        | Problem::DuplicateDocumentId { .. }
-        | Problem::MediaAbsent { .. }
-        | Problem::InvalidDocumentId { .. }
-        | Problem::IndexMismatch { .. }
-        | Problem::NoChunks => true,
-        Problem::MetadataAbsent { .. } | Problem::MetadataInvalid { .. } => wall_clock,
-        _ => false,
-    }
-}
-
-/// Where a chunk's first media instant is on the wall clock, µs after the recording's start:
-/// its own `chunkStartTime` (0 when before the start), plus the pauses it starts with. Not the
-/// timeline's overlap-resolved start: a predecessor whose `chunkDuration` overstates its media
-/// does not push it later.
-fn wall_start_us(timeline: &Timeline, meta: &callrec_meta::ChunkMetadata, chunk: u32) -> u64 {
-    let since = callrec_meta::Nanos::between(timeline.start(), meta.chunk_start_time);
-    let paused: callrec_meta::Nanos = timeline
-        .chunk_layout()
-        .iter()
-        .filter(|l| l.chunk == chunk)
-        .flat_map(|l| &l.pauses)
-        .filter(|p| p.media_offset == callrec_meta::Nanos::ZERO)
-        .map(|p| p.duration)
-        .sum();
-    u64::try_from((since + paused).as_micros_floor()).unwrap_or(0)
-}
-
-/// A chunk's pauses (and the gap before it) as empty time for a wall-clock stitch (the stitcher
-/// makes them timestamp gaps: the frame before a pause is held, the audio is silent).
-fn empty_edits(timeline: &Timeline, chunk: u32) -> Vec<callrec_stitch::EmptyEdit> {
-    let micros = |n: callrec_meta::Nanos| u64::try_from(n.as_micros_floor()).unwrap_or(0);
-    let Some(layout) = timeline.chunk_layout().iter().find(|l| l.chunk == chunk) else {
-        return Vec::new();
-    };
-    let gap = (micros(layout.gap_before) > 0).then(|| callrec_stitch::EmptyEdit {
-        at_us: 0,
-        duration_us: micros(layout.gap_before),
-    });
-    gap.into_iter()
-        .chain(layout.pauses.iter().map(|p| callrec_stitch::EmptyEdit {
-            at_us: micros(p.media_offset),
-            duration_us: micros(p.duration),
-        }))
-        .collect()
 }
 
 /// How to stitch a recording.

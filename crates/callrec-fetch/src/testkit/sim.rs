@@ -205,6 +205,31 @@ impl Drop for Simulator {
     }
 }
 
+/// One response: status line, headers, body.
+struct Reply<'a> {
+    status: u16,
+    reason: &'a str,
+    headers: Vec<(&'a str, String)>,
+    body: &'a [u8],
+}
+
+impl Reply<'_> {
+    /// A response with no body but its `Content-Length: 0`.
+    fn empty(status: u16, reason: &str) -> Reply<'_> {
+        Reply {
+            status,
+            reason,
+            headers: vec![("Content-Length", "0".into())],
+            body: b"",
+        }
+    }
+
+    /// Writes it to `s`.
+    fn send(&self, s: &mut TcpStream) -> io::Result<()> {
+        respond(s, self.status, self.reason, &self.headers, self.body)
+    }
+}
+
 fn respond(
     s: &mut TcpStream,
     status: u16,
@@ -222,9 +247,19 @@ fn respond(
     s.flush()
 }
 
-fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -> io::Result<()> {
-    s.set_nonblocking(false)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+/// A request as read off the socket.
+struct Request {
+    method: String,
+    /// The target without its query.
+    path: String,
+    /// The `Range` header.
+    range: Option<String>,
+    /// Every header, names lowercased.
+    headers: HashMap<String, String>,
+}
+
+/// Reads the request line and headers.
+fn read_request(s: &TcpStream) -> io::Result<Request> {
     let mut r = BufReader::new(s.try_clone()?);
     let mut line = String::new();
     r.read_line(&mut line)?;
@@ -243,124 +278,136 @@ fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -
     }
     let path = target.split('?').next().unwrap_or("").to_string();
     let range = headers.get("range").cloned();
+    Ok(Request {
+        method,
+        path,
+        range,
+        headers,
+    })
+}
+
+/// Whether the request carries the signature of `key`: over the path, the date, the ACS host
+/// and the empty-body hash.
+fn authorized(req: &Request, key: &AcsKey, acs_host: &str) -> io::Result<bool> {
+    let date = req.headers.get("x-ms-date").cloned().unwrap_or_default();
+    let url: Url = format!("http://sim{}", req.path)
+        .parse()
+        .map_err(io::Error::other)?;
+    let want = key.sign(&req.method, &url, acs_host, &date);
+    let header = |name: &str| req.headers.get(name).map(String::as_str);
+    Ok(!date.is_empty()
+        && header("x-ms-content-sha256") == Some(EMPTY_BODY_SHA256)
+        && header("x-ms-host") == Some(acs_host)
+        && req.headers.get("authorization") == Some(&want.authorization))
+}
+
+const HTML_400: &[u8] = b"<!DOCTYPE html><html><body><h1>400 Bad Request</h1></body></html>";
+
+/// The response a fault answers with instead of the object (`None`: the object is served,
+/// after a [`Fault::Delay`], or cut by [`Fault::Cut`]).
+fn fault_reply(fault: &Fault) -> Option<Reply<'static>> {
+    let html = |status, reason, ctype: &str| Reply {
+        status,
+        reason,
+        headers: vec![
+            ("Content-Type", ctype.into()),
+            ("Content-Length", HTML_400.len().to_string()),
+        ],
+        body: HTML_400,
+    };
+    match fault {
+        Fault::Unavailable => Some(Reply::empty(503, "Service Unavailable")),
+        Fault::Empty => Some(Reply {
+            status: 200,
+            reason: "OK",
+            headers: vec![
+                ("Content-Type", "video/mp4".into()),
+                ("Content-Length", "0".into()),
+            ],
+            body: b"",
+        }),
+        Fault::Html400 => Some(html(400, "Bad Request", "text/html")),
+        Fault::Html200 => Some(html(200, "OK", "text/html; charset=utf-8")),
+        Fault::Delay(_) | Fault::Cut(_) => None,
+    }
+}
+
+fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -> io::Result<()> {
+    s.set_nonblocking(false)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let req = read_request(&s)?;
     let log = |status: u16| {
         state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .log
             .push(Logged {
-                method: method.clone(),
-                path: path.clone(),
-                range: range.clone(),
+                method: req.method.clone(),
+                path: req.path.clone(),
+                range: req.range.clone(),
                 status,
             })
     };
-    // The signature: over the path, the date, the ACS host and the empty-body hash.
-    let date = headers.get("x-ms-date").cloned().unwrap_or_default();
-    let url: Url = format!("http://sim{path}")
-        .parse()
-        .map_err(io::Error::other)?;
-    let want = key.sign(&method, &url, acs_host, &date);
-    let authorized = !date.is_empty()
-        && headers.get("x-ms-content-sha256").map(String::as_str) == Some(EMPTY_BODY_SHA256)
-        && headers.get("x-ms-host").map(String::as_str) == Some(acs_host)
-        && headers.get("authorization") == Some(&want.authorization);
-    if !authorized {
+    if !authorized(&req, key, acs_host)? {
         log(401);
         let body = br#"{"error":{"code":"Unauthorized","message":"Denied by the HMAC policy"}}"#;
-        return respond(
-            &mut s,
-            401,
-            "Unauthorized",
-            &[
+        return Reply {
+            status: 401,
+            reason: "Unauthorized",
+            headers: vec![
                 ("Content-Type", "application/json".into()),
                 ("Content-Length", body.len().to_string()),
             ],
             body,
-        );
+        }
+        .send(&mut s);
     }
     let (fault, object) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-        st.arrivals.push(path.clone());
-        let fault = st.faults.get_mut(&path).and_then(VecDeque::pop_front);
-        (fault, st.objects.get(&path).cloned())
+        st.arrivals.push(req.path.clone());
+        let fault = st.faults.get_mut(&req.path).and_then(VecDeque::pop_front);
+        (fault, st.objects.get(&req.path).cloned())
     };
-    if method == "DELETE" {
+    if req.method == "DELETE" {
         let found = state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .objects
             .keys()
-            .any(|k| k.starts_with(&format!("{path}/")));
+            .any(|k| k.starts_with(&format!("{}/", req.path)));
         let status = if found { 200 } else { 404 };
         log(status);
-        return respond(&mut s, status, "OK", &[("Content-Length", "0".into())], b"");
+        return Reply::empty(status, "OK").send(&mut s);
     }
-    let html = b"<!DOCTYPE html><html><body><h1>400 Bad Request</h1></body></html>";
-    match fault {
-        Some(Fault::Unavailable) => {
-            log(503);
-            return respond(
-                &mut s,
-                503,
-                "Service Unavailable",
-                &[("Content-Length", "0".into())],
-                b"",
-            );
-        }
-        Some(Fault::Empty) => {
-            log(200);
-            return respond(
-                &mut s,
-                200,
-                "OK",
-                &[
-                    ("Content-Type", "video/mp4".into()),
-                    ("Content-Length", "0".into()),
-                ],
-                b"",
-            );
-        }
-        Some(Fault::Html400) => {
-            log(400);
-            return respond(
-                &mut s,
-                400,
-                "Bad Request",
-                &[
-                    ("Content-Type", "text/html".into()),
-                    ("Content-Length", html.len().to_string()),
-                ],
-                html,
-            );
-        }
-        Some(Fault::Html200) => {
-            log(200);
-            return respond(
-                &mut s,
-                200,
-                "OK",
-                &[
-                    ("Content-Type", "text/html; charset=utf-8".into()),
-                    ("Content-Length", html.len().to_string()),
-                ],
-                html,
-            );
-        }
-        Some(Fault::Delay(d)) => std::thread::sleep(d),
-        Some(Fault::Cut(_)) | None => {}
+    if let Some(reply) = fault.as_ref().and_then(fault_reply) {
+        log(reply.status);
+        return reply.send(&mut s);
+    }
+    if let Some(Fault::Delay(d)) = fault {
+        std::thread::sleep(d);
     }
     let Some(obj) = object else {
         log(404);
-        return respond(
-            &mut s,
-            404,
-            "Not Found",
-            &[("Content-Length", "0".into())],
-            b"",
-        );
+        return Reply::empty(404, "Not Found").send(&mut s);
     };
-    let start = range
+    let cut = match fault {
+        Some(Fault::Cut(n)) => Some(n),
+        _ => None,
+    };
+    serve_object(&mut s, &req, &obj, cut, &log)
+}
+
+/// Serves `obj` whole or from the `Range` start, or only `cut` bytes of it before closing the
+/// connection.
+fn serve_object(
+    s: &mut TcpStream,
+    req: &Request,
+    obj: &[u8],
+    cut: Option<usize>,
+    log: &dyn Fn(u16),
+) -> io::Result<()> {
+    let start = req
+        .range
         .as_deref()
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.strip_suffix('-'))
@@ -368,16 +415,16 @@ fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -
     let (status, body, mut hs) = match start {
         Some(n) if n >= obj.len() => {
             log(416);
-            return respond(
-                &mut s,
-                416,
-                "Range Not Satisfiable",
-                &[
+            return Reply {
+                status: 416,
+                reason: "Range Not Satisfiable",
+                headers: vec![
                     ("Content-Range", format!("bytes */{}", obj.len())),
                     ("Content-Length", "0".into()),
                 ],
-                b"",
-            );
+                body: b"",
+            }
+            .send(s);
         }
         Some(n) => (
             206,
@@ -387,32 +434,27 @@ fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -
                 format!("bytes {n}-{}/{}", obj.len() - 1, obj.len()),
             )],
         ),
-        None => (200, &obj[..], vec![]),
+        None => (200, obj, vec![]),
     };
-    let ctype = if path.ends_with("/video") {
+    let ctype = if req.path.ends_with("/video") {
         "video/mp4"
     } else {
         "application/json"
     };
     hs.push(("Content-Type", ctype.into()));
     hs.push(("Content-Length", body.len().to_string()));
-    if let Some(Fault::Cut(n)) = fault {
+    if let Some(n) = cut {
         log(0);
         let n = n.min(body.len().saturating_sub(1));
-        let _ = respond(&mut s, status, "Partial", &hs, &body[..n]);
+        let _ = respond(s, status, "Partial", &hs, &body[..n]);
         let _ = s.shutdown(Shutdown::Both);
         return Ok(());
     }
     log(status);
-    respond(
-        &mut s,
-        status,
-        if status == 206 {
-            "Partial Content"
-        } else {
-            "OK"
-        },
-        &hs,
-        body,
-    )
+    let reason = if status == 206 {
+        "Partial Content"
+    } else {
+        "OK"
+    };
+    respond(s, status, reason, &hs, body)
 }

@@ -270,24 +270,13 @@ pub(super) fn nal_units(
         let i = skip.partition_point(|r| r.start <= s.offset);
         i > 0 && s.range().end <= skip[i - 1].end
     };
-    let path_of = |k: usize| {
-        if runs.is_empty() {
-            format!("{stbl}/stco")
-        } else {
-            let j = runs.partition_point(|(first, _)| *first <= k);
-            runs.get(j.saturating_sub(1))
-                .map_or_else(|| "trun".to_string(), |(_, p)| p.clone())
-        }
+    let walk = NalWalk {
+        d,
+        t,
+        runs,
+        stbl,
+        length_sizes: length_sizes(t),
     };
-    // lengthSizeMinusOne + 1 per sample description (`avcC` byte 4); 0 for non-AVC entries.
-    let length_sizes: Vec<usize> = t
-        .entries
-        .iter()
-        .map(|e| match &e.codec {
-            Codec::Avc(c) => c.avcc.get(4).map_or(0, |b| usize::from(b & 3) + 1),
-            _ => 0,
-        })
-        .collect();
     let len = src.len();
     let mut w = Window::new(src, NAL_WINDOW);
     let mut empty_reported = false;
@@ -301,7 +290,7 @@ pub(super) fn nal_units(
         };
         let Some(&ls) = (s.description_index as usize)
             .checked_sub(1)
-            .and_then(|e| length_sizes.get(e))
+            .and_then(|e| walk.length_sizes.get(e))
         else {
             continue;
         };
@@ -310,19 +299,7 @@ pub(super) fn nal_units(
         }
         if s.size == 0 {
             if !empty_reported {
-                let path = if runs.is_empty() {
-                    format!("{stbl}/stsz")
-                } else {
-                    path_of(k)
-                };
-                let mut x = d.defect(
-                    DefectKind::EmptySample,
-                    path,
-                    Some(k as u64),
-                    format!("video sample {k} is 0 bytes: it holds no picture"),
-                );
-                x.range = Some(s.range());
-                out.push(x);
+                out.push(walk.empty_sample(k, s));
                 empty_reported = true;
             }
             continue;
@@ -330,79 +307,186 @@ pub(super) fn nal_units(
         if skipped(s) {
             continue;
         }
-        let size = u64::from(s.size);
-        let mut pos = 0u64;
-        let mut fault = None;
-        while pos < size {
-            let ls64 = ls as u64;
-            if pos + ls64 + 1 > size {
-                fault = Some(format!(
-                    "the NAL length prefix at byte {pos} runs past the sample's {size} bytes"
-                ));
-                break;
-            }
-            let at = s.offset + pos;
-            let b = w.get(at, ls + 1).map_err(|e| {
-                let at_sample = format!("{} (track {}, sample {k})", path_of(k), t.id);
-                read_error(&at_sample, at, ls64 + 1, &e)
-            })?;
-            let n = b[..ls].iter().fold(0u64, |a, &x| (a << 8) | u64::from(x));
-            let header = b[ls];
-            let kind = header & 0x1f;
-            if n == 0 || pos + ls64 + n > size {
-                fault = Some(format!(
-                    "the NAL length prefix at byte {pos} says {n} bytes, but {} are left in \
-                     the sample",
-                    size - pos - ls64
-                ));
-            } else if header & 0x80 != 0 {
-                fault = Some(format!(
-                    "the NAL unit at byte {pos} has its forbidden_zero_bit set"
-                ));
-            } else if kind == 0 || kind >= 24 {
-                fault = Some(format!(
-                    "the NAL unit at byte {pos} has the unspecified nal_unit_type {kind}"
-                ));
-            }
-            if fault.is_some() {
-                break;
-            }
-            pos += ls64 + n;
-        }
-        // Zero bytes after the last NAL unit (padding some muxers write) are not a fault.
-        if fault.is_some() && pos > 0 {
-            let mut at = s.offset + pos;
-            let end = s.range().end;
-            let mut zeros = true;
-            while zeros && at < end {
-                let n = (end - at).min(NAL_WINDOW as u64);
-                let b = w.get(at, n as usize).map_err(|e| {
-                    let at_sample = format!("{} (track {}, sample {k})", path_of(k), t.id);
-                    read_error(&at_sample, at, n, &e)
-                })?;
-                zeros = b.iter().all(|&x| x == 0);
-                at += n;
-            }
-            if zeros {
-                fault = None;
-            }
-        }
-        if let Some(why) = fault {
-            let mut x = d.defect(
-                DefectKind::SampleData,
-                path_of(k),
-                Some(k as u64),
-                format!(
-                    "video sample {k} (bytes {}..{}) is not H.264 NAL units: {why} (a wrong \
-                     chunk or data offset?)",
-                    s.offset,
-                    s.range().end
-                ),
-            );
-            x.range = Some(s.range());
-            out.push(x);
+        if let Some(why) = walk.sample_fault(&mut w, k, s, ls)? {
+            out.push(walk.not_nal_units(k, s, why));
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// lengthSizeMinusOne + 1 per sample description of `t` (`avcC` byte 4); 0 for non-AVC
+/// entries.
+fn length_sizes(t: &Track) -> Vec<usize> {
+    t.entries
+        .iter()
+        .map(|e| match &e.codec {
+            Codec::Avc(c) => c.avcc.get(4).map_or(0, |b| usize::from(b & 3) + 1),
+            _ => 0,
+        })
+        .collect()
+}
+
+/// What [`nal_units`] walks: one track, the `trun`s that placed its samples (empty for a
+/// progressive file), and its NAL length prefix sizes.
+struct NalWalk<'a> {
+    d: &'a Ctx,
+    t: &'a Track,
+    runs: &'a [(usize, String)],
+    stbl: &'a str,
+    length_sizes: Vec<usize>,
+}
+
+/// How far the NAL length prefixes of a sample tile it, and what stopped them.
+struct Tiling {
+    /// The first byte not covered by a NAL unit.
+    pos: u64,
+    /// Why the walk stopped before the end of the sample.
+    fault: Option<String>,
+}
+
+impl NalWalk<'_> {
+    /// The box that placed sample `k`: its `trun`, or `stco` for a progressive file.
+    fn path_of(&self, k: usize) -> String {
+        if self.runs.is_empty() {
+            format!("{}/stco", self.stbl)
+        } else {
+            let j = self.runs.partition_point(|(first, _)| *first <= k);
+            self.runs
+                .get(j.saturating_sub(1))
+                .map_or_else(|| "trun".to_string(), |(_, p)| p.clone())
+        }
+    }
+
+    /// The read error at `at` (`n` bytes) inside sample `k`.
+    fn read_error(&self, k: usize, at: u64, n: u64, e: &std::io::Error) -> crate::Error {
+        let at_sample = format!("{} (track {}, sample {k})", self.path_of(k), self.t.id);
+        read_error(&at_sample, at, n, e)
+    }
+
+    /// Why sample `k` (`ls`-byte length prefixes) is not H.264 NAL units, `None` when it is
+    /// (zero bytes after the last NAL unit are padding).
+    fn sample_fault(
+        &self,
+        w: &mut Window<'_, dyn Source + '_>,
+        k: usize,
+        s: &crate::Sample,
+        ls: usize,
+    ) -> Result<Option<String>> {
+        let Tiling { pos, fault } = self.tile(w, k, s, ls)?;
+        if fault.is_some() && pos > 0 && self.zeros_from(w, k, s, pos)? {
+            return Ok(None);
+        }
+        Ok(fault)
+    }
+
+    /// Walks the length prefixes of sample `k` from its start.
+    fn tile(
+        &self,
+        w: &mut Window<'_, dyn Source + '_>,
+        k: usize,
+        s: &crate::Sample,
+        ls: usize,
+    ) -> Result<Tiling> {
+        let size = u64::from(s.size);
+        let ls64 = ls as u64;
+        let mut pos = 0u64;
+        while pos < size {
+            if pos + ls64 + 1 > size {
+                let fault = format!(
+                    "the NAL length prefix at byte {pos} runs past the sample's {size} bytes"
+                );
+                return Ok(Tiling {
+                    pos,
+                    fault: Some(fault),
+                });
+            }
+            let at = s.offset + pos;
+            let b = w
+                .get(at, ls + 1)
+                .map_err(|e| self.read_error(k, at, ls64 + 1, &e))?;
+            let n = b[..ls].iter().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+            let header = b[ls];
+            let kind = header & 0x1f;
+            let fault = if n == 0 || pos + ls64 + n > size {
+                Some(format!(
+                    "the NAL length prefix at byte {pos} says {n} bytes, but {} are left in \
+                     the sample",
+                    size - pos - ls64
+                ))
+            } else if header & 0x80 != 0 {
+                Some(format!(
+                    "the NAL unit at byte {pos} has its forbidden_zero_bit set"
+                ))
+            } else if kind == 0 || kind >= 24 {
+                Some(format!(
+                    "the NAL unit at byte {pos} has the unspecified nal_unit_type {kind}"
+                ))
+            } else {
+                None
+            };
+            if fault.is_some() {
+                return Ok(Tiling { pos, fault });
+            }
+            pos += ls64 + n;
+        }
+        Ok(Tiling { pos, fault: None })
+    }
+
+    /// Whether sample `k` holds only zero bytes from `pos` to its end.
+    fn zeros_from(
+        &self,
+        w: &mut Window<'_, dyn Source + '_>,
+        k: usize,
+        s: &crate::Sample,
+        pos: u64,
+    ) -> Result<bool> {
+        let mut at = s.offset + pos;
+        let end = s.range().end;
+        while at < end {
+            let n = (end - at).min(NAL_WINDOW as u64);
+            let b = w
+                .get(at, n as usize)
+                .map_err(|e| self.read_error(k, at, n, &e))?;
+            if !b.iter().all(|&x| x == 0) {
+                return Ok(false);
+            }
+            at += n;
+        }
+        Ok(true)
+    }
+
+    /// The defect of video sample `k`, 0 bytes.
+    fn empty_sample(&self, k: usize, s: &crate::Sample) -> Defect {
+        let path = if self.runs.is_empty() {
+            format!("{}/stsz", self.stbl)
+        } else {
+            self.path_of(k)
+        };
+        let mut x = self.d.defect(
+            DefectKind::EmptySample,
+            path,
+            Some(k as u64),
+            format!("video sample {k} is 0 bytes: it holds no picture"),
+        );
+        x.range = Some(s.range());
+        x
+    }
+
+    /// The defect of video sample `k`, not NAL units (`why`).
+    fn not_nal_units(&self, k: usize, s: &crate::Sample, why: String) -> Defect {
+        let mut x = self.d.defect(
+            DefectKind::SampleData,
+            self.path_of(k),
+            Some(k as u64),
+            format!(
+                "video sample {k} (bytes {}..{}) is not H.264 NAL units: {why} (a wrong \
+                 chunk or data offset?)",
+                s.offset,
+                s.range().end
+            ),
+        );
+        x.range = Some(s.range());
+        x
+    }
 }

@@ -101,15 +101,64 @@ pub(super) fn sample_entries(d: &Ctx, movie: &Movie, i: usize, stbl: &str, out: 
     }
 }
 
+/// The `stbl` tables against each other: sizes, times (`stts`, `ctts`) and the runs of samples
+/// (`stsc` over `stco`/`co64`) must all count the same samples.
 pub(super) fn tables(d: &Ctx, stbl: &Stbl, path: &str, out: &mut Vec<Defect>) {
     let p = |b: &str| format!("{path}/{b}");
-    // Sample count per the size table.
-    let count = match (&stbl.stsz, &stbl.stz2) {
+    let count = size_count(d, stbl, &p("stsz"), out);
+    let size_box = if stbl.stsz.is_some() { "stsz" } else { "stz2" };
+    let stts_total: u64 = stbl
+        .stts
+        .entries
+        .iter()
+        .map(|e| u64::from(e.sample_count))
+        .sum();
+    if stts_total != count {
+        out.push(d.defect(
+            DefectKind::Stsz,
+            p(size_box),
+            Some(count.min(stts_total)),
+            format!("{size_box} lists {count} samples but stts times {stts_total}"),
+        ));
+    }
+    zero_delta(d, stbl, &p("stts"), stts_total.max(count), out);
+    if let Some(ctts) = &stbl.ctts {
+        let total: u64 = ctts.entries.iter().map(|e| u64::from(e.sample_count)).sum();
+        if total != count {
+            out.push(d.defect(
+                DefectKind::Ctts,
+                p("ctts"),
+                Some(total.min(count)),
+                format!("ctts covers {total} samples but the track has {count}"),
+            ));
+        }
+    }
+    let runs = RunOffsets::of(stbl);
+    if stsc_order(d, stbl, &runs, &p("stsc"), out) && count > 0 {
+        let held = held_samples(stbl, &runs);
+        if held < count {
+            out.push(d.defect(
+                DefectKind::Stsc,
+                p("stsc"),
+                Some(held),
+                format!(
+                    "stsc and {} place {held} samples but {size_box} lists {count}",
+                    runs.fourcc
+                ),
+            ));
+        }
+    }
+}
+
+/// The sample count per the size table (`stsz` at `stsz_path`, else `stz2`); an `stsz` whose
+/// declared count is not the sizes it lists is a defect.
+fn size_count(d: &Ctx, stbl: &Stbl, stsz_path: &str, out: &mut Vec<Defect>) -> u64 {
+    match (&stbl.stsz, &stbl.stz2) {
         (Some(z), _) => {
             if z.sample_size == 0 && z.sample_count as usize != z.entries.len() {
                 out.push(d.defect(
                     DefectKind::Stsz,
-                    p("stsz"),
+                    stsz_path.to_string(),
                     None,
                     format!(
                         "stsz declares {} samples but lists {} sizes",
@@ -126,30 +175,18 @@ pub(super) fn tables(d: &Ctx, stbl: &Stbl, path: &str, out: &mut Vec<Defect>) {
         }
         (None, Some(z)) => z.entries.len() as u64,
         (None, None) => 0,
-    };
-    let size_box = if stbl.stsz.is_some() { "stsz" } else { "stz2" };
-    let stts_total: u64 = stbl
-        .stts
-        .entries
-        .iter()
-        .map(|e| u64::from(e.sample_count))
-        .sum();
-    if stts_total != count {
-        out.push(d.defect(
-            DefectKind::Stsz,
-            p(size_box),
-            Some(count.min(stts_total)),
-            format!("{size_box} lists {count} samples but stts times {stts_total}"),
-        ));
     }
-    // A zero delta on any sample but the last.
+}
+
+/// A zero decode delta on any of the `samples` but the last is a defect (the first one).
+fn zero_delta(d: &Ctx, stbl: &Stbl, stts_path: &str, samples: u64, out: &mut Vec<Defect>) {
     let mut k = 0u64;
     for e in &stbl.stts.entries {
         let n = u64::from(e.sample_count);
-        if e.sample_delta == 0 && n > 0 && k + 1 < stts_total.max(count) {
+        if e.sample_delta == 0 && n > 0 && k + 1 < samples {
             out.push(d.defect(
                 DefectKind::Stts,
-                p("stts"),
+                stts_path.to_string(),
                 Some(k),
                 format!("sample {k} has a decode delta of 0 (only the last sample may)"),
             ));
@@ -157,25 +194,36 @@ pub(super) fn tables(d: &Ctx, stbl: &Stbl, path: &str, out: &mut Vec<Defect>) {
         }
         k += n;
     }
-    if let Some(ctts) = &stbl.ctts {
-        let total: u64 = ctts.entries.iter().map(|e| u64::from(e.sample_count)).sum();
-        if total != count {
-            out.push(d.defect(
-                DefectKind::Ctts,
-                p("ctts"),
-                Some(total.min(count)),
-                format!("ctts covers {total} samples but the track has {count}"),
-            ));
-        }
+}
+
+/// The table of run offsets: which box it is and how many runs it lists.
+struct RunOffsets {
+    fourcc: &'static str,
+    runs: u64,
+}
+
+impl RunOffsets {
+    /// `stco`, else `co64` (an absent table is an empty `stco`).
+    fn of(stbl: &Stbl) -> RunOffsets {
+        let (fourcc, runs) = match (&stbl.stco, &stbl.co64) {
+            (Some(c), _) => ("stco", c.entries.len() as u64),
+            (None, Some(c)) => ("co64", c.entries.len() as u64),
+            (None, None) => ("stco", 0),
+        };
+        RunOffsets { fourcc, runs }
     }
-    // stsc against the chunk offsets.
-    let (co_box, chunks) = match (&stbl.stco, &stbl.co64) {
-        (Some(c), _) => ("stco", c.entries.len() as u64),
-        (None, Some(c)) => ("co64", c.entries.len() as u64),
-        (None, None) => ("stco", 0),
-    };
+}
+
+/// Whether every `stsc` first_chunk counts from 1, increases and names a listed run; the
+/// first that does not is a defect.
+fn stsc_order(
+    d: &Ctx,
+    stbl: &Stbl,
+    offsets: &RunOffsets,
+    stsc_path: &str,
+    out: &mut Vec<Defect>,
+) -> bool {
     let mut prev = 0u32;
-    let mut bad = false;
     for (j, e) in stbl.stsc.entries.iter().enumerate() {
         let reason = if e.first_chunk == 0 {
             Some(format!(
@@ -186,44 +234,38 @@ pub(super) fn tables(d: &Ctx, stbl: &Stbl, path: &str, out: &mut Vec<Defect>) {
                 "stsc entry {j} has first_chunk {} after {prev}: not increasing",
                 e.first_chunk
             ))
-        } else if u64::from(e.first_chunk) > chunks {
+        } else if u64::from(e.first_chunk) > offsets.runs {
             Some(format!(
-                "stsc entry {j} has first_chunk {} but {co_box} lists {chunks} chunks",
-                e.first_chunk
+                "stsc entry {j} has first_chunk {} but {} lists {} chunks",
+                e.first_chunk, offsets.fourcc, offsets.runs
             ))
         } else {
             None
         };
         if let Some(reason) = reason {
-            out.push(d.defect(DefectKind::Stsc, p("stsc"), None, reason));
-            bad = true;
-            break;
+            out.push(d.defect(DefectKind::Stsc, stsc_path.to_string(), None, reason));
+            return false;
         }
         prev = e.first_chunk;
     }
-    if !bad && count > 0 {
-        // Samples the chunks hold.
-        let mut held = 0u64;
-        for (j, e) in stbl.stsc.entries.iter().enumerate() {
-            let end = stbl
-                .stsc
-                .entries
-                .get(j + 1)
-                .map_or(chunks + 1, |n| u64::from(n.first_chunk));
-            held = held.saturating_add(
-                end.saturating_sub(u64::from(e.first_chunk))
-                    .saturating_mul(u64::from(e.samples_per_chunk)),
-            );
-        }
-        if held < count {
-            out.push(d.defect(
-                DefectKind::Stsc,
-                p("stsc"),
-                Some(held),
-                format!("stsc and {co_box} place {held} samples but {size_box} lists {count}"),
-            ));
-        }
+    true
+}
+
+/// How many samples the runs hold, per `stsc` (entries in order).
+fn held_samples(stbl: &Stbl, offsets: &RunOffsets) -> u64 {
+    let mut held = 0u64;
+    for (j, e) in stbl.stsc.entries.iter().enumerate() {
+        let end = stbl
+            .stsc
+            .entries
+            .get(j + 1)
+            .map_or(offsets.runs + 1, |n| u64::from(n.first_chunk));
+        held = held.saturating_add(
+            end.saturating_sub(u64::from(e.first_chunk))
+                .saturating_mul(u64::from(e.samples_per_chunk)),
+        );
     }
+    held
 }
 
 /// `stss` entries: each a 1-based sample number within the track, strictly increasing.
