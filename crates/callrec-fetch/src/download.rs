@@ -126,16 +126,7 @@ impl Downloader {
         self.allow.check(url)?;
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts.max(1) {
-            let h = self.key.sign_now("DELETE", url, &self.acs_host);
-            let r = self
-                .http
-                .delete(url.clone())
-                .header("x-ms-date", h.date)
-                .header("x-ms-content-sha256", h.content_sha256)
-                .header("x-ms-host", h.host)
-                .header("authorization", h.authorization)
-                .send()
-                .await;
+            let r = self.signed(reqwest::Method::DELETE, url).send().await;
             match r {
                 Ok(r) if r.status().is_success() || r.status().as_u16() == 404 => return Ok(()),
                 Ok(r) => match classify(url, r.status().as_u16(), &self.acs_host) {
@@ -153,19 +144,26 @@ impl Downloader {
         })
     }
 
+    /// A request for `url` carrying the ACS HMAC-SHA256 headers.
+    fn signed(&self, method: reqwest::Method, url: &Url) -> reqwest::RequestBuilder {
+        let h = self.key.sign_now(method.as_str(), url, &self.acs_host);
+        self.http
+            .request(method, url.clone())
+            .header("x-ms-date", h.date)
+            .header("x-ms-content-sha256", h.content_sha256)
+            .header("x-ms-host", h.host)
+            .header("authorization", h.authorization)
+    }
+
+    /// One try: a GET resuming after the `part` bytes already on disk, its answer accepted
+    /// ([`Downloader::accept`]), its body appended ([`write_body`]) and judged complete
+    /// ([`Body::complete`]). Returns the bytes now in `part`.
     async fn attempt(&self, url: &Url, part: &Path) -> std::result::Result<u64, Fault> {
         let have = tokio::fs::metadata(part)
             .await
             .map(|m| m.len())
             .unwrap_or(0);
-        let h = self.key.sign_now("GET", url, &self.acs_host);
-        let mut req = self
-            .http
-            .get(url.clone())
-            .header("x-ms-date", h.date)
-            .header("x-ms-content-sha256", h.content_sha256)
-            .header("x-ms-host", h.host)
-            .header("authorization", h.authorization);
+        let mut req = self.signed(reqwest::Method::GET, url);
         if have > 0 {
             req = req.header("range", format!("bytes={have}-"));
         }
@@ -173,6 +171,19 @@ impl Downloader {
             .send()
             .await
             .map_err(|e| Fault::Retry(format!("request failed: {}", error_chain(&e))))?;
+        let accepted = self.accept(url, &resp, part, have).await?;
+        let body = write_body(&mut resp, part, accepted.start, have).await?;
+        body.complete(&accepted)
+    }
+
+    /// The answer's status and headers: what to retry, what stops, and where the body starts.
+    async fn accept(
+        &self,
+        url: &Url,
+        resp: &reqwest::Response,
+        part: &Path,
+        have: u64,
+    ) -> std::result::Result<Accepted, Fault> {
         let status = resp.status().as_u16();
         let html = resp
             .headers()
@@ -194,73 +205,59 @@ impl Downloader {
         if html {
             return Err(Fault::Retry(format!("HTTP {status} with a text/html body")));
         }
-        let (start, total) = if status == 206 {
-            let cr = resp
-                .headers()
-                .get("content-range")
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_content_range);
-            match cr {
-                Some((s, t)) if s == have => (s, t),
-                _ => {
-                    truncate(part).await?;
-                    return Err(Fault::Retry(
-                        "206 without a Content-Range starting at our offset: restarting".into(),
-                    ));
-                }
-            }
-        } else {
-            (0, resp.content_length())
-        };
         let expected = resp.content_length();
-        // Opened at the first body byte: a 0-byte or failed answer leaves what is on disk.
-        let mut file: Option<tokio::fs::File> = None;
-        let mut got: u64 = 0;
-        let mut cut = None;
-        loop {
-            match resp.chunk().await {
-                Ok(Some(bytes)) if bytes.is_empty() => {}
-                Ok(Some(bytes)) => {
-                    if got == 0 && start == 0 && looks_like_html(&bytes) {
-                        return Err(Fault::Retry("the body is an HTML page".into()));
-                    }
-                    let f = match file.as_mut() {
-                        Some(f) => f,
-                        None => {
-                            let f = tokio::fs::OpenOptions::new()
-                                .create(true)
-                                .write(true)
-                                .truncate(start == 0)
-                                .append(start > 0)
-                                .open(part)
-                                .await
-                                .map_err(|e| Fault::Fatal(Error::io("open", part)(e)))?;
-                            file.insert(f)
-                        }
-                    };
-                    f.write_all(&bytes)
-                        .await
-                        .map_err(|e| Fault::Fatal(Error::io("write", part)(e)))?;
-                    got += bytes.len() as u64;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    cut = Some(error_chain(&e));
-                    break;
-                }
+        if status != 206 {
+            return Ok(Accepted {
+                status,
+                start: 0,
+                total: expected,
+                expected,
+            });
+        }
+        let range = resp
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_content_range);
+        match range {
+            Some((start, total)) if start == have => Ok(Accepted {
+                status,
+                start,
+                total,
+                expected,
+            }),
+            _ => {
+                truncate(part).await?;
+                Err(Fault::Retry(
+                    "206 without a Content-Range starting at our offset: restarting".into(),
+                ))
             }
         }
-        let start = if file.is_some() { start } else { have };
-        if let Some(mut file) = file {
-            file.flush()
-                .await
-                .map_err(|e| Fault::Fatal(Error::io("write", part)(e)))?;
-            file.sync_all()
-                .await
-                .map_err(|e| Fault::Fatal(Error::io("sync", part)(e)))?;
-        }
-        let done = start + got;
-        if let Some(why) = cut {
+    }
+}
+
+/// An answer worth reading: its status, the offset its body starts at, the object's total
+/// size (when said) and the body's `Content-Length`.
+struct Accepted {
+    status: u16,
+    start: u64,
+    total: Option<u64>,
+    expected: Option<u64>,
+}
+
+/// What [`write_body`] wrote: `got` bytes, `part` now ending at `done`, and why the
+/// connection dropped, if it did.
+struct Body {
+    got: u64,
+    done: u64,
+    cut: Option<String>,
+}
+
+impl Body {
+    /// Whether the body is the whole rest of the object; the bytes on disk when it is.
+    fn complete(self, a: &Accepted) -> std::result::Result<u64, Fault> {
+        let (got, done, status) = (self.got, self.done, a.status);
+        if let Some(why) = self.cut {
             return Err(Fault::Retry(format!(
                 "connection dropped at byte {done}: {why}"
             )));
@@ -268,22 +265,74 @@ impl Downloader {
         if got == 0 {
             return Err(Fault::Retry(format!("HTTP {status} with a 0-byte body")));
         }
-        if let Some(n) = expected {
-            if got < n {
-                return Err(Fault::Retry(format!(
-                    "short body: {got} of {n} bytes (kept, resuming)"
-                )));
-            }
+        if let Some(n) = a.expected.filter(|&n| got < n) {
+            return Err(Fault::Retry(format!(
+                "short body: {got} of {n} bytes (kept, resuming)"
+            )));
         }
-        if let Some(t) = total {
-            if done < t {
-                return Err(Fault::Retry(format!(
-                    "short body: {done} of {t} bytes (kept, resuming)"
-                )));
-            }
+        if let Some(t) = a.total.filter(|&t| done < t) {
+            return Err(Fault::Retry(format!(
+                "short body: {done} of {t} bytes (kept, resuming)"
+            )));
         }
         Ok(done)
     }
+}
+
+/// Streams the body into `part` from offset `start` (`have`: the bytes on disk before), synced
+/// before it returns. The file is opened at the first body byte: a 0-byte or failed answer
+/// leaves what is on disk.
+async fn write_body(
+    resp: &mut reqwest::Response,
+    part: &Path,
+    start: u64,
+    have: u64,
+) -> std::result::Result<Body, Fault> {
+    let fatal = |op: &'static str| move |e: std::io::Error| Fault::Fatal(Error::io(op, part)(e));
+    let mut file: Option<tokio::fs::File> = None;
+    let mut got: u64 = 0;
+    let mut cut = None;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(bytes)) if bytes.is_empty() => {}
+            Ok(Some(bytes)) => {
+                if got == 0 && start == 0 && looks_like_html(&bytes) {
+                    return Err(Fault::Retry("the body is an HTML page".into()));
+                }
+                let f = match file.as_mut() {
+                    Some(f) => f,
+                    None => {
+                        let f = tokio::fs::OpenOptions::new()
+                            .create(true)
+                            .write(true)
+                            .truncate(start == 0)
+                            .append(start > 0)
+                            .open(part)
+                            .await
+                            .map_err(fatal("open"))?;
+                        file.insert(f)
+                    }
+                };
+                f.write_all(&bytes).await.map_err(fatal("write"))?;
+                got += bytes.len() as u64;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                cut = Some(error_chain(&e));
+                break;
+            }
+        }
+    }
+    let start = if file.is_some() { start } else { have };
+    if let Some(mut file) = file {
+        file.flush().await.map_err(fatal("write"))?;
+        file.sync_all().await.map_err(fatal("sync"))?;
+    }
+    Ok(Body {
+        got,
+        done: start + got,
+        cut,
+    })
 }
 
 /// The error for a status that retrying will not fix, or `None` when it may.
