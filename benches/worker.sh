@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end cost of the archival worker on the synthetic 1-hour recording (6 chunks of 10
 # minutes, about 465 MB; see benches/compare.sh): chunks served over loopback http, worker →
-# Azurite (in memory), against the same bytes moved by curl alone (every chunk and metadata file
-# downloaded, then one blob of the output's size uploaded with Put Blob).
+# Azurite (in memory), against the same bytes moved by curl alone: every chunk and metadata file
+# downloaded, then one blob of the output's size uploaded with one Put Blob, and again as the
+# worker uploads it (8 MiB staged blocks, four at once, then Put Block List).
 #
-#   bash benches/worker.sh            (WORK=/path for the scratch dir; the recording is reused)
+#   bash benches/worker.sh            (WORK=/path for the scratch dir; the recording is reused;
+#                                      WORKER_ARGS="--block-size 16" adds worker flags)
 #
 # ROUNDS (default 3) rounds, each the worker on a fresh message, then curl; prints each round's
 # wall times, their difference and the worker's peak RSS (GNU time), and the median. The file
@@ -41,7 +43,7 @@ for r in $(seq "$ROUNDS"); do
     CALLREC_ACS_KEY=$KEY /usr/bin/time -f '%e %M' -o "$WORK/worker.time" \
         "$TARGET_DIR/release/examples/worker" --queue "$Q?$SAS" --container "$C?$SAS" \
         --acs-endpoint https://bench.communication.azure.com --allow-host 127.0.0.1:8091 \
-        --workdir "$WORK/wd" --exit-when-idle 1 2> "$WORK/worker.log"
+        --workdir "$WORK/wd" --exit-when-idle 1 ${WORKER_ARGS:-} 2> "$WORK/worker.log"
     JOB=$(grep -o ' seconds=[0-9.]*' "$WORK/worker.log" | tail -1 | cut -d= -f2)
     BLOB=$(curl -sfI "$C/bench-1h-$r/recording.mp4?$SAS" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-length"{print $2}')
     # curl alone: every chunk and metadata file down, one blob of the output's size up.
@@ -52,21 +54,41 @@ for r in $(seq "$ROUNDS"); do
         [ "$n" = event.json ] && continue
         curl -sf -o "$WORK/curl/$n" "http://127.0.0.1:8091/$n"
     done
+    mid=$(date +%s.%N)
     curl -sf -X PUT -H 'x-ms-blob-type: BlockBlob' -T "$WORK/curl/upload.bin" "$C/curl-$r.bin?$SAS" >/dev/null
     end=$(date +%s.%N)
+    # The same upload as the worker makes it: 8 MiB staged blocks, four at once, one commit.
+    if [ ! -d "$WORK/blocks" ]; then
+        mkdir -p "$WORK/blocks"
+        split -b 8388608 -d -a 5 "$WORK/curl/upload.bin" "$WORK/blocks/b"
+    fi
+    bstart=$(date +%s.%N)
+    (cd "$WORK/blocks" && ls) | xargs -P 4 -I{} sh -c 'curl -sf -X PUT -T "$1/{}" \
+        "$2/curl-blocks-$3.bin?comp=block&blockid=$(printf %s {} | base64)&$4" >/dev/null' \
+        _ "$WORK/blocks" "$C" "$r" "$SAS"
+    list=$( (cd "$WORK/blocks" && ls) | while read -r b; do
+        printf '<Latest>%s</Latest>' "$(printf %s "$b" | base64)"; done)
+    curl -sf -X PUT -d "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>$list</BlockList>" \
+        "$C/curl-blocks-$r.bin?comp=blocklist&$SAS" >/dev/null
+    bend=$(date +%s.%N)
     read -r WALL RSS < "$WORK/worker.time"
-    echo "$JOB $WALL $RSS $start $end $BLOB" >> "$WORK/rounds"
+    echo "$JOB $WALL $RSS $start $mid $end $bstart $bend $BLOB" >> "$WORK/rounds"
 done
 python3 - "$WORK/rounds" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-diffs = []
-for i, (job, wall, rss, s, e, blob) in enumerate(rows, 1):
-    curl = float(e) - float(s)
-    diffs.append(float(job) - curl)
+put, blocks = [], []
+for i, (job, wall, rss, s, m, e, bs, be, blob) in enumerate(rows, 1):
+    down = float(m) - float(s)
+    one = down + float(e) - float(m)
+    staged = down + float(be) - float(bs)
+    put.append(float(job) - one)
+    blocks.append(float(job) - staged)
     print(f"round {i}: worker {float(job):.2f} s (message received to deleted; peak RSS "
-          f"{int(rss)/1024:.1f} MiB), curl alone {curl:.2f} s, worker - curl {diffs[-1]:+.2f} s")
-print(f"recording.mp4: {int(rows[0][5])/1e6:.1f} MB")
-print(f"median worker - curl over {len(rows)} rounds: {statistics.median(diffs):+.2f} s; "
+          f"{int(rss)/1024:.1f} MiB); curl: downloads {down:.2f} s, + one Put Blob {one:.2f} s, "
+          f"+ staged blocks {staged:.2f} s")
+print(f"recording.mp4: {int(rows[0][8])/1e6:.1f} MB")
+print(f"median over {len(rows)} rounds: worker - curl (one Put Blob) {statistics.median(put):+.2f} s, "
+      f"worker - curl (the same staged blocks) {statistics.median(blocks):+.2f} s; "
       f"peak RSS max {max(int(r[2]) for r in rows)/1024:.1f} MiB")
 PY
