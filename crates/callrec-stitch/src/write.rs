@@ -123,6 +123,62 @@ pub fn write(
     opts: &StitchOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Summary> {
+    check_sources(plan, out)?;
+    // Errors name the target, never the temporary file.
+    let mut temp =
+        crate::temp::Temp::new(out).map_err(io_err("create a temporary file for", out))?;
+    let tmp = temp.path().to_path_buf();
+    write_fixed(plan, temp.as_file_mut(), out)?;
+    let f = temp.as_file();
+    let block = clone_block(f, opts);
+    let counts = Counts {
+        buffered: opts.no_reflink,
+        shared: AtomicU64::new(0),
+        copied: AtomicU64::new(0),
+        clone_refused: AtomicBool::new(block.is_none()),
+        cloned: Mutex::new(Vec::new()),
+    };
+    let pieces = pieces(plan.copies(), block);
+    let target = Target {
+        file: f,
+        tmp: &tmp,
+        out,
+    };
+    copy_and_flush(plan, &pieces, &target, opts.threads, &counts, progress)?;
+    f.sync_all().map_err(io_err("sync", out))?;
+    let cloned = counts
+        .cloned
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    crate::verify::verify(plan, f, out, &cloned, opts.verify_payload)?;
+    temp.persist(out)
+        .map_err(io_err("rename the temporary file to", out))?;
+    Ok(Summary {
+        chunks: plan.chunks().len(),
+        duration_ms: plan.duration_ms(),
+        duration_us: plan.duration_us(),
+        bytes: plan.output_len(),
+        shared: counts.shared.load(Ordering::Relaxed),
+        copied: counts.copied.load(Ordering::Relaxed),
+        placements: plan.chunks().to_vec(),
+        tracks: plan.tracks().to_vec(),
+        path: out.to_path_buf(),
+    })
+}
+
+/// The temporary file being written: its open handle, its path, and the target it will be
+/// renamed to (which errors name).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    file: &'a File,
+    tmp: &'a Path,
+    out: &'a Path,
+}
+
+/// Refuses a chunk file shorter than its samples need ([`Error::SourceTruncated`]) and a
+/// target that is one of the chunk files ([`Error::OutputIsInput`]), before anything is
+/// created.
+fn check_sources(plan: &Plan, out: &Path) -> Result<()> {
     let out_canon = std::fs::canonicalize(out).ok();
     for (path, index, name, needed) in plan.source_checks() {
         let len = std::fs::metadata(path)
@@ -145,11 +201,12 @@ pub fn write(
             });
         }
     }
-    // Errors name the target, never the temporary file.
-    let mut temp =
-        crate::temp::Temp::new(out).map_err(io_err("create a temporary file for", out))?;
-    let tmp = temp.path().to_path_buf();
-    let f = temp.as_file_mut();
+    Ok(())
+}
+
+/// Sizes the temporary file and writes what the plan holds itself: the header and the silent
+/// frames (the alignment's padding is the zeros of the sized file).
+fn write_fixed(plan: &Plan, f: &mut File, out: &Path) -> Result<()> {
     f.set_len(plan.output_len())
         .map_err(io_err("set the length of the temporary file for", out))?;
     f.write_all(plan.header())
@@ -158,30 +215,44 @@ pub fn write(
         f.write_all_at(bytes, *at)
             .map_err(io_err("write the silent frames of", out))?;
     }
-    let f = temp.as_file();
+    Ok(())
+}
+
+/// The block size clones are cut at (the output file's `st_blksize`), or `None` when cloning is
+/// off ([`StitchOptions::no_reflink`]) or the size is not a power of two.
+fn clone_block(f: &File, opts: &StitchOptions) -> Option<u64> {
+    if opts.no_reflink {
+        None
+    } else {
+        Some(f.metadata().map(|m| m.blksize()).unwrap_or(DEFAULT_BLOCK))
+            .filter(|b| *b > 1 && b.is_power_of_two())
+    }
+}
+
+/// Runs [`copy_pieces`] on the pool `opts.threads` asks for (the current one when `None`),
+/// with a flusher thread beside it for a large output.
+///
+/// A large output is flushed to disk while the copy runs, so that the final sync has little
+/// left to wait for (it took as long as the copy itself: 0.22 s for 464 MB). Errors of the
+/// flusher are this file's sync errors (it uses the same file description). Cloned ranges
+/// need no flushing: it syncs only once bytes were copied since its last sync.
+fn copy_and_flush(
+    plan: &Plan,
+    pieces: &[Piece],
+    target: &Target,
+    threads: Option<usize>,
+    counts: &Counts,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    let Target { file: f, tmp, out } = *target;
     // Header, silent frames and the alignment's zero padding are in place: what is left is
     // the copies.
     let copying: u64 = plan.copies().iter().map(|r| r.len).sum();
     let written = plan.output_len().saturating_sub(copying);
     let done = Mutex::new(written);
     progress(written);
-
-    let block = if opts.no_reflink {
-        None
-    } else {
-        Some(f.metadata().map(|m| m.blksize()).unwrap_or(DEFAULT_BLOCK))
-            .filter(|b| *b > 1 && b.is_power_of_two())
-    };
-    let pieces = pieces(plan.copies(), block);
-    let counts = Counts {
-        buffered: opts.no_reflink,
-        shared: AtomicU64::new(0),
-        copied: AtomicU64::new(0),
-        clone_refused: AtomicBool::new(block.is_none()),
-        cloned: Mutex::new(Vec::new()),
-    };
-    let run = || copy_pieces(plan, &pieces, &tmp, out, &done, &counts, progress);
-    let copy = || match opts.threads {
+    let run = || copy_pieces(plan, pieces, tmp, out, &done, counts, progress);
+    let copy = || match threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build()
@@ -193,10 +264,6 @@ pub fn write(
             .install(run),
         None => run(),
     };
-    // A large output is flushed to disk while the copy runs, so that the final sync has little
-    // left to wait for (it took as long as the copy itself: 0.22 s for 464 MB). Errors of the
-    // flusher are this file's sync errors (it uses the same file description). Cloned ranges
-    // need no flushing: it syncs only once bytes were copied since its last sync.
     let copied = AtomicBool::new(false);
     let (copy_result, flush_result) = std::thread::scope(|s| {
         let flusher = (plan.output_len() >= FLUSH_FROM).then(|| {
@@ -226,27 +293,7 @@ pub fn write(
         (r, fr)
     });
     copy_result?;
-    flush_result.map_err(io_err("sync", out))?;
-
-    f.sync_all().map_err(io_err("sync", out))?;
-    let cloned = counts
-        .cloned
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
-    crate::verify::verify(plan, f, out, &cloned, opts.verify_payload)?;
-    temp.persist(out)
-        .map_err(io_err("rename the temporary file to", out))?;
-    Ok(Summary {
-        chunks: plan.chunks().len(),
-        duration_ms: plan.duration_ms(),
-        duration_us: plan.duration_us(),
-        bytes: plan.output_len(),
-        shared: counts.shared.load(Ordering::Relaxed),
-        copied: counts.copied.load(Ordering::Relaxed),
-        placements: plan.chunks().to_vec(),
-        tracks: plan.tracks().to_vec(),
-        path: out.to_path_buf(),
-    })
+    flush_result.map_err(io_err("sync", out))
 }
 
 /// One piece of work: `len` bytes of chunk `chunk` from `src` to `dst`, cloned or copied.
