@@ -99,8 +99,9 @@ pub fn stitch(
 
 /// Writes the planned output to `out`.
 ///
-/// The file is built as a [`temp::Temp`](crate::temp::Temp) in `out`'s directory, synced, then
-/// renamed over `out` (and the directory synced): `out` never holds a partial file, and on any error the
+/// The file is built as a [`temp::Temp`](crate::temp::Temp) in `out`'s directory, synced and read
+/// back (the two at once: see [`crate::verify`]), then renamed over `out` (and the directory
+/// synced): `out` never holds a partial file, and on any error the
 /// temporary file is removed. Chunk files are only opened for reading; a target that is one of
 /// them is refused ([`Error::OutputIsInput`]), as is a chunk file shorter than its samples need
 /// ([`Error::SourceTruncated`], checked before anything is created).
@@ -145,12 +146,11 @@ pub fn write(
         out,
     };
     copy_and_flush(plan, &pieces, &target, opts.threads, &counts, progress)?;
-    f.sync_all().map_err(io_err("sync", out))?;
     let cloned = counts
         .cloned
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
-    crate::verify::verify(plan, f, out, &cloned, opts.verify_payload)?;
+    sync_and_verify(plan, f, out, &cloned, opts.verify_payload)?;
     temp.persist(out)
         .map_err(io_err("rename the temporary file to", out))?;
     Ok(Summary {
@@ -164,6 +164,30 @@ pub fn write(
         tracks: plan.tracks().to_vec(),
         path: out.to_path_buf(),
     })
+}
+
+/// Syncs the temporary file (data and size) and reads it back ([`crate::verify`]) at the same
+/// time: the read-back reads the page cache, which holds the same bytes before and after the
+/// sync, and waiting for the disk leaves the CPU free (the sync of a copied hour took longer
+/// than its read-back). Both must succeed; a sync error is reported first, as when they ran
+/// one after the other.
+fn sync_and_verify(
+    plan: &Plan,
+    f: &File,
+    out: &Path,
+    cloned: &[std::ops::Range<u64>],
+    payload: bool,
+) -> Result<()> {
+    let (synced, verified) = std::thread::scope(|s| {
+        let sync = s.spawn(|| f.sync_all());
+        let verified = crate::verify::verify(plan, f, out, cloned, payload);
+        let synced = sync
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the syncing thread panicked")));
+        (synced, verified)
+    });
+    synced.map_err(io_err("sync", out))?;
+    verified
 }
 
 /// The temporary file being written: its open handle, its path, and the target it will be

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use callrec_mp4::Source;
+use rayon::prelude::*;
 
 mod files;
 mod output;
@@ -302,93 +303,127 @@ impl Recording {
             });
         }
         let timeline = opts.wall_clock.then(|| self.timeline());
-        let mut inputs = Vec::with_capacity(self.meta.chunks.len());
-        let mut stamps = Vec::with_capacity(self.meta.chunks.len());
-        for (i, chunk) in self.meta.chunks.iter().enumerate() {
-            let open_err = |path: &Path, error: io::Error| Error::Open {
-                index: chunk.index,
-                document_id: chunk.document_id.clone(),
-                path: path.to_path_buf(),
-                error,
-            };
-            let changed = |path: &Path, why: String| Error::Changed {
-                index: chunk.index,
-                document_id: chunk.document_id.clone(),
-                path: path.to_path_buf(),
-                why,
-            };
-            let (Some(path), Some(reader)) = (&chunk.media_path, self.open_chunk(i)) else {
-                return Err(Error::NotStitchable {
-                    dir: self.dir.clone(),
-                    problem: Box::new(Problem::MediaAbsent {
-                        index: chunk.index,
-                        document_id: chunk.document_id.clone(),
-                        expected: self
-                            .dir
-                            .join(callrec_meta::naming::media_file(&chunk.document_id)),
-                    }),
-                });
-            };
-            // Open, parse the tables, validate, close: one chunk file open at a time.
-            let reader = reader.map_err(|e| open_err(path, e))?;
-            let read_failure = |error: callrec_mp4::Error| match error {
-                callrec_mp4::Error::Read {
-                    kind: io::ErrorKind::UnexpectedEof,
-                    ..
-                } => changed(path, error.to_string()),
-                callrec_mp4::Error::Read { kind, .. } => {
-                    open_err(path, io::Error::new(kind, error.to_string()))
-                }
-                error => Error::Parse {
-                    index: chunk.index,
-                    document_id: chunk.document_id.clone(),
-                    path: path.clone(),
-                    error: Box::new(error),
-                },
-            };
-            let movie = callrec_mp4::Movie::read(&reader, callrec_mp4::ParseOptions::default())
-                .map_err(read_failure)?;
-            let defects = callrec_mp4::validate_source(&reader, &movie).map_err(read_failure)?;
-            if let Some(first) = defects.first() {
-                return Err(Error::Structure {
-                    index: chunk.index,
-                    document_id: chunk.document_id.clone(),
-                    path: path.clone(),
-                    defect: Box::new(first.clone()),
-                    defects: defects.len(),
-                });
-            }
-            if let Some(why) = reader.changed() {
-                return Err(changed(path, why));
-            }
-            stamps.push(Stamp {
-                index: chunk.index,
-                document_id: chunk.document_id.clone(),
-                path: path.clone(),
-                len: reader.len,
-                modified: reader.modified,
-                inode: reader.inode,
-            });
-            drop(reader);
-            let empty_edits = timeline
-                .as_ref()
-                .map(|t| empty_edits(t, chunk.index))
-                .unwrap_or_default();
-            let wall_start_us = timeline
-                .as_ref()
-                .zip(chunk.metadata.as_ref())
-                .map(|(t, m)| wall_start_us(t, m, chunk.index));
-            inputs.push(callrec_stitch::ChunkInput {
-                index: chunk.index,
-                name: chunk.document_id.clone(),
-                path: path.clone(),
-                movie,
-                empty_edits,
-                wall_start_us,
-            });
+        // Each chunk read on its own (in parallel on the copy threads' count, or the caller's
+        // pool); the first failure in chunk order is the error, whatever finished first.
+        let read = |i: usize| self.read_chunk(i, timeline.as_ref());
+        let all = || -> Vec<Result<_>> {
+            (0..self.meta.chunks.len())
+                .into_par_iter()
+                .map(read)
+                .collect()
+        };
+        let pool = opts.threads.and_then(|n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.clamp(1, max_threads()))
+                .build()
+                .ok()
+        });
+        let read = match &pool {
+            Some(pool) => pool.install(all),
+            None => all(),
+        };
+        let mut inputs = Vec::with_capacity(read.len());
+        let mut stamps = Vec::with_capacity(read.len());
+        for r in read {
+            let (input, stamp) = r?;
+            inputs.push(input);
+            stamps.push(stamp);
         }
         let plan = callrec_stitch::Plan::new(&inputs, &opts.stitch_options())?;
         Ok((inputs, plan, stamps))
+    }
+
+    /// [`Error::NotStitchable`] for a chunk without its media file.
+    fn media_absent(&self, chunk: &Chunk) -> Error {
+        Error::NotStitchable {
+            dir: self.dir.clone(),
+            problem: Box::new(Problem::MediaAbsent {
+                index: chunk.index,
+                document_id: chunk.document_id.clone(),
+                expected: self
+                    .dir
+                    .join(callrec_meta::naming::media_file(&chunk.document_id)),
+            }),
+        }
+    }
+
+    /// Chunk `i` read for a stitch: opened, its tables parsed, validated (a structural defect is
+    /// [`Error::Structure`]) and closed, with what the file was when read (its [`Stamp`]).
+    /// `timeline`: in wall-clock mode, where its pauses and start are.
+    fn read_chunk(
+        &self,
+        i: usize,
+        timeline: Option<&Timeline>,
+    ) -> Result<(callrec_stitch::ChunkInput, Stamp)> {
+        let chunk = &self.meta.chunks[i];
+        let open_err = |path: &Path, error: io::Error| Error::Open {
+            index: chunk.index,
+            document_id: chunk.document_id.clone(),
+            path: path.to_path_buf(),
+            error,
+        };
+        let changed = |path: &Path, why: String| Error::Changed {
+            index: chunk.index,
+            document_id: chunk.document_id.clone(),
+            path: path.to_path_buf(),
+            why,
+        };
+        let (Some(path), Some(reader)) = (&chunk.media_path, self.open_chunk(i)) else {
+            return Err(self.media_absent(chunk));
+        };
+        let reader = reader.map_err(|e| open_err(path, e))?;
+        let read_failure = |error: callrec_mp4::Error| match error {
+            callrec_mp4::Error::Read {
+                kind: io::ErrorKind::UnexpectedEof,
+                ..
+            } => changed(path, error.to_string()),
+            callrec_mp4::Error::Read { kind, .. } => {
+                open_err(path, io::Error::new(kind, error.to_string()))
+            }
+            error => Error::Parse {
+                index: chunk.index,
+                document_id: chunk.document_id.clone(),
+                path: path.clone(),
+                error: Box::new(error),
+            },
+        };
+        let movie = callrec_mp4::Movie::read(&reader, callrec_mp4::ParseOptions::default())
+            .map_err(read_failure)?;
+        let defects = callrec_mp4::validate_source(&reader, &movie).map_err(read_failure)?;
+        if let Some(first) = defects.first() {
+            return Err(Error::Structure {
+                index: chunk.index,
+                document_id: chunk.document_id.clone(),
+                path: path.clone(),
+                defect: Box::new(first.clone()),
+                defects: defects.len(),
+            });
+        }
+        if let Some(why) = reader.changed() {
+            return Err(changed(path, why));
+        }
+        let stamp = Stamp {
+            index: chunk.index,
+            document_id: chunk.document_id.clone(),
+            path: path.clone(),
+            len: reader.len,
+            modified: reader.modified,
+            inode: reader.inode,
+        };
+        drop(reader);
+        let input = callrec_stitch::ChunkInput {
+            index: chunk.index,
+            name: chunk.document_id.clone(),
+            path: path.clone(),
+            movie,
+            empty_edits: timeline
+                .map(|t| empty_edits(t, chunk.index))
+                .unwrap_or_default(),
+            wall_start_us: timeline
+                .zip(chunk.metadata.as_ref())
+                .map(|(t, m)| wall_start_us(t, m, chunk.index)),
+        };
+        Ok((input, stamp))
     }
 
     /// Stitches the chunks into one MP4 at [`StitchOptions::output`] (atomically: the path holds
