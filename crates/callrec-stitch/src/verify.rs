@@ -1,7 +1,8 @@
 //! The output read back before it is renamed into place: it parses with our parser, has no
 //! structural defect (every sample inside `mdat`, every H.264 sample tiled by its NAL length
-//! prefixes: a misplaced copy shows), and its sample tables, edit lists and timescales are the
-//! plan's, sample by sample. With [`crate::StitchOptions::verify_payload`] every copied byte is
+//! prefixes: a misplaced copy shows), and its header (`ftyp`, `moov`, the `mdat` header) is the
+//! plan's byte for byte, so its sample tables, edit lists and timescales are the plan's (where
+//! it is not, the error names the first track and sample that differ). With [`crate::StitchOptions::verify_payload`] every copied byte is
 //! also compared with its source.
 //!
 //! In the ranges the filesystem cloned (their blocks shared with the chunks, whose samples were
@@ -90,6 +91,24 @@ pub(crate) fn verify(
             format!("{} defect(s), the first: {d}", defects.len()),
         ));
     }
+    // The header on disk is the plan's, byte for byte: then its tables, edit lists and
+    // timescales are the plan's. Otherwise the comparison below names what differs.
+    let mut header = vec![0u8; plan.header().len()];
+    file.read_exact_at(&mut header, 0)
+        .map_err(|e| fail(out, format!("it cannot be read back: {e}")))?;
+    if header != plan.header() {
+        compare_tables(plan, &got, out)?;
+        return Err(fail(out, "its header is not the plan's bytes".into()));
+    }
+    if payload {
+        verify_payload(plan, file, out)?;
+    }
+    Ok(())
+}
+
+/// The output's parsed tables (`got`) against the plan's header parsed: the movie and track
+/// timescales, edit lists, kinds and every sample (size, time, offset).
+fn compare_tables(plan: &Plan, got: &Movie, out: &Path) -> Result<()> {
     let want = Movie::parse_with(
         plan.header(),
         ParseOptions {
@@ -130,9 +149,6 @@ pub(crate) fn verify(
                 ),
             ));
         }
-    }
-    if payload {
-        verify_payload(plan, file, out)?;
     }
     Ok(())
 }
@@ -195,6 +211,78 @@ fn verify_payload(plan: &Plan, file: &File, out: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A written output reads back; one whose header differs from the plan's is refused: in a
+    /// byte no table holds (the `ftyp` minor version) as not the plan's bytes, in a sample
+    /// size by the track and sample that differ.
+    #[test]
+    fn a_header_that_is_not_the_plans_bytes_is_refused() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/recordings/basic"
+        );
+        let path = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "mp4"))
+            .min()
+            .unwrap();
+        let movie = Movie::parse(&std::fs::read(&path).unwrap()).unwrap();
+        let chunks = [crate::ChunkInput {
+            index: 0,
+            name: "c0".into(),
+            path,
+            movie,
+            empty_edits: Vec::new(),
+            wall_start_us: None,
+        }];
+        let opts = crate::StitchOptions::default();
+        let plan = Plan::new(&chunks, &opts).unwrap();
+        // Written by hand, not by `write()`: this test binary's temporary files belong to
+        // temp.rs's tests (its `remove_all` is process-wide).
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out.mp4");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&out)
+            .unwrap();
+        file.set_len(plan.output_len()).unwrap();
+        file.write_all_at(plan.header(), 0).unwrap();
+        for (at, bytes) in plan.literals() {
+            file.write_all_at(bytes, *at).unwrap();
+        }
+        let src = std::fs::read(plan.source_path(0).unwrap()).unwrap();
+        for r in plan.copies() {
+            let from = r.src_offset as usize..(r.src_offset + r.len) as usize;
+            file.write_all_at(&src[from], r.dst_offset).unwrap();
+        }
+        verify(&plan, &file, &out, &[], false).unwrap();
+        // ftyp: size, "ftyp", major brand, minor version (bytes 12..16).
+        file.write_all_at(&[0xee], 15).unwrap();
+        let e = verify(&plan, &file, &out, &[], false).unwrap_err();
+        assert!(e.to_string().contains("not the plan's bytes"), "{e}");
+        file.write_all_at(&plan.header()[15..16], 15).unwrap();
+        verify(&plan, &file, &out, &[], false).unwrap();
+        // The last entry of the second stsz: the last sample of track 2 (audio: no NAL walk)
+        // one byte shorter.
+        let h = plan.header();
+        let first = h.windows(4).position(|w| w == b"stsz").unwrap();
+        let at = first
+            + 4
+            + h[first + 4..]
+                .windows(4)
+                .position(|w| w == b"stsz")
+                .unwrap();
+        let size = u32::from_be_bytes(h[at - 4..at].try_into().unwrap()) as usize;
+        let last = at - 4 + size - 4;
+        let n = u32::from_be_bytes(h[last..last + 4].try_into().unwrap());
+        file.write_all_at(&(n - 1).to_be_bytes(), last as u64)
+            .unwrap();
+        let e = verify(&plan, &file, &out, &[], false).unwrap_err();
+        assert!(e.to_string().contains("track 2 sample"), "{e}");
+    }
 
     #[test]
     fn cloned_ranges_are_cut_at_every_spot() {
