@@ -99,8 +99,9 @@ pub fn stitch(
 
 /// Writes the planned output to `out`.
 ///
-/// The file is built as a [`temp::Temp`](crate::temp::Temp) in `out`'s directory, synced, then
-/// renamed over `out` (and the directory synced): `out` never holds a partial file, and on any error the
+/// The file is built as a [`temp::Temp`](crate::temp::Temp) in `out`'s directory, synced and read
+/// back (the two at once: see [`crate::verify`]), then renamed over `out` (and the directory
+/// synced): `out` never holds a partial file, and on any error the
 /// temporary file is removed. Chunk files are only opened for reading; a target that is one of
 /// them is refused ([`Error::OutputIsInput`]), as is a chunk file shorter than its samples need
 /// ([`Error::SourceTruncated`], checked before anything is created).
@@ -123,6 +124,85 @@ pub fn write(
     opts: &StitchOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Summary> {
+    check_sources(plan, out)?;
+    // Errors name the target, never the temporary file.
+    let mut temp =
+        crate::temp::Temp::new(out).map_err(io_err("create a temporary file for", out))?;
+    let tmp = temp.path().to_path_buf();
+    write_fixed(plan, temp.as_file_mut(), out)?;
+    let f = temp.as_file();
+    let block = clone_block(f, opts);
+    let counts = Counts {
+        buffered: opts.no_reflink,
+        shared: AtomicU64::new(0),
+        copied: AtomicU64::new(0),
+        clone_refused: AtomicBool::new(block.is_none()),
+        cloned: Mutex::new(Vec::new()),
+    };
+    let pieces = pieces(plan.copies(), block);
+    let target = Target {
+        file: f,
+        tmp: &tmp,
+        out,
+    };
+    copy_and_flush(plan, &pieces, &target, opts.threads, &counts, progress)?;
+    let cloned = counts
+        .cloned
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    sync_and_verify(plan, f, out, &cloned, opts.verify_payload)?;
+    temp.persist(out)
+        .map_err(io_err("rename the temporary file to", out))?;
+    Ok(Summary {
+        chunks: plan.chunks().len(),
+        duration_ms: plan.duration_ms(),
+        duration_us: plan.duration_us(),
+        bytes: plan.output_len(),
+        shared: counts.shared.load(Ordering::Relaxed),
+        copied: counts.copied.load(Ordering::Relaxed),
+        placements: plan.chunks().to_vec(),
+        tracks: plan.tracks().to_vec(),
+        path: out.to_path_buf(),
+    })
+}
+
+/// Syncs the temporary file (data and size) and reads it back ([`crate::verify`]) at the same
+/// time: the read-back reads the page cache, which holds the same bytes before and after the
+/// sync, and waiting for the disk leaves the CPU free (the sync of a copied hour took longer
+/// than its read-back). Both must succeed; a sync error is reported first, as when they ran
+/// one after the other.
+fn sync_and_verify(
+    plan: &Plan,
+    f: &File,
+    out: &Path,
+    cloned: &[std::ops::Range<u64>],
+    payload: bool,
+) -> Result<()> {
+    let (synced, verified) = std::thread::scope(|s| {
+        let sync = s.spawn(|| f.sync_all());
+        let verified = crate::verify::verify(plan, f, out, cloned, payload);
+        let synced = sync
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the syncing thread panicked")));
+        (synced, verified)
+    });
+    synced.map_err(io_err("sync", out))?;
+    verified
+}
+
+/// The temporary file being written: its open handle, its path, and the target it will be
+/// renamed to (which errors name).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    file: &'a File,
+    tmp: &'a Path,
+    out: &'a Path,
+}
+
+/// Refuses a chunk file shorter than its samples need ([`Error::SourceTruncated`]) and a
+/// target that is one of the chunk files ([`Error::OutputIsInput`]), before anything is
+/// created.
+fn check_sources(plan: &Plan, out: &Path) -> Result<()> {
     let out_canon = std::fs::canonicalize(out).ok();
     for (path, index, name, needed) in plan.source_checks() {
         let len = std::fs::metadata(path)
@@ -145,11 +225,12 @@ pub fn write(
             });
         }
     }
-    // Errors name the target, never the temporary file.
-    let mut temp =
-        crate::temp::Temp::new(out).map_err(io_err("create a temporary file for", out))?;
-    let tmp = temp.path().to_path_buf();
-    let f = temp.as_file_mut();
+    Ok(())
+}
+
+/// Sizes the temporary file and writes what the plan holds itself: the header and the silent
+/// frames (the alignment's padding is the zeros of the sized file).
+fn write_fixed(plan: &Plan, f: &mut File, out: &Path) -> Result<()> {
     f.set_len(plan.output_len())
         .map_err(io_err("set the length of the temporary file for", out))?;
     f.write_all(plan.header())
@@ -158,30 +239,44 @@ pub fn write(
         f.write_all_at(bytes, *at)
             .map_err(io_err("write the silent frames of", out))?;
     }
-    let f = temp.as_file();
+    Ok(())
+}
+
+/// The block size clones are cut at (the output file's `st_blksize`), or `None` when cloning is
+/// off ([`StitchOptions::no_reflink`]) or the size is not a power of two.
+fn clone_block(f: &File, opts: &StitchOptions) -> Option<u64> {
+    if opts.no_reflink {
+        None
+    } else {
+        Some(f.metadata().map(|m| m.blksize()).unwrap_or(DEFAULT_BLOCK))
+            .filter(|b| *b > 1 && b.is_power_of_two())
+    }
+}
+
+/// Runs [`copy_pieces`] on the pool `opts.threads` asks for (the current one when `None`),
+/// with a flusher thread beside it for a large output.
+///
+/// A large output is flushed to disk while the copy runs, so that the final sync has little
+/// left to wait for (it took as long as the copy itself: 0.22 s for 464 MB). Errors of the
+/// flusher are this file's sync errors (it uses the same file description). Cloned ranges
+/// need no flushing: it syncs only once bytes were copied since its last sync.
+fn copy_and_flush(
+    plan: &Plan,
+    pieces: &[Piece],
+    target: &Target,
+    threads: Option<usize>,
+    counts: &Counts,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    let Target { file: f, tmp, out } = *target;
     // Header, silent frames and the alignment's zero padding are in place: what is left is
     // the copies.
     let copying: u64 = plan.copies().iter().map(|r| r.len).sum();
     let written = plan.output_len().saturating_sub(copying);
     let done = Mutex::new(written);
     progress(written);
-
-    let block = if opts.no_reflink {
-        None
-    } else {
-        Some(f.metadata().map(|m| m.blksize()).unwrap_or(DEFAULT_BLOCK))
-            .filter(|b| *b > 1 && b.is_power_of_two())
-    };
-    let pieces = pieces(plan.copies(), block);
-    let counts = Counts {
-        buffered: opts.no_reflink,
-        shared: AtomicU64::new(0),
-        copied: AtomicU64::new(0),
-        clone_refused: AtomicBool::new(block.is_none()),
-        cloned: Mutex::new(Vec::new()),
-    };
-    let run = || copy_pieces(plan, &pieces, &tmp, out, &done, &counts, progress);
-    let copy = || match opts.threads {
+    let run = || copy_pieces(plan, pieces, tmp, out, &done, counts, progress);
+    let copy = || match threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build()
@@ -193,10 +288,6 @@ pub fn write(
             .install(run),
         None => run(),
     };
-    // A large output is flushed to disk while the copy runs, so that the final sync has little
-    // left to wait for (it took as long as the copy itself: 0.22 s for 464 MB). Errors of the
-    // flusher are this file's sync errors (it uses the same file description). Cloned ranges
-    // need no flushing: it syncs only once bytes were copied since its last sync.
     let copied = AtomicBool::new(false);
     let (copy_result, flush_result) = std::thread::scope(|s| {
         let flusher = (plan.output_len() >= FLUSH_FROM).then(|| {
@@ -226,27 +317,7 @@ pub fn write(
         (r, fr)
     });
     copy_result?;
-    flush_result.map_err(io_err("sync", out))?;
-
-    f.sync_all().map_err(io_err("sync", out))?;
-    let cloned = counts
-        .cloned
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
-    crate::verify::verify(plan, f, out, &cloned, opts.verify_payload)?;
-    temp.persist(out)
-        .map_err(io_err("rename the temporary file to", out))?;
-    Ok(Summary {
-        chunks: plan.chunks().len(),
-        duration_ms: plan.duration_ms(),
-        duration_us: plan.duration_us(),
-        bytes: plan.output_len(),
-        shared: counts.shared.load(Ordering::Relaxed),
-        copied: counts.copied.load(Ordering::Relaxed),
-        placements: plan.chunks().to_vec(),
-        tracks: plan.tracks().to_vec(),
-        path: out.to_path_buf(),
-    })
+    flush_result.map_err(io_err("sync", out))
 }
 
 /// One piece of work: `len` bytes of chunk `chunk` from `src` to `dst`, cloned or copied.

@@ -1,5 +1,5 @@
 //! [`Recording::plan`]'s steps: refuse a recording whose chunk sequence is wrong, read and
-//! validate each chunk (one file open at a time), place it on the wall clock, then plan.
+//! validate each chunk (one file open per thread), place it on the wall clock, then plan.
 
 use std::io;
 use std::path::PathBuf;
@@ -42,8 +42,8 @@ impl Recording {
         let timeline = opts.wall_clock.then(|| self.timeline());
         let mut inputs = Vec::with_capacity(self.meta.chunks.len());
         let mut stamps = Vec::with_capacity(self.meta.chunks.len());
-        for (i, chunk) in self.meta.chunks.iter().enumerate() {
-            let read = self.read_chunk(i, chunk)?;
+        for (chunk, read) in self.meta.chunks.iter().zip(self.read_chunks(opts)) {
+            let read = read?;
             stamps.push(read.stamp);
             inputs.push(callrec_stitch::ChunkInput {
                 index: chunk.index,
@@ -66,6 +66,31 @@ impl Recording {
             plan,
             stamps,
         })
+    }
+
+    /// Every chunk read ([`Recording::read_chunk`]), in parallel on the copy threads' count
+    /// (`opts.threads`, or the caller's pool), in chunk order: the first failure in that order
+    /// is the error, whatever finished first.
+    fn read_chunks(&self, opts: &StitchOptions) -> Vec<Result<ReadChunk>> {
+        use rayon::prelude::*;
+        let all = || -> Vec<Result<ReadChunk>> {
+            self.meta
+                .chunks
+                .par_iter()
+                .enumerate()
+                .map(|(i, chunk)| self.read_chunk(i, chunk))
+                .collect()
+        };
+        let pool = opts.threads.and_then(|n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.clamp(1, crate::max_threads()))
+                .build()
+                .ok()
+        });
+        match &pool {
+            Some(pool) => pool.install(all),
+            None => all(),
+        }
     }
 
     /// Opens chunk `i`, parses its tables, validates it and closes it: a chunk without media

@@ -54,6 +54,35 @@ pub(super) fn lay_out(
     timing: &Timing,
     align: Option<u64>,
 ) -> Result<Bytes> {
+    let used = used_spans(chunks, maps, timing);
+    let (runs, sources) = runs_and_sources(chunks, used);
+    let placed = crate::layout::lay_out(runs, align)?;
+    let anchors = silence_anchors(chunks, maps, timing);
+    let block = align.unwrap_or(1).max(1);
+    let Silenced {
+        copies,
+        literals,
+        moved,
+        shift,
+    } = insert_silence(&placed, &anchors, &timing.silence, block);
+    let chunk_ranges = chunk_ranges(&copies, chunks.len());
+    let payload_len = placed
+        .len
+        .checked_add(shift)
+        .ok_or_else(|| overflow("mdat size"))?;
+    Ok(Bytes {
+        copies,
+        sources,
+        chunk_ranges,
+        moved,
+        literals,
+        payload_len,
+        residue: placed.residue,
+    })
+}
+
+/// Per chunk: the byte spans (start, end) of the samples `timing` keeps, unsorted.
+fn used_spans(chunks: &[ChunkInput], maps: &[Vec<usize>], timing: &Timing) -> Vec<Vec<(u64, u64)>> {
     let mut used: Vec<Vec<(u64, u64)>> = vec![Vec::new(); chunks.len()];
     for (i, t) in timing.tracks.iter().enumerate() {
         for s in &t.samples {
@@ -66,6 +95,15 @@ pub(super) fn lay_out(
             }
         }
     }
+    used
+}
+
+/// The spans of each chunk sorted and merged into runs (chunk, source offset, length), in
+/// chunk then file order; and per chunk its [`Source`] (how many of its bytes the runs need).
+fn runs_and_sources(
+    chunks: &[ChunkInput],
+    used: Vec<Vec<(u64, u64)>>,
+) -> (Vec<(usize, u64, u64)>, Vec<Source>) {
     let mut runs: Vec<(usize, u64, u64)> = Vec::new();
     let mut sources = Vec::with_capacity(chunks.len());
     for (ci, (c, mut spans_b)) in chunks.iter().zip(used).enumerate() {
@@ -90,15 +128,36 @@ pub(super) fn lay_out(
             needed,
         });
     }
-    let placed = crate::layout::lay_out(runs, align)?;
-    let anchors = silence_anchors(chunks, maps, timing);
-    let block = align.unwrap_or(1).max(1);
+    (runs, sources)
+}
+
+/// The placed copies with the silent frames put in: see [`insert_silence`].
+struct Silenced {
+    /// The copies in output order, split where silence goes between their bytes.
+    copies: Vec<CopyRange>,
+    /// The silent frames' bytes and where they go (payload offsets).
+    literals: Vec<(u64, Vec<u8>)>,
+    /// Silence block ranges and where they land: (block start, block end, payload offset).
+    moved: Vec<(u64, u64, u64)>,
+    /// The bytes the silence adds (whole `block`s per anchor).
+    shift: u64,
+}
+
+/// Puts the silence of each anchor ([`silence_anchors`]) just before the bytes of the frame it
+/// precedes (splitting that frame's copy), or after its chunk's last copy, in a space of whole
+/// `block`s: every later copy moves by that space.
+fn insert_silence(
+    placed: &crate::layout::Layout,
+    anchors: &[(usize, u64, u64, u64)],
+    silence: &[u8],
+    block: u64,
+) -> Silenced {
     let mut copies: Vec<CopyRange> = Vec::with_capacity(placed.copies.len() + anchors.len());
     let mut literals: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut moved: Vec<(u64, u64, u64)> = Vec::new();
     let mut shift = 0u64;
     let mut put = |at: u64, a: u64, b: u64, shift: &mut u64| {
-        literals.push((at, timing.silence[a as usize..b as usize].to_vec()));
+        literals.push((at, silence[a as usize..b as usize].to_vec()));
         moved.push((a, b, at));
         *shift += (b - a).div_ceil(block) * block;
     };
@@ -137,28 +196,25 @@ pub(super) fn lay_out(
     for &(_, _, a, b) in ai {
         put(placed.len + shift, a, b, &mut shift);
     }
-    // Each chunk's copies, now that ranges were split.
-    let mut chunk_ranges: Vec<(usize, usize)> = vec![(0, 0); chunks.len()];
+    Silenced {
+        copies,
+        literals,
+        moved,
+        shift,
+    }
+}
+
+/// Per chunk: its range of `copies` (which are in chunk order).
+fn chunk_ranges(copies: &[CopyRange], chunks: usize) -> Vec<(usize, usize)> {
+    let mut ranges: Vec<(usize, usize)> = vec![(0, 0); chunks];
     let mut from = 0;
     for (n, c) in copies.iter().enumerate() {
         if copies.get(n + 1).is_none_or(|d| d.chunk != c.chunk) {
-            chunk_ranges[c.chunk] = (from, n + 1);
+            ranges[c.chunk] = (from, n + 1);
             from = n + 1;
         }
     }
-    let payload_len = placed
-        .len
-        .checked_add(shift)
-        .ok_or_else(|| overflow("mdat size"))?;
-    Ok(Bytes {
-        copies,
-        sources,
-        chunk_ranges,
-        moved,
-        literals,
-        payload_len,
-        residue: placed.residue,
-    })
+    ranges
 }
 
 /// Where the silent frames go: (chunk, source offset of the frame they precede on their track

@@ -270,6 +270,53 @@ fn placements(
     Ok(placements)
 }
 
+/// Step 0 of [`Plan::new`]: per chunk, the index of its track matching each of `first`'s
+/// ([`match_tracks`]); then the decode order of every chunk track, and [`MAX_SAMPLES`].
+fn matched(first: &ChunkInput, chunks: &[ChunkInput]) -> Result<Vec<Vec<usize>>> {
+    let maps: Vec<Vec<usize>> = chunks
+        .iter()
+        .map(|c| match_tracks(first, c))
+        .collect::<Result<_>>()?;
+    check_decode_order(chunks, &maps)?;
+    let samples: usize = chunks
+        .iter()
+        .flat_map(|c| c.movie.tracks.iter().map(|t| t.samples.len()))
+        .sum();
+    if samples > MAX_SAMPLES {
+        return Err(Error::TooLarge {
+            samples,
+            max: MAX_SAMPLES,
+        });
+    }
+    Ok(maps)
+}
+
+/// The chunk tracks `timing` converted to their output track's timescale.
+fn rescaled(chunks: &[ChunkInput], maps: &[Vec<usize>], timing: &timing::Timing) -> Vec<Rescaled> {
+    timing
+        .rescaled
+        .iter()
+        .map(|&(k, i)| Rescaled {
+            index: chunks[k].index,
+            name: chunks[k].name.clone(),
+            kind: chunks[0].movie.tracks[i].kind,
+            from: chunks[k].movie.tracks[maps[k][i]].timescale.get(),
+            to: timing.tracks[i].timescale,
+        })
+        .collect()
+}
+
+/// Moves the copies and silent frames of `bytes` behind the header: payload offsets become file
+/// offsets.
+fn behind(bytes: &mut bytes::Bytes, payload_start: u64) {
+    for r in &mut bytes.copies {
+        r.dst_offset += payload_start;
+    }
+    for l in &mut bytes.literals {
+        l.0 += payload_start;
+    }
+}
+
 /// The most samples a plan holds (every track, every chunk): about 2.4 days of 8 fps video and
 /// 16 kHz AAC, so that planning stays within about a gigabyte whatever the chunk count.
 pub const MAX_SAMPLES: usize = 5_000_000;
@@ -280,25 +327,10 @@ impl Plan {
     /// Errors: [`Error::NoChunks`]; [`Error::Mismatch`] naming the chunk and parameter when its
     /// tracks do not match the first chunk's; [`Error::Unsupported`] for edit rates other than 1,
     /// decode times that go backwards, bad sample description indexes; [`Error::Overflow`].
-    // Past 80 lines on purpose: the six numbered steps read top to bottom here, each one a call
-    // into its own module; splitting further would hide the order they depend on.
     pub fn new(chunks: &[ChunkInput], opts: &StitchOptions) -> Result<Plan> {
         let first = chunks.first().ok_or(Error::NoChunks)?;
-        let maps: Vec<Vec<usize>> = chunks
-            .iter()
-            .map(|c| match_tracks(first, c))
-            .collect::<Result<_>>()?;
-        check_decode_order(chunks, &maps)?;
-        let samples: usize = chunks
-            .iter()
-            .flat_map(|c| c.movie.tracks.iter().map(|t| t.samples.len()))
-            .sum();
-        if samples > MAX_SAMPLES {
-            return Err(Error::TooLarge {
-                samples,
-                max: MAX_SAMPLES,
-            });
-        }
+        // 0. Each chunk's tracks matched to the first chunk's; decode order; the size cap.
+        let maps = matched(first, chunks)?;
 
         // 1. What each chunk presents on each track.
         let windows = presentations(chunks, &maps)?;
@@ -316,7 +348,7 @@ impl Plan {
         let placements = placements(chunks, &timing, m)?;
 
         // 4. Byte layout of the mdat payload.
-        let bytes = bytes::lay_out(chunks, &maps, &timing, opts.align)?;
+        let mut bytes = bytes::lay_out(chunks, &maps, &timing, opts.align)?;
 
         // 5. Merged tracks: samples, descriptions, the edit list.
         let ids = tracks::track_ids(first);
@@ -326,26 +358,7 @@ impl Plan {
             .enumerate()
             .map(|(i, tt)| tracks::merge(chunks, &maps, &bytes, i, tt, ids[i], m))
             .collect::<Result<Vec<_>>>()?;
-        let rescaled = timing
-            .rescaled
-            .iter()
-            .map(|&(k, i)| Rescaled {
-                index: chunks[k].index,
-                name: chunks[k].name.clone(),
-                kind: first.movie.tracks[i].kind,
-                from: chunks[k].movie.tracks[maps[k][i]].timescale.get(),
-                to: timing.tracks[i].timescale,
-            })
-            .collect();
-
-        let bytes::Bytes {
-            mut copies,
-            sources,
-            payload_len,
-            residue,
-            mut literals,
-            ..
-        } = bytes;
+        let rescaled = rescaled(chunks, &maps, &timing);
 
         // 6. Header: ftyp, moov, mdat header; the copies move behind it.
         let next_track_id = ids.iter().max().copied().unwrap_or(0).saturating_add(1);
@@ -353,22 +366,16 @@ impl Plan {
             &out_tracks,
             movie_ts,
             next_track_id,
-            payload_len,
-            residue,
+            bytes.payload_len,
+            bytes.residue,
             opts.align,
         )?;
-        let payload_start = header.payload_start;
-        for r in &mut copies {
-            r.dst_offset += payload_start;
-        }
-        for l in &mut literals {
-            l.0 += payload_start;
-        }
+        behind(&mut bytes, header.payload_start);
         Ok(Plan {
             header: header.bytes,
-            copies,
-            sources,
-            output_len: payload_start + payload_len,
+            copies: bytes.copies,
+            sources: bytes.sources,
+            output_len: header.payload_start + bytes.payload_len,
             timescale: movie_ts as u32,
             duration: header.duration,
             exact,
@@ -376,7 +383,7 @@ impl Plan {
             chunks: placements,
             tracks: header.tracks,
             rescaled,
-            literals,
+            literals: bytes.literals,
             silent_frames: timing.silent_frames,
             dropped_frames: timing.dropped_frames,
         })

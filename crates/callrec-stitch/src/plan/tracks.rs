@@ -10,20 +10,40 @@ use super::{kind_name, mticks, presented, unsupported};
 use crate::{ChunkInput, Error, Result};
 
 /// For each track of `first`, the index of the matching track in `c` (n-th of the same kind).
-// Past 80 lines on purpose: one check after the other, in the order the errors are reported
-// (counts, then codec parameters); splitting it would scatter that order.
+/// The checks run in the order their errors are reported: track counts, then each track's
+/// codec parameters.
 pub(super) fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usize>> {
-    let mismatch = |parameter: String, found: String, expected: String| Error::Mismatch {
+    let map = track_map(first, c)?;
+    check_codecs(first, c, &map)?;
+    Ok(map)
+}
+
+/// [`Error::Mismatch`] of chunk `c` against `first`.
+fn mismatch(
+    first: &ChunkInput,
+    c: &ChunkInput,
+    parameter: String,
+    found: String,
+    expected: String,
+) -> Error {
+    Error::Mismatch {
         index: c.index,
         name: c.name.clone(),
         first_index: first.index,
         parameter,
         found,
         expected,
-    };
+    }
+}
+
+/// The n-th track of each kind of `first` matched to the n-th of that kind in `c`; a
+/// different track count, in all or of one kind, is a mismatch.
+fn track_map(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usize>> {
     let (t0, tk) = (&first.movie.tracks, &c.movie.tracks);
     if t0.len() != tk.len() {
         return Err(mismatch(
+            first,
+            c,
             "track count".into(),
             tk.len().to_string(),
             t0.len().to_string(),
@@ -43,6 +63,8 @@ pub(super) fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usi
                 let n0 = t0.iter().filter(|u| u.kind == t.kind).count();
                 let nk = tk.iter().filter(|u| u.kind == t.kind).count();
                 return Err(mismatch(
+                    first,
+                    c,
                     format!("{} track count", kind_name(t.kind)),
                     nk.to_string(),
                     n0.to_string(),
@@ -50,7 +72,14 @@ pub(super) fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usi
             }
         }
     }
-    // Codec parameters first (what a person recognises), then timescales.
+    Ok(map)
+}
+
+/// Every sample description of each track of `c` against the first one of its matching track
+/// in `first`: the codec, and for AAC the object type, sample rate and channel count (codec
+/// parameters first: what a person recognises).
+fn check_codecs(first: &ChunkInput, c: &ChunkInput, map: &[usize]) -> Result<()> {
+    let (t0, tk) = (&first.movie.tracks, &c.movie.tracks);
     for (i, t) in t0.iter().enumerate() {
         let u = &tk[map[i]];
         let kind = kind_name(t.kind);
@@ -63,37 +92,48 @@ pub(super) fn match_tracks(first: &ChunkInput, c: &ChunkInput) -> Result<Vec<usi
         for e in &u.entries {
             if e.fourcc != e0.fourcc {
                 return Err(mismatch(
+                    first,
+                    c,
                     format!("{kind} codec"),
                     e.fourcc.to_string(),
                     e0.fourcc.to_string(),
                 ));
             }
             if let (Codec::Aac(a), Codec::Aac(a0)) = (&e.codec, &e0.codec) {
-                if a.object_type != a0.object_type {
-                    return Err(mismatch(
-                        format!("{kind} AAC object type"),
+                let differ = if a.object_type != a0.object_type {
+                    Some((
+                        "AAC object type",
                         a.object_type.to_string(),
                         a0.object_type.to_string(),
-                    ));
-                }
-                if a.sample_rate != a0.sample_rate {
-                    return Err(mismatch(
-                        format!("{kind} sample rate"),
+                    ))
+                } else if a.sample_rate != a0.sample_rate {
+                    Some((
+                        "sample rate",
                         format!("{} Hz", a.sample_rate),
                         format!("{} Hz", a0.sample_rate),
-                    ));
-                }
-                if a.channels != a0.channels {
-                    return Err(mismatch(
-                        format!("{kind} channel count"),
+                    ))
+                } else if a.channels != a0.channels {
+                    Some((
+                        "channel count",
                         a.channels.to_string(),
                         a0.channels.to_string(),
+                    ))
+                } else {
+                    None
+                };
+                if let Some((what, found, expected)) = differ {
+                    return Err(mismatch(
+                        first,
+                        c,
+                        format!("{kind} {what}"),
+                        found,
+                        expected,
                     ));
                 }
             }
         }
     }
-    Ok(map)
+    Ok(())
 }
 
 /// Decode times must increase by at most 32 bits per sample in every chunk track: the rule
