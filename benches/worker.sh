@@ -73,6 +73,10 @@ for r in $(seq "$ROUNDS"); do
     bend=$(date +%s.%N)
     read -r WALL RSS < "$WORK/worker.time"
     echo "$JOB $WALL $RSS $start $mid $end $bstart $bend $BLOB" >> "$WORK/rounds"
+    # Azurite keeps every blob in memory: each round starts from the same state.
+    for b in "bench-1h-$r/recording.mp4" "curl-$r.bin" "curl-blocks-$r.bin"; do
+        curl -sf -X DELETE "$C/$b?$SAS" >/dev/null || true
+    done
 done
 python3 - "$WORK/rounds" <<'PY'
 import statistics, sys
