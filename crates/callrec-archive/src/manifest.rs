@@ -344,6 +344,27 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_serializes_its_fields_in_order_and_reads_back() {
+        let e = entry("2024-05-14/basic", "basic");
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            line,
+            concat!(
+                r#"{"dir":"2024-05-14/basic","key":"basic","call_id":null,"status":"ok","#,
+                r#""reason":null,"inputs":"i","chunks":3,"errors":0,"warnings":0,"#,
+                r#""media_ms":15000,"wall_ms":15000,"paused_ms":0,"wall_clock":false,"#,
+                r#""outputs":{"check.json":{"bytes":2,"sha256":"#,
+                r#""44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"}},"#,
+                r#""seconds":0.5}"#
+            )
+        );
+        assert_eq!(serde_json::from_str::<Entry>(&line).unwrap(), e);
+        let no_media = line.replace(r#""media_ms":15000,"#, "");
+        let read = serde_json::from_str::<Entry>(&no_media).unwrap();
+        assert_eq!(read.media_ms, None);
+    }
+
+    #[test]
     fn describe_hashes_what_output_of_hashes() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x");
