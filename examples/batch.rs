@@ -50,7 +50,7 @@ struct Args {
 
 fn log_line(e: &Entry) -> String {
     let mut line = format!("{:<8} {}  ({})", e.status.as_str(), e.key, e.dir);
-    if let Some(ms) = e.media_ms {
+    if let Some(ms) = e.measures.media_ms {
         line += &format!("  {:.3} s", ms as f64 / 1e3);
     }
     if let Some(mp4) = e.outputs.get(batch::RECORDING_MP4) {

@@ -162,13 +162,13 @@ impl Summary {
                 e.status.as_str().into(),
                 e.key.clone(),
                 e.dir.clone(),
-                e.chunks.to_string(),
-                ms(e.media_ms),
-                ms(e.wall_ms),
+                e.measures.chunks.to_string(),
+                ms(e.measures.media_ms),
+                ms(e.measures.wall_ms),
                 e.outputs
                     .get(RECORDING_MP4)
                     .map_or("-".into(), |o| o.bytes.to_string()),
-                format!("{}/{}", e.errors, e.warnings),
+                format!("{}/{}", e.measures.errors, e.measures.warnings),
                 note,
             ]);
         }

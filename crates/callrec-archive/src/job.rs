@@ -11,7 +11,7 @@ use std::time::Instant;
 use callrec::crates::mp4::TrackKind;
 use callrec::crates::stitch::temp;
 
-use crate::manifest::{describe, Entry, Output, Status};
+use crate::manifest::{describe, Entry, Measures, Output, Status};
 use crate::names::{CHECK_JSON, OUTPUTS, RECORDING_MP4, TIMELINE_JSON};
 
 /// How a [`Job`] archives its recording.
@@ -86,18 +86,8 @@ pub struct Outcome {
     /// The check report, when the recording could be opened and checked (also in
     /// [`CHECK_JSON`]).
     pub report: Option<callrec::Report>,
-    /// Chunks in the recording.
-    pub chunks: usize,
-    /// Error findings of the check.
-    pub errors: usize,
-    /// Warning findings of the check.
-    pub warnings: usize,
-    /// Presented duration of the stitched file, in milliseconds.
-    pub media_ms: Option<u64>,
-    /// Wall-clock span of the recording, in milliseconds.
-    pub wall_ms: Option<u64>,
-    /// Paused time, in milliseconds.
-    pub paused_ms: Option<u64>,
+    /// Chunks, findings and durations.
+    pub measures: Measures,
     /// The outputs in place, by file name, with size and SHA-256.
     pub outputs: BTreeMap<String, Output>,
     /// Seconds the job took.
@@ -110,12 +100,7 @@ impl Outcome {
             status: Status::Ok,
             reason: None,
             report: None,
-            chunks: 0,
-            errors: 0,
-            warnings: 0,
-            media_ms: None,
-            wall_ms: None,
-            paused_ms: None,
+            measures: Measures::default(),
             outputs: BTreeMap::new(),
             seconds: 0.0,
         }
@@ -138,12 +123,7 @@ impl Outcome {
             status: self.status,
             reason: self.reason.clone(),
             inputs: fingerprint.to_string(),
-            chunks: self.chunks,
-            errors: self.errors,
-            warnings: self.warnings,
-            media_ms: self.media_ms,
-            wall_ms: self.wall_ms,
-            paused_ms: self.paused_ms,
+            measures: self.measures,
             wall_clock,
             outputs: self.outputs.clone(),
             seconds: self.seconds,
@@ -278,7 +258,7 @@ impl Job {
         remove_temporaries(out_dir).map_err(|e| Failure::io("cannot clean", out_dir, e))?;
 
         let recording = callrec::Recording::open(&self.recording_dir)?;
-        outcome.chunks = recording.chunks().len();
+        outcome.measures.chunks = recording.chunks().len();
         if !self.options.stitch_first {
             self.check(&recording, outcome)?;
             return self.stitch(&recording, outcome, progress, on_mp4);
@@ -299,8 +279,8 @@ impl Job {
     fn check(&self, recording: &callrec::Recording, outcome: &mut Outcome) -> Result<(), Failure> {
         let out_dir = &self.out_dir;
         let report = recording.check()?;
-        outcome.errors = report.errors;
-        outcome.warnings = report.warnings;
+        outcome.measures.errors = report.errors;
+        outcome.measures.warnings = report.warnings;
         let mut check = report.to_json();
         check.push('\n');
         write_output(out_dir, CHECK_JSON, check.as_bytes(), outcome)?;
@@ -313,8 +293,8 @@ impl Job {
 
         let timeline = recording.timeline();
         let ms = |n: callrec::crates::meta::Nanos| n.as_millis_f64().round().max(0.0) as u64;
-        outcome.wall_ms = Some(ms(timeline.wall_total()));
-        outcome.paused_ms = Some(ms(timeline.paused_total()));
+        outcome.measures.wall_ms = Some(ms(timeline.wall_total()));
+        outcome.measures.paused_ms = Some(ms(timeline.paused_total()));
         write_output(
             out_dir,
             TIMELINE_JSON,
@@ -325,7 +305,7 @@ impl Job {
         match first_error {
             Some(first) => Err(Failure::rejected(format!(
                 "check found {}, first: {first}",
-                plural(outcome.errors, "error"),
+                plural(outcome.measures.errors, "error"),
             ))),
             None => Ok(()),
         }
@@ -342,7 +322,7 @@ impl Job {
         let mp4 = self.out_dir.join(RECORDING_MP4);
         let stitch_opts = callrec::StitchOptions::new(&mp4).wall_clock(self.options.wall_clock);
         let stitched = recording.stitch_with_progress(&stitch_opts, progress)?;
-        outcome.media_ms = Some(stitched.duration_ms);
+        outcome.measures.media_ms = Some(stitched.duration_ms);
         // What the output must hold: the planned sample count of each track kind.
         let expected: Vec<(TrackKind, usize)> = stitched
             .tracks
@@ -515,11 +495,17 @@ mod tests {
         let done = std::sync::atomic::AtomicU64::new(0);
         let o = job.run(&|d, _| done.store(d, std::sync::atomic::Ordering::Relaxed));
         assert_eq!(o.status, Status::Ok, "{:?}", o.reason);
-        assert_eq!((o.chunks, o.errors, o.reason.as_deref()), (3, 0, None));
-        assert_eq!((o.wall_ms, o.paused_ms), (Some(26_750), Some(11_750)));
+        assert_eq!(
+            (o.measures.chunks, o.measures.errors, o.reason.as_deref()),
+            (3, 0, None)
+        );
+        assert_eq!(
+            (o.measures.wall_ms, o.measures.paused_ms),
+            (Some(26_750), Some(11_750))
+        );
         // Wall clock: the media spans the wall, within half an AAC frame (the pauses are filled
         // with whole silent frames).
-        let ms = o.media_ms.unwrap();
+        let ms = o.measures.media_ms.unwrap();
         assert!(
             ms.abs_diff(26_750) <= 32,
             "wall clock: media spans the wall: {ms}"

@@ -18,7 +18,7 @@
 //! let outcome = job.run(&|done, total| eprint!("\r{done}/{total} bytes"));
 //! assert_eq!(outcome.status, Status::Ok);
 //! // 15 s of media, and each of the 2 joins keeps the audio padding and priming (under 200 ms).
-//! assert!((15_000..15_400).contains(&outcome.media_ms.unwrap()));
+//! assert!((15_000..15_400).contains(&outcome.measures.media_ms.unwrap()));
 //! assert!(out.path().join("call").join(RECORDING_MP4).is_file());
 //!
 //! let bad = Job::new(testdata.join("recordings/mismatch"), out.path().join("bad"), JobOptions::default());
@@ -66,7 +66,9 @@ pub mod names;
 pub use discover::discover;
 pub use job::{finding_note, Job, JobOptions, Outcome};
 pub use lock::OutLock;
-pub use manifest::{describe, fingerprint, read_manifest, Entry, Manifest, Output, Status};
+pub use manifest::{
+    describe, fingerprint, read_manifest, Entry, Manifest, Measures, Output, Status,
+};
 pub use names::{CHECK_JSON, LOCK, MANIFEST, RECORDING_MP4, TIMELINE_JSON};
 
 /// What stops the archive from running at all (a recording's own failure is an [`Outcome`]).

@@ -62,6 +62,25 @@ impl Output {
     }
 }
 
+/// What a job measured of one recording: its chunks, the check's findings and the durations.
+/// Part of an [`Outcome`](crate::Outcome), and of its manifest [`Entry`] (as fields of the
+/// entry's own JSON object).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Measures {
+    /// Chunks in the recording.
+    pub chunks: usize,
+    /// Error findings of the check.
+    pub errors: usize,
+    /// Warning findings of the check.
+    pub warnings: usize,
+    /// Presented duration of the stitched file, in milliseconds.
+    pub media_ms: Option<u64>,
+    /// Wall-clock span of the recording, in milliseconds.
+    pub wall_ms: Option<u64>,
+    /// Paused time, in milliseconds.
+    pub paused_ms: Option<u64>,
+}
+
 /// One line of `manifest.jsonl`: the outcome of one recording.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Entry {
@@ -77,18 +96,9 @@ pub struct Entry {
     pub reason: Option<String>,
     /// Fingerprint of the input files ([`fingerprint`]).
     pub inputs: String,
-    /// Chunks in the recording.
-    pub chunks: usize,
-    /// Error findings of the check.
-    pub errors: usize,
-    /// Warning findings of the check.
-    pub warnings: usize,
-    /// Presented duration of the stitched file, in milliseconds.
-    pub media_ms: Option<u64>,
-    /// Wall-clock span of the recording, in milliseconds.
-    pub wall_ms: Option<u64>,
-    /// Paused time, in milliseconds.
-    pub paused_ms: Option<u64>,
+    /// Chunks, findings and durations.
+    #[serde(flatten)]
+    pub measures: Measures,
     /// Whether the stitch is on the wall clock.
     pub wall_clock: bool,
     /// The outputs written, by file name.
@@ -114,12 +124,11 @@ impl Entry {
             status: Status::Rejected,
             reason: Some(reason),
             inputs: String::new(),
-            chunks,
-            errors: 1,
-            warnings: 0,
-            media_ms: None,
-            wall_ms: None,
-            paused_ms: None,
+            measures: Measures {
+                chunks,
+                errors: 1,
+                ..Measures::default()
+            },
             wall_clock: false,
             outputs,
             seconds: 0.0,
@@ -288,12 +297,14 @@ mod tests {
             status: Status::Ok,
             reason: None,
             inputs: "i".into(),
-            chunks: 3,
-            errors: 0,
-            warnings: 0,
-            media_ms: Some(15_000),
-            wall_ms: Some(15_000),
-            paused_ms: Some(0),
+            measures: Measures {
+                chunks: 3,
+                errors: 0,
+                warnings: 0,
+                media_ms: Some(15_000),
+                wall_ms: Some(15_000),
+                paused_ms: Some(0),
+            },
             wall_clock: false,
             outputs: BTreeMap::from([(crate::CHECK_JSON.to_string(), Output::of(b"{}"))]),
             seconds: 0.5,
@@ -341,6 +352,27 @@ mod tests {
         assert!(!failed.still_done("i", false, out.path()));
         fs::write(out.path().join(crate::CHECK_JSON), b"{ }").unwrap();
         assert!(!e.still_done("i", false, out.path()), "its size changed");
+    }
+
+    #[test]
+    fn an_entry_serializes_its_fields_in_order_and_reads_back() {
+        let e = entry("2024-05-14/basic", "basic");
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            line,
+            concat!(
+                r#"{"dir":"2024-05-14/basic","key":"basic","call_id":null,"status":"ok","#,
+                r#""reason":null,"inputs":"i","chunks":3,"errors":0,"warnings":0,"#,
+                r#""media_ms":15000,"wall_ms":15000,"paused_ms":0,"wall_clock":false,"#,
+                r#""outputs":{"check.json":{"bytes":2,"sha256":"#,
+                r#""44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"}},"#,
+                r#""seconds":0.5}"#
+            )
+        );
+        assert_eq!(serde_json::from_str::<Entry>(&line).unwrap(), e);
+        let no_media = line.replace(r#""media_ms":15000,"#, "");
+        let read = serde_json::from_str::<Entry>(&no_media).unwrap();
+        assert_eq!(read.measures.media_ms, None);
     }
 
     #[test]

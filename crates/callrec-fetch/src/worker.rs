@@ -328,9 +328,9 @@ impl Worker {
                     return self.failed(msg, job, "upload", &e.to_string()).await;
                 }
                 self.queue.delete(msg).await?;
-                let media_ms = outcome.media_ms.unwrap_or(0);
+                let media_ms = outcome.measures.media_ms.unwrap_or(0);
                 tracing::info!(
-                    chunks = outcome.chunks,
+                    chunks = outcome.measures.chunks,
                     duration_ms = media_ms,
                     job_seconds = outcome.seconds,
                     seconds = started.elapsed().as_secs_f64(),
@@ -340,7 +340,7 @@ impl Worker {
                     eprintln!(
                         "{}: archived, {} chunks, {:.1} s of media, in {:.1} s",
                         job.recording_id,
-                        outcome.chunks,
+                        outcome.measures.chunks,
                         media_ms as f64 / 1000.0,
                         started.elapsed().as_secs_f64()
                     );

@@ -1,7 +1,7 @@
 //! Fragment boxes: `moof`/`mfhd`/`traf`/`tfhd`/`tfdt`/`trun` (ISO/IEC 14496-12 8.8). The
 //! `moov`-side `mvex`/`mehd`/`trex` live in [`crate::boxes`] and are re-exported here.
 
-use crate::boxes::{missing, v0_composition_offset, Mp4Box, RawBox};
+use crate::boxes::{each_child, required, v0_composition_offset, Mp4Box, RawBox};
 use crate::reader::Reader;
 use crate::write::{put_i32, put_u32, put_u64};
 use crate::{FourCc, Result};
@@ -23,18 +23,19 @@ impl Mp4Box for Moof {
     const FOURCC: FourCc = FourCc(*b"moof");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         let (mut mfhd, mut traf, mut other) = (None, Vec::new(), Vec::new());
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"mfhd" => mfhd = Some(Mfhd::parse(&mut c)?),
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"mfhd" => mfhd = Some(Mfhd::parse(c)?),
                 b"traf" => {
                     c.push_path(&format!("[{}]", traf.len()));
-                    traf.push(Traf::parse(&mut c)?);
+                    traf.push(Traf::parse(c)?);
                 }
-                _ => other.push(RawBox::from_reader(h.fourcc, &mut c)),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         Ok(Moof {
-            mfhd: mfhd.ok_or_else(|| missing(r, b"mfhd"))?,
+            mfhd: required(r, mfhd, b"mfhd")?,
             traf,
             other,
         })
@@ -88,19 +89,20 @@ impl Mp4Box for Traf {
     const FOURCC: FourCc = FourCc(*b"traf");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         let (mut tfhd, mut tfdt, mut trun, mut other) = (None, None, Vec::new(), Vec::new());
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"tfhd" => tfhd = Some(Tfhd::parse(&mut c)?),
-                b"tfdt" => tfdt = Some(Tfdt::parse(&mut c)?),
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"tfhd" => tfhd = Some(Tfhd::parse(c)?),
+                b"tfdt" => tfdt = Some(Tfdt::parse(c)?),
                 b"trun" => {
                     c.push_path(&format!("[{}]", trun.len()));
-                    trun.push(Trun::parse(&mut c)?);
+                    trun.push(Trun::parse(c)?);
                 }
-                _ => other.push(RawBox::from_reader(h.fourcc, &mut c)),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         Ok(Traf {
-            tfhd: tfhd.ok_or_else(|| missing(r, b"tfhd"))?,
+            tfhd: required(r, tfhd, b"tfhd")?,
             tfdt,
             trun,
             other,

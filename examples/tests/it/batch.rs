@@ -311,7 +311,7 @@ fn batch_archives_every_good_recording_with_all_its_packets_and_its_durations() 
         assert_eq!(e, &line, "the summary holds the manifest line");
         assert_eq!(e.status, Status::Ok, "{rel}: {:?}", e.reason);
         assert_eq!(e.reason, None);
-        assert_eq!((e.chunks, e.errors), (3, 0));
+        assert_eq!((e.measures.chunks, e.measures.errors), (3, 0));
         let key_dir = out.path().join(&e.key);
         let mut files: Vec<String> = fs::read_dir(&key_dir)
             .unwrap()
@@ -336,19 +336,22 @@ fn batch_archives_every_good_recording_with_all_its_packets_and_its_durations() 
         // output keeps every audio frame, so each of its 2 joins adds the end padding and the
         // next chunk's priming (under 200 ms).
         let timeline = json(&key_dir.join("timeline.json"));
-        let ms = e.media_ms.unwrap();
+        let ms = e.measures.media_ms.unwrap();
         assert!((15_000..=15_400).contains(&ms), "{rel}: {ms}");
         assert_eq!(timeline["media_ms"].as_f64(), Some(15_000.0), "{rel}");
         assert_eq!(
             timeline["wall_ms"].as_f64(),
-            e.wall_ms.map(|w| w as f64),
+            e.measures.wall_ms.map(|w| w as f64),
             "{rel}"
         );
     }
     // The paused fixture's wall clock: 15 s of media and 7 + 1.5 + 3.25 s of pauses.
-    assert_eq!(outcome(&summary, "recordings/paused").wall_ms, Some(26_750));
     assert_eq!(
-        outcome(&summary, "recordings/paused").paused_ms,
+        outcome(&summary, "recordings/paused").measures.wall_ms,
+        Some(26_750)
+    );
+    assert_eq!(
+        outcome(&summary, "recordings/paused").measures.paused_ms,
         Some(11_750)
     );
 }
@@ -372,7 +375,7 @@ fn batch_rejects_mismatch_on_chunk_1_and_keeps_its_check_report() {
     for code in ["video.resolution", "audio.sample_rate", "audio.channels"] {
         assert!(codes.contains(code), "{code} not in {codes:?}");
     }
-    assert_eq!(check["errors"].as_u64(), Some(e.errors as u64));
+    assert_eq!(check["errors"].as_u64(), Some(e.measures.errors as u64));
     assert!(!out.path().join(&e.key).join("recording.mp4").exists());
 }
 
@@ -539,7 +542,7 @@ fn outputs_do_not_depend_on_the_number_of_jobs_and_wall_clock_is_recorded() {
     let e = outcome(&summary, "recordings/paused");
     assert!(e.wall_clock);
     assert_eq!(e.status, Status::Ok);
-    let media = e.media_ms.unwrap();
+    let media = e.measures.media_ms.unwrap();
     assert!(
         media.abs_diff(26_750) <= 125,
         "{media} ms (one frame is 125 ms)"
@@ -554,7 +557,7 @@ fn outputs_do_not_depend_on_the_number_of_jobs_and_wall_clock_is_recorded() {
     );
     let e = outcome(&summary, "recordings/paused");
     assert!(!e.wall_clock);
-    assert!((15_000..=15_400).contains(&e.media_ms.unwrap()));
+    assert!((15_000..=15_400).contains(&e.measures.media_ms.unwrap()));
     let again = batch::run(&options(root.path(), wall.path(), 2), &quiet).unwrap();
     assert_eq!(again.skipped(), 7, "the same mode again is done");
 }
@@ -909,7 +912,7 @@ fn recordings_with_a_structurally_broken_chunk_are_not_ok() {
     for (name, want) in &expected {
         let e = outcome(&summary, name.trim_end_matches(".mp4"));
         assert_eq!(e.status, Status::Rejected, "{name}: {:?}", e.reason);
-        assert!(e.errors > 0, "{name}");
+        assert!(e.measures.errors > 0, "{name}");
         let check = fs::read_to_string(out.path().join(&e.key).join("check.json")).unwrap();
         assert!(
             check.contains(&format!("\"code\": {}", want["code"])),

@@ -1,6 +1,6 @@
 //! Edit boxes: `edts`, `elst` (ISO/IEC 14496-12 8.6.5, 8.6.6).
 
-use super::{encode_all, fits_u32, Mp4Box, RawBox};
+use super::{each_child, encode_all, fits_u32, Mp4Box, RawBox};
 use crate::reader::Reader;
 use crate::write::{put_i16, put_i32, put_i64, put_u32, put_u64};
 use crate::{Edit, FourCc, Result};
@@ -17,14 +17,15 @@ pub struct Edts {
 impl Mp4Box for Edts {
     const FOURCC: FourCc = FourCc(*b"edts");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
-        let mut e = Edts::default();
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"elst" => e.elst = Some(Elst::parse(&mut c)?),
-                _ => e.other.push(RawBox::from_reader(h.fourcc, &mut c)),
+        let (mut elst, mut other) = (None, Vec::new());
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"elst" => elst = Some(Elst::parse(c)?),
+                _ => return Ok(false),
             }
-        }
-        Ok(e)
+            Ok(true)
+        })?;
+        Ok(Edts { elst, other })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {
         if let Some(e) = &self.elst {

@@ -1,7 +1,9 @@
 //! Media boxes: `mdia`, `mdhd`, `hdlr`, `minf`, `vmhd`, `smhd`, `dinf`, `dref`
 //! (ISO/IEC 14496-12 8.4, 8.7.1, 8.7.2, 12).
 
-use super::{encode_all, missing, put_times, read_entries, Mp4Box, RawBox, Stbl, Times};
+use super::{
+    each_child, encode_all, put_times, read_entries, required, Mp4Box, RawBox, Stbl, Times,
+};
 use crate::reader::Reader;
 use crate::write::{put_i16, put_u16, put_u32};
 use crate::{FourCc, Result};
@@ -23,18 +25,19 @@ impl Mp4Box for Mdia {
     const FOURCC: FourCc = FourCc(*b"mdia");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         let (mut mdhd, mut hdlr, mut minf, mut other) = (None, None, None, Vec::new());
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"mdhd" => mdhd = Some(Mdhd::parse(&mut c)?),
-                b"hdlr" => hdlr = Some(Hdlr::parse(&mut c)?),
-                b"minf" => minf = Some(Minf::parse(&mut c)?),
-                _ => other.push(RawBox::from_reader(h.fourcc, &mut c)),
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"mdhd" => mdhd = Some(Mdhd::parse(c)?),
+                b"hdlr" => hdlr = Some(Hdlr::parse(c)?),
+                b"minf" => minf = Some(Minf::parse(c)?),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         Ok(Mdia {
-            mdhd: mdhd.ok_or_else(|| missing(r, b"mdhd"))?,
-            hdlr: hdlr.ok_or_else(|| missing(r, b"hdlr"))?,
-            minf: minf.ok_or_else(|| missing(r, b"minf"))?,
+            mdhd: required(r, mdhd, b"mdhd")?,
+            hdlr: required(r, hdlr, b"hdlr")?,
+            minf: required(r, minf, b"minf")?,
             other,
         })
     }
@@ -164,20 +167,21 @@ impl Mp4Box for Minf {
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         let (mut vmhd, mut smhd, mut dinf, mut stbl, mut other) =
             (None, None, None, None, Vec::new());
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"vmhd" => vmhd = Some(Vmhd::parse(&mut c)?),
-                b"smhd" => smhd = Some(Smhd::parse(&mut c)?),
-                b"dinf" => dinf = Some(Dinf::parse(&mut c)?),
-                b"stbl" => stbl = Some(Stbl::parse(&mut c)?),
-                _ => other.push(RawBox::from_reader(h.fourcc, &mut c)),
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"vmhd" => vmhd = Some(Vmhd::parse(c)?),
+                b"smhd" => smhd = Some(Smhd::parse(c)?),
+                b"dinf" => dinf = Some(Dinf::parse(c)?),
+                b"stbl" => stbl = Some(Stbl::parse(c)?),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         Ok(Minf {
             vmhd,
             smhd,
             dinf,
-            stbl: stbl.ok_or_else(|| missing(r, b"stbl"))?,
+            stbl: required(r, stbl, b"stbl")?,
             other,
         })
     }
@@ -258,14 +262,15 @@ impl Mp4Box for Dinf {
     const FOURCC: FourCc = FourCc(*b"dinf");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         let (mut dref, mut other) = (None, Vec::new());
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"dref" => dref = Some(Dref::parse(&mut c)?),
-                _ => other.push(RawBox::from_reader(h.fourcc, &mut c)),
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"dref" => dref = Some(Dref::parse(c)?),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         Ok(Dinf {
-            dref: dref.ok_or_else(|| missing(r, b"dref"))?,
+            dref: required(r, dref, b"dref")?,
             other,
         })
     }

@@ -146,6 +146,27 @@ pub(crate) fn missing(r: &Reader<'_>, fourcc: &[u8; 4]) -> Error {
     }
 }
 
+/// Walks the children of the box `r` reads, in file order: `take` parses a child it knows
+/// and returns `true`; a child it leaves (returning `false` without reading it) is kept raw in
+/// `other`.
+pub(crate) fn each_child<'a>(
+    r: &mut Reader<'a>,
+    other: &mut Vec<RawBox>,
+    mut take: impl FnMut(FourCc, &mut Reader<'a>) -> Result<bool>,
+) -> Result<()> {
+    while let Some((h, mut c)) = r.next_box()? {
+        if !take(h.fourcc, &mut c)? {
+            other.push(RawBox::from_reader(h.fourcc, &mut c));
+        }
+    }
+    Ok(())
+}
+
+/// A child the box `r` reads must have: `found`, or [`Error::MissingBox`] naming `fourcc`.
+pub(crate) fn required<T>(r: &Reader<'_>, found: Option<T>, fourcc: &[u8; 4]) -> Result<T> {
+    found.ok_or_else(|| missing(r, fourcc))
+}
+
 /// A box kept as its type and raw payload.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawBox {

@@ -2,8 +2,8 @@
 //! (ISO/IEC 14496-12 4.3, 8.2, 8.3).
 
 use super::{
-    encode_all, fits_u32, missing, put_matrix, put_times, read_matrix, read_vtime, Edts, Mdia,
-    Mp4Box, Mvex, RawBox, Times, IDENTITY_MATRIX,
+    each_child, encode_all, fits_u32, put_matrix, put_times, read_matrix, read_vtime, required,
+    Edts, Mdia, Mp4Box, Mvex, RawBox, Times, IDENTITY_MATRIX,
 };
 use crate::reader::Reader;
 use crate::write::{put_i16, put_i32, put_u16, put_u32, put_u64};
@@ -65,18 +65,19 @@ impl Mp4Box for Moov {
         let mut traks = Vec::new();
         let mut mvex = None;
         let mut other = Vec::new();
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"mvhd" => mvhd = Some(Mvhd::parse(&mut c)?),
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"mvhd" => mvhd = Some(Mvhd::parse(c)?),
                 b"trak" => {
                     c.push_path(&format!("[{}]", traks.len()));
-                    traks.push(Trak::parse(&mut c)?);
+                    traks.push(Trak::parse(c)?);
                 }
-                b"mvex" => mvex = Some(Mvex::parse(&mut c)?),
-                _ => other.push(RawBox::from_reader(h.fourcc, &mut c)),
+                b"mvex" => mvex = Some(Mvex::parse(c)?),
+                _ => return Ok(false),
             }
-        }
-        let mvhd = mvhd.ok_or_else(|| missing(r, b"mvhd"))?;
+            Ok(true)
+        })?;
+        let mvhd = required(r, mvhd, b"mvhd")?;
         Ok(Moov {
             mvhd,
             traks,
@@ -187,18 +188,19 @@ impl Mp4Box for Trak {
     const FOURCC: FourCc = FourCc(*b"trak");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
         let (mut tkhd, mut edts, mut mdia, mut other) = (None, None, None, Vec::new());
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"tkhd" => tkhd = Some(Tkhd::parse(&mut c)?),
-                b"edts" => edts = Some(Edts::parse(&mut c)?),
-                b"mdia" => mdia = Some(Mdia::parse(&mut c)?),
-                _ => other.push(RawBox::from_reader(h.fourcc, &mut c)),
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"tkhd" => tkhd = Some(Tkhd::parse(c)?),
+                b"edts" => edts = Some(Edts::parse(c)?),
+                b"mdia" => mdia = Some(Mdia::parse(c)?),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         Ok(Trak {
-            tkhd: tkhd.ok_or_else(|| missing(r, b"tkhd"))?,
+            tkhd: required(r, tkhd, b"tkhd")?,
             edts,
-            mdia: mdia.ok_or_else(|| missing(r, b"mdia"))?,
+            mdia: required(r, mdia, b"mdia")?,
             other,
         })
     }

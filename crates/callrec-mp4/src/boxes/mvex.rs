@@ -1,6 +1,6 @@
 //! Movie extends boxes: `mvex`, `mehd`, `trex` (ISO/IEC 14496-12 8.8.1-8.8.3).
 
-use super::{Mp4Box, RawBox};
+use super::{each_child, Mp4Box, RawBox};
 use crate::reader::Reader;
 use crate::write::{put_u32, put_u64};
 use crate::{FourCc, Result};
@@ -19,15 +19,16 @@ pub struct Mvex {
 impl Mp4Box for Mvex {
     const FOURCC: FourCc = FourCc(*b"mvex");
     fn parse(r: &mut Reader<'_>) -> Result<Self> {
-        let mut m = Mvex::default();
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"mehd" => m.mehd = Some(Mehd::parse(&mut c)?),
-                b"trex" => m.trex.push(Trex::parse(&mut c)?),
-                _ => m.other.push(RawBox::from_reader(h.fourcc, &mut c)),
+        let (mut mehd, mut trex, mut other) = (None, Vec::new(), Vec::new());
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"mehd" => mehd = Some(Mehd::parse(c)?),
+                b"trex" => trex.push(Trex::parse(c)?),
+                _ => return Ok(false),
             }
-        }
-        Ok(m)
+            Ok(true)
+        })?;
+        Ok(Mvex { mehd, trex, other })
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {
         if let Some(b) = &self.mehd {

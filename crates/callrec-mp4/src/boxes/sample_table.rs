@@ -2,8 +2,8 @@
 //! `stco`, `co64` (ISO/IEC 14496-12 8.5, 8.6, 8.7).
 
 use super::{
-    encode_all, fits_u32, missing, put_v0_entries, read_entries, v0_composition_offset, Mp4Box,
-    RawBox,
+    each_child, encode_all, fits_u32, put_v0_entries, read_entries, required,
+    v0_composition_offset, Mp4Box, RawBox,
 };
 use crate::reader::Reader;
 use crate::write::{put_i32, put_u16, put_u32, put_u64};
@@ -43,24 +43,27 @@ impl Mp4Box for Stbl {
         let mut stts = None;
         let mut stsc = None;
         let mut s = Stbl::default();
-        while let Some((h, mut c)) = r.next_box()? {
-            match &h.fourcc.0 {
-                b"stsd" => stsd = Some(Stsd::parse(&mut c)?),
-                b"stts" => stts = Some(Stts::parse(&mut c)?),
-                b"stss" => s.stss = Some(Stss::parse(&mut c)?),
-                b"sdtp" => s.sdtp = Some(Sdtp::parse(&mut c)?),
-                b"ctts" => s.ctts = Some(Ctts::parse(&mut c)?),
-                b"stsc" => stsc = Some(Stsc::parse(&mut c)?),
-                b"stsz" => s.stsz = Some(Stsz::parse(&mut c)?),
-                b"stz2" => s.stz2 = Some(Stz2::parse(&mut c)?),
-                b"stco" => s.stco = Some(Stco::parse(&mut c)?),
-                b"co64" => s.co64 = Some(Co64::parse(&mut c)?),
-                _ => s.other.push(RawBox::from_reader(h.fourcc, &mut c)),
+        let mut other = Vec::new();
+        each_child(r, &mut other, |fourcc, c| {
+            match &fourcc.0 {
+                b"stsd" => stsd = Some(Stsd::parse(c)?),
+                b"stts" => stts = Some(Stts::parse(c)?),
+                b"stss" => s.stss = Some(Stss::parse(c)?),
+                b"sdtp" => s.sdtp = Some(Sdtp::parse(c)?),
+                b"ctts" => s.ctts = Some(Ctts::parse(c)?),
+                b"stsc" => stsc = Some(Stsc::parse(c)?),
+                b"stsz" => s.stsz = Some(Stsz::parse(c)?),
+                b"stz2" => s.stz2 = Some(Stz2::parse(c)?),
+                b"stco" => s.stco = Some(Stco::parse(c)?),
+                b"co64" => s.co64 = Some(Co64::parse(c)?),
+                _ => return Ok(false),
             }
-        }
-        s.stsd = stsd.ok_or_else(|| missing(r, b"stsd"))?;
-        s.stts = stts.ok_or_else(|| missing(r, b"stts"))?;
-        s.stsc = stsc.ok_or_else(|| missing(r, b"stsc"))?;
+            Ok(true)
+        })?;
+        s.other = other;
+        s.stsd = required(r, stsd, b"stsd")?;
+        s.stts = required(r, stts, b"stts")?;
+        s.stsc = required(r, stsc, b"stsc")?;
         Ok(s)
     }
     fn encode_payload(&self, out: &mut Vec<u8>) {

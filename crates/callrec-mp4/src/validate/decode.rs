@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use super::{Ctx, Defect, DefectKind, Layout};
-use crate::{present, Movie, Track};
+use super::{Defect, DefectKind, TrackCx};
+use crate::{present, Track};
 
 /// Ticks of tolerance between a fragment's `tfdt` and the end of the samples before it
 /// (muxers round sample durations to whole ticks).
@@ -76,21 +76,14 @@ fn run_of(runs: &[(usize, String)], k: usize) -> String {
 /// `mp4.decode_gap` where a fragment's decode time is not where the samples before it end
 /// (within [`DECODE_TOLERANCE_TICKS`]): a fragment removed (a hole the stitcher would fill
 /// with silence) or fragments out of order.
-pub(super) fn decode_times(
-    d: &Ctx,
-    movie: &Movie,
-    layout: &Layout,
-    i: usize,
-    stbl: &str,
-    out: &mut Vec<Defect>,
-) {
-    let t = &movie.tracks[i];
-    let runs = super::samples::trun_paths(movie, layout, i);
+pub(super) fn decode_times(cx: &TrackCx, out: &mut Vec<Defect>) {
+    let (d, movie, t) = (&cx.d, cx.movie, cx.track());
+    let runs = super::samples::trun_paths(movie, cx.layout, cx.index);
     let path = |k: usize| {
         if movie.fragmented {
             run_of(&runs, k)
         } else {
-            format!("{stbl}/stts")
+            cx.table_path("stts")
         }
     };
     if let Some(f) = decode_order_fault(t) {
@@ -144,8 +137,8 @@ pub(super) fn decode_times(
 /// `mp4.elst`: an edit list the presentation model refuses (a media rate other than 1, an
 /// overflow: [`present::window`], the function the stitcher's plan uses), or a media edit
 /// starting at or past the end of the track's media.
-pub(super) fn edits(d: &Ctx, movie: &Movie, i: usize, out: &mut Vec<Defect>) {
-    let t = &movie.tracks[i];
+pub(super) fn edits(cx: &TrackCx, out: &mut Vec<Defect>) {
+    let (d, movie, i, t) = (&cx.d, cx.movie, cx.index, cx.track());
     let path = format!("moov/trak[{i}]/edts/elst");
     let el = match present::edit_less(movie) {
         Ok(el) => el,

@@ -29,7 +29,7 @@ use crate::boxes::{Moov, Mp4Box};
 use crate::fragment::Moof;
 use crate::reader::Reader;
 use crate::source::{read_vec, top_header};
-use crate::{Movie, ParseOptions, Result, Source, TrackKind};
+use crate::{Movie, ParseOptions, Result, Source, Track, TrackKind};
 
 /// The largest composition offset accepted whatever the track duration, in seconds.
 pub const MAX_COMPOSITION_OFFSET_SECS: u64 = 10;
@@ -238,21 +238,28 @@ pub fn validate_source_skipping(
         truns(movie, &layout, &mdats, &mut out);
     }
     for (i, t) in movie.tracks.iter().enumerate() {
-        let d = Ctx {
-            track_index: i,
-            track_id: t.id,
-        };
         let stbl = format!("moov/trak[{i}]/mdia/minf/stbl");
-        ranges(&d, movie, i, &mdats, data_len, &stbl, &mut out);
-        composition(&d, movie, i, &stbl, &mut out);
-        zero_deltas_fragmented(&d, movie, i, &mut out);
-        long_deltas(&d, movie, &layout, i, &stbl, &mut out);
-        decode::decode_times(&d, movie, &layout, i, &stbl, &mut out);
-        decode::edits(&d, movie, i, &mut out);
+        let cx = TrackCx {
+            d: Ctx {
+                track_index: i,
+                track_id: t.id,
+            },
+            movie,
+            layout: &layout,
+            index: i,
+            stbl: &stbl,
+        };
+        let d = &cx.d;
+        ranges(&cx, &mdats, data_len, &mut out);
+        composition(&cx, &mut out);
+        zero_deltas_fragmented(&cx, &mut out);
+        long_deltas(&cx, &mut out);
+        decode::decode_times(&cx, &mut out);
+        decode::edits(&cx, &mut out);
         if let Some(moov) = &layout.moov {
             if let (false, Some(trak)) = (movie.fragmented, moov.traks.get(i)) {
                 stss(
-                    &d,
+                    d,
                     trak.mdia.minf.stbl.stss.as_ref(),
                     t.samples.len(),
                     &stbl,
@@ -269,7 +276,7 @@ pub fn validate_source_skipping(
         });
         if !placed && t.kind == TrackKind::Video {
             let runs = trun_paths(movie, &layout, i);
-            nal_units(&d, src, t, &runs, &stbl, skip, &mut out)?;
+            nal_units(d, src, t, &runs, &stbl, skip, &mut out)?;
         }
     }
     // A trun running past its data is named as such, not again as a stray sample.
@@ -303,6 +310,32 @@ impl Ctx {
             sample,
             range: None,
             reason,
+        }
+    }
+}
+
+/// One track as the per-track checks see it: the movie and its re-read layout, the track's
+/// index and `stbl` path, and the [`Ctx`] its defects name.
+struct TrackCx<'a> {
+    d: Ctx,
+    movie: &'a Movie,
+    layout: &'a Layout,
+    index: usize,
+    stbl: &'a str,
+}
+
+impl TrackCx<'_> {
+    fn track(&self) -> &Track {
+        &self.movie.tracks[self.index]
+    }
+
+    /// Where a sample's entry in `table` (`stco`, `stts`, `ctts`) is: the `trun` of a
+    /// fragmented movie, else `table` in the track's `stbl`.
+    fn table_path(&self, table: &str) -> String {
+        if self.movie.fragmented {
+            "trun".to_string()
+        } else {
+            format!("{}/{table}", self.stbl)
         }
     }
 }

@@ -4,28 +4,17 @@
 use std::ops::Range;
 
 use super::{
-    Ctx, Defect, DefectKind, Layout, MAX_COMPOSITION_OFFSET_SECS, MAX_SAMPLE_DELTA_SECS, NAL_WINDOW,
+    Ctx, Defect, DefectKind, Layout, TrackCx, MAX_COMPOSITION_OFFSET_SECS, MAX_SAMPLE_DELTA_SECS,
+    NAL_WINDOW,
 };
 use crate::parse::traf_track;
 use crate::source::read_error;
 use crate::{Codec, Movie, Result, Source, Track, Window};
 
 /// `mdats`: the movie's mdat payloads sorted by start.
-pub(super) fn ranges(
-    d: &Ctx,
-    movie: &Movie,
-    i: usize,
-    mdats: &[Range<u64>],
-    file_len: u64,
-    stbl: &str,
-    out: &mut Vec<Defect>,
-) {
-    let t = &movie.tracks[i];
-    let co = if movie.fragmented {
-        "trun".to_string()
-    } else {
-        format!("{stbl}/stco")
-    };
+pub(super) fn ranges(cx: &TrackCx, mdats: &[Range<u64>], file_len: u64, out: &mut Vec<Defect>) {
+    let (d, movie, t) = (&cx.d, cx.movie, cx.track());
+    let co = cx.table_path("stco");
     for (k, s) in t.samples.iter().enumerate() {
         let r = s.range();
         let reason = if r.end > file_len {
@@ -56,8 +45,8 @@ pub(super) fn ranges(
     }
 }
 
-pub(super) fn composition(d: &Ctx, movie: &Movie, i: usize, stbl: &str, out: &mut Vec<Defect>) {
-    let t = &movie.tracks[i];
+pub(super) fn composition(cx: &TrackCx, out: &mut Vec<Defect>) {
+    let t = cx.track();
     let ten = MAX_COMPOSITION_OFFSET_SECS * u64::from(t.timescale.get());
     let bound = ten.min(t.media_duration.max(1));
     let k = t
@@ -65,14 +54,9 @@ pub(super) fn composition(d: &Ctx, movie: &Movie, i: usize, stbl: &str, out: &mu
         .iter()
         .position(|s| u64::from(s.cts_offset.unsigned_abs()) > bound);
     if let Some(k) = k {
-        let path = if movie.fragmented {
-            "trun".to_string()
-        } else {
-            format!("{stbl}/ctts")
-        };
-        out.push(d.defect(
+        out.push(cx.d.defect(
             DefectKind::CompositionOffset,
-            path,
+            cx.table_path("ctts"),
             Some(k as u64),
             format!(
                 "sample {k} has a composition offset of {} ticks, beyond {bound} (the track \
@@ -84,11 +68,11 @@ pub(super) fn composition(d: &Ctx, movie: &Movie, i: usize, stbl: &str, out: &mu
     }
 }
 
-pub(super) fn zero_deltas_fragmented(d: &Ctx, movie: &Movie, i: usize, out: &mut Vec<Defect>) {
-    if !movie.fragmented {
+pub(super) fn zero_deltas_fragmented(cx: &TrackCx, out: &mut Vec<Defect>) {
+    if !cx.movie.fragmented {
         return;
     }
-    let t = &movie.tracks[i];
+    let t = cx.track();
     let n = t.samples.len();
     if let Some(k) = t
         .samples
@@ -96,7 +80,7 @@ pub(super) fn zero_deltas_fragmented(d: &Ctx, movie: &Movie, i: usize, out: &mut
         .take(n.saturating_sub(1))
         .position(|s| s.duration == 0)
     {
-        out.push(d.defect(
+        out.push(cx.d.defect(
             DefectKind::Stts,
             "trun".into(),
             Some(k as u64),
@@ -196,28 +180,16 @@ fn declared_duration(movie: &Movie, layout: &Layout, i: usize) -> Option<u64> {
 
 /// A sample delta longer than [`MAX_SAMPLE_DELTA_SECS`] and than the track's declared
 /// duration (see [`declared_duration`]).
-pub(super) fn long_deltas(
-    d: &Ctx,
-    movie: &Movie,
-    layout: &Layout,
-    i: usize,
-    stbl: &str,
-    out: &mut Vec<Defect>,
-) {
-    let t = &movie.tracks[i];
-    let Some(declared) = declared_duration(movie, layout, i) else {
+pub(super) fn long_deltas(cx: &TrackCx, out: &mut Vec<Defect>) {
+    let t = cx.track();
+    let Some(declared) = declared_duration(cx.movie, cx.layout, cx.index) else {
         return;
     };
     let bound = (MAX_SAMPLE_DELTA_SECS * u64::from(t.timescale.get())).max(declared);
     if let Some(k) = t.samples.iter().position(|s| u64::from(s.duration) > bound) {
-        let path = if movie.fragmented {
-            "trun".to_string()
-        } else {
-            format!("{stbl}/stts")
-        };
-        out.push(d.defect(
+        out.push(cx.d.defect(
             DefectKind::Stts,
-            path,
+            cx.table_path("stts"),
             Some(k as u64),
             format!(
                 "sample {k} has a decode delta of {} ticks, beyond {bound} (the track's \

@@ -304,3 +304,28 @@ fn fixture_moov_and_moof_boxes_reencode_to_the_same_bytes() {
     }
     assert!(n > 0);
 }
+
+#[test]
+fn unknown_children_are_kept_in_file_order_and_a_missing_one_is_named() {
+    let raw = |f: &[u8; 4], p: &[u8]| RawBox {
+        fourcc: FourCc(*f),
+        payload: p.to_vec(),
+    };
+    let mut payload = Vec::new();
+    raw(b"zzzz", b"1").encode(&mut payload);
+    Elst { entries: vec![] }.encode(&mut payload);
+    raw(b"aaaa", b"2").encode(&mut payload);
+    let mut bytes = Vec::new();
+    raw(b"edts", &payload).encode(&mut bytes);
+    let edts = Edts::decode(&bytes).unwrap();
+    assert_eq!(edts.elst, Some(Elst { entries: vec![] }));
+    assert_eq!(edts.other, vec![raw(b"zzzz", b"1"), raw(b"aaaa", b"2")]);
+
+    let mut bytes = Vec::new();
+    raw(b"mdia", &payload).encode(&mut bytes);
+    let err = Mdia::decode(&bytes).unwrap_err();
+    assert!(
+        matches!(&err, callrec_mp4::Error::MissingBox { fourcc, .. } if *fourcc == FourCc(*b"mdhd")),
+        "{err:?}"
+    );
+}
