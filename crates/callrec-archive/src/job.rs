@@ -268,7 +268,7 @@ impl Job {
             // The check's verdict comes first; the MP4 is removed with the outputs this
             // outcome does not list, and what the stitch measured goes with it.
             outcome.outputs.remove(RECORDING_MP4);
-            outcome.media_ms = None;
+            outcome.measures.media_ms = None;
             return Err(rejected);
         }
         stitched
