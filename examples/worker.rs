@@ -134,6 +134,9 @@ fn main() -> ExitCode {
         let w = Worker::new(cfg)?;
         w.run(shutdown()).await
     });
+    // A job abandoned at SIGTERM (its message released) runs on a blocking thread: do not
+    // wait for it to finish.
+    rt.shutdown_timeout(Duration::from_secs(1));
     match r {
         Ok(s) => {
             tracing::info!(

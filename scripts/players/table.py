@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """table.py RESULTS.jsonl [--assert | --assert-only REGEX]: prints the sync table; with --assert
-exits 1 when a beep is missing or |a-v| > 20 ms at a join (the beep after it) on any row
-(skipped rows count as failures); with --assert-only, on the rows whose label matches REGEX.
-The all-beeps column is reported: within a chunk the stitch changes nothing, and a browser's
-clocks jitter there under load as at the joins."""
+exits 1 when a beep is missing or |a-v| > 20 ms on any row (skipped rows count as failures):
+at any beep for the ffmpeg and GStreamer rows (exact), at the beep after each join for the
+browser rows (real-time playback: within a chunk the stitch changes nothing, and a browser's
+clocks jitter there under load as at the joins); with --assert-only, on the rows whose label
+matches REGEX."""
 import json
 import re
 import sys
@@ -30,12 +31,15 @@ for r in rows:
                      f(r["max_av"]), "-" if r["end_av"] is None else f"{r['end_av']:+.1f}", j))
     if r.get("error"):
         print(f"{'':<34}   error: {r['error']}")
-    if r["found"] < r["expected"] or r["max_join_av"] is None or r["max_join_av"] > LIMIT:
+    # Browser rows: the beep after each join (the issue's criterion; their clocks jitter
+    # inside a chunk under load). ffmpeg/GStreamer rows are exact: every beep.
+    worst = r["max_join_av"] if r["label"].startswith(("chromium", "firefox")) else r["max_av"]
+    if r["found"] < r["expected"] or worst is None or worst > LIMIT:
         bad.append(r["label"])
 print("browser rows: relative to the median a-v of chunk 0 (output latency removed); "
       "ffmpeg/gst rows: absolute")
 if bad:
-    print(f"{len(bad)} of {len(rows)} rows miss beeps or exceed |a-v| {LIMIT:.0f} ms at a join")
+    print(f"{len(bad)} of {len(rows)} rows miss beeps or exceed |a-v| {LIMIT:.0f} ms")
 if only is not None:
     bad = [b for b in bad if only.search(b)]
     print(f"asserted rows (/{only.pattern}/): {len(bad)} fail" + (f": {', '.join(bad)}" if bad else ""))

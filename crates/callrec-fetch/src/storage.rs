@@ -350,23 +350,29 @@ impl Container {
     /// with its MD5 as `Content-MD5` (the service refuses a block whose bytes do not hash to
     /// it) and its id names that MD5, so the committed block list read back by
     /// [`Container::verify`] pins the blob's content block by block. At most
-    /// [`Staging::parallel`] blocks are in flight and one more is being read: that many block
-    /// buffers in memory.
+    /// [`Staging::parallel`] blocks are in flight, one more is queued and one is being read:
+    /// `parallel + 2` block buffers in memory.
     pub async fn stage_file(&self, name: &str, path: &Path, staging: Staging) -> Result<Uploaded> {
         let block_size = staging.block_size.max(1);
         let parallel = staging.parallel.max(1);
-        let file = std::fs::File::open(path).map_err(Error::io("open", path))?;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(1);
-        let reader = tokio::task::spawn_blocking(move || read_blocks(file, block_size, &tx));
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Block>(1);
+        let file = path.to_path_buf();
+        let reader = tokio::task::spawn_blocking(move || read_blocks(&file, block_size, &tx));
         let mut inflight = tokio::task::JoinSet::new();
         let mut sizes: Vec<u64> = Vec::new();
         let mut ids: Vec<Option<Vec<u8>>> = Vec::new();
-        while let Some(block) = rx.recv().await {
-            let buf = block.map_err(Error::io("read", path))?;
+        loop {
+            // A free slot first, then the next block: `parallel` in flight, one queued, one
+            // being read.
             if inflight.len() >= parallel {
                 let (i, id) = stage_result(inflight.join_next().await, &self.target(name))?;
                 ids[i] = Some(id);
             }
+            let Some(block) = rx.recv().await else { break };
+            let buf = match block {
+                Block::Bytes(b) => b,
+                Block::Failed(op, e) => return Err(Error::io(op, path)(e)),
+            };
             let index = sizes.len();
             sizes.push(buf.len() as u64);
             ids.push(None);
@@ -379,7 +385,7 @@ impl Container {
         }
         let sha256 = reader
             .await
-            .map_err(|e| Error::Config(format!("reading {} died: {e}", path.display())))?;
+            .map_err(|e| Error::io("read", path)(std::io::Error::other(e)))?;
         Ok(Uploaded {
             bytes: sizes.iter().sum(),
             sha256,
@@ -553,15 +559,24 @@ pub struct BlobFacts {
     pub sha256: Option<String>,
 }
 
-/// Reads `file` in blocks of `block_size` into `tx`, in order, hashing it; returns the
-/// SHA-256 (lowercase hex). Stops early when the receiver is gone.
-fn read_blocks(
-    mut file: std::fs::File,
-    block_size: usize,
-    tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
-) -> String {
+/// What [`read_blocks`] sends: the next block, or the I/O error that ended the reading.
+enum Block {
+    Bytes(Vec<u8>),
+    Failed(&'static str, std::io::Error),
+}
+
+/// Reads the file at `path` in blocks of `block_size` into `tx`, in order, hashing it; returns
+/// the SHA-256 (lowercase hex). Stops early when the receiver is gone.
+fn read_blocks(path: &Path, block_size: usize, tx: &tokio::sync::mpsc::Sender<Block>) -> String {
     use sha2::Digest as _;
     use std::io::Read as _;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = tx.blocking_send(Block::Failed("open", e));
+            return String::new();
+        }
+    };
     let mut sha = sha2::Sha256::new();
     loop {
         let mut buf = vec![0u8; block_size];
@@ -572,7 +587,7 @@ fn read_blocks(
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
+                    let _ = tx.blocking_send(Block::Failed("read", e));
                     return String::new();
                 }
             }
@@ -582,7 +597,7 @@ fn read_blocks(
         }
         buf.truncate(filled);
         sha.update(&buf);
-        if tx.blocking_send(Ok(buf)).is_err() || filled < block_size {
+        if tx.blocking_send(Block::Bytes(buf)).is_err() || filled < block_size {
             break;
         }
     }
@@ -623,12 +638,20 @@ fn stage_result(
     target: &str,
 ) -> Result<(usize, Vec<u8>)> {
     match r {
-        None => Err(Error::Config(format!("no block of {target} in flight"))),
+        None => Err(Error::storage(
+            "stage a block of",
+            target,
+            azure_core::Error::new(azure_core::error::ErrorKind::Other, "no block in flight"),
+        )),
         Some(Ok(Ok(staged))) => Ok(staged),
         Some(Ok(Err(e))) => Err(Error::storage("stage a block of", target, e)),
-        Some(Err(e)) => Err(Error::Config(format!(
-            "staging a block of {target} died: {e}"
-        ))),
+        // A task that died is a transient fault (the message comes back), not a
+        // misconfiguration that stops the worker.
+        Some(Err(e)) => Err(Error::storage(
+            "stage a block of",
+            target,
+            azure_core::Error::new(azure_core::error::ErrorKind::Other, e),
+        )),
     }
 }
 

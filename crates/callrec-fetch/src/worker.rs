@@ -476,15 +476,21 @@ impl Worker {
         let span = tracing::info_span!("download", chunks = job.chunks.len());
         // The first chunk's metadata alone, then a few files at once: a wrong key or endpoint
         // is refused once, not once per request in flight.
-        let mut files = job.chunks.iter().flat_map(|c| {
-            [
-                (
-                    &c.metadata,
-                    chunks.join(naming::metadata_file(&c.document_id)),
-                ),
-                (&c.content, chunks.join(naming::media_file(&c.document_id))),
-            ]
-        });
+        // A documentId listed twice is downloaded once (two downloads would share one `.part`).
+        let mut seen = std::collections::HashSet::new();
+        let mut files = job
+            .chunks
+            .iter()
+            .flat_map(|c| {
+                [
+                    (
+                        &c.metadata,
+                        chunks.join(naming::metadata_file(&c.document_id)),
+                    ),
+                    (&c.content, chunks.join(naming::media_file(&c.document_id))),
+                ]
+            })
+            .filter(|(_, path)| seen.insert(path.clone()));
         let fetch = |(url, path)| self.fetch(url, path);
         use futures::{StreamExt as _, TryStreamExt as _};
         async {
@@ -566,7 +572,16 @@ impl Worker {
         if outcome.status != Status::Ok {
             return Ok((outcome, None));
         }
-        Ok((outcome, staged.transpose()?))
+        match staged {
+            Some(Err(e)) => {
+                // The MP4 is on disk: the upload stages it again.
+                tracing::warn!(
+                    "staging {RECORDING_MP4} while checking failed ({e}); staging it again"
+                );
+                Ok((outcome, None))
+            }
+            staged => Ok((outcome, staged.transpose()?)),
+        }
     }
 
     /// Uploads what the archive job made, each blob verified after its commit, and the
@@ -587,7 +602,11 @@ impl Worker {
         };
         // At once; the manifest after all of them.
         let uploads = names.iter().map(|name| {
-            let staged = staged.take().filter(|_| *name == RECORDING_MP4);
+            let staged = if *name == RECORDING_MP4 {
+                staged.take()
+            } else {
+                None
+            };
             self.publish_one(job, dir, outcome, name, staged)
         });
         let uploaded: BTreeMap<String, Output> = futures::future::try_join_all(uploads)

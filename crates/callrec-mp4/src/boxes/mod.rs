@@ -149,6 +149,11 @@ pub(crate) fn missing(r: &Reader<'_>, fourcc: &[u8; 4]) -> Error {
 /// Walks the children of the box `r` reads, in file order: `take` parses a child it knows
 /// and returns `true`; a child it leaves (returning `false` without reading it) is kept raw in
 /// `other`.
+///
+/// Each container box's `parse` is then only its list of children (`b"mdhd" => mdhd = ...`)
+/// and which are [`required`]: boxes with the same number of children look alike line by
+/// line (`duplicates` pairs `Mdia::parse` with `Trak::parse`), as in mp4-atom; folding that
+/// declaration into a macro would hide the box structure, so it stays written out.
 pub(crate) fn each_child<'a>(
     r: &mut Reader<'a>,
     other: &mut Vec<RawBox>,
