@@ -6,7 +6,8 @@
 # worker uploads it (8 MiB staged blocks, four at once, then Put Block List).
 #
 #   bash benches/worker.sh            (WORK=/path for the scratch dir; the recording is reused;
-#                                      WORKER_ARGS="--block-size 16" adds worker flags)
+#                                      WORKER_ARGS="--block-size 16" adds worker flags;
+#                                      WORKER=path/to/worker runs that build instead)
 #
 # ROUNDS (default 3) rounds, each the worker on a fresh message, then curl; prints each round's
 # wall times, their difference and the worker's peak RSS (GNU time), and the median. The file
@@ -18,7 +19,10 @@ WORK="${WORK:-${TMPDIR:-/tmp}/callrec-worker-bench}"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$WORK"
 
-cargo build --release --quiet -p callrec-examples --example worker
+if [ -z "${WORKER:-}" ]; then
+    cargo build --release --quiet -p callrec-examples --example worker
+    WORKER="$TARGET_DIR/release/examples/worker"
+fi
 cargo build --release --quiet -p callrec-benches --bin make-recording
 REC="$WORK/recording-6x600-pad15600"
 if [ ! -f "$REC/event.json" ]; then
@@ -41,7 +45,7 @@ for r in $(seq "$ROUNDS"); do
     azurite_enqueue "$Q" "$REC/event.json" "bench-1h-$r" 8091
     rm -rf "$WORK/wd"
     CALLREC_ACS_KEY=$KEY /usr/bin/time -f '%e %M' -o "$WORK/worker.time" \
-        "$TARGET_DIR/release/examples/worker" --queue "$Q?$SAS" --container "$C?$SAS" \
+        "$WORKER" --queue "$Q?$SAS" --container "$C?$SAS" \
         --acs-endpoint https://bench.communication.azure.com --allow-host 127.0.0.1:8091 \
         --workdir "$WORK/wd" --exit-when-idle 1 ${WORKER_ARGS:-} 2> "$WORK/worker.log"
     JOB=$(grep -o ' seconds=[0-9.]*' "$WORK/worker.log" | tail -1 | cut -d= -f2)

@@ -145,6 +145,7 @@ fn main() -> ExitCode {
                 poisoned = s.poisoned,
                 ignored = s.ignored,
                 retried = s.retried,
+                reused_bytes = s.reused_bytes,
                 "stopped"
             );
             ExitCode::SUCCESS

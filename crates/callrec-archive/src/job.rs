@@ -204,17 +204,18 @@ impl Job {
     /// the copying threads). Every failure is an [`Outcome`] (its status says whether to retry),
     /// never a panic; on `Ok` every output is in place and durable.
     pub fn run(&self, progress: &(dyn Fn(u64, u64) + Sync)) -> Outcome {
-        self.run_with(progress, &|_, _| {})
+        self.run_with(progress, &|_| {})
     }
 
-    /// [`Job::run`], calling `on_mp4(path, bytes)` once [`RECORDING_MP4`] is in place and has
-    /// read back (before it is hashed; with [`JobOptions::stitch_first`], before the check).
+    /// [`Job::run`], calling `on_mp4(stitched)` once [`RECORDING_MP4`] is in place and has
+    /// read back (before it is hashed; with [`JobOptions::stitch_first`], before the check):
+    /// its path, size, and which chunk bytes it holds where ([`callrec::Stitched::copies`]).
     /// The file is final unless the outcome says otherwise: a rejected or failed outcome
     /// removes it.
     pub fn run_with(
         &self,
         progress: &(dyn Fn(u64, u64) + Sync),
-        on_mp4: &(dyn Fn(&Path, u64) + Sync),
+        on_mp4: &(dyn Fn(&callrec::Stitched) + Sync),
     ) -> Outcome {
         let started = Instant::now();
         let mut outcome = Outcome::new();
@@ -251,7 +252,7 @@ impl Job {
         &self,
         outcome: &mut Outcome,
         progress: &(dyn Fn(u64, u64) + Sync),
-        on_mp4: &(dyn Fn(&Path, u64) + Sync),
+        on_mp4: &(dyn Fn(&callrec::Stitched) + Sync),
     ) -> Result<(), Failure> {
         let out_dir = &self.out_dir;
         fs::create_dir_all(out_dir).map_err(|e| Failure::io("cannot create", out_dir, e))?;
@@ -317,7 +318,7 @@ impl Job {
         recording: &callrec::Recording,
         outcome: &mut Outcome,
         progress: &(dyn Fn(u64, u64) + Sync),
-        on_mp4: &(dyn Fn(&Path, u64) + Sync),
+        on_mp4: &(dyn Fn(&callrec::Stitched) + Sync),
     ) -> Result<(), Failure> {
         let mp4 = self.out_dir.join(RECORDING_MP4);
         let stitch_opts = callrec::StitchOptions::new(&mp4).wall_clock(self.options.wall_clock);
@@ -339,7 +340,7 @@ impl Job {
         }
         let read_back = |e| Failure::io("cannot read back", &mp4, e);
         let bytes = fs::metadata(&mp4).map_err(read_back)?.len();
-        on_mp4(&mp4, bytes);
+        on_mp4(&stitched);
         let output = if self.options.hash_mp4 {
             describe(&mp4).map_err(read_back)?
         } else {
@@ -554,12 +555,24 @@ mod tests {
             b.path(),
             JobOptions::default().stitch_first(true).hash_mp4(false),
         )
-        .run_with(&|_, _| {}, &|path, bytes| {
+        .run_with(&|_, _| {}, &|stitched| {
             // Handed over before the check wrote its report.
+            let path = &stitched.path;
             let checked = path.with_file_name(CHECK_JSON).exists();
+            // Its copies say where each chunk's bytes are: the output holds them there.
+            let out = fs::read(path).unwrap();
+            let mut copied = 0;
+            for c in &stitched.copies {
+                let src = fs::read(&c.source).unwrap();
+                let (s, d, n) = (c.src_offset as usize, c.dst_offset as usize, c.len as usize);
+                assert_eq!(src[s..s + n], out[d..d + n], "{c:?}");
+                copied += n;
+            }
+            // Everything but the header, padding and silent frames.
+            assert!(copied > out.len() * 9 / 10, "{copied} of {}", out.len());
             seen.lock()
                 .unwrap()
-                .push((path.to_path_buf(), bytes, checked));
+                .push((path.to_path_buf(), stitched.bytes, checked));
         });
         assert_eq!((plain.status, first.status), (Status::Ok, Status::Ok));
         let mp4 = b.path().join(RECORDING_MP4);
@@ -599,7 +612,7 @@ mod tests {
             let plain = Job::new(&dir, a.path(), JobOptions::default()).run(&|_, _| {});
             let stitched = std::sync::atomic::AtomicBool::new(false);
             let first = Job::new(&dir, b.path(), JobOptions::default().stitch_first(true))
-                .run_with(&|_, _| {}, &|_, _| {
+                .run_with(&|_, _| {}, &|_| {
                     stitched.store(true, std::sync::atomic::Ordering::Relaxed)
                 });
             // The stitch refuses the mismatched one and makes the long one's MP4.

@@ -31,6 +31,7 @@
 
 mod allow;
 mod auth;
+mod blocks;
 mod download;
 mod error;
 mod event;
@@ -41,6 +42,7 @@ mod worker;
 
 pub use allow::AllowList;
 pub use auth::{AcsKey, SignedHeaders, EMPTY_BODY_SHA256};
+pub use blocks::Ahead;
 pub use download::{Downloader, RetryPolicy};
 pub use error::{Error, Result};
 pub use event::{blob_prefix, decode_message, local_name, ChunkSource, Decoded, Job};

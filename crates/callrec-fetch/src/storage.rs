@@ -14,6 +14,7 @@ use azure_storage_queue::models::{QueueClientReceiveMessagesOptions, QueueMessag
 use azure_storage_queue::QueueClient;
 use md5::Digest as _;
 
+use crate::blocks::{self, Ahead};
 use crate::{Error, Result, Url};
 
 /// A queue and its `<queue>-poison` sibling, reached with one SAS URL (an account SAS for the
@@ -353,48 +354,123 @@ impl Container {
     /// [`Staging::parallel`] blocks are in flight, one more is queued and one is being read:
     /// `parallel + 2` block buffers in memory.
     pub async fn stage_file(&self, name: &str, path: &Path, staging: Staging) -> Result<Uploaded> {
-        let block_size = staging.block_size.max(1);
-        let parallel = staging.parallel.max(1);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Block>(1);
+        self.stage_reusing(name, path, &[], &[], staging).await
+    }
+
+    /// Stages blocks of block blob `name` from the chunk file at `source` ahead of the stitch:
+    /// its `mdat` payloads (of at least one block or 1 MiB), in blocks of
+    /// [`Staging::block_size`] from each payload's start. [`Container::stage_reusing`] then
+    /// names them in the output's block list where the output holds their bytes. Never
+    /// committed (a recording the check rejects), they are discarded by the service.
+    pub async fn stage_ahead(
+        &self,
+        name: &str,
+        source: &Path,
+        staging: Staging,
+    ) -> Result<Vec<Ahead>> {
+        let block_size = staging.block_size.max(1) as u64;
+        let file = source.to_path_buf();
+        let tiles = tokio::task::spawn_blocking(move || blocks::ahead_tiles(&file, block_size))
+            .await
+            .map_err(|e| Error::io("read", source)(std::io::Error::other(e)))?
+            .map_err(Error::io("read", source))?;
+        let (ids, _) = self
+            .stage_units(name, source, tiles.clone(), false, staging.parallel)
+            .await?;
+        Ok(tiles
+            .into_iter()
+            .zip(ids)
+            .map(|(t, (id, _, _))| Ahead {
+                source: source.to_path_buf(),
+                src_offset: t.offset,
+                len: t.len,
+                id,
+            })
+            .collect())
+    }
+
+    /// [`Container::stage_file`] for a stitched output whose sample bytes came from `copies`
+    /// ([`callrec::Stitched::copies`]): each block of `ahead` ([`Container::stage_ahead`]) that
+    /// the output holds whole is named, not sent again, once the reader has found the output's
+    /// bytes there equal to the chunk's (otherwise they are sent). The SHA-256 is the whole
+    /// output's, read in order.
+    pub async fn stage_reusing(
+        &self,
+        name: &str,
+        path: &Path,
+        copies: &[callrec::SourceRange],
+        ahead: &[Ahead],
+        staging: Staging,
+    ) -> Result<Uploaded> {
+        let len = tokio::fs::metadata(path)
+            .await
+            .map_err(Error::io("read", path))?
+            .len();
+        let block_size = staging.block_size.max(1) as u64;
+        let units = blocks::units(len, copies, ahead, block_size);
+        let (blocks, sha256) = self
+            .stage_units(name, path, units, true, staging.parallel)
+            .await?;
+        Ok(Uploaded {
+            bytes: blocks.iter().map(|b| b.1).sum(),
+            sha256,
+            reused: blocks.iter().filter(|b| b.2).map(|b| b.1).sum(),
+            blocks: blocks.into_iter().map(|(id, n, _)| (id, n)).collect(),
+        })
+    }
+
+    /// Stages `units` of the file at `path` in order, `parallel` at once (see
+    /// [`Container::stage_file`]); returns each block's id, size and whether it was reused,
+    /// and the SHA-256 of the units' bytes when `hash`.
+    async fn stage_units(
+        &self,
+        name: &str,
+        path: &Path,
+        units: Vec<blocks::Unit>,
+        hash: bool,
+        parallel: usize,
+    ) -> Result<(Vec<(Vec<u8>, u64, bool)>, String)> {
+        let parallel = parallel.max(1);
+        let sizes: Vec<u64> = units.iter().map(|u| u.len).collect();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<blocks::Block>(1);
         let file = path.to_path_buf();
-        let reader = tokio::task::spawn_blocking(move || read_blocks(&file, block_size, &tx));
+        let reader =
+            tokio::task::spawn_blocking(move || blocks::read_units(&file, &units, hash, &tx));
         let mut inflight = tokio::task::JoinSet::new();
-        let mut sizes: Vec<u64> = Vec::new();
-        let mut ids: Vec<Option<Vec<u8>>> = Vec::new();
+        let mut ids: Vec<Option<(Vec<u8>, bool)>> = vec![None; sizes.len()];
         loop {
             // A free slot first, then the next block: `parallel` in flight, one queued, one
             // being read.
             if inflight.len() >= parallel {
                 let (i, id) = stage_result(inflight.join_next().await, &self.target(name))?;
-                ids[i] = Some(id);
+                ids[i] = Some((id, false));
             }
             let Some(block) = rx.recv().await else { break };
-            let buf = match block {
-                Block::Bytes(b) => b,
-                Block::Failed(op, e) => return Err(Error::io(op, path)(e)),
-            };
-            let index = sizes.len();
-            sizes.push(buf.len() as u64);
-            ids.push(None);
-            let b = self.client.blob_client(name).block_blob_client();
-            inflight.spawn(stage(b, index, buf));
+            match block {
+                blocks::Block::Bytes(i, buf) => {
+                    let b = self.client.blob_client(name).block_blob_client();
+                    inflight.spawn(stage(b, i, buf));
+                }
+                blocks::Block::Reused(i, id) => ids[i] = Some((id, true)),
+                blocks::Block::Failed(op, e) => return Err(Error::io(op, path)(e)),
+            }
         }
         while let Some(r) = inflight.join_next().await {
             let (i, id) = stage_result(Some(r), &self.target(name))?;
-            ids[i] = Some(id);
+            ids[i] = Some((id, false));
         }
         let sha256 = reader
             .await
             .map_err(|e| Error::io("read", path)(std::io::Error::other(e)))?;
-        Ok(Uploaded {
-            bytes: sizes.iter().sum(),
-            sha256,
-            blocks: ids
-                .into_iter()
-                .zip(sizes)
-                .map(|(id, n)| (id.unwrap_or_default(), n))
-                .collect(),
-        })
+        let mut staged = Vec::with_capacity(sizes.len());
+        for (id, n) in ids.into_iter().zip(sizes) {
+            // The reader sends every unit or fails; a gap would be a block never staged.
+            let (id, reused) = id.ok_or_else(|| {
+                Error::io("read", path)(std::io::Error::other("a block was not read"))
+            })?;
+            staged.push((id, n, reused));
+        }
+        Ok((staged, sha256))
     }
 
     /// Commits the `staged` blocks as block blob `name`, with `content_type` and the content's
@@ -548,6 +624,9 @@ pub struct Uploaded {
     pub sha256: String,
     /// Each block's id (`<index>-<md5 hex>`) and size, in order.
     pub blocks: Vec<(Vec<u8>, u64)>,
+    /// Bytes in blocks staged ahead from chunk files ([`Container::stage_reusing`]), not sent
+    /// again.
+    pub reused: u64,
 }
 
 /// A blob's size and `sha256` metadata ([`Container::facts`]).
@@ -557,51 +636,6 @@ pub struct BlobFacts {
     pub bytes: u64,
     /// The `sha256` metadata, when set.
     pub sha256: Option<String>,
-}
-
-/// What [`read_blocks`] sends: the next block, or the I/O error that ended the reading.
-enum Block {
-    Bytes(Vec<u8>),
-    Failed(&'static str, std::io::Error),
-}
-
-/// Reads the file at `path` in blocks of `block_size` into `tx`, in order, hashing it; returns
-/// the SHA-256 (lowercase hex). Stops early when the receiver is gone.
-fn read_blocks(path: &Path, block_size: usize, tx: &tokio::sync::mpsc::Sender<Block>) -> String {
-    use sha2::Digest as _;
-    use std::io::Read as _;
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = tx.blocking_send(Block::Failed("open", e));
-            return String::new();
-        }
-    };
-    let mut sha = sha2::Sha256::new();
-    loop {
-        let mut buf = vec![0u8; block_size];
-        let mut filled = 0;
-        while filled < buf.len() {
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.blocking_send(Block::Failed("read", e));
-                    return String::new();
-                }
-            }
-        }
-        if filled == 0 {
-            break;
-        }
-        buf.truncate(filled);
-        sha.update(&buf);
-        if tx.blocking_send(Block::Bytes(buf)).is_err() || filled < block_size {
-            break;
-        }
-    }
-    callrec_archive::names::hex(&sha.finalize())
 }
 
 /// Hashes block `index` (on a blocking thread: 8 MiB of MD5 is milliseconds), then stages it

@@ -18,8 +18,8 @@ use callrec::crates::meta::naming;
 
 use crate::storage::redact;
 use crate::{
-    decode_message, AcsKey, AllowList, Container, Decoded, Downloader, Error, Job, Queue, Received,
-    Result, RetryPolicy, Staging, Uploaded, Url,
+    decode_message, AcsKey, Ahead, AllowList, Container, Decoded, Downloader, Error, Job, Queue,
+    Received, Result, RetryPolicy, Staging, Uploaded, Url,
 };
 
 /// How a worker runs.
@@ -93,11 +93,14 @@ pub struct Summary {
     pub ignored: usize,
     /// Messages left for a later delivery after a transient fault.
     pub retried: usize,
+    /// MP4 bytes committed from blocks staged while the chunks downloaded, not sent again.
+    pub reused_bytes: u64,
 }
 
 /// How one message ended.
 enum Done {
-    Archived,
+    /// Archived, this many MP4 bytes from blocks staged ahead.
+    Archived(u64),
     Duplicate,
     Poisoned,
     Ignored,
@@ -224,7 +227,10 @@ impl Worker {
             };
             idle_since = Instant::now();
             match r {
-                Ok(Done::Archived) => summary.archived += 1,
+                Ok(Done::Archived(reused)) => {
+                    summary.archived += 1;
+                    summary.reused_bytes += reused;
+                }
                 Ok(Done::Duplicate) => summary.duplicates += 1,
                 Ok(Done::Poisoned) => summary.poisoned += 1,
                 Ok(Done::Ignored) => summary.ignored += 1,
@@ -324,15 +330,17 @@ impl Worker {
         let reason = outcome.reason.clone().unwrap_or_default();
         match outcome.status {
             Status::Ok => {
-                if let Err(e) = self.publish(job, &dir, &outcome, staged).await {
-                    return self.failed(msg, job, "upload", &e.to_string()).await;
-                }
+                let reused = match self.publish(job, &dir, &outcome, staged).await {
+                    Ok(reused) => reused,
+                    Err(e) => return self.failed(msg, job, "upload", &e.to_string()).await,
+                };
                 self.queue.delete(msg).await?;
                 let media_ms = outcome.measures.media_ms.unwrap_or(0);
                 tracing::info!(
                     chunks = outcome.measures.chunks,
                     duration_ms = media_ms,
                     job_seconds = outcome.seconds,
+                    reused_bytes = reused,
                     seconds = started.elapsed().as_secs_f64(),
                     "archived"
                 );
@@ -349,7 +357,7 @@ impl Worker {
                     self.delete_source(job).await;
                 }
                 let _ = tokio::fs::remove_dir_all(&dir).await;
-                Ok(Done::Archived)
+                Ok(Done::Archived(reused))
             }
             Status::Rejected => {
                 if let Err(e) = self.publish(job, &dir, &outcome, None).await {
@@ -474,6 +482,9 @@ impl Worker {
             .await
             .map_err(Error::io("write", &event))?;
         let span = tracing::info_span!("download", chunks = job.chunks.len());
+        // Each chunk's sample bytes go up as blocks of the MP4's blob as soon as the chunk is
+        // on disk, while the others download and the job runs (`Ahead`).
+        let (landed, ahead) = self.stage_ahead(job);
         // The first chunk's metadata alone, then a few files at once: a wrong key or endpoint
         // is refused once, not once per request in flight.
         // A documentId listed twice is downloaded once (two downloads would share one `.part`).
@@ -486,12 +497,18 @@ impl Worker {
                     (
                         &c.metadata,
                         chunks.join(naming::metadata_file(&c.document_id)),
+                        false,
                     ),
-                    (&c.content, chunks.join(naming::media_file(&c.document_id))),
+                    (
+                        &c.content,
+                        chunks.join(naming::media_file(&c.document_id)),
+                        true,
+                    ),
                 ]
             })
-            .filter(|(_, path)| seen.insert(path.clone()));
-        let fetch = |(url, path)| self.fetch(url, path);
+            .filter(|(_, path, _)| seen.insert(path.clone()));
+        let fetch =
+            |(url, path, media): (_, _, bool)| self.fetch(url, path, media.then_some(&landed));
         use futures::{StreamExt as _, TryStreamExt as _};
         async {
             if let Some(first) = files.next() {
@@ -506,13 +523,59 @@ impl Worker {
         }
         .instrument(span)
         .await?;
-        self.archive(job, chunks, &dir.join("out")).await
+        drop(landed);
+        self.archive(job, chunks, &dir.join("out"), ahead).await
     }
 
-    /// Downloads `url` to `path`.
-    async fn fetch(&self, url: &Url, path: PathBuf) -> Result<()> {
+    /// Starts staging, ahead of the stitch, the sample bytes of each chunk file sent to the
+    /// returned channel ([`Container::stage_ahead`]), one chunk after another, until the
+    /// channel closes. The task ends (dropped) with the set: a recording the check rejects
+    /// stages no more, and what it staged is never committed. A chunk that fails to stage is
+    /// left to the upload of the MP4.
+    fn stage_ahead(
+        &self,
+        job: &Job,
+    ) -> (
+        tokio::sync::mpsc::UnboundedSender<PathBuf>,
+        tokio::task::JoinSet<Vec<Ahead>>,
+    ) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+        let container = self.container.clone();
+        let name = blob(job, RECORDING_MP4);
+        let staging = self.cfg.staging;
+        let mut set = tokio::task::JoinSet::new();
+        let span = tracing::info_span!("stage ahead", blob = RECORDING_MP4);
+        set.spawn(
+            async move {
+                let mut all = Vec::new();
+                while let Some(path) = rx.recv().await {
+                    match container.stage_ahead(&name, &path, staging).await {
+                        Ok(blocks) => all.extend(blocks),
+                        Err(e) => tracing::warn!(
+                            chunk = %path.display(),
+                            "cannot stage the chunk ahead ({e}); the MP4's upload sends its bytes"
+                        ),
+                    }
+                }
+                all
+            }
+            .instrument(span),
+        );
+        (tx, set)
+    }
+
+    /// Downloads `url` to `path`, then sends the path to `landed` (a chunk to stage ahead).
+    async fn fetch(
+        &self,
+        url: &Url,
+        path: PathBuf,
+        landed: Option<&tokio::sync::mpsc::UnboundedSender<PathBuf>>,
+    ) -> Result<()> {
         let n = self.downloader.download(url, &path).await?;
         tracing::debug!(file = %path.display(), bytes = n, "downloaded");
+        if let Some(tx) = landed {
+            let _ = tx.send(path);
+        }
         Ok(())
     }
 
@@ -524,34 +587,44 @@ impl Worker {
         job: &Job,
         chunks: PathBuf,
         out: &Path,
+        mut ahead: tokio::task::JoinSet<Vec<Ahead>>,
     ) -> Result<(Outcome, Option<Uploaded>)> {
         let options = JobOptions::default().stitch_first(true).hash_mp4(false);
         let archive = ArchiveJob::new(chunks, out, options);
-        let (tx, rx) = tokio::sync::oneshot::channel::<PathBuf>();
+        let (tx, rx) = tokio::sync::oneshot::channel::<callrec::Stitched>();
         let tx = std::sync::Mutex::new(Some(tx));
         let span = tracing::info_span!("archive job");
         let mut run = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                archive.run_with(&|_, _| {}, &|mp4, _| {
+                archive.run_with(&|_, _| {}, &|stitched| {
                     let tx = tx.lock().unwrap_or_else(|p| p.into_inner()).take();
                     if let Some(tx) = tx {
-                        let _ = tx.send(mp4.to_path_buf());
+                        let _ = tx.send(stitched.clone());
                     }
                 })
             })
         });
         let name = blob(job, RECORDING_MP4);
         let staging = async {
-            match rx.await {
-                Ok(mp4) => Some(
-                    self.container
-                        .stage_file(&name, &mp4, self.cfg.staging)
-                        .instrument(tracing::info_span!("stage", blob = RECORDING_MP4))
-                        .await,
-                ),
-                // The job ended without an MP4.
-                Err(_) => None,
+            // The job ended without an MP4: nothing to stage.
+            let mp4 = rx.await.ok()?;
+            let ahead = match ahead.join_next().await {
+                Some(Ok(blocks)) => blocks,
+                _ => Vec::new(),
+            };
+            let staged = self
+                .container
+                .stage_reusing(&name, &mp4.path, &mp4.copies, &ahead, self.cfg.staging)
+                .instrument(tracing::info_span!("stage", blob = RECORDING_MP4))
+                .await;
+            if let Ok(up) = &staged {
+                tracing::debug!(
+                    bytes = up.bytes,
+                    reused = up.reused,
+                    "{RECORDING_MP4} staged, reusing the blocks staged ahead"
+                );
             }
+            Some(staged)
         };
         tokio::pin!(staging);
         let died = |e: tokio::task::JoinError| Error::Config(format!("the archive job died: {e}"));
@@ -594,7 +667,7 @@ impl Worker {
         dir: &Path,
         outcome: &Outcome,
         mut staged: Option<Uploaded>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let names: &[&str] = if outcome.status == Status::Ok {
             &[RECORDING_MP4, TIMELINE_JSON, CHECK_JSON]
         } else {
@@ -609,9 +682,14 @@ impl Worker {
             };
             self.publish_one(job, dir, outcome, name, staged)
         });
+        let mut reused = 0;
         let uploaded: BTreeMap<String, Output> = futures::future::try_join_all(uploads)
             .await?
             .into_iter()
+            .map(|(name, output, n)| {
+                reused += n;
+                (name, output)
+            })
             .collect();
         let chunks = dir.join("chunks");
         let mut entry = outcome.entry(
@@ -622,11 +700,13 @@ impl Worker {
             false,
         );
         entry.outputs = uploaded;
-        self.upload_manifest(job, dir, &entry).await
+        self.upload_manifest(job, dir, &entry).await?;
+        Ok(reused)
     }
 
     /// Uploads the output `name` of the job (or, for a rejected recording without a check
-    /// report, a `check.json` that says why), verified; returns it as the manifest lists it.
+    /// report, a `check.json` that says why), verified; returns it as the manifest lists it,
+    /// and how many of its bytes were staged ahead.
     async fn publish_one(
         &self,
         job: &Job,
@@ -634,7 +714,7 @@ impl Worker {
         outcome: &Outcome,
         name: &str,
         staged: Option<Uploaded>,
-    ) -> Result<(String, Output)> {
+    ) -> Result<(String, Output, u64)> {
         let (path, described) = match outcome.outputs.get(name) {
             Some(o) => (dir.join("out").join(name), o.clone()),
             None => {
@@ -657,7 +737,7 @@ impl Worker {
             bytes: up.bytes,
             sha256: up.sha256,
         };
-        Ok((name.to_string(), output))
+        Ok((name.to_string(), output, up.reused))
     }
 
     /// Writes `entry` as the recording's `manifest.json`, uploaded last: it marks the

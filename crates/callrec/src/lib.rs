@@ -341,6 +341,7 @@ impl Recording {
             rescaled: plan.rescaled().to_vec(),
             silent_frames: plan.silent_frames(),
             dropped_frames: plan.dropped_frames(),
+            copies: source_ranges(&plan),
         })
     }
 }
@@ -624,6 +625,37 @@ pub struct Stitched {
     pub silent_frames: u64,
     /// Audio frames of priming or end padding dropped at joins (trimmed joins, wall clock).
     pub dropped_frames: u64,
+    /// Where the output's sample bytes came from, in output order: each range of a chunk file
+    /// that the output holds unchanged (the rest of the output is its header, padding and
+    /// silent frames). An uploader that already sent those ranges can reuse them.
+    pub copies: Vec<SourceRange>,
+}
+
+/// A range of a chunk file that the output holds unchanged ([`Stitched::copies`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRange {
+    /// The chunk file.
+    pub source: PathBuf,
+    /// Offset in the chunk file.
+    pub src_offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Offset in the output file.
+    pub dst_offset: u64,
+}
+
+fn source_ranges(plan: &callrec_stitch::Plan) -> Vec<SourceRange> {
+    plan.copies()
+        .iter()
+        .filter_map(|c| {
+            Some(SourceRange {
+                source: plan.source_path(c.chunk)?.to_path_buf(),
+                src_offset: c.src_offset,
+                len: c.len,
+                dst_offset: c.dst_offset,
+            })
+        })
+        .collect()
 }
 
 /// The README's Rust examples, compiled as doctests so they keep working as written.

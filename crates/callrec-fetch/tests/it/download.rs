@@ -241,3 +241,71 @@ async fn an_upload_is_verified_by_its_committed_blocks_and_sha256() {
     let e = c.verify("x/missing", &up_a).await.unwrap_err().to_string();
     assert!(e.contains("x/missing"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunk_bytes_staged_ahead_make_the_stitched_blob_and_a_changed_chunk_is_sent_again() {
+    let env = env("ahead").await;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    let mut chunks = Vec::new();
+    for e in std::fs::read_dir(recording_fixture("basic")).unwrap() {
+        let p = e.unwrap().path();
+        let to = rec.join(p.file_name().unwrap());
+        std::fs::copy(&p, &to).unwrap();
+        if p.extension().is_some_and(|e| e == "mp4") {
+            chunks.push(to);
+        }
+    }
+    let got = std::sync::Mutex::new(None);
+    let job = callrec_archive::Job::new(&rec, dir.path().join("out"), Default::default());
+    let o = job.run_with(&|_, _| {}, &|s| *got.lock().unwrap() = Some(s.clone()));
+    assert_eq!(o.status, callrec_archive::Status::Ok, "{:?}", o.reason);
+    let stitched = got.into_inner().unwrap().unwrap();
+    let want = std::fs::read(&stitched.path).unwrap();
+    let c = &env.container;
+    let small = callrec_fetch::Staging {
+        block_size: 16 * 1024,
+        parallel: 2,
+    };
+    let mut ahead = Vec::new();
+    for p in &chunks {
+        ahead.extend(c.stage_ahead("r/recording.mp4", p, small).await.unwrap());
+    }
+    // Each chunk's mdat payload, cut from its start.
+    assert_eq!(chunks.len(), 3);
+    let staged: u64 = ahead.iter().map(|a| a.len).sum();
+    assert!(
+        staged > want.len() as u64 * 9 / 10,
+        "{staged} of {}",
+        want.len()
+    );
+    let upload = |ahead: Vec<callrec_fetch::Ahead>| {
+        let s = &stitched;
+        async move {
+            let up = c
+                .stage_reusing("r/recording.mp4", &s.path, &s.copies, &ahead, small)
+                .await
+                .unwrap();
+            let up = c.commit("r/recording.mp4", up, "video/mp4").await.unwrap();
+            c.verify("r/recording.mp4", &up).await.unwrap();
+            up
+        }
+    };
+    let up = upload(ahead.clone()).await;
+    // The blob is the output byte for byte, its SHA-256 the output's; only the header, the
+    // padding and the ends of runs went up again.
+    assert_eq!(c.read("r/recording.mp4").await.unwrap(), want);
+    assert_eq!(up.sha256, callrec_archive::Output::of(&want).sha256);
+    assert_eq!(up.reused, staged, "every block staged ahead is used");
+    // A chunk whose bytes changed after they went up: its blocks are not trusted, the
+    // output's bytes are sent instead, and the blob is still the output.
+    let first = &ahead[0];
+    let mut bytes = std::fs::read(&first.source).unwrap();
+    bytes[first.src_offset as usize + 10] ^= 0xff;
+    std::fs::write(&first.source, bytes).unwrap();
+    let again = upload(ahead.clone()).await;
+    assert_eq!(again.reused, staged - first.len);
+    assert_eq!(c.read("r/recording.mp4").await.unwrap(), want);
+    assert_eq!(again.sha256, up.sha256);
+}
