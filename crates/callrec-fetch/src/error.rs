@@ -1,3 +1,4 @@
+use azure_core::http::StatusCode;
 use std::path::PathBuf;
 
 /// This crate's result type.
@@ -115,13 +116,18 @@ impl Error {
         )
     }
 
-    /// The worker itself is misconfigured (wrong key, wrong resource): it stops and releases
-    /// the message for a worker that is configured right.
+    /// The worker itself is misconfigured (wrong key, wrong resource, a SAS that may not do
+    /// what the worker needs: storage's 401 or 403, a work directory it cannot use): it stops
+    /// and releases the message for a worker that is configured right.
     pub fn stops_worker(&self) -> bool {
-        matches!(
-            self,
-            Error::Unauthorized { .. } | Error::Forbidden { .. } | Error::Config(_)
-        )
+        match self {
+            Error::Unauthorized { .. } | Error::Forbidden { .. } | Error::Config(_) => true,
+            Error::Storage { source, .. } => matches!(
+                source.http_status(),
+                Some(StatusCode::Unauthorized | StatusCode::Forbidden)
+            ),
+            _ => false,
+        }
     }
 
     pub(crate) fn storage(

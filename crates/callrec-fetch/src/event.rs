@@ -68,13 +68,29 @@ pub fn decode_message(message_id: &str, text: &str) -> Result<Decoded> {
         Value::Array(a) => a.iter().collect(),
         one => vec![one],
     };
-    let Some(event) = events
+    // Something that is no event at all (`{}`, `[]`, `null`) is not another event type.
+    if events.is_empty() {
+        return Err(bad.because("an empty array: no event".into()));
+    }
+    if let Some(i) = events.iter().position(|e| type_of(e).is_empty()) {
+        return Err(bad.because(format!("event {i} has no eventType (or CloudEvents type)")));
+    }
+    let mut recordings = events
         .iter()
-        .find(|e| type_of(e) == RECORDING_FILE_STATUS_UPDATED)
-    else {
-        let event_type = events.first().map(|e| type_of(e)).unwrap_or_default();
+        .filter(|e| type_of(e) == RECORDING_FILE_STATUS_UPDATED);
+    let Some(event) = recordings.next() else {
+        let event_type = type_of(events[0]);
         return Ok(Decoded::Other { event_type });
     };
+    // Event Grid's Storage Queue delivery sends one event per message: archiving the first
+    // of several would drop the others unseen.
+    let more = recordings.count();
+    if more > 0 {
+        return Err(bad.because(format!(
+            "{} {RECORDING_FILE_STATUS_UPDATED} events in one message (one per message is archived)",
+            more + 1
+        )));
+    }
     let event = (*event).clone();
     let parsed = RecordingEvent::from_value(&event, Path::new("queue message"))
         .map_err(|e| bad.because(e.to_string()))?;
@@ -192,17 +208,19 @@ pub fn blob_prefix(recording_id: &str) -> String {
     }
 }
 
-/// A recording id as one safe local file name: [`callrec::safe_file_name`]; one longer than
-/// 120 bytes keeps its first 100 characters and gains `-` and 16 hex digits of the id's
-/// SHA-256 (distinct ids stay distinct).
+/// A recording id as one safe local file name: [`callrec::safe_file_name`], the id itself when
+/// it is safe as it is. One that had to change (`call 42` and `call_42` would both be
+/// `call_42`) gains `-` and 16 hex digits of the id's SHA-256, and one longer than 120 bytes
+/// keeps its first 100 characters before them: distinct ids stay distinct.
 pub fn local_name(recording_id: &str) -> String {
     let safe = callrec::safe_file_name(recording_id);
-    if safe.len() <= MAX_LOCAL {
+    if safe == recording_id && safe.len() <= MAX_LOCAL {
         return safe;
     }
     let digest = sha2::Sha256::digest(recording_id.as_bytes());
     let hex = callrec_archive::names::hex(&digest[..8]);
-    format!("{}-{hex}", &safe[..100])
+    let cut = safe.char_indices().nth(100).map_or(safe.len(), |(i, _)| i);
+    format!("{}-{hex}", &safe[..cut])
 }
 
 impl Job {
@@ -259,7 +277,17 @@ mod tests {
         for odd in ["a//b", "../x", "x/..", "a.", "a b", "caf\u{e9}", "/a"] {
             assert_eq!(blob_prefix(odd), local_name(odd), "{odd}");
         }
-        assert_eq!(local_name("a b"), "a_b");
+        // An id made safe keeps a hash of itself: ids that differ name different directories.
+        assert!(
+            local_name("a b").starts_with("a_b-"),
+            "{}",
+            local_name("a b")
+        );
+        assert_eq!(local_name("a_b"), "a_b");
+        for (x, y) in [("call 42", "call_42"), ("a+b", "a/b"), ("a+b", "a=b")] {
+            assert_ne!(local_name(x), local_name(y), "{x} {y}");
+            assert_ne!(blob_prefix(x), blob_prefix(y), "{x} {y}");
+        }
     }
 
     #[test]
@@ -273,7 +301,7 @@ mod tests {
         };
         assert_eq!(job.recording_id, "a/b+c=");
         assert_eq!(job.name, "a/b+c=", "a base64 id names its blobs as it is");
-        assert_eq!(job.dir, "a_b_c_");
+        assert!(job.dir.starts_with("a_b_c_-"), "{}", job.dir);
     }
 
     #[test]
@@ -285,6 +313,24 @@ mod tests {
         ));
         let e = decode_message("m7", "%%%").unwrap_err().to_string();
         assert!(e.contains("m7"), "{e}");
+        // No event at all is a bad message, not another event type.
+        for nothing in ["{}", "[]", "null", r#"[{"data":{}}]"#] {
+            let e = decode_message("m", &B64.encode(nothing));
+            assert!(matches!(e, Err(Error::Message { .. })), "{nothing}: {e:?}");
+        }
+        // Two recordings in one message: neither is dropped unseen.
+        let one = event("", "/recording/call/c/serverCallId/s/recordingId/r");
+        let two = B64.encode(format!("[{one},{one}]"));
+        let e = decode_message("m", &two).unwrap_err().to_string();
+        assert!(
+            e.contains("2 Microsoft.Communication.RecordingFileStatusUpdated"),
+            "{e}"
+        );
+        let with_other = B64.encode(format!(r#"[{{"eventType":"x.y","data":{{}}}},{one}]"#));
+        assert!(matches!(
+            decode_message("m", &with_other).unwrap(),
+            Decoded::Recording(_)
+        ));
         let no_id = event("", "/recording/call/c1");
         let e = decode_message("m", &no_id).unwrap_err().to_string();
         assert!(e.contains("recordingId"), "{e}");

@@ -97,6 +97,34 @@ pub struct Summary {
     pub reused_bytes: u64,
 }
 
+/// What the container holds of a recording before it is worked on.
+enum Prior {
+    /// Nothing trusted: archive it.
+    None,
+    /// Its manifest and the blobs it lists, with this status.
+    Done(Status),
+    /// The manifest under its blob prefix is another recording's (whose id it names).
+    Foreign(String),
+}
+
+/// Takes the lock of a recording's work directory `dir` (made if missing); `None` while
+/// another worker holds it. A directory that cannot be made or locked is the work
+/// directory's fault, not the recording's: it stops the worker.
+fn lock_dir(dir: &Path) -> Result<Option<callrec_archive::OutLock>> {
+    let unusable = |e: String| {
+        Error::Config(format!(
+            "the work directory {} cannot be used: {e}",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| unusable(e.to_string()))?;
+    match callrec_archive::OutLock::take(dir, false, |_| {}) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(callrec_archive::Error::Locked { .. }) => Ok(None),
+        Err(e) => Err(unusable(e.to_string())),
+    }
+}
+
 /// How one message ended.
 enum Done {
     /// Archived, this many MP4 bytes from blocks staged ahead.
@@ -170,6 +198,7 @@ impl Worker {
     /// worker), `exit_when_idle` passes without messages, or the worker is misconfigured
     /// ([`Error::stops_worker`]: the message is released and the error returned).
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<Summary> {
+        self.probe_workdir().await?;
         tokio::pin!(shutdown);
         let mut summary = Summary::default();
         let mut idle_since = Instant::now();
@@ -195,6 +224,10 @@ impl Worker {
                         _ = tokio::time::sleep(self.cfg.poll) => {}
                     }
                     continue;
+                }
+                Err(e) if e.stops_worker() => {
+                    tracing::error!("{e}; stopping");
+                    return Err(e);
                 }
                 Err(e) => {
                     tracing::warn!("receive failed: {e}");
@@ -253,6 +286,24 @@ impl Worker {
 
     /// Renews the message's visibility every `renew_every` until `stop` is notified; a
     /// notification interrupts the wait, never a renewal in flight.
+    /// The work directory can hold files: made if missing, a file written and removed. A
+    /// worker that cannot write there would poison every recording; it stops instead.
+    async fn probe_workdir(&self) -> Result<()> {
+        let dir = &self.cfg.workdir;
+        let probe = dir.join(format!(".probe-{}", std::process::id()));
+        let r = async {
+            tokio::fs::create_dir_all(dir).await?;
+            tokio::fs::write(&probe, b"callrec").await?;
+            tokio::fs::remove_file(&probe).await
+        };
+        r.await.map_err(|e| {
+            Error::Config(format!(
+                "the work directory {} cannot be used: {e}",
+                dir.display()
+            ))
+        })
+    }
+
     async fn renew(&self, msg: &Received, vis: u32, stop: &tokio::sync::Notify) {
         loop {
             tokio::select! {
@@ -285,8 +336,8 @@ impl Worker {
                 return Ok(Done::Ignored);
             }
             Err(e) => {
-                tracing::error!(message_id = %msg.id, "{e}: moved to {}", self.queue.poison_name());
                 self.queue.poison(msg).await?;
+                tracing::error!(message_id = %msg.id, "{e}: moved to {}", self.queue.poison_name());
                 return Ok(Done::Poisoned);
             }
         };
@@ -296,16 +347,50 @@ impl Worker {
 
     async fn handle_job(&self, msg: &Received, job: &Job) -> Result<Done> {
         let started = Instant::now();
+        let dir = self.cfg.workdir.join(&job.dir);
+        // One worker of this machine at a time per recording (a duplicate delivery taken by
+        // another worker sharing the work directory): the other is left for later, when it
+        // will find this one's blobs.
+        let Some(_lock) = lock_dir(&dir)? else {
+            tracing::info!(
+                "another worker here is archiving this recording: left for a later delivery"
+            );
+            return Ok(Done::Retry);
+        };
         match self.already_done(job).await {
-            Ok(Some(status)) => {
+            Ok(Prior::Done(Status::Rejected)) => {
+                // Each delivery of a rejected recording goes to poison: an earlier one may
+                // have been stopped between its manifest and its move.
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                self.queue.poison(msg).await?;
+                tracing::error!(
+                    "already rejected (a duplicate delivery): its manifest and check.json are in place; moved to {}",
+                    self.queue.poison_name()
+                );
+                return Ok(Done::Poisoned);
+            }
+            Ok(Prior::Done(status)) => {
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                self.queue.delete(msg).await?;
                 tracing::info!(
                     status = status.as_str(),
                     "already done (a duplicate delivery): its manifest and blobs are in place; deleted"
                 );
-                self.queue.delete(msg).await?;
                 return Ok(Done::Duplicate);
             }
-            Ok(None) => {}
+            Ok(Prior::Foreign(other)) => {
+                // Never overwrite another recording's blobs.
+                let why = format!(
+                    "the container's {}/ holds recording {other:?}, not this one",
+                    job.name
+                );
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                self.queue.poison(msg).await?;
+                tracing::error!("{why}: moved to {}", self.queue.poison_name());
+                return Ok(Done::Poisoned);
+            }
+            Ok(Prior::None) => {}
+            Err(e) if e.stops_worker() => return Err(e),
             Err(e) => {
                 tracing::warn!("{e}; left for a later delivery");
                 return Ok(Done::Retry);
@@ -315,7 +400,6 @@ impl Worker {
             let why = format!("delivered {} times without success", msg.dequeue_count);
             return self.poison_with(msg, job, "deliveries", &why, false).await;
         }
-        let dir = self.cfg.workdir.join(&job.dir);
         let (outcome, staged) = match self.process(job, &dir).await {
             Ok(o) => o,
             Err(e) if e.stops_worker() => return Err(e),
@@ -332,6 +416,7 @@ impl Worker {
             Status::Ok => {
                 let reused = match self.publish(job, &dir, &outcome, staged).await {
                     Ok(reused) => reused,
+                    Err(e) if e.stops_worker() => return Err(e),
                     Err(e) => return self.failed(msg, job, "upload", &e.to_string()).await,
                 };
                 self.queue.delete(msg).await?;
@@ -360,14 +445,16 @@ impl Worker {
                 Ok(Done::Archived(reused))
             }
             Status::Rejected => {
-                if let Err(e) = self.publish(job, &dir, &outcome, None).await {
-                    return self.failed(msg, job, "upload", &e.to_string()).await;
+                match self.publish(job, &dir, &outcome, None).await {
+                    Ok(_) => {}
+                    Err(e) if e.stops_worker() => return Err(e),
+                    Err(e) => return self.failed(msg, job, "upload", &e.to_string()).await,
                 }
+                self.queue.poison(msg).await?;
                 tracing::error!(
                     "{reason}: check.json uploaded, moved to {}",
                     self.queue.poison_name()
                 );
-                self.queue.poison(msg).await?;
                 let _ = tokio::fs::remove_dir_all(&dir).await;
                 Ok(Done::Poisoned)
             }
@@ -378,23 +465,26 @@ impl Worker {
     /// Whether the container already holds this recording's outcome: its `manifest.json`
     /// (written last) says ok or rejected, and every blob it lists is there with the size and
     /// `sha256` it records. Nothing is downloaded.
-    async fn already_done(&self, job: &Job) -> Result<Option<Status>> {
+    async fn already_done(&self, job: &Job) -> Result<Prior> {
         let Some(bytes) = self.container.read_optional(&blob(job, MANIFEST)).await? else {
-            return Ok(None);
+            return Ok(Prior::None);
         };
         let entry: Entry = match serde_json::from_slice(&bytes) {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!("{MANIFEST} does not parse ({e}): archiving again");
-                return Ok(None);
+                return Ok(Prior::None);
             }
         };
+        if entry.dir != job.recording_id {
+            return Ok(Prior::Foreign(entry.dir));
+        }
         // This recording's entry, naming only what a job uploads (an edited manifest naming
         // other blobs is not trusted). The key is compared, not checked as a batch key: a
         // recordingId may be longer than a batch directory name may be.
         let own = entry.key == job.name && entry.lists_only_outputs();
         if entry.status == Status::Error || !own || entry.outputs.is_empty() {
-            return Ok(None);
+            return Ok(Prior::None);
         }
         for (name, want) in &entry.outputs {
             let facts = self.container.facts(&blob(job, name)).await?;
@@ -406,10 +496,10 @@ impl Worker {
                     blob = name.as_str(),
                     "{MANIFEST} lists it but the container holds {facts:?}: archiving again"
                 );
-                return Ok(None);
+                return Ok(Prior::None);
             }
         }
-        Ok(Some(entry.status))
+        Ok(Prior::Done(entry.status))
     }
 
     /// A transient failure: left for the next delivery, or poisoned on the last one.
@@ -456,11 +546,13 @@ impl Worker {
             }
             Ok::<(), Error>(())
         };
-        if let Err(e) = up.await {
-            tracing::warn!("cannot upload check.json: {e}");
+        match up.await {
+            Ok(()) => {}
+            Err(e) if e.stops_worker() => return Err(e),
+            Err(e) => tracing::warn!("cannot upload check.json: {e}"),
         }
-        tracing::error!("{stage}: {error}: moved to {}", self.queue.poison_name());
         self.queue.poison(msg).await?;
+        tracing::error!("{stage}: {error}: moved to {}", self.queue.poison_name());
         let _ = tokio::fs::remove_dir_all(&dir).await;
         Ok(Done::Poisoned)
     }

@@ -1,6 +1,7 @@
 //! The queue loop against Azurite and the simulator.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use callrec_fetch::testkit::{local_mp4, recording_fixture, Fault, Simulator};
 use callrec_fetch::{Error, Summary, Worker};
@@ -360,7 +361,7 @@ async fn delete_source_deletes_every_chunk_only_after_the_blobs_are_committed() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_of_a_rejected_recording_downloads_nothing_and_is_poisoned_once() {
+async fn every_delivery_of_a_rejected_recording_is_poisoned_and_downloads_once() {
     let env = env("dupreject").await;
     let sim = sim();
     let ev = sim
@@ -372,11 +373,12 @@ async fn a_duplicate_of_a_rejected_recording_downloads_nothing_and_is_poisoned_o
     let s = run(&Worker::new(env.config(&sim, &key_b64())).unwrap())
         .await
         .unwrap();
+    // The second delivery finds the rejection in place and moves to poison too (an earlier
+    // delivery may have been stopped between its manifest and its move: nothing is lost).
     assert_eq!(
         s,
         Summary {
-            poisoned: 1,
-            duplicates: 1,
+            poisoned: 2,
             ..Summary::default()
         }
     );
@@ -391,7 +393,11 @@ async fn a_duplicate_of_a_rejected_recording_downloads_nothing_and_is_poisoned_o
     .unwrap();
     assert_eq!(manifest["status"], "rejected", "{manifest}");
     assert!(env.drain(false).await.is_empty());
-    assert_eq!(env.drain(true).await, vec![m], "one copy in poison");
+    assert_eq!(
+        env.drain(true).await,
+        vec![m.clone(), m],
+        "each delivery in poison"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -442,4 +448,139 @@ async fn a_delivery_whose_blob_no_longer_matches_the_manifest_is_archived_again(
             .unwrap()
             == want
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_recording_ids_made_safe_alike_are_both_archived() {
+    let env = env("collide").await;
+    let sim = sim();
+    let a = sim
+        .serve_recording(&recording_fixture("basic"), "call 42")
+        .unwrap();
+    let b = sim
+        .serve_recording(&recording_fixture("paused"), "call_42")
+        .unwrap();
+    env.queue.send(&Simulator::queue_message(&a)).await.unwrap();
+    env.queue.send(&Simulator::queue_message(&b)).await.unwrap();
+    let s = run(&Worker::new(env.config(&sim, &key_b64())).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            archived: 2,
+            ..Summary::default()
+        }
+    );
+    // Each under its own prefix, naming its own recording.
+    for (id, fixture) in [("call 42", "basic"), ("call_42", "paused")] {
+        let prefix = callrec_fetch::blob_prefix(id);
+        let m = env
+            .container
+            .read(&format!("{prefix}/manifest.json"))
+            .await
+            .unwrap();
+        let m: Value = serde_json::from_slice(&m).unwrap();
+        assert_eq!(m["dir"], id, "{m}");
+        let mp4 = env
+            .container
+            .read(&format!("{prefix}/recording.mp4"))
+            .await
+            .unwrap();
+        assert!(mp4 == local_mp4(fixture), "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_holding_another_recording_is_never_overwritten() {
+    let env = env("foreign").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-foreign")
+        .unwrap();
+    // A manifest of another recording already under this one's prefix.
+    let entry = callrec_archive::Entry::rejected(
+        "someone else",
+        "rec-foreign",
+        1,
+        "its own reason".into(),
+        Default::default(),
+    );
+    let other = serde_json::to_string(&entry).unwrap();
+    let path = env.workdir.path().join("other.json");
+    std::fs::write(&path, &other).unwrap();
+    env.container
+        .upload_file(
+            "rec-foreign/manifest.json",
+            &path,
+            "application/json",
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let m = Simulator::queue_message(&ev);
+    env.queue.send(&m).await.unwrap();
+    let s = run(&Worker::new(env.config(&sim, &key_b64())).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            poisoned: 1,
+            ..Summary::default()
+        }
+    );
+    assert!(sim.requests().is_empty(), "nothing downloaded");
+    let kept = env
+        .container
+        .read("rec-foreign/manifest.json")
+        .await
+        .unwrap();
+    assert_eq!(kept, other.as_bytes());
+    assert_eq!(
+        env.container.size("rec-foreign/check.json").await.unwrap(),
+        None
+    );
+    assert_eq!(env.drain(true).await, vec![m]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_another_worker_here_holds_is_left_for_later() {
+    let env = env("held").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-held")
+        .unwrap();
+    let m = Simulator::queue_message(&ev);
+    env.queue.send(&m).await.unwrap();
+    let mut cfg = env.config(&sim, &key_b64());
+    cfg.visibility = Duration::from_secs(1);
+    // Another worker sharing the work directory holds the recording's lock.
+    let dir = env
+        .workdir
+        .path()
+        .join(callrec_fetch::local_name("rec-held"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let held = callrec_archive::OutLock::take(&dir, false, |_| {}).unwrap();
+    let w = Worker::new(cfg).unwrap();
+    let s = w
+        .run(tokio::time::sleep(Duration::from_millis(2500)))
+        .await
+        .unwrap();
+    assert_eq!((s.archived, s.poisoned), (0, 0), "{s:?}");
+    assert!(s.retried >= 1, "{s:?}");
+    assert!(
+        sim.requests().is_empty(),
+        "nothing downloaded while it is held"
+    );
+    assert_eq!(
+        env.container.size("rec-held/manifest.json").await.unwrap(),
+        None
+    );
+    // Released, the next delivery archives it.
+    drop(held);
+    let s = run(&w).await.unwrap();
+    assert_eq!(s.archived, 1, "{s:?}");
+    assert!(env.drain(true).await.is_empty());
 }
