@@ -213,7 +213,7 @@ pub fn validate_source_skipping(
     movie: &Movie,
     skip: &[Range<u64>],
 ) -> Result<Vec<Defect>> {
-    validate_tables(src, movie)?.walk(src, skip)
+    validate_tables(src, movie)?.walk(src, movie, skip)
 }
 
 /// [`validate_source`] in two steps: the checks that read no sample bytes (sample entries,
@@ -222,7 +222,7 @@ pub fn validate_source_skipping(
 /// reads sample bytes (a small window at each NAL header). The two give the defects of
 /// [`validate_source`], in the same order; a caller can do other work on the movie between
 /// them (a stitch plans while the samples are walked).
-pub fn validate_tables<'m>(src: &dyn Source, movie: &'m Movie) -> Result<Tables<'m>> {
+pub fn validate_tables(src: &dyn Source, movie: &Movie) -> Result<Tables> {
     let data_len = src.len();
     let mut out = Vec::new();
     let layout = Layout::walk(src)?;
@@ -272,12 +272,7 @@ pub fn validate_tables<'m>(src: &dyn Source, movie: &'m Movie) -> Result<Tables<
             walks.push((i, out.len()));
         }
     }
-    Ok(Tables {
-        movie,
-        layout,
-        out,
-        walks,
-    })
+    Ok(Tables { layout, out, walks })
 }
 
 /// The per-track checks of [`validate_tables`] that read no sample bytes: byte ranges,
@@ -304,9 +299,8 @@ fn track_checks(cx: &TrackCx, mdats: &[Range<u64>], data_len: u64, out: &mut Vec
 }
 
 /// What [`validate_tables`] found, with the NAL walks of the video samples still to do
-/// ([`Tables::walk`]).
-pub struct Tables<'m> {
-    movie: &'m Movie,
+/// ([`Tables::walk`]). Holds the re-read `moov` and `moof`s, not the movie.
+pub struct Tables {
     layout: Layout,
     /// The defects found so far, in track then box order.
     out: Vec<Defect>,
@@ -315,7 +309,7 @@ pub struct Tables<'m> {
     walks: Vec<(usize, usize)>,
 }
 
-impl fmt::Debug for Tables<'_> {
+impl fmt::Debug for Tables {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tables")
             .field("defects", &self.out)
@@ -324,19 +318,19 @@ impl fmt::Debug for Tables<'_> {
     }
 }
 
-impl Tables<'_> {
+impl Tables {
     /// The defects of the checks that read no sample bytes (the walk may add more).
     pub fn defects(&self) -> &[Defect] {
         &self.out
     }
 
-    /// Walks the NAL length prefixes of the video samples of the movie (read from `src`, the
-    /// same file [`validate_tables`] read) except those lying wholly inside one of `skip`
-    /// (see [`validate_source_skipping`]): every defect of [`validate_source_skipping`], in
-    /// its order. A failed read is the [`Error::Read`](crate::Error::Read).
-    pub fn walk(self, src: &dyn Source, skip: &[Range<u64>]) -> Result<Vec<Defect>> {
+    /// Walks the NAL length prefixes of the video samples of `movie` (the one given to
+    /// [`validate_tables`], read from `src`, the same file) except those lying wholly inside
+    /// one of `skip` (see [`validate_source_skipping`]): every defect of
+    /// [`validate_source_skipping`], in its order. A failed read is the
+    /// [`Error::Read`](crate::Error::Read).
+    pub fn walk(self, src: &dyn Source, movie: &Movie, skip: &[Range<u64>]) -> Result<Vec<Defect>> {
         let Tables {
-            movie,
             layout,
             mut out,
             walks,
@@ -344,7 +338,9 @@ impl Tables<'_> {
         // Each walk's defects go after its track's; earlier inserts shift the later places.
         let mut shift = 0;
         for (i, at) in walks {
-            let t = &movie.tracks[i];
+            let Some(t) = movie.tracks.get(i) else {
+                continue;
+            };
             let stbl = format!("moov/trak[{i}]/mdia/minf/stbl");
             let d = Ctx {
                 track_index: i,
@@ -354,7 +350,8 @@ impl Tables<'_> {
             let mut found = Vec::new();
             nal_units(&d, src, t, &runs, &stbl, skip, &mut found)?;
             let n = found.len();
-            out.splice(at + shift..at + shift, found);
+            let at = (at + shift).min(out.len());
+            out.splice(at..at, found);
             shift += n;
         }
         // A trun running past its data is named as such, not again as a stray sample.

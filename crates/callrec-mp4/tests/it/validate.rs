@@ -271,7 +271,7 @@ fn tables_then_walk_keep_the_track_order_of_the_defects() {
     // The audio track's defects (its edit no longer fits one sample, too); none on the video.
     assert_eq!(found[0], (DefectKind::SampleRange, Some(1)), "{found:?}");
     assert!(found.iter().all(|(_, t)| *t == Some(1)), "{found:?}");
-    let all = kinds(&tables.walk(&src, &[]).unwrap());
+    let all = kinds(&tables.walk(&src, &movie, &[]).unwrap());
     let mut want = vec![(DefectKind::SampleData, Some(0))];
     want.extend(found);
     assert_eq!(all, want);
