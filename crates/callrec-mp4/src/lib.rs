@@ -32,5 +32,6 @@ pub use movie::{
 pub use reader::{top_level_header, BoxHeader, Reader};
 pub use source::{Source, Window};
 pub use validate::{
-    validate, validate_movie, validate_source, validate_source_skipping, Defect, DefectKind,
+    validate, validate_movie, validate_source, validate_source_skipping, validate_tables, Defect,
+    DefectKind, Tables,
 };

@@ -268,7 +268,9 @@ impl Recording {
     /// also a chunk whose metadata is absent or invalid (it has no place on the wall clock).
     /// A chunk whose MP4 does not parse is [`Error::Parse`]; one that parses with a structural
     /// defect ([`callrec_mp4::validate_movie`], the same validator `check` reports from) is
-    /// [`Error::Structure`], before the planner runs.
+    /// [`Error::Structure`]: its tables are checked before the planner runs, its video samples'
+    /// NAL units walked while it runs (the planner reads no sample byte), and a defect is the
+    /// error whatever the planner says.
     /// Other problems (no `event.json`: chunks are ordered by `chunkIndex`; a stray file; a
     /// `callId` or `recordingDurationMs` that disagrees) do not change which bytes go where:
     /// [`Recording::check`] reports them.

@@ -32,6 +32,30 @@ pub(crate) struct Stamp {
     pub(crate) inode: (u64, u64),
 }
 
+impl Stamp {
+    /// Why a file of `len` bytes, modified at `modified`, with device and inode `inode`, is not
+    /// the one the plan read (another file, length or modification time), if it is not.
+    pub(crate) fn differs(
+        &self,
+        len: u64,
+        modified: Option<SystemTime>,
+        inode: (u64, u64),
+    ) -> Option<String> {
+        if inode != self.inode {
+            Some("another file replaced it after it was read".to_string())
+        } else if len != self.len {
+            Some(format!(
+                "it had {} bytes when it was read, {len} now",
+                self.len
+            ))
+        } else if modified != self.modified {
+            Some("it was modified after it was read".to_string())
+        } else {
+            None
+        }
+    }
+}
+
 /// Fails with [`Error::Changed`] when a chunk file is no longer what the plan read: another
 /// length, modification time or file (device and inode) at its path.
 pub(crate) fn unchanged(stamps: &[Stamp]) -> Result<()> {
@@ -39,18 +63,7 @@ pub(crate) fn unchanged(stamps: &[Stamp]) -> Result<()> {
     for s in stamps {
         let why = match std::fs::metadata(&s.path) {
             Err(e) => Some(format!("it cannot be examined any more: {e}")),
-            Ok(m) if (m.dev(), m.ino()) != s.inode => {
-                Some("another file replaced it after it was read".to_string())
-            }
-            Ok(m) if m.len() != s.len => Some(format!(
-                "it had {} bytes when it was read, {} now",
-                s.len,
-                m.len()
-            )),
-            Ok(m) if m.modified().ok() != s.modified => {
-                Some("it was modified after it was read".to_string())
-            }
-            Ok(_) => None,
+            Ok(m) => s.differs(m.len(), m.modified().ok(), (m.dev(), m.ino())),
         };
         if let Some(why) = why {
             return Err(Error::Changed {

@@ -213,6 +213,16 @@ pub fn validate_source_skipping(
     movie: &Movie,
     skip: &[Range<u64>],
 ) -> Result<Vec<Defect>> {
+    validate_tables(src, movie)?.walk(src, movie, skip)
+}
+
+/// [`validate_source`] in two steps: the checks that read no sample bytes (sample entries,
+/// tables, `trun`s, byte ranges, times, edits, `stss`: the `moov` and `moof` payloads re-read),
+/// then, in [`Tables::walk`], the NAL length prefixes of the video samples, the only check that
+/// reads sample bytes (a small window at each NAL header). The two give the defects of
+/// [`validate_source`], in the same order; a caller can do other work on the movie between
+/// them (a stitch plans while the samples are walked).
+pub fn validate_tables(src: &dyn Source, movie: &Movie) -> Result<Tables> {
     let data_len = src.len();
     let mut out = Vec::new();
     let layout = Layout::walk(src)?;
@@ -237,6 +247,7 @@ pub fn validate_source_skipping(
     if movie.fragmented {
         truns(movie, &layout, &mdats, &mut out);
     }
+    let mut walks = Vec::new();
     for (i, t) in movie.tracks.iter().enumerate() {
         let stbl = format!("moov/trak[{i}]/mdia/minf/stbl");
         let cx = TrackCx {
@@ -249,24 +260,7 @@ pub fn validate_source_skipping(
             index: i,
             stbl: &stbl,
         };
-        let d = &cx.d;
-        ranges(&cx, &mdats, data_len, &mut out);
-        composition(&cx, &mut out);
-        zero_deltas_fragmented(&cx, &mut out);
-        long_deltas(&cx, &mut out);
-        decode::decode_times(&cx, &mut out);
-        decode::edits(&cx, &mut out);
-        if let Some(moov) = &layout.moov {
-            if let (false, Some(trak)) = (movie.fragmented, moov.traks.get(i)) {
-                stss(
-                    d,
-                    trak.mdia.minf.stbl.stss.as_ref(),
-                    t.samples.len(),
-                    &stbl,
-                    &mut out,
-                );
-            }
-        }
+        track_checks(&cx, &mdats, data_len, &mut out);
         let placed = out.iter().any(|x| {
             x.track_index == Some(i)
                 && matches!(
@@ -275,18 +269,100 @@ pub fn validate_source_skipping(
                 )
         });
         if !placed && t.kind == TrackKind::Video {
-            let runs = trun_paths(movie, &layout, i);
-            nal_units(d, src, t, &runs, &stbl, skip, &mut out)?;
+            walks.push((i, out.len()));
         }
     }
-    // A trun running past its data is named as such, not again as a stray sample.
-    let trun_tracks: Vec<Option<usize>> = out
-        .iter()
-        .filter(|x| x.kind == DefectKind::Trun)
-        .map(|x| x.track_index)
-        .collect();
-    out.retain(|x| x.kind != DefectKind::SampleRange || !trun_tracks.contains(&x.track_index));
-    Ok(out)
+    Ok(Tables { layout, out, walks })
+}
+
+/// The per-track checks of [`validate_tables`] that read no sample bytes: byte ranges,
+/// composition offsets, deltas, decode times, edits and (progressive) `stss`.
+fn track_checks(cx: &TrackCx, mdats: &[Range<u64>], data_len: u64, out: &mut Vec<Defect>) {
+    let (d, movie, i) = (&cx.d, cx.movie, cx.index);
+    ranges(cx, mdats, data_len, out);
+    composition(cx, out);
+    zero_deltas_fragmented(cx, out);
+    long_deltas(cx, out);
+    decode::decode_times(cx, out);
+    decode::edits(cx, out);
+    if let Some(moov) = &cx.layout.moov {
+        if let (false, Some(trak)) = (movie.fragmented, moov.traks.get(i)) {
+            stss(
+                d,
+                trak.mdia.minf.stbl.stss.as_ref(),
+                cx.track().samples.len(),
+                cx.stbl,
+                out,
+            );
+        }
+    }
+}
+
+/// What [`validate_tables`] found, with the NAL walks of the video samples still to do
+/// ([`Tables::walk`]). Holds the re-read `moov` and `moof`s, not the movie.
+pub struct Tables {
+    layout: Layout,
+    /// The defects found so far, in track then box order.
+    out: Vec<Defect>,
+    /// The video tracks whose samples are to be walked: the track's index and where in `out`
+    /// its defects go (after its other checks' defects, before the next track's).
+    walks: Vec<(usize, usize)>,
+}
+
+impl fmt::Debug for Tables {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tables")
+            .field("defects", &self.out)
+            .field("walks", &self.walks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tables {
+    /// The defects of the checks that read no sample bytes (the walk may add more).
+    pub fn defects(&self) -> &[Defect] {
+        &self.out
+    }
+
+    /// Walks the NAL length prefixes of the video samples of `movie` (the one given to
+    /// [`validate_tables`], read from `src`, the same file) except those lying wholly inside
+    /// one of `skip` (see [`validate_source_skipping`]): every defect of
+    /// [`validate_source_skipping`], in its order. A failed read is the
+    /// [`Error::Read`](crate::Error::Read).
+    pub fn walk(self, src: &dyn Source, movie: &Movie, skip: &[Range<u64>]) -> Result<Vec<Defect>> {
+        let Tables {
+            layout,
+            mut out,
+            walks,
+        } = self;
+        // Each walk's defects go after its track's; earlier inserts shift the later places.
+        let mut shift = 0;
+        for (i, at) in walks {
+            let Some(t) = movie.tracks.get(i) else {
+                continue;
+            };
+            let stbl = format!("moov/trak[{i}]/mdia/minf/stbl");
+            let d = Ctx {
+                track_index: i,
+                track_id: t.id,
+            };
+            let runs = trun_paths(movie, &layout, i);
+            let mut found = Vec::new();
+            nal_units(&d, src, t, &runs, &stbl, skip, &mut found)?;
+            let n = found.len();
+            let at = (at + shift).min(out.len());
+            out.splice(at..at, found);
+            shift += n;
+        }
+        // A trun running past its data is named as such, not again as a stray sample.
+        let trun_tracks: Vec<Option<usize>> = out
+            .iter()
+            .filter(|x| x.kind == DefectKind::Trun)
+            .map(|x| x.track_index)
+            .collect();
+        out.retain(|x| x.kind != DefectKind::SampleRange || !trun_tracks.contains(&x.track_index));
+        Ok(out)
+    }
 }
 
 struct Ctx {

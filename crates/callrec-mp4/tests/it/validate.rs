@@ -235,3 +235,47 @@ fn nal_walk_skips_only_samples_wholly_inside_the_skipped_ranges() {
         .collect();
     assert_eq!(all, [broken]);
 }
+
+/// `validate_tables` then `Tables::walk` give `validate_source`'s defects in its order: the
+/// video track's NAL defect (track 0, found by the walk) before the audio track's stray sample
+/// (track 1, found by the tables), although the walk runs last.
+#[test]
+#[allow(clippy::single_range_in_vec_init)] // one mdat is the point
+fn tables_then_walk_keep_the_track_order_of_the_defects() {
+    let mut movie = callrec_mp4::Movie::parse(&chunk0("basic")).unwrap();
+    // Video: sample 0 good (bytes 0..6), sample 1 broken (6..12: a forbidden bit). Audio: one
+    // sample past every mdat.
+    let data = [0, 0, 0, 2, 0x65, 0x88, 0, 0, 0, 2, 0xe5, 0x88];
+    for t in &mut movie.tracks {
+        let first = t.samples[0];
+        t.samples.clear();
+        let samples: &[(u64, u32)] = match t.kind {
+            callrec_mp4::TrackKind::Video => &[(0, 6), (6, 6)],
+            _ => &[(8, 8)],
+        };
+        for &(offset, size) in samples {
+            t.samples.push(callrec_mp4::Sample {
+                offset,
+                size,
+                ..first
+            });
+        }
+    }
+    assert_eq!(movie.tracks[0].kind, callrec_mp4::TrackKind::Video);
+    movie.mdats = vec![0..data.len() as u64];
+    let src: &[u8] = &data;
+    let kinds = |defects: &[callrec_mp4::Defect]| -> Vec<(DefectKind, Option<usize>)> {
+        defects.iter().map(|d| (d.kind, d.track_index)).collect()
+    };
+    let tables = callrec_mp4::validate_tables(&src, &movie).unwrap();
+    let found = kinds(tables.defects());
+    // The audio track's defects (its edit no longer fits one sample, too); none on the video.
+    assert_eq!(found[0], (DefectKind::SampleRange, Some(1)), "{found:?}");
+    assert!(found.iter().all(|(_, t)| *t == Some(1)), "{found:?}");
+    let all = kinds(&tables.walk(&src, &movie, &[]).unwrap());
+    let mut want = vec![(DefectKind::SampleData, Some(0))];
+    want.extend(found);
+    assert_eq!(all, want);
+    let one_step = callrec_mp4::validate_source(&src, &movie).unwrap();
+    assert_eq!(kinds(&one_step), want);
+}
