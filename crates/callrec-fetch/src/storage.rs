@@ -368,24 +368,33 @@ impl Container {
         source: &Path,
         staging: Staging,
     ) -> Result<Vec<Ahead>> {
-        let block_size = staging.block_size.max(1) as u64;
-        let file = source.to_path_buf();
-        let tiles = tokio::task::spawn_blocking(move || blocks::ahead_tiles(&file, block_size))
-            .await
-            .map_err(|e| Error::io("read", source)(std::io::Error::other(e)))?
-            .map_err(Error::io("read", source))?;
+        let tiles = tiles_of(source, staging).await?;
+        self.stage_tiles(name, source, tiles, staging).await
+    }
+
+    /// Stages `tiles` of `source` ([`tiles_of`]); returns them with their ids.
+    pub(crate) async fn stage_tiles(
+        &self,
+        name: &str,
+        source: &Path,
+        tiles: Vec<Ahead>,
+        staging: Staging,
+    ) -> Result<Vec<Ahead>> {
+        let units = tiles
+            .iter()
+            .map(|t| blocks::Unit {
+                offset: t.src_offset,
+                len: t.len,
+                reuse: None,
+            })
+            .collect();
         let (ids, _) = self
-            .stage_units(name, source, tiles.clone(), false, staging.parallel)
+            .stage_units(name, source, units, false, staging.parallel)
             .await?;
         Ok(tiles
             .into_iter()
             .zip(ids)
-            .map(|(t, (id, _, _))| Ahead {
-                source: source.to_path_buf(),
-                src_offset: t.offset,
-                len: t.len,
-                id,
-            })
+            .map(|(t, (id, _, _))| Ahead { id, ..t })
             .collect())
     }
 
@@ -402,15 +411,74 @@ impl Container {
         ahead: &[Ahead],
         staging: Staging,
     ) -> Result<Uploaded> {
+        let staged = std::future::ready(ahead.to_vec());
+        self.stage_reusing_later(name, path, copies, ahead, staged, staging)
+            .await
+    }
+
+    /// [`Container::stage_reusing`] while the blocks are still being staged ahead: the output
+    /// is read, compared and hashed against `tiles` (what will be staged: their ids are not
+    /// used), then `staged` gives the blocks that were; a tile that was not (its chunk's
+    /// staging failed) is sent from the output.
+    pub async fn stage_reusing_later(
+        &self,
+        name: &str,
+        path: &Path,
+        copies: &[callrec::SourceRange],
+        tiles: &[Ahead],
+        staged: impl std::future::Future<Output = Vec<Ahead>>,
+        staging: Staging,
+    ) -> Result<Uploaded> {
         let len = tokio::fs::metadata(path)
             .await
             .map_err(Error::io("read", path))?
             .len();
         let block_size = staging.block_size.max(1) as u64;
-        let units = blocks::units(len, copies, ahead, block_size);
-        let (blocks, sha256) = self
+        let units = blocks::units(len, copies, tiles, block_size);
+        let spans: Vec<(u64, Option<(std::path::PathBuf, u64)>)> = units
+            .iter()
+            .map(|u| {
+                (
+                    u.offset,
+                    u.reuse.as_ref().map(|a| (a.source.clone(), a.src_offset)),
+                )
+            })
+            .collect();
+        let (mut blocks, sha256) = self
             .stage_units(name, path, units, true, staging.parallel)
             .await?;
+        // The ids of the blocks staged ahead; a reused one without is sent now.
+        let ids: HashMap<(std::path::PathBuf, u64, u64), Vec<u8>> = staged
+            .await
+            .into_iter()
+            .map(|a| ((a.source, a.src_offset, a.len), a.id))
+            .collect();
+        let mut missing = Vec::new();
+        for (i, ((offset, reuse), block)) in spans.into_iter().zip(&mut blocks).enumerate() {
+            let Some((source, src_offset)) = reuse.filter(|_| block.2) else {
+                continue;
+            };
+            match ids.get(&(source, src_offset, block.1)) {
+                Some(id) => block.0 = id.clone(),
+                None => missing.push((i, offset)),
+            }
+        }
+        if !missing.is_empty() {
+            let units = missing
+                .iter()
+                .map(|&(i, offset)| blocks::Unit {
+                    offset,
+                    len: blocks[i].1,
+                    reuse: None,
+                })
+                .collect();
+            let (sent, _) = self
+                .stage_units(name, path, units, false, staging.parallel)
+                .await?;
+            for ((i, _), (id, _, _)) in missing.into_iter().zip(sent) {
+                blocks[i] = (id, blocks[i].1, false);
+            }
+        }
         Ok(Uploaded {
             bytes: blocks.iter().map(|b| b.1).sum(),
             sha256,
@@ -591,6 +659,26 @@ impl Container {
         }
         Ok(())
     }
+}
+
+/// The blocks [`Container::stage_ahead`] would stage from the chunk file at `source`, their
+/// ids not yet known.
+pub(crate) async fn tiles_of(source: &Path, staging: Staging) -> Result<Vec<Ahead>> {
+    let block_size = staging.block_size.max(1) as u64;
+    let file = source.to_path_buf();
+    let tiles = tokio::task::spawn_blocking(move || blocks::ahead_tiles(&file, block_size))
+        .await
+        .map_err(|e| Error::io("read", source)(std::io::Error::other(e)))?
+        .map_err(Error::io("read", source))?;
+    Ok(tiles
+        .into_iter()
+        .map(|t| Ahead {
+            source: source.to_path_buf(),
+            src_offset: t.offset,
+            len: t.len,
+            id: Vec::new(),
+        })
+        .collect())
 }
 
 /// The metadata key holding a blob's SHA-256 (lowercase hex).

@@ -97,6 +97,16 @@ pub struct Summary {
     pub reused_bytes: u64,
 }
 
+/// The staging of a recording's chunks ahead of the stitch ([`Worker::stage_ahead`]).
+struct StagingAhead {
+    /// Each chunk that landed, with the blocks to stage from it.
+    landed: tokio::sync::mpsc::UnboundedSender<(PathBuf, Vec<Ahead>)>,
+    /// Every block sent to `landed` (their ids come from `task`).
+    tiles: std::sync::Mutex<Vec<Ahead>>,
+    /// The stager: every block it staged, with its id.
+    task: tokio::task::JoinSet<Vec<Ahead>>,
+}
+
 /// What the container holds of a recording before it is worked on.
 enum Prior {
     /// Nothing trusted: archive it.
@@ -576,7 +586,7 @@ impl Worker {
         let span = tracing::info_span!("download", chunks = job.chunks.len());
         // Each chunk's sample bytes go up as blocks of the MP4's blob as soon as the chunk is
         // on disk, while the others download and the job runs (`Ahead`).
-        let (landed, ahead) = self.stage_ahead(job);
+        let ahead = self.stage_ahead(job);
         // The first chunk's metadata alone, then a few files at once: a wrong key or endpoint
         // is refused once, not once per request in flight.
         // A documentId listed twice is downloaded once (two downloads would share one `.part`).
@@ -600,7 +610,7 @@ impl Worker {
             })
             .filter(|(_, path, _)| seen.insert(path.clone()));
         let fetch =
-            |(url, path, media): (_, _, bool)| self.fetch(url, path, media.then_some(&landed));
+            |(url, path, media): (_, _, bool)| self.fetch(url, path, media.then_some(&ahead));
         use futures::{StreamExt as _, TryStreamExt as _};
         async {
             if let Some(first) = files.next() {
@@ -615,33 +625,34 @@ impl Worker {
         }
         .instrument(span)
         .await?;
+        let StagingAhead {
+            landed,
+            tiles,
+            task,
+        } = ahead;
         drop(landed);
-        self.archive(job, chunks, &dir.join("out"), ahead).await
+        let tiles = tiles.into_inner().unwrap_or_else(|p| p.into_inner());
+        self.archive(job, chunks, &dir.join("out"), tiles, task)
+            .await
     }
 
-    /// Starts staging, ahead of the stitch, the sample bytes of each chunk file sent to the
-    /// returned channel ([`Container::stage_ahead`]), one chunk after another, until the
-    /// channel closes. The task ends (dropped) with the set: a recording the check rejects
+    /// Starts staging, ahead of the stitch, the sample bytes of each chunk file as it lands
+    /// ([`Container::stage_ahead`]), one chunk after another, until the `landed` sender is
+    /// dropped. The task ends (dropped) with the set: a recording the check rejects
     /// stages no more, and what it staged is never committed. A chunk that fails to stage is
     /// left to the upload of the MP4.
-    fn stage_ahead(
-        &self,
-        job: &Job,
-    ) -> (
-        tokio::sync::mpsc::UnboundedSender<PathBuf>,
-        tokio::task::JoinSet<Vec<Ahead>>,
-    ) {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+    fn stage_ahead(&self, job: &Job) -> StagingAhead {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(PathBuf, Vec<Ahead>)>();
         let container = self.container.clone();
         let name = blob(job, RECORDING_MP4);
         let staging = self.cfg.staging;
-        let mut set = tokio::task::JoinSet::new();
+        let mut task = tokio::task::JoinSet::new();
         let span = tracing::info_span!("stage ahead", blob = RECORDING_MP4);
-        set.spawn(
+        task.spawn(
             async move {
                 let mut all = Vec::new();
-                while let Some(path) = rx.recv().await {
-                    match container.stage_ahead(&name, &path, staging).await {
+                while let Some((path, tiles)) = rx.recv().await {
+                    match container.stage_tiles(&name, &path, tiles, staging).await {
                         Ok(blocks) => all.extend(blocks),
                         Err(e) => tracing::warn!(
                             chunk = %path.display(),
@@ -653,20 +664,26 @@ impl Worker {
             }
             .instrument(span),
         );
-        (tx, set)
+        StagingAhead {
+            landed: tx,
+            tiles: Default::default(),
+            task,
+        }
     }
 
-    /// Downloads `url` to `path`, then sends the path to `landed` (a chunk to stage ahead).
-    async fn fetch(
-        &self,
-        url: &Url,
-        path: PathBuf,
-        landed: Option<&tokio::sync::mpsc::UnboundedSender<PathBuf>>,
-    ) -> Result<()> {
+    /// Downloads `url` to `path`; a chunk's MP4 (`ahead`) is then staged ahead.
+    async fn fetch(&self, url: &Url, path: PathBuf, ahead: Option<&StagingAhead>) -> Result<()> {
         let n = self.downloader.download(url, &path).await?;
         tracing::debug!(file = %path.display(), bytes = n, "downloaded");
-        if let Some(tx) = landed {
-            let _ = tx.send(path);
+        if let Some(ahead) = ahead {
+            match crate::storage::tiles_of(&path, self.cfg.staging).await {
+                Ok(tiles) => {
+                    let mut all = ahead.tiles.lock().unwrap_or_else(|p| p.into_inner());
+                    all.extend(tiles.iter().cloned());
+                    let _ = ahead.landed.send((path, tiles));
+                }
+                Err(e) => tracing::debug!("not staged ahead: {e}"),
+            }
         }
         Ok(())
     }
@@ -679,6 +696,7 @@ impl Worker {
         job: &Job,
         chunks: PathBuf,
         out: &Path,
+        tiles: Vec<Ahead>,
         mut ahead: tokio::task::JoinSet<Vec<Ahead>>,
     ) -> Result<(Outcome, Option<Uploaded>)> {
         let options = JobOptions::default().stitch_first(true).hash_mp4(false);
@@ -700,13 +718,17 @@ impl Worker {
         let staging = async {
             // The job ended without an MP4: nothing to stage.
             let mp4 = rx.await.ok()?;
-            let ahead = match ahead.join_next().await {
-                Some(Ok(blocks)) => blocks,
-                _ => Vec::new(),
+            // Read, compared and hashed while the blocks are still going up.
+            let staged_ahead = async {
+                match ahead.join_next().await {
+                    Some(Ok(blocks)) => blocks,
+                    _ => Vec::new(),
+                }
             };
+            let (path, copies, staging) = (&mp4.path, &mp4.copies, self.cfg.staging);
             let staged = self
                 .container
-                .stage_reusing(&name, &mp4.path, &mp4.copies, &ahead, self.cfg.staging)
+                .stage_reusing_later(&name, path, copies, &tiles, staged_ahead, staging)
                 .instrument(tracing::info_span!("stage", blob = RECORDING_MP4))
                 .await;
             if let Ok(up) = &staged {

@@ -308,4 +308,25 @@ async fn chunk_bytes_staged_ahead_make_the_stitched_blob_and_a_changed_chunk_is_
     assert_eq!(again.reused, staged - first.len);
     assert_eq!(c.read("r/recording.mp4").await.unwrap(), want);
     assert_eq!(again.sha256, up.sha256);
+    // Read against the blocks still going up: one that never went up is sent from the output.
+    let s = &stitched;
+    let (last, went_up) = ahead.split_last().unwrap();
+    let later = c
+        .stage_reusing_later(
+            "r/recording.mp4",
+            &s.path,
+            &s.copies,
+            &ahead,
+            async { went_up.to_vec() },
+            small,
+        )
+        .await
+        .unwrap();
+    assert_eq!(later.reused, staged - first.len - last.len);
+    let later = c
+        .commit("r/recording.mp4", later, "video/mp4")
+        .await
+        .unwrap();
+    c.verify("r/recording.mp4", &later).await.unwrap();
+    assert_eq!(c.read("r/recording.mp4").await.unwrap(), want);
 }
