@@ -651,3 +651,168 @@ fn track_timescales_stay_within_signed_32_bits() {
     assert_eq!(m.tracks[0].timescale.get(), 65521);
     assert_eq!(plan.rescaled().len(), 1, "chunk 1 is converted");
 }
+
+/// A recording of `testdata/recordings`, its chunks in index order (the event's).
+fn fixture(name: &str) -> Vec<ChunkInput> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/recordings")
+        .join(name);
+    let ev: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("event.json")).unwrap()).unwrap();
+    let ev = if ev.is_array() { ev[0].clone() } else { ev };
+    let mut list: Vec<(u64, String)> = ev["data"]["recordingStorageInfo"]["recordingChunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["index"].as_u64().unwrap(), c["documentId"].to_string()))
+        .collect();
+    list.sort();
+    list.into_iter()
+        .map(|(index, id)| {
+            let id = id.trim_matches('"').to_string();
+            let path = dir.join(format!("{id}.mp4"));
+            ChunkInput {
+                index: index as u32,
+                name: id,
+                movie: Movie::parse(&std::fs::read(&path).unwrap()).unwrap(),
+                path,
+                empty_edits: Vec::new(),
+                wall_start_us: None,
+            }
+        })
+        .collect()
+}
+
+/// What the master audio track keeps of each chunk: per chunk, its source frames in output
+/// order, and the silent frames inserted before its first one.
+struct Kept {
+    frames: Vec<Vec<usize>>,
+    silent_before: Vec<usize>,
+    timing: timing::Timing,
+    windows: Vec<Vec<Window>>,
+    /// The master's output track.
+    a: usize,
+}
+
+fn kept(chunks: &[ChunkInput], wall_clock: bool, trim: bool) -> Kept {
+    let maps = matched(&chunks[0], chunks).unwrap();
+    let windows = presentations(chunks, &maps).unwrap();
+    let timing = timing::time(chunks, &maps, &windows, timing::Mode { wall_clock, trim }).unwrap();
+    let a = (0..maps[0].len())
+        .find(|&i| chunks[0].movie.tracks[maps[0][i]].kind == TrackKind::Audio)
+        .unwrap();
+    let mut frames = vec![Vec::new(); chunks.len()];
+    let mut silent_before = vec![0; chunks.len()];
+    for s in &timing.tracks[a].samples {
+        match s.src {
+            timing::Src::Sample(j) => frames[s.chunk].push(j),
+            timing::Src::Silence { .. } if frames[s.chunk].is_empty() => {
+                silent_before[s.chunk] += 1
+            }
+            timing::Src::Silence { .. } => {}
+        }
+    }
+    Kept {
+        frames,
+        silent_before,
+        timing,
+        windows,
+        a,
+    }
+}
+
+/// Chunk `k`'s span, as the planner takes it: its longest track presentation, the leading
+/// empty time included.
+fn span(chunks: &[ChunkInput], windows: &[Vec<Window>], k: usize) -> Q {
+    let maps = matched(&chunks[0], chunks).unwrap();
+    (0..maps[k].len())
+        .map(|i| (&chunks[k].movie.tracks[maps[k][i]], &windows[k][i]))
+        .filter(|(t, _)| !t.samples.is_empty())
+        .map(|(t, w)| w.lead + w.media(t.timescale.get()))
+        .max()
+        .unwrap()
+}
+
+/// Reproduces the `--trim-joins` / `--wall-clock` beep 31 ms late after a join (issue #12):
+/// an AAC frame decodes right only after the frame before it, so the frame before a chunk's
+/// first content frame (its pre-roll; with ffmpeg's 1024 samples of priming, the chunk's
+/// first frame) must stay, and the join drops the previous chunk's last frames instead. Every
+/// fixture, both modes: each chunk's first kept frame is all priming or the chunk's first
+/// frame; and in trim mode each chunk still starts within half a frame of the sum of the
+/// earlier chunks' spans.
+#[test]
+fn trimmed_joins_keep_the_pre_roll_of_each_chunks_first_content_frame() {
+    for name in [
+        "basic",
+        "bframes",
+        "empty_edit",
+        "faststart",
+        "fragmented",
+        "fragmented_bframes",
+        "mixed_timescale",
+        "paused",
+        "paused_bframes",
+    ] {
+        let chunks = fixture(name);
+        let maps = matched(&chunks[0], &chunks).unwrap();
+        for (wall_clock, trim) in [(false, true), (true, false)] {
+            let k = kept(&chunks, wall_clock, trim);
+            let mut target = Q::default();
+            for (c, frames) in k.frames.iter().enumerate() {
+                let t = &chunks[c].movie.tracks[maps[c][k.a]];
+                let first = frames[0];
+                let end = i64::try_from(t.samples[first].dts - t.samples[0].dts).unwrap()
+                    + i64::from(t.samples[first].duration);
+                assert!(
+                    first == 0 || end <= k.windows[c][k.a].start,
+                    "{name} (wall clock {wall_clock}): chunk {c} starts at its frame {first}: \
+                     its first content frame's pre-roll, frame {}, was dropped",
+                    first - 1
+                );
+                let off = k.timing.places[c].origin - target;
+                assert!(
+                    wall_clock || (off >= -Q::new(512, 16000) && off <= Q::new(512, 16000)),
+                    "{name}: chunk {c} starts {off} s off its target"
+                );
+                target += span(&chunks, &k.windows, c);
+            }
+        }
+    }
+}
+
+/// Reproduces the wall-clock join that dropped a chunk's pre-roll frame and then inserted a
+/// silent frame in its place (the sync recording's chunk 3: chunk 2's video lasts 2750 ms, its
+/// audio and `chunkDuration` 2700 ms, so chunk 3's wall-clock start is 50 ms before chunk 2's
+/// video ends). The basic fixture, its first chunk's audio edit 50 ms shorter than its video
+/// and the chunks' wall-clock starts after their audio: the join drops chunk 0's frame of end
+/// padding and its frame partly content, no more (chunk 1 may not start more than half a frame
+/// before chunk 0's video ends), keeps chunk 1's pre-roll frame and inserts no silence.
+#[test]
+fn wall_clock_join_keeps_the_pre_roll_instead_of_dropping_it_for_silence() {
+    let mut chunks = fixture("basic");
+    let audio = chunks[0]
+        .movie
+        .tracks
+        .iter_mut()
+        .find(|t| t.kind == TrackKind::Audio)
+        .unwrap();
+    assert_eq!(audio.edits, vec![edit(5000, Some(1024))]);
+    audio.edits = vec![edit(4950, Some(1024))];
+    for (c, us) in chunks.iter_mut().zip([0, 4_950_000, 8_950_000]) {
+        c.wall_start_us = Some(us);
+    }
+    let k = kept(&chunks, true, false);
+    let n0 = chunks[0].movie.tracks[k.a].samples.len();
+    assert_eq!(n0, 80);
+    // Chunk 0's frame 79 is end padding, frame 78 holds 352 samples of content.
+    assert_eq!(k.frames[0].last(), Some(&(n0 - 3)));
+    assert_eq!(k.frames[1][0], 0, "chunk 1's pre-roll frame is kept");
+    assert_eq!(k.silent_before[1], 0, "no silence at the join");
+    // Join 2 (chunk 1 starts 672 samples late, its last frame holds 512 samples of content):
+    // chunk 1's last two frames go, chunk 2's pre-roll stays.
+    assert_eq!(k.frames[1].last(), Some(&61));
+    assert_eq!(k.frames[2][0], 0);
+    assert_eq!(k.timing.dropped_frames, 4);
+    // Chunk 1's content starts 128 samples before chunk 0's video ends (5 s).
+    assert_eq!(k.timing.places[1].origin, Q::new(80_000 - 128, 16_000));
+}

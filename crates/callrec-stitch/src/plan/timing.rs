@@ -108,8 +108,9 @@ pub(super) struct Timing {
 pub(super) struct Mode {
     /// Wall-clock mode: pauses and gaps are inserted time.
     pub wall_clock: bool,
-    /// Drop whole priming/padding frames at joins to keep chunk starts within half a frame of
-    /// their target (always in wall-clock mode).
+    /// Drop whole frames at joins to keep chunk starts within half a frame of their target
+    /// (always in wall-clock mode): end padding, priming but each chunk's pre-roll frame, the
+    /// previous chunk's last frames (see `Master::meet_target`).
     pub trim: bool,
 }
 

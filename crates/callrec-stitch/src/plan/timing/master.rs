@@ -106,6 +106,14 @@ struct Inserted {
     shifts: Vec<(Q, Q)>,
 }
 
+/// Where [`Master::meet_target`] brings a chunk: its origin within half a frame of `target`, and
+/// never before `floor` ([`Master::earliest`]).
+#[derive(Debug, Clone, Copy)]
+struct Goal {
+    target: Q,
+    floor: Option<Q>,
+}
+
 /// The master audio track being laid out: frames back to back, silence where the output
 /// waits; each chunk's place is where the master presents it.
 pub(super) struct Master<'c, 'a> {
@@ -244,23 +252,38 @@ impl<'c, 'a> Master<'c, 'a> {
         Ok(())
     }
 
-    /// Brings chunk `k` within half a frame of its target: drops frames when it is late,
-    /// inserts silence when it is early. Returns its first kept frame.
+    /// Brings chunk `k` within half a frame of its target: drops frames when it is late, inserts
+    /// silence when it is early. Returns its first kept frame.
+    ///
+    /// An AAC frame decodes right only after the frame before it (the transform windows overlap
+    /// by a frame: the one frame of pre-roll), so a frame may go only where no kept frame
+    /// depends on it. While the chunk is late by more than half a frame, in this order: the
+    /// previous chunk's frames of end padding (no content: nothing kept after them needs them);
+    /// this chunk's priming frames but the last one (the pre-roll of its first content frame:
+    /// dropped, that frame would decode without its overlap, a whole frame of content garbled
+    /// and a beep at the join starting 31 ms late); then the previous chunk's last frames with
+    /// content: the part of a frame that is content and, where this chunk's pre-roll frame is
+    /// all priming (the frame the join would otherwise lose), one whole frame, so a join loses
+    /// no more than a frame of content, at the end of the previous chunk, decoded right. No
+    /// frame goes that would bring the chunk before the previous chunk's other tracks end
+    /// ([`Self::earliest`]): that time would come back as silence.
     fn meet_target(&mut self, k: usize, v: &View) -> Result<usize> {
         let target = self.cx.targets[k];
-        // Too late: drop frames of the previous chunk's end padding (a frame partly
-        // content loses that part: less than a frame), then of this chunk's
-        // priming (its first content frame then decodes without the overlap the
-        // priming frame gives it: a whole frame of content garbled, so last).
-        self.drop_padding(k, v, target);
+        let goal = Goal {
+            target,
+            floor: self.earliest(k),
+        };
+        self.drop_tail(k, v, goal, 0, false);
         let mut lo = 0usize;
-        while self.origin_of(v, lo) - target > self.half
-            && lo + 1 < v.len()
-            && v.pts(lo) + v.dur(lo) <= i128::from(v.w.start)
+        while lo + 1 < v.len()
+            && v.pts(lo + 1) + v.dur(lo + 1) <= i128::from(v.w.start)
+            && self.worth(self.origin_of(v, lo), self.origin_of(v, lo + 1), goal)
         {
             lo += 1;
             self.dropped += 1;
         }
+        let preroll = usize::from(v.pts(lo) + v.dur(lo) <= i128::from(v.w.start));
+        self.drop_tail(k, v, goal, preroll, true);
         // Too early: silence.
         let early = target - self.origin_of(v, lo);
         if early > self.half {
@@ -270,26 +293,42 @@ impl<'c, 'a> Master<'c, 'a> {
         Ok(lo)
     }
 
-    /// Drops the previous chunk's trailing padding frames while chunk `k` is late.
-    fn drop_padding(&mut self, k: usize, v: &View, target: Q) {
+    /// Whether a drop that moves the chunk's origin from `now` to `after` is worth it: the chunk
+    /// is late by more than half a frame and stays at or after the goal's floor.
+    fn worth(&self, now: Q, after: Q, goal: Goal) -> bool {
+        now - goal.target > self.half && goal.floor.is_none_or(|f| after >= f)
+    }
+
+    /// Drops the previous chunk's last frames while chunk `k` is late ([`Self::meet_target`]):
+    /// frames of end padding; with `content`, also a frame partly content and up to `whole`
+    /// frames all content. Keeps at least one frame of the previous chunk.
+    fn drop_tail(&mut self, k: usize, v: &View, goal: Goal, mut whole: usize, content: bool) {
         let prev = self.cx.view(k - 1, self.a);
-        while self.origin_of(v, 0) - target > self.half {
-            let Some(&last) = self.samples.last() else {
-                break;
-            };
+        while let Some(&last) = self.samples.last() {
             let Src::Sample(j) = last.src else { break };
-            if last.chunk != k - 1 {
-                break;
-            }
-            // Its content: from its start to the end of the chunk's presentation.
-            let content = Q::new(i128::from(prev.w.end) - prev.pts(j), prev.ts);
             let first_kept = self
                 .samples
                 .iter()
                 .rposition(|s| s.chunk != k - 1)
                 .map_or(0, |p| p + 1);
-            if content >= self.frame || self.samples.len() - first_kept <= 1 {
+            if last.chunk != k - 1 || self.samples.len() - first_kept <= 1 {
                 break;
+            }
+            let now = self.origin_of(v, 0);
+            let after = now - Q::new(i128::from(last.duration), self.out);
+            if !self.worth(now, after, goal) {
+                break;
+            }
+            // Its content: from its start to the end of the chunk's presentation.
+            let c = Q::new(i128::from(prev.w.end) - prev.pts(j), prev.ts);
+            if c > Q::default() && !content {
+                break;
+            }
+            if c >= self.frame {
+                if whole == 0 {
+                    break;
+                }
+                whole -= 1;
             }
             self.end_b -= i128::from(last.duration);
             self.samples.pop();
@@ -297,9 +336,9 @@ impl<'c, 'a> Master<'c, 'a> {
         }
     }
 
-    /// No track of chunk `k` may start before the previous chunk's end on that track:
-    /// silence until none does.
-    fn after_previous(&mut self, k: usize, v: &View, lo: usize) -> Result<()> {
+    /// The earliest origin chunk `k` may have: no track of it may start before the previous
+    /// chunk's end on that track (in trim and wall-clock modes, within half a frame).
+    fn earliest(&self, k: usize) -> Option<Q> {
         let cx = self.cx;
         let prev = &self.places[k - 1];
         let shift = prev.inserted();
@@ -314,14 +353,20 @@ impl<'c, 'a> Master<'c, 'a> {
                 prev.origin + pw.lead + pw.media(cx.track(k - 1, i).timescale.get()) + shift
                     - cx.window(k, i).lead
             })
-            .max();
-        if let Some(need) = need {
-            let tol = if cx.drop_mode() {
-                self.half
-            } else {
-                Q::default()
-            };
-            let short = need - tol - self.origin_of(v, lo);
+            .max()?;
+        let tol = if cx.drop_mode() {
+            self.half
+        } else {
+            Q::default()
+        };
+        Some(need - tol)
+    }
+
+    /// No track of chunk `k` may start before the previous chunk's end on that track:
+    /// silence until none does.
+    fn after_previous(&mut self, k: usize, v: &View, lo: usize) -> Result<()> {
+        if let Some(earliest) = self.earliest(k) {
+            let short = earliest - self.origin_of(v, lo);
             if short > Q::default() {
                 let nf = (short / self.frame).ceil().to_integer();
                 self.silent(k, nf)?;
