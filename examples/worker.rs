@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Exits 0 when stopped (SIGTERM/SIGINT: the current message is released) or idle for
-//! `--exit-when-idle`; 2 when misconfigured (a 401 from the download host, a bad URL or key).
+//! `--exit-when-idle`; 2 when misconfigured (a bad URL or key, a 401/403 from the download
+//! host or from storage, a work directory that cannot be written).
 //! See [`callrec_fetch`] for what happens to each message.
 
 use std::io::IsTerminal;
@@ -22,7 +23,15 @@ use clap::Parser;
 
 /// Archive ACS call recordings announced on a Storage Queue into a blob container.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Environment: CALLREC_ACS_KEY, the ACS resource's access key (base64); \
+RUST_LOG, the log filter (default info).\n\
+Exit status: 0 when stopped by SIGTERM/SIGINT (the current message is released) or idle \
+for --exit-when-idle; 2 when misconfigured (bad arguments or key, a 401/403 from the \
+download host or from storage, a work directory that cannot be written); 1 on any other \
+error."
+)]
 struct Args {
     /// The queue's URL with an account SAS for the queue service (it also reaches
     /// `<queue>-poison`).
@@ -46,14 +55,16 @@ struct Args {
     #[arg(long, value_name = "SECS")]
     exit_when_idle: Option<u64>,
     /// Visibility timeout of a received message, renewed every 10 s (or a third of it, when
-    /// shorter) while the recording is worked on.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// shorter) while the recording is worked on (1 to 604800, the service's cap).
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
     visibility: u64,
     /// Delete the chunks at their `deleteLocation` once the blobs are committed and verified.
     #[arg(long)]
     delete_source: bool,
-    /// Deliveries after which a failing message goes to `<queue>-poison`.
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    /// Deliveries after which a failing message goes to `<queue>-poison` (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
     max_dequeues: u64,
     /// Size of the staged blocks uploads are cut into, MiB (1 to 4000, the service's cap).
     #[arg(long, value_name = "MIB", default_value_t = 8,

@@ -8,7 +8,14 @@ AZURITE_SAS='sv=2020-08-04&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z
 # azurite_up BLOB_PORT QUEUE_PORT TABLE_PORT WEB_PORT DIR: starts Azurite and serves DIR over
 # http on 127.0.0.1:WEB_PORT (both stopped when the script exits), then waits until both answer.
 azurite_up() {
-    local blob="$1" queue="$2" table="$3" web="$4" dir="$5"
+    local blob="$1" queue="$2" table="$3" web="$4" dir="$5" port
+    # A port already taken (a leftover Azurite, say) would answer the readiness check below.
+    for port in "$blob" "$queue" "$table" "$web"; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "port $port on 127.0.0.1 is in use: stop what listens there (a leftover Azurite?)" >&2
+            return 1
+        fi
+    done
     npm install --no-audit --no-fund --no-save --prefix target/azurite azurite@3.35.0 >/dev/null
     target/azurite/node_modules/.bin/azurite --blobPort "$blob" --queuePort "$queue" \
         --tablePort "$table" --inMemoryPersistence --disableTelemetry --skipApiVersionCheck \
@@ -25,12 +32,13 @@ azurite_up() {
         sleep 0.2
     done
     [ "$up" = 1 ] || { echo "azurite or the file server did not start within 20 s" >&2; return 1; }
+    kill -0 "$AZURITE_PID" 2>/dev/null || { echo "azurite exited at start" >&2; return 1; }
 }
 
 # azurite_create QUEUE_URL CONTAINER_URL: creates the queue and the blob container.
 azurite_create() {
-    curl -sf -X PUT "$1?$AZURITE_SAS" -H 'Content-Length: 0'
-    curl -sf -X PUT "$2?restype=container&$AZURITE_SAS" -H 'Content-Length: 0'
+    curl -sSf -X PUT "$1?$AZURITE_SAS" -H 'Content-Length: 0'
+    curl -sSf -X PUT "$2?restype=container&$AZURITE_SAS" -H 'Content-Length: 0'
 }
 
 # azurite_enqueue QUEUE_URL EVENT_JSON RECORDING_ID WEB_PORT: enqueues the event (base64 JSON)
