@@ -2,7 +2,8 @@
 //!
 //! A download streams to `<dest>.part` and is renamed to `<dest>` once complete. An answer is
 //! read only when it declares its length (`Content-Length` on a 200, the `Content-Range` total
-//! on a 206) and is not an HTML page; no byte past the declared length is written. What the first answer said of the object (its
+//! on a 206), is not encoded (`Accept-Encoding: identity` is asked for) and is not an HTML page;
+//! no byte past the declared length is written. What the first answer said of the object (its
 //! size, `ETag`, `Last-Modified`) is kept beside the `.part` in `<dest>.part.meta`, so that a
 //! resume, in the same call or a later run, sends `If-Range` and restarts from zero when the
 //! server now describes another object.
@@ -189,7 +190,9 @@ impl Downloader {
         limit: Option<u64>,
     ) -> std::result::Result<u64, Fault> {
         let have = part.len().await;
-        let mut req = self.signed(reqwest::Method::GET, url);
+        let mut req = self
+            .signed(reqwest::Method::GET, url)
+            .header("accept-encoding", "identity");
         if have > 0 {
             req = req.header("range", format!("bytes={have}-"));
             if let Some(v) = part.seen.as_ref().and_then(Seen::if_range) {
@@ -217,6 +220,13 @@ impl Downloader {
     ) -> std::result::Result<Accepted, Fault> {
         let status = self.status(url, resp, part).await?;
         let h = resp.headers();
+        if let Some(enc) =
+            header(h, "content-encoding").filter(|e| !e.eq_ignore_ascii_case("identity"))
+        {
+            return Err(Fault::Retry(format!(
+                "HTTP {status} with Content-Encoding {enc} (identity asked for): not read"
+            )));
+        }
         let a = if status == 206 {
             ranged(h, have, part).await?
         } else {

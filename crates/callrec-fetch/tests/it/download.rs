@@ -446,3 +446,25 @@ async fn an_object_changed_since_a_killed_run_is_fetched_whole_through_if_range(
     assert_eq!(log[1].if_range.as_deref(), Some(first_tag.as_str()));
     assert_eq!(log[1].status, 200);
 }
+
+#[tokio::test]
+async fn a_gzip_encoded_answer_is_a_fault_and_identity_is_asked_for() {
+    let (sim, p, url) = one_object("rec-gzip", "video");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c.mp4");
+    sim.inject(&p, [Fault::Gzip]);
+    let e = downloader(&key_b64(), allow(&sim), once())
+        .download(&url, &dest)
+        .await
+        .unwrap_err();
+    assert!(last_fault(&e).contains("Content-Encoding gzip"), "{e}");
+    sim.inject(&p, [Fault::Gzip]);
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    d.download(&url, &dest).await.unwrap();
+    assert!(std::fs::read(&dest).unwrap() == *sim.object(&p).unwrap());
+    let log = sim.requests();
+    assert_eq!(log.len(), 3);
+    for r in &log {
+        assert_eq!(r.accept_encoding.as_deref(), Some("identity"), "{r:?}");
+    }
+}
