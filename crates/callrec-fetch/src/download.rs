@@ -17,8 +17,12 @@ use tokio::io::AsyncWriteExt;
 use crate::auth::{acs_host, AcsKey};
 use crate::{AllowList, Error, Result, Url};
 
+/// The longest wait a `Retry-After` gets.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
+
 /// Capped exponential backoff with full jitter: attempt `n` (from 1) waits a random time in
-/// `[0, min(cap, base * 2^(n-1))]`,.
+/// `[0, min(cap, base * 2^(n-1))]`, or longer when a 429 or 503 says `Retry-After` (honoured up
+/// to 60 s).
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     /// Attempts per download before [`Error::RetriesExhausted`].
@@ -48,6 +52,13 @@ impl RetryPolicy {
             .min(self.cap);
         Duration::from_nanos(fastrand::u64(0..=exp.as_nanos() as u64))
     }
+
+    /// The wait after failed attempt `n` (from 1) whose answer said `Retry-After: retry_after`:
+    /// the backoff, or that when longer (at most 60 s).
+    fn wait(&self, n: u32, retry_after: Option<Duration>) -> Duration {
+        let b = self.backoff(n);
+        retry_after.map_or(b, |a| b.max(a.min(RETRY_AFTER_CAP)))
+    }
 }
 
 /// Downloads chunks with ACS HMAC auth from allow-listed hosts, streaming to disk.
@@ -63,6 +74,8 @@ pub struct Downloader {
 /// One attempt's failure.
 enum Fault {
     Retry(String),
+    /// Retry, waiting at least this long (the answer's `Retry-After`).
+    RetryAfter(String, Duration),
     Fatal(Error),
 }
 
@@ -123,12 +136,13 @@ impl Downloader {
         let attempts = self.retry.attempts.max(1);
         let mut last = String::new();
         for attempt in 1..=attempts {
-            let why = match self.attempt(url, &mut part, limit).await {
+            let (why, after) = match self.attempt(url, &mut part, limit).await {
                 Ok(total) => return part.finish(dest).await.map(|()| total),
                 Err(Fault::Fatal(e)) => return Err(e),
-                Err(Fault::Retry(why)) => why,
+                Err(Fault::Retry(why)) => (why, None),
+                Err(Fault::RetryAfter(why, after)) => (why, Some(after)),
             };
-            let wait = self.retry.backoff(attempt);
+            let wait = self.retry.wait(attempt, after);
             tracing::warn!(%url, attempt, ?wait, "download fault, retrying: {why}");
             last = why;
             if attempt < attempts {
@@ -149,16 +163,20 @@ impl Downloader {
         let mut last = String::new();
         for attempt in 1..=attempts {
             let r = self.signed(reqwest::Method::DELETE, url).send().await;
+            let mut after = None;
             match r {
                 Ok(r) if r.status().is_success() || r.status().as_u16() == 404 => return Ok(()),
                 Ok(r) => match classify(url, r.status().as_u16(), &self.acs_host) {
                     Some(e) => return Err(e),
-                    None => last = format!("HTTP {}", r.status()),
+                    None => {
+                        after = retry_after(r.status().as_u16(), r.headers());
+                        last = format!("HTTP {}", r.status());
+                    }
                 },
                 Err(e) => last = format!("{e}"),
             }
             if attempt < attempts {
-                tokio::time::sleep(self.retry.backoff(attempt)).await;
+                tokio::time::sleep(self.retry.wait(attempt, after)).await;
             }
         }
         Err(Error::RetriesExhausted {
@@ -274,6 +292,10 @@ impl Downloader {
         if !(200..300).contains(&status) {
             if let Some(e) = classify(url, status, &self.acs_host) {
                 return Err(Fault::Fatal(e));
+            }
+            if let Some(after) = retry_after(status, resp.headers()) {
+                let why = format!("HTTP {status} (Retry-After {} s)", after.as_secs());
+                return Err(Fault::RetryAfter(why, after));
             }
             let what = if html { " (an HTML error page)" } else { "" };
             return Err(Fault::Retry(format!("HTTP {status}{what}")));
@@ -597,6 +619,25 @@ fn classify(url: &Url, status: u16, acs_host: &str) -> Option<Error> {
     }
 }
 
+/// The wait a 429 or 503 asks for with `Retry-After`.
+fn retry_after(status: u16, h: &HeaderMap) -> Option<Duration> {
+    if status != 429 && status != 503 {
+        return None;
+    }
+    parse_retry_after(header(h, "retry-after")?, chrono::Utc::now())
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3), from `now`; a date in the
+/// past is no wait.
+fn parse_retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    Some((at.to_utc() - now).to_std().unwrap_or(Duration::ZERO))
+}
+
 /// A header's value, trimmed, when it is text.
 fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
@@ -687,6 +728,56 @@ mod tests {
         assert_eq!(parse_content_range("bytes 5-9/*"), r(5, 9, None));
         assert_eq!(parse_content_range("bytes 9-5/20"), None);
         assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = chrono::DateTime::parse_from_rfc2822("Wed, 02 Dec 2026 07:00:00 GMT")
+            .unwrap()
+            .to_utc();
+        let s = Duration::from_secs;
+        assert_eq!(parse_retry_after("120", now), Some(s(120)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(s(0)));
+        assert_eq!(
+            parse_retry_after("Wed, 02 Dec 2026 07:00:30 GMT", now),
+            Some(s(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 02 Dec 2026 06:59:00 GMT", now),
+            Some(s(0)),
+            "a date passed is no wait"
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(429, &h), Some(s(7)));
+        assert_eq!(retry_after(503, &h), Some(s(7)));
+        assert_eq!(retry_after(500, &h), None);
+        assert_eq!(retry_after(429, &HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_retry_after_waits_at_least_that_long_up_to_a_minute() {
+        let p = RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(800),
+        };
+        for n in 1..10 {
+            let w = p.wait(n, Some(Duration::from_secs(3)));
+            assert_eq!(w, Duration::from_secs(3), "{n}: longer than any backoff");
+            assert!(p.wait(n, None) <= Duration::from_millis(800));
+            let small = p.wait(n, Some(Duration::ZERO));
+            assert!(small <= Duration::from_millis(800), "{n}: {small:?}");
+        }
+        assert_eq!(p.wait(1, Some(Duration::from_secs(3600))), RETRY_AFTER_CAP);
+        let slow = RetryPolicy {
+            base: Duration::from_secs(100),
+            cap: Duration::from_secs(100),
+            ..p
+        };
+        assert!(slow.wait(1, Some(Duration::from_secs(1))) >= Duration::from_secs(1));
     }
 
     #[test]

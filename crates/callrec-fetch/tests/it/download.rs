@@ -468,3 +468,20 @@ async fn a_gzip_encoded_answer_is_a_fault_and_identity_is_asked_for() {
         assert_eq!(r.accept_encoding.as_deref(), Some("identity"), "{r:?}");
     }
 }
+
+#[tokio::test]
+async fn a_429_is_retried_after_its_retry_after() {
+    let (sim, p, url) = one_object("rec-429", "video");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c.mp4");
+    sim.inject(&p, [Fault::Throttle(7)]);
+    let e = downloader(&key_b64(), allow(&sim), once())
+        .download(&url, &dest)
+        .await
+        .unwrap_err();
+    assert!(last_fault(&e).contains("429 (Retry-After 7 s)"), "{e}");
+    sim.inject(&p, [Fault::Throttle(1)]);
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    d.download(&url, &dest).await.unwrap();
+    assert!(std::fs::read(&dest).unwrap() == *sim.object(&p).unwrap());
+}
