@@ -58,6 +58,19 @@ pub enum Error {
         /// The last fault.
         last: String,
     },
+    /// The object is larger than the caller allows for it (a metadata file of gigabytes): its
+    /// body is not read and its `.part` is removed.
+    #[error(
+        "{url}: the object is {size} bytes, more than the {limit} allowed for it; not downloaded"
+    )]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The size the server declared.
+        size: u64,
+        /// The largest size allowed.
+        limit: u64,
+    },
     /// A local file operation failed.
     #[error("cannot {op} {}: {source}", path.display())]
     Io {
@@ -112,6 +125,7 @@ impl Error {
             Error::HostNotAllowed { .. }
                 | Error::NotFound { .. }
                 | Error::Status { .. }
+                | Error::TooLarge { .. }
                 | Error::Message { .. }
         )
     }

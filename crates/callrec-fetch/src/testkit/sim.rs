@@ -29,6 +29,19 @@ pub enum Fault {
     Html200,
     /// Wait this long before answering normally.
     Delay(Duration),
+    /// `200 OK`, chunked, with no `Content-Length`: 32 MiB of junk, standing for a body that
+    /// never ends.
+    Endless,
+    /// `200 OK` declaring the object's `Content-Length` but sent chunked, with this many junk
+    /// bytes after the object.
+    Overlong(usize),
+    /// A ranged request answered `206` as if the object were this many bytes shorter: the
+    /// `Content-Range` total and the body both end early.
+    Shrunk(usize),
+    /// `200 OK` with `Content-Encoding: gzip` and the object gzipped.
+    Gzip,
+    /// `429 Too Many Requests` with `Retry-After` of this many seconds.
+    Throttle(u64),
 }
 
 /// One request the simulator saw.
@@ -42,6 +55,10 @@ pub struct Logged {
     pub range: Option<String>,
     /// Status answered (0 for a cut connection).
     pub status: u16,
+    /// `If-Range` header, if any.
+    pub if_range: Option<String>,
+    /// `Accept-Encoding` header, if any.
+    pub accept_encoding: Option<String>,
 }
 
 #[derive(Default)]
@@ -160,6 +177,17 @@ impl Simulator {
             .entry(path.to_string())
             .or_default()
             .extend(faults);
+    }
+
+    /// Replaces the bytes of the object at `path` (its `ETag` changes with them).
+    pub fn replace(&self, path: &str, bytes: Vec<u8>) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.objects.insert(path.to_string(), Arc::new(bytes));
+    }
+
+    /// The `ETag` the object at `path` is served with.
+    pub fn etag(&self, path: &str) -> Option<String> {
+        self.object(path).map(|o| etag(&o))
     }
 
     /// The object paths served, sorted.
@@ -304,7 +332,7 @@ fn authorized(req: &Request, key: &AcsKey, acs_host: &str) -> io::Result<bool> {
 const HTML_400: &[u8] = b"<!DOCTYPE html><html><body><h1>400 Bad Request</h1></body></html>";
 
 /// The response a fault answers with instead of the object (`None`: the object is served,
-/// after a [`Fault::Delay`], or cut by [`Fault::Cut`]).
+/// after a [`Fault::Delay`], cut by [`Fault::Cut`], or oddly by [`serve_odd`]).
 fn fault_reply(fault: &Fault) -> Option<Reply<'static>> {
     let html = |status, reason, ctype: &str| Reply {
         status,
@@ -328,7 +356,12 @@ fn fault_reply(fault: &Fault) -> Option<Reply<'static>> {
         }),
         Fault::Html400 => Some(html(400, "Bad Request", "text/html")),
         Fault::Html200 => Some(html(200, "OK", "text/html; charset=utf-8")),
-        Fault::Delay(_) | Fault::Cut(_) => None,
+        Fault::Throttle(secs) => {
+            let mut r = Reply::empty(429, "Too Many Requests");
+            r.headers.push(("Retry-After", secs.to_string()));
+            Some(r)
+        }
+        _ => None,
     }
 }
 
@@ -346,6 +379,8 @@ fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -
                 path: req.path.clone(),
                 range: req.range.clone(),
                 status,
+                if_range: req.headers.get("if-range").cloned(),
+                accept_encoding: req.headers.get("accept-encoding").cloned(),
             })
     };
     if !authorized(&req, key, acs_host)? {
@@ -390,14 +425,133 @@ fn serve(mut s: TcpStream, state: &Mutex<State>, key: &AcsKey, acs_host: &str) -
         log(404);
         return Reply::empty(404, "Not Found").send(&mut s);
     };
-    let cut = match fault {
-        Some(Fault::Cut(n)) => Some(n),
-        _ => None,
-    };
-    serve_object(&mut s, &req, &obj, cut, &log)
+    match fault {
+        Some(f @ (Fault::Endless | Fault::Overlong(_) | Fault::Gzip | Fault::Shrunk(_))) => {
+            serve_odd(&mut s, &req, &obj, &f, &log)
+        }
+        Some(Fault::Cut(n)) => serve_object(&mut s, &req, &obj, Some(n), &log),
+        _ => serve_object(&mut s, &req, &obj, None, &log),
+    }
 }
 
-/// Serves `obj` whole or from the `Range` start, or only `cut` bytes of it before closing the
+/// The range start a `Range: bytes=N-` asks for.
+fn range_start(req: &Request) -> Option<usize> {
+    req.range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok())
+}
+
+/// The `ETag` of `obj`: a hash of its bytes, quoted, in the service's `0x...` form.
+fn etag(obj: &[u8]) -> String {
+    let h = obj.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("\"0x{h:016X}\"")
+}
+
+/// Answers with one of the faults that still serve (some of) the object: [`Fault::Endless`],
+/// [`Fault::Overlong`], [`Fault::Gzip`], [`Fault::Shrunk`].
+fn serve_odd(
+    s: &mut TcpStream,
+    req: &Request,
+    obj: &[u8],
+    fault: &Fault,
+    log: &dyn Fn(u16),
+) -> io::Result<()> {
+    let ctype = ("Content-Type", "application/octet-stream".to_string());
+    match *fault {
+        Fault::Endless => {
+            log(200);
+            let junk = vec![0x5au8; 64 * 1024];
+            respond_chunked(s, 200, &[ctype], std::iter::repeat_n(&junk[..], 512))
+        }
+        Fault::Overlong(extra) => {
+            log(200);
+            let junk = vec![0x5au8; extra];
+            let hs = [ctype, ("Content-Length", obj.len().to_string())];
+            respond_chunked(s, 200, &hs, [obj, &junk[..]].into_iter())
+        }
+        Fault::Gzip => {
+            log(200);
+            let body = gzip_stored(obj);
+            let hs = vec![
+                ctype,
+                ("Content-Encoding", "gzip".to_string()),
+                ("Content-Length", body.len().to_string()),
+            ];
+            respond(s, 200, "OK", &hs, &body)
+        }
+        Fault::Shrunk(k) => {
+            let n = range_start(req).unwrap_or(0);
+            let end = obj.len().saturating_sub(k).max(n + 1).min(obj.len());
+            log(206);
+            let hs = vec![
+                ctype,
+                ("Content-Range", format!("bytes {n}-{}/{end}", end - 1)),
+                ("Content-Length", (end - n).to_string()),
+            ];
+            respond(s, 206, "Partial Content", &hs, &obj[n..end])
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes a chunked response of `parts` (each one chunk), ending when the peer goes away.
+fn respond_chunked<'a>(
+    s: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, String)],
+    parts: impl Iterator<Item = &'a [u8]>,
+) -> io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status} OK\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+    s.write_all(head.as_bytes())?;
+    for p in parts.filter(|p| !p.is_empty()) {
+        s.write_all(format!("{:x}\r\n", p.len()).as_bytes())?;
+        s.write_all(p)?;
+        s.write_all(b"\r\n")?;
+    }
+    s.write_all(b"0\r\n\r\n")?;
+    s.flush()
+}
+
+/// `data` as a gzip member of stored (uncompressed) deflate blocks (RFC 1951, 1952).
+fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let blocks: Vec<&[u8]> = data.chunks(0xffff).collect();
+    for (i, b) in blocks.iter().enumerate() {
+        out.push(u8::from(i + 1 == blocks.len()));
+        let len = b.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(b);
+    }
+    if blocks.is_empty() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    let crc = data.iter().fold(!0u32, |mut c, &b| {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0xedb8_8320
+            } else {
+                c >> 1
+            };
+        }
+        c
+    });
+    out.extend_from_slice(&(!crc).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// Serves `obj` (with its `ETag`) whole or from the `Range` start (whole when an `If-Range`
+/// names another `ETag`), or only `cut` bytes of it before closing the
 /// connection.
 fn serve_object(
     s: &mut TcpStream,
@@ -406,12 +560,10 @@ fn serve_object(
     cut: Option<usize>,
     log: &dyn Fn(u16),
 ) -> io::Result<()> {
-    let start = req
-        .range
-        .as_deref()
-        .and_then(|r| r.strip_prefix("bytes="))
-        .and_then(|r| r.strip_suffix('-'))
-        .and_then(|n| n.parse::<usize>().ok());
+    let tag = etag(obj);
+    // A validator that is not the object's own: the whole object, as a 200.
+    let changed = req.headers.get("if-range").is_some_and(|v| *v != tag);
+    let start = range_start(req).filter(|_| !changed);
     let (status, body, mut hs) = match start {
         Some(n) if n >= obj.len() => {
             log(416);
@@ -443,6 +595,7 @@ fn serve_object(
     };
     hs.push(("Content-Type", ctype.into()));
     hs.push(("Content-Length", body.len().to_string()));
+    hs.push(("ETag", tag));
     if let Some(n) = cut {
         log(0);
         let n = n.min(body.len().saturating_sub(1));

@@ -330,3 +330,179 @@ async fn chunk_bytes_staged_ahead_make_the_stitched_blob_and_a_changed_chunk_is_
     c.verify("r/recording.mp4", &later).await.unwrap();
     assert_eq!(c.read("r/recording.mp4").await.unwrap(), want);
 }
+
+/// The simulator serving the `basic` fixture, and the URL and bytes of its first `kind`
+/// (`video` or `acsmetadata`) object.
+fn one_object(id: &str, kind: &str) -> (callrec_fetch::testkit::Simulator, String, Url) {
+    let sim = sim();
+    sim.serve_recording(&recording_fixture("basic"), id)
+        .unwrap();
+    let p = sim.paths().into_iter().find(|p| p.ends_with(kind)).unwrap();
+    let url = format!("{}{p}", sim.base()).parse().unwrap();
+    (sim, p, url)
+}
+
+fn once() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 1,
+        ..fast_retry()
+    }
+}
+
+fn last_fault(e: &Error) -> &str {
+    match e {
+        Error::RetriesExhausted { last, .. } => last,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_chunked_body_without_a_declared_length_is_not_read_and_retried() {
+    let (sim, p, url) = one_object("rec-endless", "video");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c.mp4");
+    sim.inject(&p, [Fault::Endless]);
+    let e = downloader(&key_b64(), allow(&sim), once())
+        .download(&url, &dest)
+        .await
+        .unwrap_err();
+    assert!(last_fault(&e).contains("no declared length"), "{e}");
+    assert!(
+        !dir.path().join("c.mp4.part").exists(),
+        "nothing was written"
+    );
+    sim.inject(&p, [Fault::Endless]);
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    d.download(&url, &dest).await.unwrap();
+    assert!(std::fs::read(&dest).unwrap() == *sim.object(&p).unwrap());
+    let log = sim.requests();
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert!(log.iter().all(|r| r.range.is_none()), "{log:?}");
+}
+
+#[tokio::test]
+async fn a_body_longer_than_its_content_length_is_a_fault_not_cut_and_accepted() {
+    let (sim, p, url) = one_object("rec-overlong", "video");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c.mp4");
+    sim.inject(&p, [Fault::Overlong(5000)]);
+    let e = downloader(&key_b64(), allow(&sim), once())
+        .download(&url, &dest)
+        .await
+        .unwrap_err();
+    assert!(last_fault(&e).contains("longer than"), "{e}");
+    assert!(!dest.exists());
+    sim.inject(&p, [Fault::Overlong(5000)]);
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    let n = d.download(&url, &dest).await.unwrap();
+    let want = sim.object(&p).unwrap();
+    assert_eq!(n as usize, want.len());
+    assert!(std::fs::read(&dest).unwrap() == *want);
+}
+
+#[tokio::test]
+async fn a_metadata_file_over_its_limit_is_refused_once_and_its_part_removed() {
+    let (sim, p, url) = one_object("rec-limit", "acsmetadata");
+    let want = sim.object(&p).unwrap();
+    let len = want.len() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c.json");
+    let part = dir.path().join("c.json.part");
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    // Also when a run before had begun it.
+    std::fs::write(&part, &want[..10]).unwrap();
+    let e = d.download_limited(&url, &dest, len - 1).await.unwrap_err();
+    assert!(
+        matches!(e, Error::TooLarge { size, limit, .. } if size == len && limit == len - 1),
+        "{e:?}"
+    );
+    assert!(e.is_permanent());
+    assert!(e.to_string().contains(&len.to_string()), "{e}");
+    assert!(!part.exists() && !dest.exists());
+    assert_eq!(sim.requests().len(), 1, "refused, not retried");
+    assert_eq!(d.download_limited(&url, &dest, len).await.unwrap(), len);
+    assert!(std::fs::read(&dest).unwrap() == *want);
+    let other = dir.path().join("d.json");
+    let n = d.download_limited(&url, &other, Downloader::METADATA_LIMIT);
+    assert_eq!(n.await.unwrap(), len);
+}
+
+#[tokio::test]
+async fn a_resume_answered_with_another_total_restarts_from_zero() {
+    let (sim, p, url) = one_object("rec-shrunk", "video");
+    let want = sim.object(&p).unwrap();
+    sim.inject(&p, [Fault::Cut(want.len() / 3), Fault::Shrunk(100)]);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c.mp4");
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    let n = d.download(&url, &dest).await.unwrap();
+    assert_eq!(n as usize, want.len());
+    assert!(std::fs::read(&dest).unwrap() == *want);
+    let log = sim.requests();
+    let ranges: Vec<_> = log.iter().map(|r| (r.range.is_some(), r.status)).collect();
+    assert_eq!(ranges, [(false, 0), (true, 206), (false, 200)], "{log:?}");
+    assert!(!dir.path().join("c.mp4.part.meta").exists());
+}
+
+#[tokio::test]
+async fn an_object_changed_since_a_killed_run_is_fetched_whole_through_if_range() {
+    let (sim, p, url) = one_object("rec-changed", "video");
+    let old = sim.object(&p).unwrap();
+    let first_tag = sim.etag(&p).unwrap();
+    sim.inject(&p, [Fault::Cut(old.len() / 3)]);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c.mp4");
+    let killed = downloader(&key_b64(), allow(&sim), once());
+    killed.download(&url, &dest).await.unwrap_err();
+    assert!(dir.path().join("c.mp4.part").exists());
+    // Same size, other bytes: only the validator tells.
+    let new: Vec<u8> = old.iter().map(|b| b ^ 0x55).collect();
+    sim.replace(&p, new.clone());
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    d.download(&url, &dest).await.unwrap();
+    assert!(std::fs::read(&dest).unwrap() == new, "a mix of two objects");
+    let log = sim.requests();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1].range, Some(format!("bytes={}-", old.len() / 3)));
+    assert_eq!(log[1].if_range.as_deref(), Some(first_tag.as_str()));
+    assert_eq!(log[1].status, 200);
+}
+
+#[tokio::test]
+async fn a_gzip_encoded_answer_is_a_fault_and_identity_is_asked_for() {
+    let (sim, p, url) = one_object("rec-gzip", "video");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c.mp4");
+    sim.inject(&p, [Fault::Gzip]);
+    let e = downloader(&key_b64(), allow(&sim), once())
+        .download(&url, &dest)
+        .await
+        .unwrap_err();
+    assert!(last_fault(&e).contains("Content-Encoding gzip"), "{e}");
+    sim.inject(&p, [Fault::Gzip]);
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    d.download(&url, &dest).await.unwrap();
+    assert!(std::fs::read(&dest).unwrap() == *sim.object(&p).unwrap());
+    let log = sim.requests();
+    assert_eq!(log.len(), 3);
+    for r in &log {
+        assert_eq!(r.accept_encoding.as_deref(), Some("identity"), "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_its_retry_after() {
+    let (sim, p, url) = one_object("rec-429", "video");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c.mp4");
+    sim.inject(&p, [Fault::Throttle(7)]);
+    let e = downloader(&key_b64(), allow(&sim), once())
+        .download(&url, &dest)
+        .await
+        .unwrap_err();
+    assert!(last_fault(&e).contains("429 (Retry-After 7 s)"), "{e}");
+    sim.inject(&p, [Fault::Throttle(1)]);
+    let d = downloader(&key_b64(), allow(&sim), fast_retry());
+    d.download(&url, &dest).await.unwrap();
+    assert!(std::fs::read(&dest).unwrap() == *sim.object(&p).unwrap());
+}
