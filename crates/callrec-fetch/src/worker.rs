@@ -671,9 +671,16 @@ impl Worker {
         }
     }
 
-    /// Downloads `url` to `path`; a chunk's MP4 (`ahead`) is then staged ahead.
+    /// Downloads `url` to `path`; a chunk's MP4 (`ahead`) is then staged ahead. A metadata
+    /// file (`ahead` none) larger than [`Downloader::METADATA_LIMIT`] is refused.
     async fn fetch(&self, url: &Url, path: PathBuf, ahead: Option<&StagingAhead>) -> Result<()> {
-        let n = self.downloader.download(url, &path).await?;
+        let n = match ahead {
+            Some(_) => self.downloader.download(url, &path).await?,
+            None => {
+                let limit = Downloader::METADATA_LIMIT;
+                self.downloader.download_limited(url, &path, limit).await?
+            }
+        };
         tracing::debug!(file = %path.display(), bytes = n, "downloaded");
         if let Some(ahead) = ahead {
             match crate::storage::tiles_of(&path, self.cfg.staging).await {

@@ -584,3 +584,39 @@ async fn a_recording_another_worker_here_holds_is_left_for_later() {
     assert_eq!(s.archived, 1, "{s:?}");
     assert!(env.drain(true).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metadata_file_too_large_to_be_one_is_not_read_and_the_event_is_poisoned() {
+    let env = env("bigmeta").await;
+    let sim = sim();
+    let ev = sim
+        .serve_recording(&recording_fixture("basic"), "rec-bigmeta")
+        .unwrap();
+    // The first chunk's metadata (fetched first, alone) is 17 MiB.
+    let meta = ev["data"]["recordingStorageInfo"]["recordingChunks"][0]["metadataLocation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = sim
+        .paths()
+        .into_iter()
+        .find(|p| meta.ends_with(p.as_str()))
+        .unwrap();
+    sim.replace(&path, vec![b' '; 17 << 20]);
+    let m = Simulator::queue_message(&ev);
+    env.queue.send(&m).await.unwrap();
+    let s = run(&Worker::new(env.config(&sim, &key_b64())).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        Summary {
+            poisoned: 1,
+            ..Summary::default()
+        }
+    );
+    let check = env.container.read("rec-bigmeta/check.json").await.unwrap();
+    let check = String::from_utf8(check).unwrap();
+    assert!(check.contains(&(17u64 << 20).to_string()), "{check}");
+    assert_eq!(env.drain(true).await, vec![m]);
+}
