@@ -3,7 +3,7 @@
 # minutes, about 465 MB; see benches/compare.sh): chunks served over loopback http, worker →
 # Azurite (in memory), against the same bytes moved by curl alone: every chunk and metadata file
 # downloaded, then one blob of the output's size uploaded with one Put Blob, and again as the
-# worker uploads it (8 MiB staged blocks, four at once, then Put Block List).
+# worker uploads it (4 MiB staged blocks, four at once, then Put Block List).
 #
 #   bash benches/worker.sh            (WORK=/path for the scratch dir; the recording is reused;
 #                                      WORKER_ARGS="--block-size 16" adds worker flags;
@@ -61,16 +61,16 @@ for r in $(seq "$ROUNDS"); do
     mid=$(date +%s.%N)
     curl -sf -X PUT -H 'x-ms-blob-type: BlockBlob' -T "$WORK/curl/upload.bin" "$C/curl-$r.bin?$SAS" >/dev/null
     end=$(date +%s.%N)
-    # The same upload as the worker makes it: 8 MiB staged blocks, four at once, one commit.
-    if [ ! -d "$WORK/blocks" ]; then
-        mkdir -p "$WORK/blocks"
-        split -b 8388608 -d -a 5 "$WORK/curl/upload.bin" "$WORK/blocks/b"
+    # The same upload as the worker makes it: 4 MiB staged blocks, four at once, one commit.
+    if [ ! -d "$WORK/blocks-4m" ]; then
+        mkdir -p "$WORK/blocks-4m"
+        split -b 4194304 -d -a 5 "$WORK/curl/upload.bin" "$WORK/blocks-4m/b"
     fi
     bstart=$(date +%s.%N)
-    (cd "$WORK/blocks" && ls) | xargs -P 4 -I{} sh -c 'curl -sf -X PUT -T "$1/{}" \
+    (cd "$WORK/blocks-4m" && ls) | xargs -P 4 -I{} sh -c 'curl -sf -X PUT -T "$1/{}" \
         "$2/curl-blocks-$3.bin?comp=block&blockid=$(printf %s {} | base64)&$4" >/dev/null' \
-        _ "$WORK/blocks" "$C" "$r" "$SAS"
-    list=$( (cd "$WORK/blocks" && ls) | while read -r b; do
+        _ "$WORK/blocks-4m" "$C" "$r" "$SAS"
+    list=$( (cd "$WORK/blocks-4m" && ls) | while read -r b; do
         printf '<Latest>%s</Latest>' "$(printf %s "$b" | base64)"; done)
     curl -sf -X PUT -d "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>$list</BlockList>" \
         "$C/curl-blocks-$r.bin?comp=blocklist&$SAS" >/dev/null

@@ -67,7 +67,7 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..))]
     max_dequeues: u64,
     /// Size of the staged blocks uploads are cut into, MiB (1 to 4000, the service's cap).
-    #[arg(long, value_name = "MIB", default_value_t = 8,
+    #[arg(long, value_name = "MIB", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=4000))]
     block_size: u64,
     /// Files downloaded at once.

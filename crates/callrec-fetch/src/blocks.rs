@@ -179,25 +179,32 @@ pub(crate) fn read_units(
     let mut sha = hash.then(sha2::Sha256::new);
     let mut sources = Sources::default();
     for (i, u) in units.iter().enumerate() {
+        // A reused block is compared piece by piece: only the blocks sent are held whole.
+        if let Some(a) = &u.reuse {
+            match sources.holds(&file, u.offset, a, sha.as_mut()) {
+                Ok(true) => {
+                    if tx.blocking_send(Block::Reused(i, a.id.clone())).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Ok(false) => tracing::warn!(
+                    chunk = %a.source.display(),
+                    offset = a.src_offset,
+                    "the output's bytes differ from the block staged ahead from the chunk; sending them"
+                ),
+                Err(e) => return failed("read", e),
+            }
+        }
         let mut buf = vec![0u8; u.len as usize];
         if let Err(e) = file.read_exact_at(&mut buf, u.offset) {
             return failed("read", e);
         }
-        if let Some(s) = sha.as_mut() {
+        // A reused block that differed was hashed while it was compared.
+        if let (Some(s), None) = (sha.as_mut(), &u.reuse) {
             s.update(&buf);
         }
-        let block = match &u.reuse {
-            Some(a) if sources.holds(a, &buf) => Block::Reused(i, a.id.clone()),
-            Some(a) => {
-                tracing::warn!(
-                    chunk = %a.source.display(),
-                    offset = a.src_offset,
-                    "the output's bytes differ from the block staged ahead from the chunk; sending them"
-                );
-                Block::Bytes(i, buf)
-            }
-            None => Block::Bytes(i, buf),
-        };
+        let block = Block::Bytes(i, buf);
         if tx.blocking_send(block).is_err() {
             break;
         }
@@ -206,23 +213,51 @@ pub(crate) fn read_units(
         .unwrap_or_default()
 }
 
+/// How much of a reused block [`Sources::holds`] reads at once.
+const PIECE: usize = 1 << 20;
+
 /// The chunk files [`read_units`] compares with, each opened once.
 #[derive(Default)]
 struct Sources {
     open: HashMap<PathBuf, Option<File>>,
-    buf: Vec<u8>,
+    ours: Vec<u8>,
+    theirs: Vec<u8>,
 }
 
 impl Sources {
-    /// Whether `a`'s chunk holds `bytes` at `a.src_offset` (false when it cannot be read).
-    fn holds(&mut self, a: &Ahead, bytes: &[u8]) -> bool {
-        let file = self
+    /// Whether the `a.len` bytes at `offset` of `file` are `a`'s chunk's at `a.src_offset`
+    /// (false when the chunk cannot be read), hashing them into `sha` on the way.
+    fn holds(
+        &mut self,
+        file: &File,
+        offset: u64,
+        a: &Ahead,
+        mut sha: Option<&mut sha2::Sha256>,
+    ) -> io::Result<bool> {
+        use sha2::Digest as _;
+        let chunk = self
             .open
             .entry(a.source.clone())
             .or_insert_with(|| File::open(&a.source).ok());
-        let Some(file) = file else { return false };
-        self.buf.resize(bytes.len(), 0);
-        file.read_exact_at(&mut self.buf, a.src_offset).is_ok() && self.buf == bytes
+        let mut same = chunk.is_some();
+        let mut done = 0u64;
+        while done < a.len {
+            let n = PIECE.min((a.len - done) as usize);
+            self.ours.resize(n, 0);
+            file.read_exact_at(&mut self.ours, offset + done)?;
+            if let Some(s) = sha.as_mut() {
+                s.update(&self.ours);
+            }
+            if same {
+                self.theirs.resize(n, 0);
+                let read = chunk
+                    .as_ref()
+                    .map(|c| c.read_exact_at(&mut self.theirs, a.src_offset + done));
+                same = matches!(read, Some(Ok(()))) && self.ours == self.theirs;
+            }
+            done += n as u64;
+        }
+        Ok(same)
     }
 }
 

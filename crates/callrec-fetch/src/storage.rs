@@ -694,10 +694,10 @@ pub struct Staging {
 }
 
 impl Default for Staging {
-    /// 8 MiB blocks, 4 at once.
+    /// 4 MiB blocks, 4 at once.
     fn default() -> Staging {
         Staging {
-            block_size: 8 << 20,
+            block_size: 4 << 20,
             parallel: 4,
         }
     }
@@ -726,7 +726,7 @@ pub struct BlobFacts {
     pub sha256: Option<String>,
 }
 
-/// Hashes block `index` (on a blocking thread: 8 MiB of MD5 is milliseconds), then stages it
+/// Hashes block `index` (on a blocking thread: 4 MiB of MD5 is milliseconds), then stages it
 /// with its MD5 as `Content-MD5`; returns the index and the block id.
 async fn stage(
     b: azure_storage_blob::BlockBlobClient,

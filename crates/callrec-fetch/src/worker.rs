@@ -53,7 +53,7 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// Files downloaded at once (default 3).
     pub downloads: usize,
-    /// How uploads are cut into staged blocks (default 8 MiB, 4 at once).
+    /// How uploads are cut into staged blocks (default 4 MiB, 4 at once).
     pub staging: Staging,
 }
 
