@@ -135,6 +135,21 @@ fn lock_dir(dir: &Path) -> Result<Option<callrec_archive::OutLock>> {
     }
 }
 
+impl Summary {
+    fn count(&mut self, done: Done) {
+        match done {
+            Done::Archived(reused) => {
+                self.archived += 1;
+                self.reused_bytes += reused;
+            }
+            Done::Duplicate => self.duplicates += 1,
+            Done::Poisoned => self.poisoned += 1,
+            Done::Ignored => self.ignored += 1,
+            Done::Retry => self.retried += 1,
+        }
+    }
+}
+
 /// How one message ended.
 enum Done {
     /// Archived, this many MP4 bytes from blocks staged ahead.
@@ -270,14 +285,7 @@ impl Worker {
             };
             idle_since = Instant::now();
             match r {
-                Ok(Done::Archived(reused)) => {
-                    summary.archived += 1;
-                    summary.reused_bytes += reused;
-                }
-                Ok(Done::Duplicate) => summary.duplicates += 1,
-                Ok(Done::Poisoned) => summary.poisoned += 1,
-                Ok(Done::Ignored) => summary.ignored += 1,
-                Ok(Done::Retry) => summary.retried += 1,
+                Ok(done) => summary.count(done),
                 Err(e) if e.stops_worker() => {
                     tracing::error!(message_id = %msg.id, "{e}; releasing the message and stopping");
                     let _ = self.queue.set_visibility(&msg, 0).await;
@@ -367,44 +375,8 @@ impl Worker {
             );
             return Ok(Done::Retry);
         };
-        match self.already_done(job).await {
-            Ok(Prior::Done(Status::Rejected)) => {
-                // Each delivery of a rejected recording goes to poison: an earlier one may
-                // have been stopped between its manifest and its move.
-                let _ = tokio::fs::remove_dir_all(&dir).await;
-                self.queue.poison(msg).await?;
-                tracing::error!(
-                    "already rejected (a duplicate delivery): its manifest and check.json are in place; moved to {}",
-                    self.queue.poison_name()
-                );
-                return Ok(Done::Poisoned);
-            }
-            Ok(Prior::Done(status)) => {
-                let _ = tokio::fs::remove_dir_all(&dir).await;
-                self.queue.delete(msg).await?;
-                tracing::info!(
-                    status = status.as_str(),
-                    "already done (a duplicate delivery): its manifest and blobs are in place; deleted"
-                );
-                return Ok(Done::Duplicate);
-            }
-            Ok(Prior::Foreign(other)) => {
-                // Never overwrite another recording's blobs.
-                let why = format!(
-                    "the container's {}/ holds recording {other:?}, not this one",
-                    job.name
-                );
-                let _ = tokio::fs::remove_dir_all(&dir).await;
-                self.queue.poison(msg).await?;
-                tracing::error!("{why}: moved to {}", self.queue.poison_name());
-                return Ok(Done::Poisoned);
-            }
-            Ok(Prior::None) => {}
-            Err(e) if e.stops_worker() => return Err(e),
-            Err(e) => {
-                tracing::warn!("{e}; left for a later delivery");
-                return Ok(Done::Retry);
-            }
+        if let Some(done) = self.settle_prior(msg, job, &dir).await? {
+            return Ok(done);
         }
         if msg.dequeue_count > self.cfg.max_dequeues {
             let why = format!("delivered {} times without success", msg.dequeue_count);
@@ -469,6 +441,50 @@ impl Worker {
                 Ok(Done::Poisoned)
             }
             Status::Error => self.failed(msg, job, "archive", &reason).await,
+        }
+    }
+
+    /// What the container already holds of `job` decides some deliveries without work:
+    /// `Some` when this one is done with (deleted, poisoned, or left for later).
+    async fn settle_prior(&self, msg: &Received, job: &Job, dir: &Path) -> Result<Option<Done>> {
+        match self.already_done(job).await {
+            Ok(Prior::Done(Status::Rejected)) => {
+                // Each delivery of a rejected recording goes to poison: an earlier one may
+                // have been stopped between its manifest and its move.
+                let _ = tokio::fs::remove_dir_all(dir).await;
+                self.queue.poison(msg).await?;
+                tracing::error!(
+                    "already rejected (a duplicate delivery): its manifest and check.json are in place; moved to {}",
+                    self.queue.poison_name()
+                );
+                Ok(Some(Done::Poisoned))
+            }
+            Ok(Prior::Done(status)) => {
+                let _ = tokio::fs::remove_dir_all(dir).await;
+                self.queue.delete(msg).await?;
+                tracing::info!(
+                    status = status.as_str(),
+                    "already done (a duplicate delivery): its manifest and blobs are in place; deleted"
+                );
+                Ok(Some(Done::Duplicate))
+            }
+            Ok(Prior::Foreign(other)) => {
+                // Never overwrite another recording's blobs.
+                let why = format!(
+                    "the container's {}/ holds recording {other:?}, not this one",
+                    job.name
+                );
+                let _ = tokio::fs::remove_dir_all(dir).await;
+                self.queue.poison(msg).await?;
+                tracing::error!("{why}: moved to {}", self.queue.poison_name());
+                Ok(Some(Done::Poisoned))
+            }
+            Ok(Prior::None) => Ok(None),
+            Err(e) if e.stops_worker() => Err(e),
+            Err(e) => {
+                tracing::warn!("{e}; left for a later delivery");
+                Ok(Some(Done::Retry))
+            }
         }
     }
 
