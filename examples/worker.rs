@@ -74,7 +74,9 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     downloads: u64,
-    /// Blocks staged at once (each held in memory while it is sent).
+    /// Blocks staged at once (each held in memory while it is sent). The chunks' blocks
+    /// staged ahead and the MP4's others may go up at the same time, each with N + 2 blocks
+    /// in memory: about 2 × (N + 2) × the block size at most.
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     upload_parallel: u64,

@@ -133,7 +133,9 @@ pub(crate) fn units(
             if a.src_offset.saturating_add(a.len) > end {
                 break;
             }
-            reused.push((c.dst_offset + (a.src_offset - c.src_offset), a));
+            if let Some(dst) = c.dst_offset.checked_add(a.src_offset - c.src_offset) {
+                reused.push((dst, a));
+            }
         }
     }
     reused.sort_by_key(|r| r.0);

@@ -116,6 +116,23 @@ impl Queue {
         &self.poison_name
     }
 
+    /// Fails unless the queue exists and this SAS may read it: a worker on a missing queue
+    /// would wait for messages forever. A 404 is [`Error::Config`].
+    pub async fn probe(&self) -> Result<()> {
+        match self.main.get_properties(None).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Err(Error::Config(format!(
+                "queue {} does not exist (create it, or check the --queue URL)",
+                self.name
+            ))),
+            Err(e) => Err(Error::storage(
+                "read the properties of queue",
+                self.name.clone(),
+                e,
+            )),
+        }
+    }
+
     /// Creates the queue and its poison queue if they do not exist (tests and first runs).
     pub async fn create_if_missing(&self) -> Result<()> {
         for (c, n) in [(&self.main, &self.name), (&self.poison, &self.poison_name)] {
@@ -266,6 +283,23 @@ impl Container {
             client: Arc::new(client),
             name,
         })
+    }
+
+    /// Fails unless the container exists and this SAS may read it: on a missing container
+    /// every recording would look unarchived and fail its upload. A 404 is [`Error::Config`].
+    pub async fn probe(&self) -> Result<()> {
+        match self.client.get_properties(None).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Err(Error::Config(format!(
+                "container {} does not exist (create it, or check the --container URL)",
+                self.name
+            ))),
+            Err(e) => Err(Error::storage(
+                "read the properties of container",
+                self.name.clone(),
+                e,
+            )),
+        }
     }
 
     /// Creates the container if it does not exist (tests and first runs).
@@ -710,7 +744,8 @@ pub struct Uploaded {
     pub bytes: u64,
     /// The content's SHA-256, lowercase hex (set as metadata by the commit).
     pub sha256: String,
-    /// Each block's id (`<index>-<md5 hex>`) and size, in order.
+    /// Each block's id (`<index>-<md5 hex>`: the index is the block's place in the file it was
+    /// staged from, so blocks staged ahead or sent again name another) and size, in order.
     pub blocks: Vec<(Vec<u8>, u64)>,
     /// Bytes in blocks staged ahead from chunk files ([`Container::stage_reusing`]), not sent
     /// again.

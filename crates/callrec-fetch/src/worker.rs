@@ -117,22 +117,85 @@ enum Prior {
     Foreign(String),
 }
 
-/// Takes the lock of a recording's work directory `dir` (made if missing); `None` while
-/// another worker holds it. A directory that cannot be made or locked is the work
-/// directory's fault, not the recording's: it stops the worker.
-fn lock_dir(dir: &Path) -> Result<Option<callrec_archive::OutLock>> {
-    let unusable = |e: String| {
-        Error::Config(format!(
-            "the work directory {} cannot be used: {e}",
-            dir.display()
-        ))
-    };
-    std::fs::create_dir_all(dir).map_err(|e| unusable(e.to_string()))?;
-    match callrec_archive::OutLock::take(dir, false, |_| {}) {
-        Ok(lock) => Ok(Some(lock)),
-        Err(callrec_archive::Error::Locked { .. }) => Ok(None),
-        Err(e) => Err(unusable(e.to_string())),
+/// The lock of one recording's work directory `<workdir>/<name>`: the file
+/// `<workdir>/.locks/<name>.lock` (outside what `remove_dir_all` of the recording's directory
+/// removes; no recording's directory starts with `.`), locked while held and removed, still
+/// locked, when dropped (the `.locks` directory with its last file). A taker checks that the file it locked is still the one at the path,
+/// so no two workers ever hold the lock of one recording (one may lock a file the other has
+/// just removed: that taker tries again).
+struct RecordingLock {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl RecordingLock {
+    /// Takes the lock of `dir` (made if missing); `None` while another worker holds it. A
+    /// directory that cannot be made or locked is the work directory's fault, not the
+    /// recording's: it stops the worker.
+    fn take(dir: &Path) -> Result<Option<RecordingLock>> {
+        use std::os::unix::fs::MetadataExt as _;
+        let (Some(workdir), Some(name)) = (dir.parent(), dir.file_name()) else {
+            return Err(unusable(dir, "not a directory inside the work directory"));
+        };
+        let locks = workdir.join(".locks");
+        let mut file_name = name.to_owned();
+        file_name.push(".lock");
+        let path = locks.join(file_name);
+        std::fs::create_dir_all(dir).map_err(|e| unusable(dir, e))?;
+        for _ in 0..8 {
+            std::fs::create_dir_all(&locks).map_err(|e| unusable(&locks, e))?;
+            let opened = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path);
+            let file = match opened {
+                Ok(f) => f,
+                // `.locks` removed by a worker dropping its last lock: made again.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(unusable(dir, e)),
+            };
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => return Err(unusable(dir, e)),
+            }
+            let held = file.metadata().map_err(|e| unusable(dir, e))?;
+            let same = std::fs::metadata(&path)
+                .is_ok_and(|m| (m.dev(), m.ino()) == (held.dev(), held.ino()));
+            if same {
+                return Ok(Some(RecordingLock { file, path }));
+            }
+        }
+        Ok(None)
     }
+}
+
+impl Drop for RecordingLock {
+    fn drop(&mut self) {
+        // Removed while locked: a worker waiting on this file finds it is no longer the one
+        // at the path.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+        if let Some(locks) = self.path.parent() {
+            // Only when empty: another recording's lock keeps it.
+            let _ = std::fs::remove_dir(locks);
+        }
+    }
+}
+
+/// The archive job on `out` panicked: this recording's fault, not the worker's, so it is tried
+/// again (and poisoned after its last delivery).
+fn job_died(out: &Path, e: tokio::task::JoinError) -> Error {
+    Error::io("run the archive job on", out)(std::io::Error::other(e.to_string()))
+}
+
+/// The work directory (or a recording's directory in it) cannot be used: [`Error::Config`].
+fn unusable(dir: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Config(format!(
+        "the work directory {} cannot be used: {e}",
+        dir.display()
+    ))
 }
 
 impl Summary {
@@ -223,7 +286,7 @@ impl Worker {
     /// worker), `exit_when_idle` passes without messages, or the worker is misconfigured
     /// ([`Error::stops_worker`]: the message is released and the error returned).
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<Summary> {
-        self.probe_workdir().await?;
+        self.probe().await?;
         tokio::pin!(shutdown);
         let mut summary = Summary::default();
         let mut idle_since = Instant::now();
@@ -302,26 +365,28 @@ impl Worker {
         }
     }
 
-    /// Renews the message's visibility every `renew_every` until `stop` is notified; a
-    /// notification interrupts the wait, never a renewal in flight.
-    /// The work directory can hold files: made if missing, a file written and removed. A
-    /// worker that cannot write there would poison every recording; it stops instead.
-    async fn probe_workdir(&self) -> Result<()> {
+    /// The worker can work: the queue and the container exist and answer its SAS, and the
+    /// work directory can hold files (made if missing, a file written and removed). A worker
+    /// that could not would poison every recording, or wait forever; it stops instead.
+    async fn probe(&self) -> Result<()> {
+        self.queue.probe().await?;
+        self.container.probe().await?;
         let dir = &self.cfg.workdir;
-        let probe = dir.join(format!(".probe-{}", std::process::id()));
+        let probe = dir.join(format!(
+            ".probe-{}-{:016x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
         let r = async {
             tokio::fs::create_dir_all(dir).await?;
             tokio::fs::write(&probe, b"callrec").await?;
             tokio::fs::remove_file(&probe).await
         };
-        r.await.map_err(|e| {
-            Error::Config(format!(
-                "the work directory {} cannot be used: {e}",
-                dir.display()
-            ))
-        })
+        r.await.map_err(|e| unusable(dir, e))
     }
 
+    /// Renews the message's visibility every `renew_every` until `stop` is notified; a
+    /// notification interrupts the wait, never a renewal in flight.
     async fn renew(&self, msg: &Received, vis: u32, stop: &tokio::sync::Notify) {
         loop {
             tokio::select! {
@@ -369,7 +434,7 @@ impl Worker {
         // One worker of this machine at a time per recording (a duplicate delivery taken by
         // another worker sharing the work directory): the other is left for later, when it
         // will find this one's blobs.
-        let Some(_lock) = lock_dir(&dir)? else {
+        let Some(_lock) = RecordingLock::take(&dir)? else {
             tracing::info!(
                 "another worker here is archiving this recording: left for a later delivery"
             );
@@ -548,8 +613,13 @@ impl Worker {
         error: &str,
         permanent: bool,
     ) -> Result<Done> {
-        let json = error_check_json(&job.recording_id, stage, error);
         let dir = self.cfg.workdir.join(&job.dir);
+        // Another delivery may have archived (or rejected) the recording meanwhile: its
+        // outputs are never replaced by this one's error.
+        if let Some(done) = self.settle_prior(msg, job, &dir).await? {
+            return Ok(done);
+        }
+        let json = error_check_json(&job.recording_id, stage, error);
         let path = dir.join("check.error.json");
         let up = async {
             tokio::fs::create_dir_all(&dir)
@@ -764,7 +834,7 @@ impl Worker {
             Some(staged)
         };
         tokio::pin!(staging);
-        let died = |e: tokio::task::JoinError| Error::Config(format!("the archive job died: {e}"));
+        let died = |e| job_died(out, e);
         let (outcome, staged) = tokio::select! {
             o = &mut run => {
                 let o = o.map_err(died)?;

@@ -557,12 +557,11 @@ async fn a_recording_another_worker_here_holds_is_left_for_later() {
     let mut cfg = env.config(&sim, &key_b64());
     cfg.visibility = Duration::from_secs(1);
     // Another worker sharing the work directory holds the recording's lock.
-    let dir = env
-        .workdir
-        .path()
-        .join(callrec_fetch::local_name("rec-held"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let held = callrec_archive::OutLock::take(&dir, false, |_| {}).unwrap();
+    let locks = env.workdir.path().join(".locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let lock = locks.join(format!("{}.lock", callrec_fetch::local_name("rec-held")));
+    let held = std::fs::File::create(&lock).unwrap();
+    held.try_lock().unwrap();
     let w = Worker::new(cfg).unwrap();
     let s = w
         .run(tokio::time::sleep(Duration::from_millis(2500)))
@@ -578,11 +577,15 @@ async fn a_recording_another_worker_here_holds_is_left_for_later() {
         env.container.size("rec-held/manifest.json").await.unwrap(),
         None
     );
-    // Released, the next delivery archives it.
+    // Released (and removed, as a worker does), the next delivery archives it.
+    std::fs::remove_file(&lock).unwrap();
     drop(held);
     let s = run(&w).await.unwrap();
     assert_eq!(s.archived, 1, "{s:?}");
     assert!(env.drain(true).await.is_empty());
+    // Nothing is left of the lock: the work directory is empty.
+    let left: Vec<_> = std::fs::read_dir(env.workdir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
