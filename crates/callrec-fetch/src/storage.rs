@@ -119,18 +119,8 @@ impl Queue {
     /// Fails unless the queue exists and this SAS may read it: a worker on a missing queue
     /// would wait for messages forever. A 404 is [`Error::Config`].
     pub async fn probe(&self) -> Result<()> {
-        match self.main.get_properties(None).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Err(Error::Config(format!(
-                "queue {} does not exist (create it, or check the --queue URL)",
-                self.name
-            ))),
-            Err(e) => Err(Error::storage(
-                "read the properties of queue",
-                self.name.clone(),
-                e,
-            )),
-        }
+        let r = self.main.get_properties(None).await.map(|_| ());
+        probed(r, "queue", &self.name, "--queue")
     }
 
     /// Creates the queue and its poison queue if they do not exist (tests and first runs).
@@ -288,18 +278,8 @@ impl Container {
     /// Fails unless the container exists and this SAS may read it: on a missing container
     /// every recording would look unarchived and fail its upload. A 404 is [`Error::Config`].
     pub async fn probe(&self) -> Result<()> {
-        match self.client.get_properties(None).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Err(Error::Config(format!(
-                "container {} does not exist (create it, or check the --container URL)",
-                self.name
-            ))),
-            Err(e) => Err(Error::storage(
-                "read the properties of container",
-                self.name.clone(),
-                e,
-            )),
-        }
+        let r = self.client.get_properties(None).await.map(|_| ());
+        probed(r, "container", &self.name, "--container")
     }
 
     /// Creates the container if it does not exist (tests and first runs).
@@ -313,22 +293,7 @@ impl Container {
 
     /// The committed size of blob `name`, `None` when it does not exist.
     pub async fn size(&self, name: &str) -> Result<Option<u64>> {
-        match self.client.blob_client(name).get_properties(None).await {
-            Ok(r) => {
-                let len = r
-                    .headers()
-                    .get_optional_str(&azure_core::http::headers::CONTENT_LENGTH)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                Ok(Some(len))
-            }
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(None),
-            Err(e) => Err(Error::storage(
-                "read the properties of",
-                self.target(name),
-                e,
-            )),
-        }
+        Ok(self.facts(name).await?.map(|f| f.bytes))
     }
 
     /// Blob `name`'s bytes (tests, small blobs).
@@ -692,6 +657,22 @@ impl Container {
             ));
         }
         Ok(())
+    }
+}
+
+/// What a probe of the `kind` (queue, container) `name` found: a 404 is [`Error::Config`] (it
+/// does not exist: check `flag`'s URL), another failure the storage error.
+fn probed(r: azure_core::Result<()>, kind: &str, name: &str, flag: &str) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.http_status() == Some(StatusCode::NotFound) => Err(Error::Config(format!(
+            "{kind} {name} does not exist (create it, or check the {flag} URL)"
+        ))),
+        Err(e) => Err(Error::storage(
+            "read the properties of",
+            format!("{kind} {name}"),
+            e,
+        )),
     }
 }
 
