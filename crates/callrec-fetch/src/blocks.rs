@@ -70,17 +70,11 @@ fn fresh(from: u64, to: u64, block_size: u64) -> impl Iterator<Item = Unit> {
 /// a chunk's samples in file order. A file whose boxes do not walk gives the payloads found
 /// before the damage (the archive job says what is wrong with it).
 pub(crate) fn ahead_tiles(path: &Path, block_size: u64) -> io::Result<Vec<Unit>> {
-    let file = File::open(path)?;
-    let len = file.metadata()?.len();
+    let file = callrec::ChunkReader::open(path)?;
     let mut tiles = Vec::new();
     let mut at = 0u64;
-    let mut head = [0u8; 16];
     for _ in 0..MAX_BOXES {
-        if at >= len {
-            break;
-        }
-        let n = read_at_most(&file, &mut head, at)?;
-        let Ok(h) = callrec::crates::mp4::top_level_header(&head[..n], at, len) else {
+        let Ok(Some(h)) = callrec::crates::mp4::top_header(&file, at) else {
             break;
         };
         let payload = h.size - h.header_len;
@@ -90,19 +84,6 @@ pub(crate) fn ahead_tiles(path: &Path, block_size: u64) -> io::Result<Vec<Unit>>
         at += h.size;
     }
     Ok(tiles)
-}
-
-fn read_at_most(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], at + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// The blocks of a `len`-byte stitched output whose sample bytes came from `copies`: each

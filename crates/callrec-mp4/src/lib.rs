@@ -29,8 +29,8 @@ pub use movie::{
     AacConfig, AvcConfig, Codec, Edit, Movie, ParseOptions, Sample, SampleEntry, Timescale, Track,
     TrackKind, TruncatedTail,
 };
-pub use reader::{top_level_header, BoxHeader, Reader};
-pub use source::{Source, Window};
+pub use reader::Reader;
+pub use source::{top_header, Source, TopHeader, Window};
 pub use validate::{
     validate, validate_movie, validate_source, validate_source_skipping, validate_tables, Defect,
     DefectKind, Tables,

@@ -224,14 +224,44 @@ impl<'a> Reader<'a> {
         if self.is_empty() {
             return Ok(None);
         }
+        let offset = self.offset();
         let start = self.pos;
-        let BoxHeader {
-            fourcc,
-            offset,
-            header_len,
-            size,
-        } = self.header((self.data.len() - start) as u64)?;
-        let child_path = self.child_path(fourcc);
+        let size32 = self.u32()?;
+        let fourcc = self.fourcc()?;
+        let child_path = if self.path.is_empty() {
+            fourcc.to_string()
+        } else {
+            format!("{}/{}", self.path, fourcc)
+        };
+        let (size, header_len) = match size32 {
+            1 => {
+                let large = self.u64().map_err(|_| Error::Truncated {
+                    path: child_path.clone(),
+                    offset,
+                    needed: 16,
+                    available: (self.data.len() - start) as u64,
+                })?;
+                (large, 16u64)
+            }
+            0 => ((self.data.len() - start) as u64, 8),
+            n => (u64::from(n), 8),
+        };
+        if size < header_len {
+            return Err(Error::BoxTooSmall {
+                path: child_path,
+                offset,
+                size,
+            });
+        }
+        let available = (self.data.len() - start) as u64;
+        if size > available {
+            return Err(Error::BoxPastEnd {
+                path: child_path,
+                offset,
+                size,
+                available,
+            });
+        }
         if self.depth + 1 > MAX_DEPTH {
             return Err(Error::TooDeep {
                 path: child_path,
@@ -260,64 +290,6 @@ impl<'a> Reader<'a> {
             child,
         )))
     }
-
-    fn child_path(&self, fourcc: FourCc) -> String {
-        if self.path.is_empty() {
-            fourcc.to_string()
-        } else {
-            format!("{}/{}", self.path, fourcc)
-        }
-    }
-
-    /// Reads a box header at the current position, of a box that may extend `available` bytes
-    /// from there (size 0 takes them all).
-    fn header(&mut self, available: u64) -> Result<BoxHeader> {
-        let offset = self.offset();
-        let size32 = self.u32()?;
-        let fourcc = self.fourcc()?;
-        let (size, header_len) = match size32 {
-            1 => {
-                let large = self.u64().map_err(|_| Error::Truncated {
-                    path: self.child_path(fourcc),
-                    offset,
-                    needed: 16,
-                    available: available.min(self.remaining() as u64 + 8),
-                })?;
-                (large, 16u64)
-            }
-            0 => (available, 8),
-            n => (u64::from(n), 8),
-        };
-        if size < header_len {
-            return Err(Error::BoxTooSmall {
-                path: self.child_path(fourcc),
-                offset,
-                size,
-            });
-        }
-        if size > available {
-            return Err(Error::BoxPastEnd {
-                path: self.child_path(fourcc),
-                offset,
-                size,
-                available,
-            });
-        }
-        Ok(BoxHeader {
-            fourcc,
-            offset,
-            header_len,
-            size,
-        })
-    }
-}
-
-/// The header of the top-level box at `offset` of a file `file_len` bytes long, read from
-/// `head`: the file's bytes from `offset` on, at least the 16 a header may take (or all that
-/// remain). What a walk over a file's top-level boxes needs when it does not hold the file
-/// (to find its `mdat` payloads, say); the errors are [`Reader::next_box`]'s.
-pub fn top_level_header(head: &[u8], offset: u64, file_len: u64) -> Result<BoxHeader> {
-    Reader::with_path(head, offset, "").header(file_len.saturating_sub(offset))
 }
 
 #[cfg(test)]
@@ -354,33 +326,6 @@ mod tests {
         let (h, c) = r.next_box().unwrap().unwrap();
         assert_eq!((h.size, c.rest()), (11, &[7, 7, 7][..]));
         assert!(r.next_box().unwrap().is_none());
-    }
-
-    #[test]
-    fn a_top_level_header_is_read_from_its_first_bytes_alone() {
-        // A 64-bit mdat at 1000 of a 5 GiB file, of which only the header is at hand.
-        let mut head = 1u32.to_be_bytes().to_vec();
-        head.extend_from_slice(b"mdat");
-        head.extend_from_slice(&(5u64 << 30).to_be_bytes());
-        let len = 1000 + (5u64 << 30);
-        let h = top_level_header(&head, 1000, len).unwrap();
-        assert_eq!(
-            (h.fourcc, h.offset, h.header_len, h.size),
-            (FourCc(*b"mdat"), 1000, 16, 5 << 30)
-        );
-        // Size 0 runs to the end of the file; a box past it is the walk's error.
-        let h = top_level_header(&boxed(0, b"mdat", &[]), 8, 108).unwrap();
-        assert_eq!((h.header_len, h.size), (8, 100));
-        let err = top_level_header(&head, 1000, len - 1).unwrap_err();
-        assert!(
-            matches!(err, Error::BoxPastEnd { offset: 1000, .. }),
-            "{err:?}"
-        );
-        let err = top_level_header(&head[..10], 0, 10).unwrap_err();
-        assert!(
-            matches!(err, Error::Truncated { needed: 16, .. }),
-            "{err:?}"
-        );
     }
 
     #[test]

@@ -107,19 +107,23 @@ pub(crate) fn read_vec(src: &dyn Source, path: &str, offset: u64, len: u64) -> R
     Ok(buf)
 }
 
-/// A top-level box header read from a [`Source`].
+/// A top-level box header read from a [`Source`] ([`top_header`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TopHeader {
+pub struct TopHeader {
+    /// Box type.
     pub fourcc: FourCc,
+    /// Absolute offset of the header.
     pub offset: u64,
+    /// Header length (8 or 16).
     pub header_len: u64,
+    /// Total box size, header included (resolved for size 0).
     pub size: u64,
 }
 
 /// Reads the top-level box header at `offset` with the rules of [`Reader::next_box`]: sizes 0
 /// (to the end of the file) and 1 (64-bit) handled, a size smaller than the header or past the
 /// end of the file an error. `Ok(None)` at the end of the file.
-pub(crate) fn top_header(src: &dyn Source, offset: u64) -> Result<Option<TopHeader>> {
+pub fn top_header(src: &dyn Source, offset: u64) -> Result<Option<TopHeader>> {
     let len = src.len();
     if offset >= len {
         return Ok(None);
